@@ -1,0 +1,455 @@
+/* config.c - settings: defaults, strict libconfig parsing, -o overrides. */
+#include <errno.h>
+#include <libconfig.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "sfs_config.h"
+
+#define MAX_THREADS_MIN 1U
+#define MAX_THREADS_MAX 256U
+#define MAX_WRITE_MIN 4096U
+#define MAX_WRITE_MAX 1048576U
+#define CACHE_TIMEOUT_MAX 3600.0
+
+#define CIPHER_VALUES "auto, xchacha20poly1305 or aes256gcm"
+#define KEY_SOURCE_VALUES "ephemeral, keyfile"
+
+void sfs_config_defaults(struct sfs_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->hbi_workspace = true;
+	cfg->cipher = SFS_AEAD_NONE;
+	cfg->key.source = SFS_KEY_EPHEMERAL;
+	snprintf(cfg->key.keyfile, sizeof(cfg->key.keyfile), "%s",
+		 SFS_DEFAULT_KEYFILE);
+	cfg->fuse.max_threads = 8;
+	cfg->fuse.max_write = 1048576;
+	cfg->fuse.cache_timeout = 10.0;
+	cfg->fuse.allow_other = false;
+	cfg->fuse.default_permissions = true;
+	cfg->fuse.writeback_cache = true;
+}
+
+static __attribute__((format(printf, 3, 4))) void
+set_err(char *err, size_t err_len, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || err_len == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, err_len, fmt, ap);
+	va_end(ap);
+}
+
+/*
+ * Value parsers shared by the file and the -o options. Each returns 0 or
+ * -EINVAL with the problem (without any "where" prefix) in why.
+ */
+
+static int parse_cipher(const char *s, enum sfs_aead *out, char *why,
+			size_t why_len)
+{
+	enum sfs_aead a;
+
+	if (sfs_aead_from_name(s, &a) != 0) {
+		set_err(why, why_len, "unknown cipher \"%s\" (use %s)", s,
+			CIPHER_VALUES);
+		return -EINVAL;
+	}
+	if (a != SFS_AEAD_NONE && !sfs_aead_available(a)) {
+		set_err(why, why_len,
+			"%s is not available on this CPU (it needs AES-NI); "
+			"use auto or xchacha20poly1305",
+			s);
+		return -EINVAL;
+	}
+	*out = a;
+	return 0;
+}
+
+static int parse_key_source(const char *s, enum sfs_key_source *out, char *why,
+			    size_t why_len)
+{
+	if (strcmp(s, "ephemeral") == 0) {
+		*out = SFS_KEY_EPHEMERAL;
+		return 0;
+	}
+	if (strcmp(s, "keyfile") == 0) {
+		*out = SFS_KEY_KEYFILE;
+		return 0;
+	}
+	if (strcmp(s, "keyring") == 0 || strcmp(s, "command") == 0)
+		set_err(why, why_len,
+			"\"%s\" is not implemented yet (supported: %s)", s,
+			KEY_SOURCE_VALUES);
+	else
+		set_err(why, why_len,
+			"unknown key source \"%s\" (supported: %s)", s,
+			KEY_SOURCE_VALUES);
+	return -EINVAL;
+}
+
+static int parse_keyfile(const char *s, char out[PATH_MAX], char *why,
+			 size_t why_len)
+{
+	if (s[0] != '/') {
+		set_err(why, why_len, "must be an absolute path, not \"%s\"",
+			s);
+		return -EINVAL;
+	}
+	if (strlen(s) >= PATH_MAX) {
+		set_err(why, why_len, "path is too long");
+		return -EINVAL;
+	}
+	strcpy(out, s);
+	return 0;
+}
+
+/*
+ * The config file.
+ */
+
+struct file_ctx {
+	const char *path; /* for messages */
+	const char *dir;  /* where @include looks; NULL for the cwd */
+	char *err;
+	size_t err_len;
+};
+
+/* The name of the file libconfig read a setting or error from: the main
+ * file (NULL from libconfig) or an included one (as written there). */
+static void source_name(const struct file_ctx *fc, const char *file, char *out,
+			size_t out_len)
+{
+	if (!file)
+		snprintf(out, out_len, "%s", fc->path);
+	else if (file[0] != '/' && fc->dir)
+		snprintf(out, out_len, "%s/%s",
+			 strcmp(fc->dir, "/") == 0 ? "" : fc->dir, file);
+	else
+		snprintf(out, out_len, "%s", file);
+}
+
+/* "FILE:LINE: SETTING: why" for setting s; SETTING is the dotted name. */
+static int setting_err(const struct file_ctx *fc, const config_setting_t *s,
+		       const char *name, const char *why)
+{
+	char file[PATH_MAX];
+
+	source_name(fc, config_setting_source_file(s), file, sizeof(file));
+	set_err(fc->err, fc->err_len, "%s:%u: %s: %s", file,
+		(unsigned int)config_setting_source_line(s), name, why);
+	return -EINVAL;
+}
+
+static int get_bool(const struct file_ctx *fc, const config_setting_t *s,
+		    const char *name, bool *out)
+{
+	if (config_setting_type(s) != CONFIG_TYPE_BOOL)
+		return setting_err(fc, s, name,
+				   "must be a boolean (true or false)");
+	*out = config_setting_get_bool(s) != 0;
+	return 0;
+}
+
+static int get_string(const struct file_ctx *fc, const config_setting_t *s,
+		      const char *name, const char **out)
+{
+	if (config_setting_type(s) != CONFIG_TYPE_STRING)
+		return setting_err(fc, s, name, "must be a string");
+	*out = config_setting_get_string(s);
+	return 0;
+}
+
+static int get_uint(const struct file_ctx *fc, const config_setting_t *s,
+		    const char *name, unsigned int min, unsigned int max,
+		    unsigned int *out)
+{
+	char why[128];
+	long long v;
+
+	if (config_setting_type(s) != CONFIG_TYPE_INT &&
+	    config_setting_type(s) != CONFIG_TYPE_INT64)
+		return setting_err(fc, s, name, "must be an integer");
+	v = config_setting_get_int64(s);
+	if (v < (long long)min || v > (long long)max) {
+		snprintf(why, sizeof(why), "%lld is out of range (%u..%u)", v,
+			 min, max);
+		return setting_err(fc, s, name, why);
+	}
+	*out = (unsigned int)v;
+	return 0;
+}
+
+static int load_fuse(const struct file_ctx *fc, const config_setting_t *grp,
+		     struct sfs_config *cfg)
+{
+	int n = config_setting_length(grp);
+
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *s = config_setting_get_elem(grp, i);
+		const char *key = config_setting_name(s);
+		char name[128], why[128];
+		int rc;
+
+		snprintf(name, sizeof(name), "fuse.%s", key ? key : "?");
+		if (!key) {
+			rc = setting_err(fc, s, name, "unknown setting");
+		} else if (strcmp(key, "max_threads") == 0) {
+			rc = get_uint(fc, s, name, MAX_THREADS_MIN,
+				      MAX_THREADS_MAX, &cfg->fuse.max_threads);
+		} else if (strcmp(key, "max_write") == 0) {
+			rc = get_uint(fc, s, name, MAX_WRITE_MIN, MAX_WRITE_MAX,
+				      &cfg->fuse.max_write);
+			/* Whole pages: the kernel splits writes on pages. */
+			if (rc == 0 && cfg->fuse.max_write % 4096 != 0) {
+				snprintf(why, sizeof(why),
+					 "%u is not a multiple of 4096",
+					 cfg->fuse.max_write);
+				rc = setting_err(fc, s, name, why);
+			}
+		} else if (strcmp(key, "cache_timeout") == 0) {
+			double v;
+
+			if (config_setting_type(s) == CONFIG_TYPE_FLOAT) {
+				v = config_setting_get_float(s);
+			} else if (config_setting_type(s) == CONFIG_TYPE_INT ||
+				   config_setting_type(s) ==
+				       CONFIG_TYPE_INT64) {
+				v = (double)config_setting_get_int64(s);
+			} else {
+				return setting_err(fc, s, name,
+						   "must be a number");
+			}
+			/* Written so that NaN fails too. */
+			if (!(v >= 0.0 && v <= CACHE_TIMEOUT_MAX)) {
+				snprintf(why, sizeof(why),
+					 "%g is out of range (0..%g seconds)",
+					 v, CACHE_TIMEOUT_MAX);
+				return setting_err(fc, s, name, why);
+			}
+			cfg->fuse.cache_timeout = v;
+			rc = 0;
+		} else if (strcmp(key, "allow_other") == 0) {
+			rc = get_bool(fc, s, name, &cfg->fuse.allow_other);
+		} else if (strcmp(key, "default_permissions") == 0) {
+			rc = get_bool(fc, s, name,
+				      &cfg->fuse.default_permissions);
+		} else if (strcmp(key, "writeback_cache") == 0) {
+			rc = get_bool(fc, s, name, &cfg->fuse.writeback_cache);
+		} else {
+			rc = setting_err(fc, s, name, "unknown setting");
+		}
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+static int load_top(const struct file_ctx *fc, const config_setting_t *s,
+		    struct sfs_config *cfg)
+{
+	const char *key = config_setting_name(s);
+	const char *str;
+	char why[PATH_MAX + 128];
+	int rc;
+
+	if (!key)
+		return setting_err(fc, s, "?", "unknown setting");
+	if (strcmp(key, "hbi_workspace") == 0)
+		return get_bool(fc, s, key, &cfg->hbi_workspace);
+	if (strcmp(key, "fuse") == 0) {
+		if (config_setting_type(s) != CONFIG_TYPE_GROUP)
+			return setting_err(fc, s, key,
+					   "must be a group: fuse = { ... };");
+		return load_fuse(fc, s, cfg);
+	}
+	if (strcmp(key, "cipher") == 0) {
+		rc = get_string(fc, s, key, &str);
+		if (rc == 0 &&
+		    parse_cipher(str, &cfg->cipher, why, sizeof(why)))
+			rc = setting_err(fc, s, key, why);
+		return rc;
+	}
+	if (strcmp(key, "key_source") == 0) {
+		rc = get_string(fc, s, key, &str);
+		if (rc == 0 &&
+		    parse_key_source(str, &cfg->key.source, why, sizeof(why)))
+			rc = setting_err(fc, s, key, why);
+		return rc;
+	}
+	if (strcmp(key, "keyfile") == 0) {
+		rc = get_string(fc, s, key, &str);
+		if (rc == 0 &&
+		    parse_keyfile(str, cfg->key.keyfile, why, sizeof(why)))
+			rc = setting_err(fc, s, key, why);
+		return rc;
+	}
+	return setting_err(fc, s, key, "unknown setting");
+}
+
+int sfs_config_load(struct sfs_config *cfg, const char *path, char *err,
+		    size_t err_len)
+{
+	struct file_ctx fc = {.path = path, .err = err, .err_len = err_len};
+	/* Parse into a copy so that a bad file leaves cfg untouched. */
+	struct sfs_config next = *cfg;
+	char dir[PATH_MAX];
+	const char *slash;
+	config_setting_t *root;
+	struct stat st;
+	config_t lc;
+	FILE *f;
+	int rc = 0;
+
+	f = fopen(path, "re");
+	if (!f) {
+		rc = -errno;
+		set_err(err, err_len, "%s: %s", path, strerror(-rc));
+		return rc;
+	}
+	if (fstat(fileno(f), &st) != 0) {
+		rc = -errno;
+		set_err(err, err_len, "%s: %s", path, strerror(-rc));
+		fclose(f);
+		return rc;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		set_err(err, err_len, "%s: not a regular file", path);
+		fclose(f);
+		return -EINVAL;
+	}
+
+	config_init(&lc);
+	/* @include "x" is relative to the including file's directory. */
+	slash = strrchr(path, '/');
+	if (slash && (size_t)(slash - path) < sizeof(dir)) {
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+		if (!dir[0])
+			strcpy(dir, "/");
+		config_set_include_dir(&lc, dir);
+		fc.dir = dir;
+	}
+	if (config_read(&lc, f) != CONFIG_TRUE) {
+		char efile[PATH_MAX];
+
+		source_name(&fc, config_error_file(&lc), efile, sizeof(efile));
+		set_err(err, err_len, "%s:%d: syntax error: %s", efile,
+			config_error_line(&lc), config_error_text(&lc));
+		rc = -EINVAL;
+		goto out;
+	}
+	root = config_root_setting(&lc);
+	for (int i = 0; i < config_setting_length(root); i++) {
+		rc = load_top(&fc, config_setting_get_elem(root, i), &next);
+		if (rc)
+			goto out;
+	}
+	*cfg = next;
+out:
+	config_destroy(&lc);
+	fclose(f);
+	return rc;
+}
+
+/*
+ * -o options.
+ */
+
+static bool parse_bool(const char *s, bool *out)
+{
+	static const char *const yes[] = {"1", "true", "yes"};
+	static const char *const no[] = {"0", "false", "no"};
+
+	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+		if (strcmp(s, yes[i]) == 0) {
+			*out = true;
+			return true;
+		}
+		if (strcmp(s, no[i]) == 0) {
+			*out = false;
+			return true;
+		}
+	}
+	return false;
+}
+
+static int apply_key(struct sfs_config *cfg, const char *val, char *why,
+		     size_t why_len)
+{
+	enum sfs_key_source src;
+	const char *colon = strchr(val, ':');
+	char name[32];
+	int rc;
+
+	if (colon) {
+		/* Only "keyfile" takes an argument. */
+		snprintf(name, sizeof(name), "%.*s", (int)(colon - val), val);
+		if (strcmp(name, "keyfile") != 0) {
+			set_err(why, why_len,
+				"only keyfile takes a path (key=keyfile:PATH)");
+			return -EINVAL;
+		}
+		rc = parse_keyfile(colon + 1, cfg->key.keyfile, why, why_len);
+		if (rc)
+			return rc;
+		cfg->key.source = SFS_KEY_KEYFILE;
+		return 0;
+	}
+	rc = parse_key_source(val, &src, why, why_len);
+	if (rc)
+		return rc;
+	cfg->key.source = src;
+	return 0;
+}
+
+int sfs_config_apply_option(struct sfs_config *cfg, const char *opt, char *err,
+			    size_t err_len)
+{
+	const char *eq = strchr(opt, '=');
+	size_t nlen = eq ? (size_t)(eq - opt) : strlen(opt);
+	const char *val = eq ? eq + 1 : NULL;
+	char why[PATH_MAX + 128];
+	const char *name;
+	int rc;
+
+	if (nlen == 3 && strncmp(opt, "hbi", 3) == 0)
+		name = "hbi";
+	else if (nlen == 3 && strncmp(opt, "key", 3) == 0)
+		name = "key";
+	else if (nlen == 6 && strncmp(opt, "cipher", 6) == 0)
+		name = "cipher";
+	else
+		return 0;
+
+	if (!val || !*val) {
+		set_err(err, err_len, "option %s: needs a value (%s=...)", name,
+			name);
+		return -EINVAL;
+	}
+	if (strcmp(name, "hbi") == 0) {
+		if (!parse_bool(val, &cfg->hbi_workspace)) {
+			set_err(why, sizeof(why),
+				"bad value \"%s\" (use 1, 0, true, false, yes "
+				"or no)",
+				val);
+			rc = -EINVAL;
+		} else {
+			rc = 0;
+		}
+	} else if (strcmp(name, "key") == 0) {
+		rc = apply_key(cfg, val, why, sizeof(why));
+	} else {
+		rc = parse_cipher(val, &cfg->cipher, why, sizeof(why));
+	}
+	if (rc) {
+		set_err(err, err_len, "option %s: %s", name, why);
+		return rc;
+	}
+	return 1;
+}

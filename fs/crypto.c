@@ -1,0 +1,552 @@
+/* crypto.c - the only libsodium user: AEAD, SIV, KDF, key wrap, secrets. */
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sodium.h>
+
+#include "sfs_crypto.h"
+
+#define XC_NONCE crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
+#define GCM_NONCE crypto_aead_aes256gcm_NPUBBYTES
+
+_Static_assert(SFS_KEY_BYTES == crypto_aead_xchacha20poly1305_ietf_KEYBYTES &&
+		   SFS_KEY_BYTES == crypto_aead_aes256gcm_KEYBYTES &&
+		   SFS_KEY_BYTES == crypto_kdf_KEYBYTES &&
+		   SFS_KEY_BYTES == crypto_stream_xchacha20_KEYBYTES,
+	       "all keys are 32 bytes");
+_Static_assert(SFS_TAG_BYTES == crypto_aead_xchacha20poly1305_ietf_ABYTES &&
+		   SFS_TAG_BYTES == crypto_aead_aes256gcm_ABYTES,
+	       "both AEADs have 16-byte tags");
+_Static_assert(XC_NONCE == 24 && XC_NONCE <= SFS_NONCE_MAX_BYTES &&
+		   GCM_NONCE <= SFS_NONCE_MAX_BYTES,
+	       "nonce sizes");
+_Static_assert(SFS_KEYSLOT_BYTES == XC_NONCE + SFS_KEY_BYTES + SFS_TAG_BYTES,
+	       "keyslot layout");
+_Static_assert(SFS_XATTR_OVERHEAD == XC_NONCE + SFS_TAG_BYTES, "xattr layout");
+_Static_assert(SFS_SIV_TAG_BYTES + 8 == crypto_stream_xchacha20_NONCEBYTES,
+	       "SIV nonce = T || 0^8");
+_Static_assert(sizeof(crypto_aead_aes256gcm_state) <=
+		   sizeof(((struct sfs_file_key *)0)->state),
+	       "AES-GCM state fits in sfs_file_key");
+_Static_assert(_Alignof(crypto_aead_aes256gcm_state) <=
+		   _Alignof(struct sfs_file_key),
+	       "sfs_file_key is aligned for the AES-GCM state");
+_Static_assert(offsetof(struct sfs_file_key, state) %
+		       _Alignof(crypto_aead_aes256gcm_state) ==
+		   0,
+	       "the AES-GCM state is aligned inside sfs_file_key");
+
+#define SIV_PURPOSES 3
+
+struct sfs_crypto {
+	enum sfs_aead aead;
+	uint8_t content_key[SFS_KEY_BYTES];
+	uint8_t siv_mac[SIV_PURPOSES][SFS_KEY_BYTES];
+	uint8_t siv_enc[SIV_PURPOSES][SFS_KEY_BYTES];
+	uint8_t xattr_key[SFS_KEY_BYTES];
+};
+
+/* Subkey ids and contexts are part of the on-disk format: never renumber. */
+enum {
+	SK_CONTENT = 1,
+	SK_NAME_MAC = 2,
+	SK_NAME_ENC = 3,
+	SK_SYMLINK_MAC = 4,
+	SK_SYMLINK_ENC = 5,
+	SK_XNAME_MAC = 6,
+	SK_XNAME_ENC = 7,
+	SK_XATTR_VALUE = 8,
+};
+
+static const char key_id_domain[] = "scratchfs node key id v1";
+
+static __attribute__((noreturn)) void bug(const char *what)
+{
+	fprintf(stderr, "BUG: %s\n", what);
+	abort();
+}
+
+int sfs_crypto_init(void)
+{
+	return sodium_init() < 0 ? -1 : 0;
+}
+
+void *sfs_secret_alloc(size_t len)
+{
+	return sodium_malloc(len);
+}
+
+void sfs_secret_free(void *p)
+{
+	sodium_free(p);
+}
+
+void sfs_secret_readonly(void *p)
+{
+	/* Only hardening: on failure the memory just stays writable. */
+	(void)sodium_mprotect_readonly(p);
+}
+
+void sfs_wipe(void *p, size_t len)
+{
+	sodium_memzero(p, len);
+}
+
+void sfs_random(void *out, size_t len)
+{
+	randombytes_buf(out, len);
+}
+
+int sfs_memcmp_ct(const void *a, const void *b, size_t len)
+{
+	return sodium_memcmp(a, b, len) == 0 ? 0 : -1;
+}
+
+bool sfs_is_zero(const void *p, size_t len)
+{
+	return sodium_is_zero(p, len) == 1;
+}
+
+bool sfs_aead_available(enum sfs_aead aead)
+{
+	switch (aead) {
+	case SFS_AEAD_XCHACHA20POLY1305:
+		return true;
+	case SFS_AEAD_AES256GCM:
+		return crypto_aead_aes256gcm_is_available() == 1;
+	default:
+		return false;
+	}
+}
+
+size_t sfs_aead_nonce_bytes(enum sfs_aead aead)
+{
+	switch (aead) {
+	case SFS_AEAD_XCHACHA20POLY1305:
+		return XC_NONCE;
+	case SFS_AEAD_AES256GCM:
+		return GCM_NONCE;
+	default:
+		return 0;
+	}
+}
+
+const char *sfs_aead_name(enum sfs_aead aead)
+{
+	switch (aead) {
+	case SFS_AEAD_NONE:
+		return "auto";
+	case SFS_AEAD_XCHACHA20POLY1305:
+		return "xchacha20poly1305";
+	case SFS_AEAD_AES256GCM:
+		return "aes256gcm";
+	default:
+		return "unknown";
+	}
+}
+
+int sfs_aead_from_name(const char *name, enum sfs_aead *out)
+{
+	if (!name)
+		return -1;
+	if (strcmp(name, "xchacha20poly1305") == 0)
+		*out = SFS_AEAD_XCHACHA20POLY1305;
+	else if (strcmp(name, "aes256gcm") == 0)
+		*out = SFS_AEAD_AES256GCM;
+	else if (strcmp(name, "auto") == 0)
+		*out = SFS_AEAD_NONE;
+	else
+		return -1;
+	return 0;
+}
+
+static double now_sec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Seconds to seal `blocks` 4 KiB blocks with a throwaway key, or -1. */
+static double time_aead(enum sfs_aead aead, uint8_t *buf, uint8_t *out,
+			int blocks)
+{
+	struct sfs_file_key fk = {.aead = aead};
+	uint8_t ad[24] = {0};
+	double t0, t;
+	int i, rc = 0;
+
+	if (aead == SFS_AEAD_AES256GCM) {
+		uint8_t key[SFS_KEY_BYTES];
+
+		randombytes_buf(key, sizeof(key));
+		rc = crypto_aead_aes256gcm_beforenm(
+		    (crypto_aead_aes256gcm_state *)(void *)fk.state, key);
+		sodium_memzero(key, sizeof(key));
+	} else {
+		randombytes_buf(fk.state, SFS_KEY_BYTES);
+	}
+	t0 = now_sec();
+	for (i = 0; rc == 0 && i < blocks; i++)
+		rc = sfs_block_seal(&fk, out, buf, 4096, ad, sizeof(ad));
+	t = now_sec() - t0;
+	sfs_file_key_wipe(&fk);
+	return rc == 0 ? t : -1;
+}
+
+enum sfs_aead sfs_aead_pick_fastest(void)
+{
+	/* 2 rounds x 1 MiB per cipher: a few ms, enough to rank them. */
+	enum { BLOCKS = 256, ROUNDS = 2 };
+	double best_xc = -1, best_gcm = -1;
+	uint8_t *buf, *out;
+	int r;
+
+	if (!sfs_aead_available(SFS_AEAD_AES256GCM))
+		return SFS_AEAD_XCHACHA20POLY1305;
+	buf = calloc(1, 4096);
+	out = malloc(4096 + SFS_NONCE_MAX_BYTES + SFS_TAG_BYTES);
+	if (!buf || !out) {
+		free(buf);
+		free(out);
+		return SFS_AEAD_XCHACHA20POLY1305;
+	}
+	/* Interleaved, best of each, so a scheduler hiccup hurts neither. */
+	for (r = 0; r < ROUNDS; r++) {
+		double t;
+
+		t = time_aead(SFS_AEAD_XCHACHA20POLY1305, buf, out, BLOCKS);
+		if (t >= 0 && (best_xc < 0 || t < best_xc))
+			best_xc = t;
+		t = time_aead(SFS_AEAD_AES256GCM, buf, out, BLOCKS);
+		if (t >= 0 && (best_gcm < 0 || t < best_gcm))
+			best_gcm = t;
+	}
+	free(buf);
+	free(out);
+	if (best_gcm >= 0 && (best_xc < 0 || best_gcm < best_xc))
+		return SFS_AEAD_AES256GCM;
+	return SFS_AEAD_XCHACHA20POLY1305;
+}
+
+int sfs_kdf(uint8_t *out, size_t out_len, uint64_t subkey_id, const char ctx[8],
+	    const uint8_t key[SFS_KEY_BYTES])
+{
+	if (out_len < crypto_kdf_BYTES_MIN || out_len > crypto_kdf_BYTES_MAX)
+		return -1;
+	if (crypto_kdf_derive_from_key(out, out_len, subkey_id, ctx, key) != 0)
+		return -1;
+	return 0;
+}
+
+void sfs_hash256(uint8_t out[32], const void *in, size_t len)
+{
+	crypto_generichash(out, 32, in, len, NULL, 0);
+}
+
+void sfs_key_id(const uint8_t nmk[SFS_KEY_BYTES], uint8_t id[SFS_KEY_ID_BYTES])
+{
+	/* Keyed hash of a constant: reveals nothing about nmk, yet two
+	 * different keys get different ids. */
+	crypto_generichash(id, SFS_KEY_ID_BYTES,
+			   (const unsigned char *)key_id_domain,
+			   sizeof(key_id_domain) - 1, nmk, SFS_KEY_BYTES);
+}
+
+int sfs_keywrap_seal(uint8_t out[SFS_KEYSLOT_BYTES],
+		     const uint8_t vk[SFS_KEY_BYTES],
+		     const uint8_t kek[SFS_KEY_BYTES], const uint8_t *ad,
+		     size_t ad_len)
+{
+	randombytes_buf(out, XC_NONCE);
+	if (crypto_aead_xchacha20poly1305_ietf_encrypt(
+		out + XC_NONCE, NULL, vk, SFS_KEY_BYTES, ad, ad_len, NULL, out,
+		kek) != 0) {
+		sodium_memzero(out, SFS_KEYSLOT_BYTES);
+		return -1;
+	}
+	return 0;
+}
+
+int sfs_keywrap_open(uint8_t vk[SFS_KEY_BYTES],
+		     const uint8_t in[SFS_KEYSLOT_BYTES],
+		     const uint8_t kek[SFS_KEY_BYTES], const uint8_t *ad,
+		     size_t ad_len)
+{
+	if (crypto_aead_xchacha20poly1305_ietf_decrypt(
+		vk, NULL, NULL, in + XC_NONCE, SFS_KEYSLOT_BYTES - XC_NONCE, ad,
+		ad_len, in, kek) != 0) {
+		sodium_memzero(vk, SFS_KEY_BYTES);
+		return -1;
+	}
+	return 0;
+}
+
+struct sfs_crypto *sfs_crypto_new(enum sfs_aead aead,
+				  const uint8_t vk[SFS_KEY_BYTES])
+{
+	struct sfs_crypto *c;
+	int rc = 0;
+	int p;
+
+	if (!sfs_aead_available(aead)) {
+		errno = aead == SFS_AEAD_AES256GCM ? ENOTSUP : EINVAL;
+		return NULL;
+	}
+	c = sodium_malloc(sizeof(*c));
+	if (!c) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	c->aead = aead;
+	rc |= crypto_kdf_derive_from_key(c->content_key, SFS_KEY_BYTES,
+					 SK_CONTENT, "sfs-cont", vk);
+	for (p = 0; p < SIV_PURPOSES; p++) {
+		static const char *const mac_ctx[SIV_PURPOSES] = {
+		    [SFS_SIV_NAME] = "sfs-nmac",
+		    [SFS_SIV_SYMLINK] = "sfs-lmac",
+		    [SFS_SIV_XATTR_NAME] = "sfs-xmac",
+		};
+		static const char *const enc_ctx[SIV_PURPOSES] = {
+		    [SFS_SIV_NAME] = "sfs-nenc",
+		    [SFS_SIV_SYMLINK] = "sfs-lenc",
+		    [SFS_SIV_XATTR_NAME] = "sfs-xenc",
+		};
+		static const uint64_t mac_id[SIV_PURPOSES] = {
+		    [SFS_SIV_NAME] = SK_NAME_MAC,
+		    [SFS_SIV_SYMLINK] = SK_SYMLINK_MAC,
+		    [SFS_SIV_XATTR_NAME] = SK_XNAME_MAC,
+		};
+		static const uint64_t enc_id[SIV_PURPOSES] = {
+		    [SFS_SIV_NAME] = SK_NAME_ENC,
+		    [SFS_SIV_SYMLINK] = SK_SYMLINK_ENC,
+		    [SFS_SIV_XATTR_NAME] = SK_XNAME_ENC,
+		};
+
+		rc |= crypto_kdf_derive_from_key(c->siv_mac[p], SFS_KEY_BYTES,
+						 mac_id[p], mac_ctx[p], vk);
+		rc |= crypto_kdf_derive_from_key(c->siv_enc[p], SFS_KEY_BYTES,
+						 enc_id[p], enc_ctx[p], vk);
+	}
+	rc |= crypto_kdf_derive_from_key(c->xattr_key, SFS_KEY_BYTES,
+					 SK_XATTR_VALUE, "sfs-xval", vk);
+	if (rc != 0) {
+		sodium_free(c);
+		errno = EINVAL;
+		return NULL;
+	}
+	(void)sodium_mprotect_readonly(c);
+	return c;
+}
+
+void sfs_crypto_free(struct sfs_crypto *c)
+{
+	/* sodium_free makes the pages writable again and zeroes them. */
+	sodium_free(c);
+}
+
+enum sfs_aead sfs_crypto_aead(const struct sfs_crypto *c)
+{
+	return c->aead;
+}
+
+size_t sfs_crypto_overhead(const struct sfs_crypto *c)
+{
+	return sfs_aead_nonce_bytes(c->aead) + SFS_TAG_BYTES;
+}
+
+static const crypto_aead_aes256gcm_state *
+gcm_state(const struct sfs_file_key *fk)
+{
+	return (const crypto_aead_aes256gcm_state *)(const void *)fk->state;
+}
+
+void sfs_file_key_derive(struct sfs_file_key *fk, const struct sfs_crypto *c,
+			 const uint8_t file_id[SFS_FILE_ID_BYTES])
+{
+	uint8_t key[SFS_KEY_BYTES];
+
+	fk->aead = c->aead;
+	switch (c->aead) {
+	case SFS_AEAD_XCHACHA20POLY1305:
+		crypto_generichash(fk->state, SFS_KEY_BYTES, file_id,
+				   SFS_FILE_ID_BYTES, c->content_key,
+				   SFS_KEY_BYTES);
+		break;
+	case SFS_AEAD_AES256GCM:
+		crypto_generichash(key, sizeof(key), file_id, SFS_FILE_ID_BYTES,
+				   c->content_key, SFS_KEY_BYTES);
+		/* Cannot fail: availability was checked in sfs_crypto_new. */
+		if (crypto_aead_aes256gcm_beforenm(
+			(crypto_aead_aes256gcm_state *)(void *)fk->state,
+			key) != 0) {
+			sodium_memzero(key, sizeof(key));
+			bug("AES-GCM key expansion failed");
+		}
+		sodium_memzero(key, sizeof(key));
+		break;
+	default:
+		bug("sfs_file_key_derive: volume has no AEAD");
+	}
+}
+
+void sfs_file_key_wipe(struct sfs_file_key *fk)
+{
+	sodium_memzero(fk, sizeof(*fk));
+}
+
+int sfs_block_seal(const struct sfs_file_key *fk, uint8_t *out,
+		   const uint8_t *in, size_t len, const uint8_t *ad,
+		   size_t ad_len)
+{
+	size_t nlen = sfs_aead_nonce_bytes(fk->aead);
+	int rc;
+
+	if (nlen == 0)
+		return -1;
+	/* An all-zero nonce marks a hole; never emit one (p = 2^-96). */
+	do
+		randombytes_buf(out, nlen);
+	while (sodium_is_zero(out, nlen));
+	if (fk->aead == SFS_AEAD_AES256GCM)
+		rc = crypto_aead_aes256gcm_encrypt_afternm(
+		    out + nlen, NULL, in, len, ad, ad_len, NULL, out,
+		    gcm_state(fk));
+	else
+		rc = crypto_aead_xchacha20poly1305_ietf_encrypt(
+		    out + nlen, NULL, in, len, ad, ad_len, NULL, out,
+		    fk->state);
+	return rc == 0 ? 0 : -1;
+}
+
+int sfs_block_open(const struct sfs_file_key *fk, uint8_t *out,
+		   const uint8_t *in, size_t in_len, const uint8_t *ad,
+		   size_t ad_len)
+{
+	size_t nlen = sfs_aead_nonce_bytes(fk->aead);
+	size_t out_len;
+	int rc;
+
+	if (nlen == 0 || in_len < nlen + SFS_TAG_BYTES)
+		return -1;
+	out_len = in_len - nlen - SFS_TAG_BYTES;
+	if (sodium_is_zero(in, nlen)) {
+		memset(out, 0, out_len);
+		return -1;
+	}
+	if (fk->aead == SFS_AEAD_AES256GCM)
+		rc = crypto_aead_aes256gcm_decrypt_afternm(
+		    out, NULL, NULL, in + nlen, in_len - nlen, ad, ad_len, in,
+		    gcm_state(fk));
+	else
+		rc = crypto_aead_xchacha20poly1305_ietf_decrypt(
+		    out, NULL, NULL, in + nlen, in_len - nlen, ad, ad_len, in,
+		    fk->state);
+	if (rc != 0) {
+		memset(out, 0, out_len);
+		return -1;
+	}
+	return 0;
+}
+
+static void check_purpose(enum sfs_siv_purpose purpose)
+{
+	if ((unsigned)purpose >= SIV_PURPOSES)
+		bug("unknown SIV purpose");
+}
+
+/* T = BLAKE2b-128(mac key, le64(iv_len) || iv || pt): the length prefix
+ * keeps (iv, pt) pairs that concatenate to the same bytes apart. */
+static void siv_tag(const struct sfs_crypto *c, enum sfs_siv_purpose purpose,
+		    uint8_t tag[SFS_SIV_TAG_BYTES], const uint8_t *pt,
+		    size_t len, const uint8_t *iv, size_t iv_len)
+{
+	crypto_generichash_state st;
+	uint8_t ivlen[8];
+	uint64_t n = iv_len;
+	int i;
+
+	for (i = 0; i < 8; i++)
+		ivlen[i] = (uint8_t)(n >> (8 * i));
+	crypto_generichash_init(&st, c->siv_mac[purpose], SFS_KEY_BYTES,
+				SFS_SIV_TAG_BYTES);
+	crypto_generichash_update(&st, ivlen, sizeof(ivlen));
+	if (iv_len)
+		crypto_generichash_update(&st, iv, iv_len);
+	if (len)
+		crypto_generichash_update(&st, pt, len);
+	crypto_generichash_final(&st, tag, SFS_SIV_TAG_BYTES);
+	sodium_memzero(&st, sizeof(st));
+}
+
+static void siv_xor(const struct sfs_crypto *c, enum sfs_siv_purpose purpose,
+		    uint8_t *out, const uint8_t *in, size_t len,
+		    const uint8_t tag[SFS_SIV_TAG_BYTES])
+{
+	uint8_t nonce[crypto_stream_xchacha20_NONCEBYTES] = {0};
+
+	memcpy(nonce, tag, SFS_SIV_TAG_BYTES);
+	crypto_stream_xchacha20_xor(out, in, len, nonce, c->siv_enc[purpose]);
+}
+
+int sfs_siv_seal(const struct sfs_crypto *c, enum sfs_siv_purpose purpose,
+		 uint8_t *out, const uint8_t *pt, size_t len, const uint8_t *iv,
+		 size_t iv_len)
+{
+	check_purpose(purpose);
+	siv_tag(c, purpose, out, pt, len, iv, iv_len);
+	if (len)
+		siv_xor(c, purpose, out + SFS_SIV_TAG_BYTES, pt, len, out);
+	return 0;
+}
+
+int sfs_siv_open(const struct sfs_crypto *c, enum sfs_siv_purpose purpose,
+		 uint8_t *out, const uint8_t *in, size_t in_len,
+		 const uint8_t *iv, size_t iv_len)
+{
+	uint8_t tag[SFS_SIV_TAG_BYTES];
+	size_t len;
+
+	check_purpose(purpose);
+	if (in_len < SFS_SIV_TAG_BYTES)
+		return -1;
+	len = in_len - SFS_SIV_TAG_BYTES;
+	if (len)
+		siv_xor(c, purpose, out, in + SFS_SIV_TAG_BYTES, len, in);
+	siv_tag(c, purpose, tag, out, len, iv, iv_len);
+	if (sodium_memcmp(tag, in, SFS_SIV_TAG_BYTES) != 0) {
+		sodium_memzero(out, len);
+		return -1;
+	}
+	return 0;
+}
+
+int sfs_xattr_seal(const struct sfs_crypto *c, uint8_t *out, const uint8_t *in,
+		   size_t len, const uint8_t *ad, size_t ad_len)
+{
+	randombytes_buf(out, XC_NONCE);
+	if (crypto_aead_xchacha20poly1305_ietf_encrypt(out + XC_NONCE, NULL, in,
+						       len, ad, ad_len, NULL,
+						       out, c->xattr_key) != 0)
+		return -1;
+	return 0;
+}
+
+int sfs_xattr_open(const struct sfs_crypto *c, uint8_t *out, const uint8_t *in,
+		   size_t in_len, const uint8_t *ad, size_t ad_len)
+{
+	if (in_len < SFS_XATTR_OVERHEAD)
+		return -1;
+	if (crypto_aead_xchacha20poly1305_ietf_decrypt(
+		out, NULL, NULL, in + XC_NONCE, in_len - XC_NONCE, ad, ad_len,
+		in, c->xattr_key) != 0) {
+		memset(out, 0, in_len - SFS_XATTR_OVERHEAD);
+		return -1;
+	}
+	return 0;
+}

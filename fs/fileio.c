@@ -1,0 +1,620 @@
+/* fileio.c - read/write/truncate/fallocate/lseek of one backing file.
+ *
+ * Plain mode passes through. Encrypted mode maps plaintext ranges onto the
+ * block layout of content.c: a partial block is read, decrypted, merged and
+ * re-encrypted (read-modify-write) under the inode's exclusive content lock;
+ * growing a file first re-encrypts a short last block to full length so the
+ * blocks after it keep their offsets (skipped blocks stay holes).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "sfs_crypto.h"
+#include "sfs_fileio.h"
+#include "sfs_log.h"
+#include "sfs_sys.h"
+
+#define BS ((uint64_t)SFS_BLOCK_SIZE)
+
+static const uint8_t zero_block[SFS_BLOCK_SIZE];
+
+int sfs_file_backing_flags(const struct sfs_fs *fs, int flags)
+{
+	flags &= ~(O_CREAT | O_EXCL | O_TRUNC | O_NOCTTY);
+	/* The header breaks O_DIRECT alignment; the kernel still serves the
+	 * caller's O_DIRECT semantics (no page cache) through FUSE. */
+	flags &= ~O_DIRECT;
+	if (fs->encrypted || fs->writeback) {
+		if ((flags & O_ACCMODE) == O_WRONLY)
+			flags = (flags & ~O_ACCMODE) | O_RDWR;
+		/* The kernel (writeback) or we (blocks) place the writes. */
+		flags &= ~O_APPEND;
+	}
+	return flags | O_CLOEXEC;
+}
+
+void sfs_file_fix_attr(const struct sfs_fs *fs, struct stat *st)
+{
+	uint64_t plain;
+
+	if (!fs->encrypted || !S_ISREG(st->st_mode))
+		return;
+	/* A bad size is reported when the content is read; here the best
+	 * guess keeps stat() usable. */
+	(void)sfs_plain_size(&fs->layout, (uint64_t)st->st_size, &plain);
+	st->st_size = (off_t)plain;
+}
+
+static void integrity_failure(struct sfs_fs *fs, struct sfs_inode *inode,
+			      const char *what, uint64_t block)
+{
+	atomic_fetch_add(&fs->integrity_failures, 1);
+	sfs_log(LOG_ERR, "integrity failure: inode %llu block %llu: %s",
+		(unsigned long long)inode->ino, (unsigned long long)block,
+		what);
+}
+
+/* Current cipher and plaintext sizes of the backing file. */
+static int file_sizes(struct sfs_fs *fs, struct sfs_inode *inode, int fd,
+		      uint64_t *csize, uint64_t *psize)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	*csize = (uint64_t)st.st_size;
+	if (sfs_plain_size(&fs->layout, *csize, psize) < 0) {
+		integrity_failure(fs, inode, "impossible file size", 0);
+		return -EIO;
+	}
+	return 0;
+}
+
+static void id_forget(struct sfs_inode *inode)
+{
+	pthread_mutex_lock(&inode->meta_lock);
+	inode->have_file_id = false;
+	sfs_wipe(inode->file_id, sizeof(inode->file_id));
+	pthread_mutex_unlock(&inode->meta_lock);
+}
+
+static void id_remember(struct sfs_inode *inode, const uint8_t *id)
+{
+	pthread_mutex_lock(&inode->meta_lock);
+	memcpy(inode->file_id, id, SFS_FILE_ID_BYTES);
+	inode->have_file_id = true;
+	pthread_mutex_unlock(&inode->meta_lock);
+}
+
+/* The file id of a non-empty file, from the cache or its header. */
+static int file_id(struct sfs_fs *fs, struct sfs_inode *inode, int fd,
+		   uint8_t id[SFS_FILE_ID_BYTES])
+{
+	uint8_t hdr[SFS_FILE_HEADER_BYTES];
+	ssize_t n;
+
+	pthread_mutex_lock(&inode->meta_lock);
+	if (inode->have_file_id) {
+		memcpy(id, inode->file_id, SFS_FILE_ID_BYTES);
+		pthread_mutex_unlock(&inode->meta_lock);
+		return 0;
+	}
+	pthread_mutex_unlock(&inode->meta_lock);
+	n = sfs_pread_full(fd, hdr, sizeof(hdr), 0);
+	if (n < 0)
+		return (int)n;
+	if ((size_t)n != sizeof(hdr) || sfs_header_parse(hdr, id) < 0) {
+		integrity_failure(fs, inode, "bad file header", 0);
+		return -EIO;
+	}
+	id_remember(inode, id);
+	return 0;
+}
+
+/* Writes a header with a fresh id to an empty file. */
+static int file_id_create(struct sfs_inode *inode, int fd,
+			  uint8_t id[SFS_FILE_ID_BYTES])
+{
+	uint8_t hdr[SFS_FILE_HEADER_BYTES];
+	ssize_t n;
+
+	sfs_header_new(hdr, id);
+	n = sfs_pwrite_full(fd, hdr, sizeof(hdr), 0);
+	if (n < 0)
+		return (int)n;
+	id_remember(inode, id);
+	return 0;
+}
+
+/* Decrypts plaintext block `block` of a file of psize bytes into dst and
+ * zero-fills dst to a full block. Blocks past the end read as zeros. */
+static int load_block(struct sfs_fs *fs, struct sfs_inode *inode, int fd,
+		      const uint8_t *id, uint64_t psize, uint64_t block,
+		      uint8_t *dst)
+{
+	uint8_t cbuf[SFS_BLOCK_SIZE + SFS_NONCE_MAX_BYTES + SFS_TAG_BYTES];
+	uint64_t start = block * BS, bad;
+	size_t plen, clen;
+	ssize_t n;
+
+	memset(dst, 0, BS);
+	if (start >= psize)
+		return 0;
+	plen = psize - start < BS ? (size_t)(psize - start) : BS;
+	clen = plen + fs->layout.overhead;
+	n = sfs_pread_full(fd, cbuf, clen,
+			   (off_t)sfs_cipher_off(&fs->layout, block));
+	if (n < 0)
+		return (int)n;
+	if ((size_t)n != clen ||
+	    sfs_content_decrypt(fs->crypto, &fs->layout, id, block, cbuf, clen,
+				dst, &bad) < 0) {
+		integrity_failure(fs, inode, "block authentication failed",
+				  block);
+		return -EIO;
+	}
+	return 0;
+}
+
+/* Writes [off, off + len) of a file whose plaintext size is psize and whose
+ * blocks before off / BS are complete (the caller padded a short last
+ * block). Called with the content lock held exclusively. */
+static ssize_t write_run(struct sfs_fs *fs, struct sfs_inode *inode, int fd,
+			 const uint8_t *id, const uint8_t *buf, size_t len,
+			 uint64_t off, uint64_t psize)
+{
+	uint64_t b0 = off / BS, end = off + len, b1 = (end - 1) / BS;
+	size_t head = (size_t)(off - b0 * BS);
+	uint64_t old_in_last = psize > b1 * BS ? psize - b1 * BS : 0;
+	size_t last_len = (size_t)(end - b1 * BS);
+	const uint8_t *src = buf;
+	uint8_t *pbuf = NULL, *cbuf;
+	size_t run_len;
+	ssize_t clen, rc;
+
+	if (old_in_last > last_len)
+		last_len = old_in_last > BS ? BS : (size_t)old_in_last;
+	run_len = (size_t)((b1 - b0) * BS) + last_len;
+
+	if (head != 0 || run_len != head + len) {
+		/* Partial first or last block: merge with what is there. */
+		pbuf = sfs_thread_buf(SFS_BUF_PLAIN, (size_t)(b1 - b0 + 1) * BS);
+		if (!pbuf)
+			return -ENOMEM;
+		if (head != 0) {
+			rc = load_block(fs, inode, fd, id, psize, b0, pbuf);
+			if (rc < 0)
+				goto out;
+		}
+		if (run_len != head + len && (b1 != b0 || head == 0)) {
+			rc = load_block(fs, inode, fd, id, psize, b1,
+					pbuf + (b1 - b0) * BS);
+			if (rc < 0)
+				goto out;
+		}
+		memcpy(pbuf + head, buf, len);
+		src = pbuf;
+	}
+	cbuf = sfs_thread_buf(SFS_BUF_CIPHER, sfs_content_cipher_len(&fs->layout, run_len));
+	if (!cbuf) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	clen = sfs_content_encrypt(fs->crypto, &fs->layout, id, b0, src,
+				   run_len, cbuf);
+	if (clen < 0) {
+		rc = clen;
+		goto out;
+	}
+	off_t coff = (off_t)sfs_cipher_off(&fs->layout, b0);
+	/* Reserve the space first so a full disk fails the whole write
+	 * instead of leaving a torn block. */
+	if (fallocate(fd, FALLOC_FL_KEEP_SIZE, coff, clen) < 0 &&
+	    errno != EOPNOTSUPP) {
+		rc = -errno;
+		goto out;
+	}
+	rc = sfs_pwrite_full(fd, cbuf, (size_t)clen, coff);
+	if (rc >= 0)
+		rc = (ssize_t)len;
+out:
+	if (pbuf)
+		sfs_wipe(pbuf, (size_t)(b1 - b0 + 1) * BS);
+	return rc;
+}
+
+/* Writes zeros over [from, to) through the block layer, in block-sized runs
+ * so no large buffer is needed. */
+static int write_zeros(struct sfs_fs *fs, struct sfs_inode *inode, int fd,
+		       const uint8_t *id, uint64_t from, uint64_t to,
+		       uint64_t psize)
+{
+	while (from < to) {
+		uint64_t stop = (from / BS + 1) * BS;
+		ssize_t rc;
+
+		if (stop > to)
+			stop = to;
+		rc = write_run(fs, inode, fd, id, zero_block,
+			       (size_t)(stop - from), from, psize);
+		if (rc < 0)
+			return (int)rc;
+		if (stop > psize)
+			psize = stop;
+		from = stop;
+	}
+	return 0;
+}
+
+/* Makes a short last block full length (zero padded) before the file grows
+ * past it, so later blocks keep their positions. */
+static int pad_last_block(struct sfs_fs *fs, struct sfs_inode *inode, int fd,
+			  const uint8_t *id, uint64_t psize, uint64_t new_end)
+{
+	uint64_t block_end = (psize / BS + 1) * BS;
+
+	if (psize % BS == 0)
+		return 0;
+	return write_zeros(fs, inode, fd, id, psize,
+			   new_end < block_end ? new_end : block_end, psize);
+}
+
+/* Ensures the file has a header and returns its id; *created tells whether
+ * this call wrote it. */
+static int id_for_write(struct sfs_fs *fs, struct sfs_inode *inode, int fd,
+			uint64_t csize, uint8_t *id, bool *created)
+{
+	*created = csize == 0;
+	if (csize == 0)
+		return file_id_create(inode, fd, id);
+	return file_id(fs, inode, fd, id);
+}
+
+/* Undoes a header this request wrote, so a failed first write leaves an
+ * empty file rather than a header-only one. */
+static void undo_create(struct sfs_inode *inode, int fd)
+{
+	if (ftruncate(fd, 0) == 0)
+		id_forget(inode);
+}
+
+ssize_t sfs_file_read(struct sfs_fs *fs, struct sfs_file *f, size_t len,
+		      off_t off, uint8_t **data)
+{
+	struct sfs_inode *inode = f->inode;
+	uint8_t id[SFS_FILE_ID_BYTES], *cbuf, *pbuf;
+	uint64_t csize, psize, b0, b1, bad, uoff = (uint64_t)off;
+	size_t nblocks, clen, skip;
+	ssize_t rc, n;
+
+	*data = NULL;
+	if (!fs->encrypted) {
+		pbuf = sfs_thread_buf(SFS_BUF_PLAIN, len);
+		if (!pbuf)
+			return -ENOMEM;
+		rc = sfs_pread_full(f->fd, pbuf, len, off);
+		*data = pbuf;
+		return rc;
+	}
+	pthread_rwlock_rdlock(&inode->content);
+	rc = file_sizes(fs, inode, f->fd, &csize, &psize);
+	if (rc < 0 || uoff >= psize || len == 0) {
+		rc = rc < 0 ? rc : 0;
+		goto out;
+	}
+	if (len > psize - uoff)
+		len = (size_t)(psize - uoff);
+	rc = file_id(fs, inode, f->fd, id);
+	if (rc < 0)
+		goto out;
+	b0 = uoff / BS;
+	b1 = (uoff + len - 1) / BS;
+	nblocks = (size_t)(b1 - b0 + 1);
+	clen = nblocks * fs->layout.cipher_bs;
+	cbuf = sfs_thread_buf(SFS_BUF_CIPHER, clen);
+	pbuf = sfs_thread_buf(SFS_BUF_PLAIN, nblocks * BS);
+	if (!cbuf || !pbuf) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	n = sfs_pread_full(f->fd, cbuf, clen,
+			   (off_t)sfs_cipher_off(&fs->layout, b0));
+	if (n < 0) {
+		rc = n;
+		goto out;
+	}
+	skip = (size_t)(uoff - b0 * BS);
+	rc = sfs_content_decrypt(fs->crypto, &fs->layout, id, b0, cbuf,
+				 (size_t)n, pbuf, &bad);
+	if (rc < 0) {
+		integrity_failure(fs, inode, "block authentication failed",
+				  bad);
+		rc = -EIO;
+		goto out;
+	}
+	if ((size_t)rc < skip + len) {
+		/* The file shrank under us or lost a block. */
+		integrity_failure(fs, inode, "short block", b1);
+		sfs_wipe(pbuf, (size_t)rc);
+		rc = -EIO;
+		goto out;
+	}
+	*data = pbuf + skip;
+	rc = (ssize_t)len;
+out:
+	pthread_rwlock_unlock(&inode->content);
+	sfs_wipe(id, sizeof(id));
+	return rc;
+}
+
+void sfs_file_read_done(uint8_t *data, size_t len)
+{
+	if (data)
+		sfs_wipe(data, len);
+}
+
+ssize_t sfs_file_write(struct sfs_fs *fs, struct sfs_file *f,
+		       const uint8_t *buf, size_t len, off_t off)
+{
+	struct sfs_inode *inode = f->inode;
+	uint8_t id[SFS_FILE_ID_BYTES];
+	uint64_t csize, psize, uoff = (uint64_t)off;
+	bool created = false;
+	ssize_t rc;
+
+	if (!fs->encrypted)
+		return sfs_pwrite_full(f->fd, buf, len, off);
+	if (len == 0)
+		return 0;
+	pthread_rwlock_wrlock(&inode->content);
+	rc = file_sizes(fs, inode, f->fd, &csize, &psize);
+	if (rc < 0)
+		goto out;
+	rc = id_for_write(fs, inode, f->fd, csize, id, &created);
+	if (rc < 0)
+		goto out;
+	if (uoff / BS > psize / BS) {
+		rc = pad_last_block(fs, inode, f->fd, id, psize, uoff);
+		if (rc < 0)
+			goto out;
+		if (psize % BS)
+			psize = (psize / BS + 1) * BS;
+	}
+	rc = write_run(fs, inode, f->fd, id, buf, len, uoff, psize);
+out:
+	if (rc < 0 && created)
+		undo_create(inode, f->fd);
+	pthread_rwlock_unlock(&inode->content);
+	sfs_wipe(id, sizeof(id));
+	return rc;
+}
+
+/* Truncation with the content lock held exclusively. */
+static int truncate_locked(struct sfs_fs *fs, struct sfs_inode *inode, int fd,
+			   uint64_t size)
+{
+	uint8_t id[SFS_FILE_ID_BYTES], plain[SFS_BLOCK_SIZE];
+	uint64_t csize, psize;
+	bool created;
+	int rc;
+
+	rc = file_sizes(fs, inode, fd, &csize, &psize);
+	if (rc < 0)
+		return rc;
+	if (size == psize)
+		return 0;
+	if (size == 0) {
+		if (ftruncate(fd, 0) < 0)
+			return -errno;
+		id_forget(inode);
+		return 0;
+	}
+	rc = id_for_write(fs, inode, fd, csize, id, &created);
+	if (rc < 0)
+		return rc;
+	if (size < psize && size % BS != 0) {
+		/* Re-encrypt the new short last block. */
+		uint64_t block = size / BS;
+		rc = load_block(fs, inode, fd, id, psize, block, plain);
+		if (rc == 0)
+			rc = (int)write_run(fs, inode, fd, id, plain,
+					    (size_t)(size % BS), block * BS,
+					    block * BS);
+		sfs_wipe(plain, sizeof(plain));
+	} else if (size > psize) {
+		rc = pad_last_block(fs, inode, fd, id, psize, size);
+	}
+	if (rc >= 0 &&
+	    ftruncate(fd, (off_t)sfs_cipher_size(&fs->layout, size)) < 0)
+		rc = -errno;
+	if (rc < 0 && created)
+		undo_create(inode, fd);
+	sfs_wipe(id, sizeof(id));
+	return rc < 0 ? rc : 0;
+}
+
+int sfs_file_truncate(struct sfs_fs *fs, struct sfs_inode *inode, int fd,
+		      off_t size)
+{
+	int rc;
+
+	if (size < 0)
+		return -EINVAL;
+	if (!fs->encrypted)
+		return ftruncate(fd, size) < 0 ? -errno : 0;
+	pthread_rwlock_wrlock(&inode->content);
+	rc = truncate_locked(fs, inode, fd, (uint64_t)size);
+	pthread_rwlock_unlock(&inode->content);
+	return rc;
+}
+
+/* Zeroes [off, end) of the plaintext: whole blocks become holes in the
+ * backing file (all-zero stored blocks read as zeros), partial ones are
+ * rewritten. */
+static int punch_locked(struct sfs_fs *fs, struct sfs_inode *inode, int fd,
+			uint64_t off, uint64_t end)
+{
+	uint8_t id[SFS_FILE_ID_BYTES];
+	uint64_t csize, psize, first_full, end_full;
+	int rc;
+
+	rc = file_sizes(fs, inode, fd, &csize, &psize);
+	if (rc < 0)
+		return rc;
+	if (end > psize)
+		end = psize;
+	if (off >= end)
+		return 0;
+	rc = file_id(fs, inode, fd, id);
+	if (rc < 0)
+		return rc;
+	first_full = (off + BS - 1) / BS;
+	/* Rounding down keeps a short last block out of the punch: it is
+	 * rewritten instead, since its stored length must stay. */
+	end_full = end / BS;
+	if (first_full < end_full) {
+		off_t c0 = (off_t)sfs_cipher_off(&fs->layout, first_full);
+		off_t c1 = (off_t)sfs_cipher_off(&fs->layout, end_full);
+		if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			      c0, c1 - c0) < 0) {
+			rc = -errno;
+			goto out;
+		}
+		rc = write_zeros(fs, inode, fd, id, off, first_full * BS,
+				 psize);
+		if (rc == 0)
+			rc = write_zeros(fs, inode, fd, id, end_full * BS, end,
+					 psize);
+	} else {
+		rc = write_zeros(fs, inode, fd, id, off, end, psize);
+	}
+out:
+	sfs_wipe(id, sizeof(id));
+	return rc;
+}
+
+/* Reserves backing space for plaintext [off, end) without changing sizes. */
+static int allocate_locked(struct sfs_fs *fs, int fd, uint64_t off,
+			   uint64_t end)
+{
+	off_t c0 = (off_t)sfs_cipher_off(&fs->layout, off / BS);
+	off_t c1 = (off_t)sfs_cipher_off(&fs->layout, (end - 1) / BS + 1);
+
+	return fallocate(fd, FALLOC_FL_KEEP_SIZE, c0, c1 - c0) < 0 ? -errno : 0;
+}
+
+int sfs_file_fallocate(struct sfs_fs *fs, struct sfs_file *f, int mode,
+		       off_t off, off_t len)
+{
+	const int zero = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE;
+	struct sfs_inode *inode = f->inode;
+	uint64_t end, csize, psize;
+	int rc;
+
+	if (off < 0 || len <= 0)
+		return -EINVAL;
+	if (!fs->encrypted)
+		return fallocate(f->fd, mode, off, len) < 0 ? -errno : 0;
+	if ((mode & ~(FALLOC_FL_KEEP_SIZE | zero)) ||
+	    (mode & zero) == zero ||
+	    ((mode & FALLOC_FL_PUNCH_HOLE) && !(mode & FALLOC_FL_KEEP_SIZE)))
+		return -EOPNOTSUPP;
+	end = (uint64_t)off + (uint64_t)len;
+	pthread_rwlock_wrlock(&inode->content);
+	rc = 0;
+	if (mode & zero)
+		rc = punch_locked(fs, inode, f->fd, (uint64_t)off, end);
+	/* A punched range stays a hole; zeroed and allocated ones get space. */
+	if (rc == 0 && !(mode & FALLOC_FL_PUNCH_HOLE))
+		rc = allocate_locked(fs, f->fd, (uint64_t)off, end);
+	if (rc == 0 && !(mode & FALLOC_FL_KEEP_SIZE)) {
+		rc = file_sizes(fs, inode, f->fd, &csize, &psize);
+		if (rc == 0 && end > psize)
+			rc = truncate_locked(fs, inode, f->fd, end);
+	}
+	pthread_rwlock_unlock(&inode->content);
+	return rc;
+}
+
+/* Block of the backing file that holds cipher offset coff. */
+static uint64_t block_at(const struct sfs_layout *l, uint64_t coff)
+{
+	if (coff < SFS_FILE_HEADER_BYTES)
+		return 0;
+	return (coff - SFS_FILE_HEADER_BYTES) / l->cipher_bs;
+}
+
+/* A stored block is a hole exactly when its nonce is zero: blocks are
+ * always written whole with a random nonce. */
+static int block_is_hole(struct sfs_fs *fs, int fd, uint64_t block)
+{
+	uint8_t nonce[SFS_NONCE_MAX_BYTES];
+	size_t nlen = fs->layout.overhead - SFS_TAG_BYTES;
+	ssize_t n = sfs_pread_full(
+		fd, nonce, nlen, (off_t)sfs_cipher_off(&fs->layout, block));
+
+	if (n < 0)
+		return (int)n;
+	return (size_t)n < nlen || sfs_is_zero(nonce, nlen);
+}
+
+static off_t lseek_locked(struct sfs_fs *fs, struct sfs_file *f, off_t off,
+			  int whence)
+{
+	uint64_t csize, psize, block, uoff = (uint64_t)off;
+	int rc = file_sizes(fs, f->inode, f->fd, &csize, &psize);
+
+	if (rc < 0)
+		return rc;
+	if (off < 0 || uoff >= psize)
+		return -ENXIO;
+	block = uoff / BS;
+	for (;;) {
+		off_t c = (off_t)sfs_cipher_off(&fs->layout, block);
+		off_t found;
+
+		if (block * BS >= psize)
+			return whence == SEEK_DATA ? -ENXIO : (off_t)psize;
+		/* Let the backing filesystem skip long runs, then decide at
+		 * block granularity. */
+		found = lseek(f->fd, c, whence);
+		if (found < 0)
+			return errno == ENXIO && whence == SEEK_HOLE
+				       ? (off_t)psize
+				       : -errno;
+		if ((uint64_t)found >= csize)
+			return whence == SEEK_DATA ? -ENXIO : (off_t)psize;
+		if (block_at(&fs->layout, (uint64_t)found) > block)
+			block = block_at(&fs->layout, (uint64_t)found);
+		if (block * BS >= psize)
+			continue;
+		rc = block_is_hole(fs, f->fd, block);
+		if (rc < 0)
+			return rc;
+		if ((whence == SEEK_HOLE) == (rc == 1)) {
+			uint64_t at = block * BS;
+			return (off_t)(at > uoff ? at : uoff);
+		}
+		block++;
+	}
+}
+
+off_t sfs_file_lseek(struct sfs_fs *fs, struct sfs_file *f, off_t off,
+		     int whence)
+{
+	off_t rc;
+
+	if (whence != SEEK_DATA && whence != SEEK_HOLE)
+		return -EINVAL;
+	if (!fs->encrypted) {
+		rc = lseek(f->fd, off, whence);
+		return rc < 0 ? -errno : rc;
+	}
+	pthread_rwlock_rdlock(&f->inode->content);
+	rc = lseek_locked(fs, f, off, whence);
+	pthread_rwlock_unlock(&f->inode->content);
+	return rc;
+}

@@ -1,0 +1,468 @@
+/* main.c - composition root of the scratchfs daemon: options → config →
+ * checks → daemon → volume and keys → crypto → mount → serve → wipe keys.
+ *
+ * Usage: scratchfs [-c CONF] [-f] [-o OPTS] BACKING MOUNTPOINT
+ * (also as `mount -t fuse.scratchfs BACKING MOUNTPOINT -o OPTS`).
+ *
+ * Keys are created or loaded only after daemonizing (memory locks do not
+ * survive fork), and the parent exits only once the mount is up, with the
+ * child's status, so every error before that reaches the caller.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <fuse_lowlevel.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include "sfs_config.h"
+#include "sfs_crypto.h"
+#include "sfs_fs.h"
+#include "sfs_inode.h"
+#include "sfs_log.h"
+#include "sfs_nameio.h"
+#include "sfs_ops.h"
+#include "sfs_volume.h"
+
+#define MAX_OPTS 32
+
+struct cli {
+	char *conf_path;
+	char *backing;
+	char *mountpoint;
+	bool help;
+	const char *ours[MAX_OPTS]; /* our -o options, applied after the
+				       config file */
+	size_t nours;
+	bool too_many;
+};
+
+enum { KEY_OURS, KEY_HELP };
+
+static const struct fuse_opt cli_opts[] = {
+	{"-c %s", offsetof(struct cli, conf_path), 0},
+	FUSE_OPT_KEY("-h", KEY_HELP),
+	FUSE_OPT_KEY("--help", KEY_HELP),
+	FUSE_OPT_KEY("-V", KEY_HELP),
+	FUSE_OPT_KEY("--version", KEY_HELP),
+	FUSE_OPT_KEY("hbi=", KEY_OURS),
+	FUSE_OPT_KEY("key=", KEY_OURS),
+	FUSE_OPT_KEY("cipher=", KEY_OURS),
+	FUSE_OPT_END,
+};
+
+static void usage(const char *prog)
+{
+	printf("usage: %s [-c CONF] [-f] [-o OPTS] BACKING MOUNTPOINT\n"
+	       "\n"
+	       "Mounts BACKING at MOUNTPOINT. With hbi=1 (the default) file\n"
+	       "contents, names, symlink targets and user xattrs are\n"
+	       "encrypted at rest with a system-managed key.\n"
+	       "\n"
+	       "scratchfs options:\n"
+	       "    -c CONF                config file (default %s\n"
+	       "                           when it exists)\n"
+	       "    -o hbi=1|0             encrypt (1) or pass through (0)\n"
+	       "    -o key=ephemeral       fresh key per mount, never stored\n"
+	       "    -o key=keyfile[:PATH]  volume key wrapped under a node key\n"
+	       "                           file (created 0600 when missing)\n"
+	       "    -o cipher=auto|aes256gcm|xchacha20poly1305\n"
+	       "\n"
+	       "FUSE options:\n",
+	       prog, SFS_DEFAULT_CONFIG);
+	fuse_cmdline_help();
+	fuse_lowlevel_help();
+}
+
+static int cli_proc(void *data, const char *arg, int key,
+		    struct fuse_args *outargs)
+{
+	struct cli *cli = data;
+
+	(void)outargs;
+	switch (key) {
+	case KEY_OURS:
+		if (cli->nours == MAX_OPTS) {
+			cli->too_many = true;
+			return 0;
+		}
+		cli->ours[cli->nours++] = strdup(arg);
+		return 0;
+	case KEY_HELP:
+		cli->help = true;
+		return 1;
+	case FUSE_OPT_KEY_NONOPT:
+		if (!cli->backing) {
+			cli->backing = strdup(arg);
+			return 0;
+		}
+		if (!cli->mountpoint) {
+			/* Checked by us before libfuse, for a clearer error. */
+			cli->mountpoint = strdup(arg);
+			return 1;
+		}
+		fprintf(stderr, "scratchfs: unexpected argument '%s'\n", arg);
+		return -1;
+	default:
+		return 1;
+	}
+}
+
+static void cli_free(struct cli *cli)
+{
+	free(cli->conf_path);
+	free(cli->backing);
+	free(cli->mountpoint);
+	for (size_t i = 0; i < cli->nours; i++)
+		free((void *)cli->ours[i]);
+}
+
+/* Config file, then -o overrides. */
+static int load_config(struct cli *cli, struct sfs_config *cfg)
+{
+	char err[512];
+	const char *path = cli->conf_path;
+	int rc;
+
+	sfs_config_defaults(cfg);
+	if (!path && access(SFS_DEFAULT_CONFIG, F_OK) == 0)
+		path = SFS_DEFAULT_CONFIG;
+	if (path) {
+		rc = sfs_config_load(cfg, path, err, sizeof(err));
+		if (rc < 0) {
+			fprintf(stderr, "scratchfs: %s\n", err);
+			return -1;
+		}
+	}
+	if (cli->too_many) {
+		fprintf(stderr, "scratchfs: too many scratchfs options\n");
+		return -1;
+	}
+	for (size_t i = 0; i < cli->nours; i++) {
+		if (!cli->ours[i]) {
+			fprintf(stderr, "scratchfs: out of memory\n");
+			return -1;
+		}
+		rc = sfs_config_apply_option(cfg, cli->ours[i], err,
+					     sizeof(err));
+		if (rc <= 0) {
+			fprintf(stderr, "scratchfs: %s\n",
+				rc < 0 ? err : "unknown option");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* No core dumps, not ptrace-attachable, exact creation modes. */
+static void harden_process(void)
+{
+	struct rlimit no_core = {0, 0};
+
+	setrlimit(RLIMIT_CORE, &no_core);
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	/* The kernel already applied the caller's umask. */
+	umask(0);
+}
+
+/* Opens and checks the backing directory; returns an O_PATH fd or -1 with
+ * a message. */
+static int open_backing(const char *backing, char *real, struct stat *st)
+{
+	struct statvfs sv;
+	int fd;
+
+	if (!realpath(backing, real) ||
+	    (fd = open(real, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		fprintf(stderr, "scratchfs: backing directory %s: %s\n",
+			backing, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, st) < 0 || fstatvfs(fd, &sv) < 0) {
+		fprintf(stderr, "scratchfs: backing directory %s: %s\n",
+			backing, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	if (sv.f_flag & ST_RDONLY) {
+		fprintf(stderr,
+			"scratchfs: backing directory %s is on a read-only "
+			"filesystem\n",
+			backing);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int check_mountpoint(const char *mnt, const char *backing_real)
+{
+	char real[PATH_MAX];
+	size_t blen = strlen(backing_real);
+	struct stat st;
+
+	if (stat(mnt, &st) < 0) {
+		fprintf(stderr, "scratchfs: mount point %s: %s\n", mnt,
+			strerror(errno));
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "scratchfs: mount point %s is not a directory\n",
+			mnt);
+		return -1;
+	}
+	if (realpath(mnt, real) &&
+	    (strcmp(real, backing_real) == 0 ||
+	     (strncmp(real, backing_real, blen) == 0 &&
+	      (real[blen] == '/' || blen == 1)))) {
+		fprintf(stderr,
+			"scratchfs: mount point %s is inside the backing "
+			"directory %s\n",
+			mnt, backing_real);
+		return -1;
+	}
+	return 0;
+}
+
+/* Forks; the parent waits for the child's verdict and exits with it. In the
+ * child, returns the fd to report success on. */
+static int daemon_start(void)
+{
+	int p[2];
+	pid_t pid;
+	char ok;
+
+	if (pipe2(p, O_CLOEXEC) < 0) {
+		perror("scratchfs: pipe");
+		return -1;
+	}
+	pid = fork();
+	if (pid < 0) {
+		perror("scratchfs: fork");
+		return -1;
+	}
+	if (pid > 0) {
+		close(p[1]);
+		_exit(read(p[0], &ok, 1) == 1 && ok == 0 ? 0 : 1);
+	}
+	close(p[0]);
+	setsid();
+	return p[1];
+}
+
+static void daemon_ready(int fd)
+{
+	char ok = 0;
+	int null = open("/dev/null", O_RDWR);
+
+	if (chdir("/") < 0)
+		sfs_log(LOG_WARNING, "chdir /: %s", strerror(errno));
+	if (null >= 0) {
+		dup2(null, 0);
+		dup2(null, 1);
+		dup2(null, 2);
+		if (null > 2)
+			close(null);
+	}
+	sfs_log_init("scratchfs", true);
+	if (write(fd, &ok, 1) != 1)
+		sfs_log(LOG_WARNING, "could not report readiness");
+	close(fd);
+}
+
+/* Opens or creates the volume and builds the crypto state from its key. */
+static int open_volume(struct sfs_fs *fs, const struct sfs_config *cfg,
+		       const char *backing, struct sfs_volume_header *hdr)
+{
+	struct sfs_volume_params p = {
+		.encrypted = cfg->hbi_workspace,
+		.aead = cfg->cipher,
+		.key = cfg->key,
+	};
+	uint8_t *vk = NULL;
+	char err[512];
+	int fd, rc;
+
+	fd = open(backing, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		fprintf(stderr, "scratchfs: %s: %s\n", backing,
+			strerror(errno));
+		return -1;
+	}
+	rc = sfs_volume_open(fd, backing, &p, hdr, &vk, err, sizeof(err));
+	if (rc < 0) {
+		fprintf(stderr, "scratchfs: %s\n", err);
+		close(fd);
+		return -1;
+	}
+	fs->encrypted = hdr->mode == SFS_MODE_ENCRYPTED;
+	if (fs->encrypted) {
+		fs->crypto = sfs_crypto_new(hdr->aead, vk);
+		sfs_secret_free(vk);
+		if (!fs->crypto) {
+			fprintf(stderr, "scratchfs: cannot set up keys\n");
+			close(fd);
+			return -1;
+		}
+		sfs_layout_init(&fs->layout, sfs_crypto_overhead(fs->crypto));
+		rc = sfs_nameio_init_root(fs, fd);
+		if (rc < 0) {
+			fprintf(stderr,
+				"scratchfs: %s: root directory IV: %s\n",
+				backing, strerror(-rc));
+			close(fd);
+			return -1;
+		}
+	}
+	close(fd);
+	return 0;
+}
+
+/* Mount options every scratchfs mount gets. */
+static int add_mount_options(struct fuse_args *args,
+			     const struct sfs_config *cfg, const char *backing)
+{
+	char *opts = NULL, *fsname = NULL, *o = NULL;
+	int rc;
+
+	/* fsname shows the backing directory in /proc/mounts and df. */
+	rc = fuse_opt_add_opt_escaped(&fsname, backing);
+	if (rc == 0 && asprintf(&o, "subtype=scratchfs,fsname=%s", fsname) < 0)
+		rc = -1;
+	if (rc == 0)
+		rc = fuse_opt_add_opt(&opts, o);
+	if (rc == 0 && cfg->fuse.default_permissions)
+		rc = fuse_opt_add_opt(&opts, "default_permissions");
+	if (rc == 0 && cfg->fuse.allow_other)
+		rc = fuse_opt_add_opt(&opts, "allow_other");
+	if (rc == 0)
+		rc = fuse_opt_add_arg(args, "-o");
+	if (rc == 0)
+		rc = fuse_opt_add_arg(args, opts);
+	free(o);
+	free(fsname);
+	free(opts);
+	return rc ? -1 : 0;
+}
+
+static int serve(struct fuse_session *se, const struct fuse_cmdline_opts *fo,
+		 const struct sfs_config *cfg)
+{
+	struct fuse_loop_config *lc;
+	int rc;
+
+	if (fo->singlethread)
+		return fuse_session_loop(se);
+	lc = fuse_loop_cfg_create();
+	if (!lc)
+		return -1;
+	fuse_loop_cfg_set_clone_fd(lc, (unsigned int)fo->clone_fd);
+	fuse_loop_cfg_set_max_threads(lc, cfg->fuse.max_threads);
+	fuse_loop_cfg_set_idle_threads(lc, cfg->fuse.max_threads);
+	rc = fuse_session_loop_mt(se, lc);
+	fuse_loop_cfg_destroy(lc);
+	return rc;
+}
+
+int main(int argc, char *argv[])
+{
+	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	struct fuse_cmdline_opts fo = {0};
+	struct fuse_session *se = NULL;
+	struct sfs_volume_header hdr;
+	struct sfs_config cfg;
+	struct sfs_fs fs = {0};
+	struct cli cli = {0};
+	char backing[PATH_MAX];
+	struct stat root_st;
+	int ret = 1, root_fd = -1, ready_fd = -1;
+
+	sfs_log_init("scratchfs", false);
+	/* First: config validation asks libsodium which ciphers the CPU has. */
+	if (sfs_crypto_init() < 0) {
+		fprintf(stderr, "scratchfs: libsodium initialisation failed\n");
+		goto out;
+	}
+	if (fuse_opt_parse(&args, &cli, cli_opts, cli_proc) < 0)
+		goto out;
+	if (!cli.help) {
+		if (!cli.backing || !cli.mountpoint) {
+			fprintf(stderr,
+				"usage: %s [-c CONF] [-f] [-o OPTS] BACKING "
+				"MOUNTPOINT\n",
+				argv[0]);
+			goto out;
+		}
+		if (load_config(&cli, &cfg) < 0)
+			goto out;
+		root_fd = open_backing(cli.backing, backing, &root_st);
+		if (root_fd < 0 ||
+		    check_mountpoint(cli.mountpoint, backing) < 0)
+			goto out;
+	}
+	if (fuse_parse_cmdline(&args, &fo) < 0)
+		goto out;
+	if (fo.show_help) {
+		usage(argv[0]);
+		ret = 0;
+		goto out;
+	}
+	if (fo.show_version) {
+		printf("scratchfs 0.1 (libfuse %s)\n", fuse_pkgversion());
+		ret = 0;
+		goto out;
+	}
+	harden_process();
+	if (!fo.foreground && (ready_fd = daemon_start()) < 0)
+		goto out;
+	if (open_volume(&fs, &cfg, backing, &hdr) < 0)
+		goto out;
+	fs.dev = root_st.st_dev;
+	fs.max_write = cfg.fuse.max_write;
+	fs.timeout = cfg.fuse.cache_timeout;
+	fs.writeback = cfg.fuse.writeback_cache;
+	fs.inodes = sfs_itable_new(root_fd, &root_st);
+	if (!fs.inodes) {
+		fprintf(stderr, "scratchfs: out of memory\n");
+		goto out;
+	}
+	root_fd = -1; /* owned by the inode table */
+	if (add_mount_options(&args, &cfg, backing) < 0)
+		goto out;
+	se = fuse_session_new(&args, &sfs_ops, sizeof(sfs_ops), &fs);
+	if (!se)
+		goto out;
+	if (fuse_set_signal_handlers(se) < 0)
+		goto out_session;
+	if (fuse_session_mount(se, fo.mountpoint) < 0)
+		goto out_handlers;
+	if (ready_fd >= 0) {
+		daemon_ready(ready_fd);
+		ready_fd = -1;
+	}
+	ret = serve(se, &fo, &cfg) ? 1 : 0;
+	fuse_session_unmount(se);
+out_handlers:
+	fuse_remove_signal_handlers(se);
+out_session:
+	fuse_session_destroy(se);
+out:
+	/* Wiping the keys is what makes an ephemeral volume unreadable. */
+	sfs_crypto_free(fs.crypto);
+	sfs_itable_free(fs.inodes);
+	if (root_fd >= 0)
+		close(root_fd);
+	if (ready_fd >= 0)
+		close(ready_fd);
+	free(fo.mountpoint);
+	cli_free(&cli);
+	fuse_opt_free_args(&args);
+	return ret;
+}

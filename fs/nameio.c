@@ -1,0 +1,466 @@
+/* nameio.c - backing directory entries: name encoding in either mode,
+ * directory IVs, long-name sidecars, reserved names and symlink targets.
+ *
+ * Every directory of an encrypted volume holds SFS_DIRIV_NAME, a random IV
+ * its children's names are encrypted under (cached in the inode). A name
+ * whose encoding is too long for the backing filesystem is stored under a
+ * hash, with the full encoding in a sidecar file written before the entry
+ * and removed after it.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "sfs_crypto.h"
+#include "sfs_log.h"
+#include "sfs_meta.h"
+#include "sfs_nameio.h"
+#include "sfs_sys.h"
+
+static bool is_root(struct sfs_fs *fs, struct sfs_inode *dir)
+{
+	return dir == sfs_itable_root(fs->inodes);
+}
+
+static int fsync_dir(int dir_fd)
+{
+	int fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int rc = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (fsync(fd) < 0)
+		rc = -errno;
+	close(fd);
+	return rc;
+}
+
+static void name_failure(struct sfs_fs *fs, struct sfs_inode *dir,
+			 const char *what)
+{
+	atomic_fetch_add(&fs->integrity_failures, 1);
+	sfs_log(LOG_ERR, "integrity failure: directory inode %llu: %s",
+		(unsigned long long)dir->ino, what);
+}
+
+/* The IV of directory dir, from the cache or its IV file. */
+static int dir_iv(struct sfs_fs *fs, struct sfs_inode *dir,
+		  uint8_t iv[SFS_DIRIV_BYTES])
+{
+	ssize_t n;
+	int fd;
+
+	pthread_mutex_lock(&dir->meta_lock);
+	if (dir->have_diriv) {
+		memcpy(iv, dir->diriv, SFS_DIRIV_BYTES);
+		pthread_mutex_unlock(&dir->meta_lock);
+		return 0;
+	}
+	pthread_mutex_unlock(&dir->meta_lock);
+	fd = openat(dir->fd, SFS_DIRIV_NAME, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		name_failure(fs, dir, "directory IV missing");
+		return -EIO;
+	}
+	n = sfs_pread_full(fd, iv, SFS_DIRIV_BYTES, 0);
+	close(fd);
+	if (n != SFS_DIRIV_BYTES) {
+		name_failure(fs, dir, "directory IV unreadable");
+		return -EIO;
+	}
+	pthread_mutex_lock(&dir->meta_lock);
+	memcpy(dir->diriv, iv, SFS_DIRIV_BYTES);
+	dir->have_diriv = true;
+	pthread_mutex_unlock(&dir->meta_lock);
+	return 0;
+}
+
+int sfs_nameio_encode(struct sfs_fs *fs, struct sfs_inode *dir,
+		      const char *name, struct sfs_ename *en)
+{
+	uint8_t iv[SFS_DIRIV_BYTES];
+	size_t len = strlen(name);
+	int rc;
+
+	if (len > NAME_MAX)
+		return -ENAMETOOLONG;
+	if (!fs->encrypted) {
+		/* Plain names are stored as they are, so only the volume
+		 * directory in the root can collide. */
+		if (is_root(fs, dir) && strcmp(name, SFS_VOLUME_DIR) == 0)
+			return -EPERM;
+		memcpy(en->backing, name, len + 1);
+		en->full[0] = '\0';
+		en->is_long = false;
+		return 0;
+	}
+	rc = dir_iv(fs, dir, iv);
+	if (rc == 0)
+		rc = sfs_name_encrypt(fs->crypto, iv, name, en);
+	return rc;
+}
+
+int sfs_nameio_prepare(struct sfs_fs *fs, struct sfs_inode *dir,
+		       const struct sfs_ename *en, bool *created)
+{
+	char sidecar[NAME_MAX + 1];
+	size_t len = strlen(en->full);
+	ssize_t n;
+	int fd, rc = 0;
+
+	*created = false;
+	if (!fs->encrypted || !en->is_long)
+		return 0;
+	sfs_name_sidecar(en->backing, sidecar);
+	fd = openat(dir->fd, sidecar,
+		    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0400);
+	if (fd < 0)
+		/* An existing sidecar holds the same deterministic name. */
+		return errno == EEXIST ? 0 : -errno;
+	n = sfs_pwrite_full(fd, en->full, len, 0);
+	if (n < 0)
+		rc = (int)n;
+	close(fd);
+	if (rc < 0)
+		unlinkat(dir->fd, sidecar, 0);
+	else
+		*created = true;
+	return rc;
+}
+
+void sfs_nameio_release(struct sfs_fs *fs, struct sfs_inode *dir,
+			const struct sfs_ename *en)
+{
+	char sidecar[NAME_MAX + 1];
+
+	if (!fs->encrypted || !en->is_long)
+		return;
+	sfs_name_sidecar(en->backing, sidecar);
+	unlinkat(dir->fd, sidecar, 0);
+}
+
+/* Reads a long name's sidecar into full (NUL-terminated). */
+static int read_sidecar(struct sfs_inode *dir, const char *backing,
+			char *full, size_t size)
+{
+	char sidecar[NAME_MAX + 1];
+	ssize_t n;
+	int fd;
+
+	sfs_name_sidecar(backing, sidecar);
+	fd = openat(dir->fd, sidecar, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -EIO;
+	n = sfs_pread_full(fd, full, size - 1, 0);
+	close(fd);
+	if (n <= 0 || (size_t)n >= size - 1)
+		return -EIO;
+	full[n] = '\0';
+	return 0;
+}
+
+int sfs_nameio_decode(struct sfs_fs *fs, struct sfs_inode *dir,
+		      const char *backing, char out[NAME_MAX + 1])
+{
+	uint8_t iv[SFS_DIRIV_BYTES];
+	struct sfs_ename en;
+	const char *encoded = backing;
+	int rc;
+
+	if (!fs->encrypted) {
+		if (is_root(fs, dir) && strcmp(backing, SFS_VOLUME_DIR) == 0)
+			return 1;
+		strncpy(out, backing, NAME_MAX);
+		out[NAME_MAX] = '\0';
+		return 0;
+	}
+	if (sfs_name_is_long(backing)) {
+		if (read_sidecar(dir, backing, en.full, sizeof(en.full)) < 0) {
+			name_failure(fs, dir, "long name sidecar unreadable");
+			return -EIO;
+		}
+		encoded = en.full;
+	} else if (sfs_name_is_reserved(backing, is_root(fs, dir))) {
+		return 1;
+	}
+	rc = dir_iv(fs, dir, iv);
+	if (rc < 0)
+		return rc;
+	if (sfs_name_decrypt(fs->crypto, iv, encoded, out) < 0) {
+		name_failure(fs, dir, "entry name does not authenticate");
+		return -EIO;
+	}
+	return 0;
+}
+
+int sfs_nameio_init_dir(struct sfs_fs *fs, int dir_fd)
+{
+	uint8_t iv[SFS_DIRIV_BYTES];
+	ssize_t n;
+	int fd, rc = 0;
+
+	if (!fs->encrypted)
+		return 0;
+	fd = openat(dir_fd, SFS_DIRIV_NAME,
+		    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0400);
+	if (fd < 0)
+		return -errno;
+	sfs_random(iv, sizeof(iv));
+	n = sfs_pwrite_full(fd, iv, sizeof(iv), 0);
+	if (n < 0)
+		rc = (int)n;
+	else if (fsync(fd) < 0)
+		rc = -errno;
+	close(fd);
+	if (rc == 0)
+		rc = fsync_dir(dir_fd);
+	if (rc < 0)
+		unlinkat(dir_fd, SFS_DIRIV_NAME, 0);
+	return rc;
+}
+
+/* Calls fn for each entry of dir_fd other than "." and ".."; stops at the
+ * first non-zero return of fn and returns it. */
+static int for_each_entry(int dir_fd, int (*fn)(int, const char *, void *),
+			  void *arg)
+{
+	int fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct dirent *de;
+	DIR *dp;
+	int rc = 0;
+
+	if (fd < 0)
+		return -errno;
+	dp = fdopendir(fd);
+	if (!dp) {
+		rc = -errno;
+		close(fd);
+		return rc;
+	}
+	while (rc == 0) {
+		errno = 0;
+		de = readdir(dp);
+		if (!de) {
+			rc = -errno;
+			break;
+		}
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
+			continue;
+		rc = fn(dirfd(dp), de->d_name, arg);
+	}
+	closedir(dp);
+	return rc;
+}
+
+static int root_entry_blocks_init(int dir_fd, const char *name, void *arg)
+{
+	(void)dir_fd;
+	(void)arg;
+	return strcmp(name, SFS_VOLUME_DIR) == 0 ? 0 : -EIO;
+}
+
+int sfs_nameio_init_root(struct sfs_fs *fs, int root_fd)
+{
+	struct stat st;
+	int rc;
+
+	if (!fs->encrypted ||
+	    fstatat(root_fd, SFS_DIRIV_NAME, &st, AT_SYMLINK_NOFOLLOW) == 0)
+		return 0;
+	if (errno != ENOENT)
+		return -errno;
+	rc = for_each_entry(root_fd, root_entry_blocks_init, NULL);
+	if (rc < 0)
+		return rc;
+	return sfs_nameio_init_dir(fs, root_fd);
+}
+
+/* rmdir scan: a directory is empty when it holds only its IV and orphaned
+ * long-name sidecars (left by a crash between two unlinks). */
+static int rmdir_scan(int dir_fd, const char *name, void *arg)
+{
+	char base[NAME_MAX + 1];
+	size_t len = strlen(name), slen = strlen(SFS_LONGNAME_SUFFIX);
+	struct stat st;
+
+	(void)arg;
+	if (strcmp(name, SFS_DIRIV_NAME) == 0)
+		return 0;
+	if (strncmp(name, SFS_LONGNAME_PREFIX, strlen(SFS_LONGNAME_PREFIX)) ||
+	    len <= slen || strcmp(name + len - slen, SFS_LONGNAME_SUFFIX))
+		return -ENOTEMPTY;
+	memcpy(base, name, len - slen);
+	base[len - slen] = '\0';
+	if (fstatat(dir_fd, base, &st, AT_SYMLINK_NOFOLLOW) == 0)
+		return -ENOTEMPTY;
+	return unlinkat(dir_fd, name, 0) < 0 ? -errno : 0;
+}
+
+/* Makes the directory fd look empty to the backing filesystem: checks it
+ * holds no user entries and removes its IV, keeping a copy in r for
+ * put_back_iv(). */
+static int take_iv(int fd, struct sfs_replaced *r)
+{
+	ssize_t n;
+	int ivfd, rc;
+
+	r->had_iv = false;
+	rc = for_each_entry(fd, rmdir_scan, NULL);
+	if (rc < 0)
+		return rc;
+	ivfd = openat(fd, SFS_DIRIV_NAME, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (ivfd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	n = sfs_pread_full(ivfd, r->iv, sizeof(r->iv), 0);
+	close(ivfd);
+	if (n != (ssize_t)sizeof(r->iv))
+		return n < 0 ? (int)n : -EIO;
+	if (unlinkat(fd, SFS_DIRIV_NAME, 0) < 0)
+		return -errno;
+	r->had_iv = true;
+	return 0;
+}
+
+/* Undoes take_iv() after the removal or replacement failed. */
+static void put_back_iv(int fd, const struct sfs_replaced *r)
+{
+	int w;
+
+	if (!r->had_iv)
+		return;
+	w = openat(fd, SFS_DIRIV_NAME,
+		   O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0400);
+	if (w < 0 || sfs_pwrite_full(w, r->iv, sizeof(r->iv), 0) < 0)
+		sfs_log(LOG_ERR, "could not restore a directory IV: %s",
+			strerror(errno));
+	if (w >= 0)
+		close(w);
+}
+
+int sfs_nameio_rmdir(struct sfs_fs *fs, struct sfs_inode *dir,
+		     const struct sfs_ename *en)
+{
+	struct sfs_replaced r;
+	int fd, rc;
+
+	if (!fs->encrypted)
+		return unlinkat(dir->fd, en->backing, AT_REMOVEDIR) < 0 ? -errno
+									 : 0;
+	fd = openat(dir->fd, en->backing,
+		    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	rc = take_iv(fd, &r);
+	if (rc == 0 && unlinkat(dir->fd, en->backing, AT_REMOVEDIR) < 0) {
+		rc = -errno;
+		put_back_iv(fd, &r);
+	}
+	close(fd);
+	return rc;
+}
+
+int sfs_nameio_prepare_replace(struct sfs_fs *fs, struct sfs_inode *olddir,
+			       const struct sfs_ename *oldname,
+			       struct sfs_inode *dir,
+			       const struct sfs_ename *en,
+			       struct sfs_replaced *r)
+{
+	struct stat src, dst;
+	int rc;
+
+	r->fd = -1;
+	r->had_iv = false;
+	if (!fs->encrypted ||
+	    fstatat(dir->fd, en->backing, &dst, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    !S_ISDIR(dst.st_mode) ||
+	    fstatat(olddir->fd, oldname->backing, &src, AT_SYMLINK_NOFOLLOW) <
+		    0 ||
+	    !S_ISDIR(src.st_mode) || src.st_ino == dst.st_ino)
+		/* Nothing of ours in the way; rename(2) decides. */
+		return 0;
+	r->fd = openat(dir->fd, en->backing,
+		       O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (r->fd < 0)
+		return -errno;
+	rc = take_iv(r->fd, r);
+	if (rc < 0) {
+		close(r->fd);
+		r->fd = -1;
+	}
+	return rc;
+}
+
+void sfs_nameio_finish_replace(struct sfs_replaced *r, bool renamed)
+{
+	if (r->fd < 0)
+		return;
+	if (!renamed)
+		put_back_iv(r->fd, r);
+	close(r->fd);
+	r->fd = -1;
+}
+
+int sfs_nameio_symlink(struct sfs_fs *fs, struct sfs_inode *dir,
+		       const struct sfs_ename *en, const char *target)
+{
+	char enc[SFS_BACKING_SYMLINK_MAX + 1];
+	const char *stored = target;
+	int rc;
+
+	if (fs->encrypted) {
+		rc = sfs_symlink_encrypt(fs->crypto, target, enc);
+		if (rc < 0)
+			return rc;
+		stored = enc;
+	}
+	return symlinkat(stored, dir->fd, en->backing) < 0 ? -errno : 0;
+}
+
+ssize_t sfs_nameio_readlink(struct sfs_fs *fs, struct sfs_inode *inode,
+			    char *buf)
+{
+	char enc[SFS_BACKING_SYMLINK_MAX + 1];
+	ssize_t n;
+
+	if (!fs->encrypted) {
+		n = readlinkat(inode->fd, "", buf, PATH_MAX - 1);
+		if (n < 0)
+			return -errno;
+		buf[n] = '\0';
+		return n;
+	}
+	n = readlinkat(inode->fd, "", enc, sizeof(enc));
+	if (n < 0)
+		return -errno;
+	if ((size_t)n >= sizeof(enc))
+		n = -EIO;
+	else
+		n = sfs_symlink_decrypt(fs->crypto, enc, (size_t)n, buf);
+	if (n < 0) {
+		atomic_fetch_add(&fs->integrity_failures, 1);
+		sfs_log(LOG_ERR,
+			"integrity failure: inode %llu: symlink target does "
+			"not authenticate",
+			(unsigned long long)inode->ino);
+		return -EIO;
+	}
+	buf[n] = '\0';
+	return n;
+}
+
+void sfs_nameio_fix_attr(struct sfs_fs *fs, struct sfs_inode *inode,
+			 struct stat *st)
+{
+	char target[PATH_MAX];
+	ssize_t n;
+
+	if (!fs->encrypted || !S_ISLNK(st->st_mode))
+		return;
+	n = sfs_nameio_readlink(fs, inode, target);
+	if (n >= 0)
+		st->st_size = n;
+}

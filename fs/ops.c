@@ -1,0 +1,944 @@
+/* ops.c - the FUSE low-level operations: decode a request, call the I/O
+ * layers, send exactly one reply.
+ *
+ * Every inode is an O_PATH fd on the backing filesystem (inode.c), and every
+ * operation works relative to such fds, so no path is ever walked and a
+ * symlink in the backing directory is never followed. Names, contents,
+ * symlink targets and xattrs go through nameio.c, fileio.c and xattrio.c,
+ * which hide whether the volume is encrypted. Errors inside are -errno;
+ * this file alone turns them into replies.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <fuse_lowlevel.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include "sfs_fileio.h"
+#include "sfs_nameio.h"
+#include "sfs_ops.h"
+#include "sfs_sys.h"
+#include "sfs_xattrio.h"
+
+_Static_assert(sizeof(fuse_ino_t) >= sizeof(uintptr_t),
+	       "fuse_ino_t must hold a pointer");
+
+struct sfs_dirh {
+	DIR *dp;
+	off_t offset;	  /* position of `entry` */
+	struct dirent *entry; /* read but not yet returned */
+};
+
+static struct sfs_fs *fs_of(fuse_req_t req)
+{
+	return fuse_req_userdata(req);
+}
+
+static struct sfs_inode *inode_of(fuse_req_t req, fuse_ino_t ino)
+{
+	if (ino == FUSE_ROOT_ID)
+		return sfs_itable_root(fs_of(req)->inodes);
+	return (struct sfs_inode *)(uintptr_t)ino;
+}
+
+static fuse_ino_t ino_of(struct sfs_fs *fs, struct sfs_inode *inode)
+{
+	if (inode == sfs_itable_root(fs->inodes))
+		return FUSE_ROOT_ID;
+	return (fuse_ino_t)(uintptr_t)inode;
+}
+
+static struct sfs_file *file_of(struct fuse_file_info *fi)
+{
+	return (struct sfs_file *)(uintptr_t)fi->fh;
+}
+
+static void reply_rc(fuse_req_t req, int rc)
+{
+	fuse_reply_err(req, rc < 0 ? -rc : 0);
+}
+
+/* Attributes of a backing object as the mount shows them. */
+static int get_attr(struct sfs_fs *fs, struct sfs_inode *inode,
+		    struct stat *st)
+{
+	if (fstatat(inode->fd, "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) <
+	    0)
+		return -errno;
+	sfs_file_fix_attr(fs, st);
+	sfs_nameio_fix_attr(fs, inode, st);
+	return 0;
+}
+
+/* Turns an O_PATH fd into a kernel entry (one lookup reference). fd is
+ * consumed. Objects on another filesystem (a mount planted in the backing
+ * directory) are refused: we never leave the backing filesystem. */
+static int fill_entry(struct sfs_fs *fs, int fd, struct fuse_entry_param *e)
+{
+	struct sfs_inode *inode;
+	struct stat st;
+
+	if (fstatat(fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0) {
+		int rc = -errno;
+		close(fd);
+		return rc;
+	}
+	if (st.st_dev != fs->dev) {
+		close(fd);
+		return -EXDEV;
+	}
+	inode = sfs_itable_get(fs->inodes, fd, &st);
+	if (!inode)
+		return -ENOMEM;
+	sfs_file_fix_attr(fs, &st);
+	sfs_nameio_fix_attr(fs, inode, &st);
+	memset(e, 0, sizeof(*e));
+	e->ino = ino_of(fs, inode);
+	e->attr = st;
+	e->attr_timeout = fs->timeout;
+	e->entry_timeout = fs->timeout;
+	return 0;
+}
+
+static int lookup_backing(struct sfs_fs *fs, struct sfs_inode *dir,
+			  const char *backing, struct fuse_entry_param *e)
+{
+	int fd = openat(dir->fd, backing, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	return fill_entry(fs, fd, e);
+}
+
+/* Encodes a name for lookup or removal: reserved names do not exist. */
+static int encode_existing(struct sfs_fs *fs, struct sfs_inode *dir,
+			   const char *name, struct sfs_ename *en)
+{
+	int rc = sfs_nameio_encode(fs, dir, name, en);
+
+	return rc == -EPERM ? -ENOENT : rc;
+}
+
+static void sfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct sfs_fs *fs = fs_of(req);
+	struct fuse_entry_param e;
+	struct sfs_ename en;
+	int rc;
+
+	rc = encode_existing(fs, inode_of(req, parent), name, &en);
+	if (rc == 0)
+		rc = lookup_backing(fs, inode_of(req, parent), en.backing, &e);
+	if (rc == -ENOENT && fs->timeout > 0) {
+		/* The mount is exclusive: absence can be cached too. */
+		memset(&e, 0, sizeof(e));
+		e.entry_timeout = fs->timeout;
+		rc = 0;
+	}
+	if (rc < 0)
+		reply_rc(req, rc);
+	else
+		fuse_reply_entry(req, &e);
+}
+
+static void sfs_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	sfs_itable_forget(fs_of(req)->inodes, inode_of(req, ino), nlookup);
+	fuse_reply_none(req);
+}
+
+static void sfs_forget_multi(fuse_req_t req, size_t count,
+			     struct fuse_forget_data *forgets)
+{
+	for (size_t i = 0; i < count; i++)
+		sfs_itable_forget(fs_of(req)->inodes,
+				  inode_of(req, forgets[i].ino),
+				  forgets[i].nlookup);
+	fuse_reply_none(req);
+}
+
+static void sfs_getattr(fuse_req_t req, fuse_ino_t ino,
+			struct fuse_file_info *fi)
+{
+	struct sfs_fs *fs = fs_of(req);
+	struct stat st;
+	int rc;
+
+	(void)fi;
+	rc = get_attr(fs, inode_of(req, ino), &st);
+	if (rc < 0)
+		reply_rc(req, rc);
+	else
+		fuse_reply_attr(req, &st, fs->timeout);
+}
+
+/* Truncates through the open file, or through a temporary read-write open
+ * when the kernel sends a plain truncate(2). */
+static int set_size(struct sfs_fs *fs, struct sfs_inode *inode,
+		    struct fuse_file_info *fi, off_t size)
+{
+	struct sfs_fdpath p;
+	int fd, rc;
+
+	if (fi)
+		return sfs_file_truncate(fs, inode, file_of(fi)->fd, size);
+	if (!S_ISREG(inode->type))
+		return S_ISDIR(inode->type) ? -EISDIR : -EINVAL;
+	fd = open(sfs_fdpath(&p, inode->fd), O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	rc = sfs_file_truncate(fs, inode, fd, size);
+	close(fd);
+	return rc;
+}
+
+static int set_times(struct sfs_inode *inode, const struct stat *attr,
+		     int valid)
+{
+	struct timespec ts[2] = {{.tv_nsec = UTIME_OMIT},
+				 {.tv_nsec = UTIME_OMIT}};
+
+	if (valid & FUSE_SET_ATTR_ATIME_NOW)
+		ts[0].tv_nsec = UTIME_NOW;
+	else if (valid & FUSE_SET_ATTR_ATIME)
+		ts[0] = attr->st_atim;
+	if (valid & FUSE_SET_ATTR_MTIME_NOW)
+		ts[1].tv_nsec = UTIME_NOW;
+	else if (valid & FUSE_SET_ATTR_MTIME)
+		ts[1] = attr->st_mtim;
+	return utimensat(inode->fd, "", ts,
+			 AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0
+		       ? -errno
+		       : 0;
+}
+
+static void sfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
+			int valid, struct fuse_file_info *fi)
+{
+	struct sfs_fs *fs = fs_of(req);
+	struct sfs_inode *inode = inode_of(req, ino);
+	struct sfs_fdpath p;
+	struct stat st;
+	int rc = 0;
+
+	if (valid & FUSE_SET_ATTR_MODE) {
+		if (fi)
+			rc = fchmod(file_of(fi)->fd, attr->st_mode);
+		else
+			rc = chmod(sfs_fdpath(&p, inode->fd), attr->st_mode);
+		if (rc < 0)
+			goto err;
+	}
+	if (valid & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
+		uid_t uid = valid & FUSE_SET_ATTR_UID ? attr->st_uid
+						      : (uid_t)-1;
+		gid_t gid = valid & FUSE_SET_ATTR_GID ? attr->st_gid
+						      : (gid_t)-1;
+		rc = fchownat(inode->fd, "", uid, gid,
+			      AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
+		if (rc < 0)
+			goto err;
+	}
+	if (valid & FUSE_SET_ATTR_SIZE) {
+		rc = set_size(fs, inode, fi, attr->st_size);
+		if (rc < 0)
+			goto out;
+	}
+	if (valid & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME |
+		     FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME_NOW)) {
+		rc = set_times(inode, attr, valid);
+		if (rc < 0)
+			goto out;
+	}
+	rc = get_attr(fs, inode, &st);
+	if (rc == 0) {
+		fuse_reply_attr(req, &st, fs->timeout);
+		return;
+	}
+	goto out;
+err:
+	rc = -errno;
+out:
+	reply_rc(req, rc);
+}
+
+static void sfs_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+	char buf[PATH_MAX];
+	ssize_t n = sfs_nameio_readlink(fs_of(req), inode_of(req, ino), buf);
+
+	if (n < 0)
+		reply_rc(req, (int)n);
+	else
+		fuse_reply_readlink(req, buf);
+}
+
+/* Gives a node created by the daemon (root) the caller's ownership, as the
+ * kernel would for a local filesystem. A set-group-ID directory already
+ * made the backing filesystem pick the group. chown clears set-id bits, so
+ * they are put back. */
+static int set_owner(fuse_req_t req, struct sfs_inode *dir, int dir_fd,
+		     const char *backing, mode_t mode)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	struct stat dst;
+	gid_t gid = ctx->gid;
+
+	if (geteuid() != 0 || (ctx->uid == 0 && ctx->gid == 0))
+		return 0;
+	if (fstatat(dir->fd, "", &dst, AT_EMPTY_PATH) < 0)
+		return -errno;
+	if (dst.st_mode & S_ISGID)
+		gid = (gid_t)-1;
+	if (fchownat(dir_fd, backing, ctx->uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	if (!S_ISLNK(mode) && (mode & (S_ISUID | S_ISGID)) &&
+	    fchmodat(dir_fd, backing, mode & 07777, 0) < 0)
+		return -errno;
+	return 0;
+}
+
+/* mknod, mkdir and symlink: create the backing node under the encoded name,
+ * own it, prepare a directory, reply with its entry. */
+static void make_node(fuse_req_t req, fuse_ino_t parent, const char *name,
+		      mode_t mode, dev_t rdev, const char *link)
+{
+	struct sfs_fs *fs = fs_of(req);
+	struct sfs_inode *dir = inode_of(req, parent);
+	struct fuse_entry_param e;
+	struct sfs_ename en;
+	bool sidecar;
+	int rc;
+
+	rc = sfs_nameio_encode(fs, dir, name, &en);
+	if (rc == 0)
+		rc = sfs_nameio_prepare(fs, dir, &en, &sidecar);
+	if (rc < 0)
+		goto out;
+	if (link)
+		rc = sfs_nameio_symlink(fs, dir, &en, link);
+	else if (S_ISDIR(mode))
+		rc = mkdirat(dir->fd, en.backing, mode & 07777) < 0 ? -errno
+								    : 0;
+	else
+		rc = mknodat(dir->fd, en.backing, mode, rdev) < 0 ? -errno : 0;
+	if (rc < 0) {
+		if (sidecar)
+			sfs_nameio_release(fs, dir, &en);
+		goto out;
+	}
+	rc = set_owner(req, dir, dir->fd, en.backing, link ? S_IFLNK : mode);
+	if (rc == 0 && S_ISDIR(mode) && !link) {
+		int fd = openat(dir->fd, en.backing,
+				O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		rc = fd < 0 ? -errno : sfs_nameio_init_dir(fs, fd);
+		if (fd >= 0)
+			close(fd);
+	}
+	if (rc == 0)
+		rc = lookup_backing(fs, dir, en.backing, &e);
+	if (rc < 0) {
+		/* Leave nothing half-made behind. */
+		if (S_ISDIR(mode) && !link)
+			sfs_nameio_rmdir(fs, dir, &en);
+		else
+			unlinkat(dir->fd, en.backing, 0);
+		sfs_nameio_release(fs, dir, &en);
+	}
+out:
+	if (rc < 0)
+		reply_rc(req, rc);
+	else
+		fuse_reply_entry(req, &e);
+}
+
+static void sfs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
+		      mode_t mode, dev_t rdev)
+{
+	make_node(req, parent, name, mode, rdev, NULL);
+}
+
+static void sfs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
+		      mode_t mode)
+{
+	make_node(req, parent, name, S_IFDIR | mode, 0, NULL);
+}
+
+static void sfs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
+			const char *name)
+{
+	make_node(req, parent, name, S_IFLNK | 0777, 0, link);
+}
+
+static void sfs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
+		     const char *newname)
+{
+	struct sfs_fs *fs = fs_of(req);
+	struct sfs_inode *dir = inode_of(req, newparent);
+	struct fuse_entry_param e;
+	struct sfs_ename en;
+	bool sidecar;
+	int rc;
+
+	rc = sfs_nameio_encode(fs, dir, newname, &en);
+	if (rc == 0)
+		rc = sfs_nameio_prepare(fs, dir, &en, &sidecar);
+	if (rc < 0)
+		goto out;
+	if (linkat(inode_of(req, ino)->fd, "", dir->fd, en.backing,
+		   AT_EMPTY_PATH) < 0) {
+		rc = -errno;
+		if (sidecar)
+			sfs_nameio_release(fs, dir, &en);
+		goto out;
+	}
+	rc = lookup_backing(fs, dir, en.backing, &e);
+out:
+	if (rc < 0)
+		reply_rc(req, rc);
+	else
+		fuse_reply_entry(req, &e);
+}
+
+static void sfs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct sfs_fs *fs = fs_of(req);
+	struct sfs_inode *dir = inode_of(req, parent);
+	struct sfs_ename en;
+	int rc;
+
+	rc = encode_existing(fs, dir, name, &en);
+	if (rc == 0 && unlinkat(dir->fd, en.backing, 0) < 0)
+		rc = -errno;
+	if (rc == 0)
+		sfs_nameio_release(fs, dir, &en);
+	reply_rc(req, rc);
+}
+
+static void sfs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct sfs_fs *fs = fs_of(req);
+	struct sfs_inode *dir = inode_of(req, parent);
+	struct sfs_ename en;
+	int rc;
+
+	rc = encode_existing(fs, dir, name, &en);
+	if (rc == 0)
+		rc = sfs_nameio_rmdir(fs, dir, &en);
+	if (rc == 0)
+		sfs_nameio_release(fs, dir, &en);
+	reply_rc(req, rc);
+}
+
+static void sfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+		       fuse_ino_t newparent, const char *newname,
+		       unsigned int flags)
+{
+	struct sfs_fs *fs = fs_of(req);
+	struct sfs_inode *dir = inode_of(req, parent);
+	struct sfs_inode *newdir = inode_of(req, newparent);
+	struct sfs_replaced replaced = {.fd = -1};
+	struct sfs_ename en, newen;
+	bool sidecar = false;
+	int rc;
+
+	rc = encode_existing(fs, dir, name, &en);
+	if (rc == 0)
+		rc = sfs_nameio_encode(fs, newdir, newname, &newen);
+	if (rc == 0)
+		rc = sfs_nameio_prepare(fs, newdir, &newen, &sidecar);
+	if (rc < 0)
+		goto out;
+	if (!(flags & (RENAME_EXCHANGE | RENAME_NOREPLACE)))
+		rc = sfs_nameio_prepare_replace(fs, dir, &en, newdir, &newen,
+						&replaced);
+	if (rc == 0 && renameat2(dir->fd, en.backing, newdir->fd,
+				 newen.backing, flags) < 0)
+		rc = -errno;
+	sfs_nameio_finish_replace(&replaced, rc == 0);
+	if (rc < 0) {
+		if (sidecar)
+			sfs_nameio_release(fs, newdir, &newen);
+		goto out;
+	}
+	/* With RENAME_EXCHANGE both names still exist; a rename onto itself
+	 * keeps its name. */
+	if (!(flags & RENAME_EXCHANGE) &&
+	    (dir != newdir || strcmp(en.backing, newen.backing) != 0))
+		sfs_nameio_release(fs, dir, &en);
+out:
+	reply_rc(req, rc);
+}
+
+static int new_file(struct sfs_fs *fs, int fd, struct sfs_inode *inode,
+		    struct fuse_file_info *fi)
+{
+	struct sfs_file *f = malloc(sizeof(*f));
+
+	(void)fs;
+	if (!f)
+		return -ENOMEM;
+	f->fd = fd;
+	f->inode = inode;
+	fi->fh = (uintptr_t)f;
+	/* The mount is exclusive: cached pages stay valid across opens. */
+	fi->keep_cache = 1;
+	return 0;
+}
+
+static void sfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
+		       mode_t mode, struct fuse_file_info *fi)
+{
+	struct sfs_fs *fs = fs_of(req);
+	struct sfs_inode *dir = inode_of(req, parent);
+	int flags = sfs_file_backing_flags(fs, fi->flags) | O_NOFOLLOW;
+	struct fuse_entry_param e;
+	struct sfs_ename en;
+	bool sidecar, existed = false;
+	int fd = -1, rc;
+
+	rc = sfs_nameio_encode(fs, dir, name, &en);
+	if (rc == 0)
+		rc = sfs_nameio_prepare(fs, dir, &en, &sidecar);
+	if (rc < 0)
+		goto out;
+	fd = openat(dir->fd, en.backing, flags | O_CREAT | O_EXCL, mode);
+	if (fd < 0 && errno == EEXIST && !(fi->flags & O_EXCL)) {
+		/* Someone created it since the kernel's lookup. */
+		existed = true;
+		fd = openat(dir->fd, en.backing, flags);
+	}
+	if (fd < 0) {
+		rc = -errno;
+		if (sidecar)
+			sfs_nameio_release(fs, dir, &en);
+		goto out;
+	}
+	if (!existed)
+		rc = set_owner(req, dir, dir->fd, en.backing, mode);
+	if (rc == 0)
+		rc = lookup_backing(fs, dir, en.backing, &e);
+	if (rc < 0) {
+		if (!existed) {
+			unlinkat(dir->fd, en.backing, 0);
+			sfs_nameio_release(fs, dir, &en);
+		}
+		goto out;
+	}
+	struct sfs_inode *inode = inode_of(req, e.ino);
+	if (existed && (fi->flags & O_TRUNC))
+		rc = sfs_file_truncate(fs, inode, fd, 0);
+	if (rc == 0)
+		rc = new_file(fs, fd, inode, fi);
+	if (rc < 0) {
+		sfs_itable_forget(fs->inodes, inode, 1);
+		goto out;
+	}
+	fuse_reply_create(req, &e, fi);
+	return;
+out:
+	if (fd >= 0)
+		close(fd);
+	reply_rc(req, rc);
+}
+
+static void sfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct sfs_fs *fs = fs_of(req);
+	struct sfs_inode *inode = inode_of(req, ino);
+	struct sfs_fdpath p;
+	int fd, rc = 0;
+
+	/* Re-open through /proc: the inode's O_PATH fd cannot do I/O, and
+	 * the path cannot be a symlink planted in the backing directory. */
+	fd = open(sfs_fdpath(&p, inode->fd), sfs_file_backing_flags(fs, fi->flags));
+	if (fd < 0) {
+		reply_rc(req, -errno);
+		return;
+	}
+	if (fi->flags & O_TRUNC)
+		rc = sfs_file_truncate(fs, inode, fd, 0);
+	if (rc == 0)
+		rc = new_file(fs, fd, inode, fi);
+	if (rc < 0) {
+		close(fd);
+		reply_rc(req, rc);
+		return;
+	}
+	fuse_reply_open(req, fi);
+}
+
+static void sfs_release(fuse_req_t req, fuse_ino_t ino,
+			struct fuse_file_info *fi)
+{
+	struct sfs_file *f = file_of(fi);
+
+	(void)ino;
+	close(f->fd);
+	free(f);
+	fuse_reply_err(req, 0);
+}
+
+static void sfs_flush(fuse_req_t req, fuse_ino_t ino,
+		      struct fuse_file_info *fi)
+{
+	(void)ino;
+	(void)fi;
+	fuse_reply_err(req, 0);
+}
+
+static void sfs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
+		      struct fuse_file_info *fi)
+{
+	int fd = file_of(fi)->fd;
+
+	(void)ino;
+	reply_rc(req, (datasync ? fdatasync(fd) : fsync(fd)) < 0 ? -errno : 0);
+}
+
+static void sfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		     struct fuse_file_info *fi)
+{
+	uint8_t *data;
+	ssize_t n;
+
+	(void)ino;
+	n = sfs_file_read(fs_of(req), file_of(fi), size, off, &data);
+	if (n < 0) {
+		reply_rc(req, (int)n);
+		return;
+	}
+	fuse_reply_buf(req, (const char *)data, (size_t)n);
+	sfs_file_read_done(data, (size_t)n);
+}
+
+static void sfs_write_buf(fuse_req_t req, fuse_ino_t ino,
+			  struct fuse_bufvec *in, off_t off,
+			  struct fuse_file_info *fi)
+{
+	struct sfs_fs *fs = fs_of(req);
+	size_t size = fuse_buf_size(in);
+	const uint8_t *data;
+	ssize_t n;
+
+	(void)ino;
+	if (size > fs->max_write) {
+		fuse_reply_err(req, EMSGSIZE);
+		return;
+	}
+	if (in->count == 1 && !(in->buf[0].flags & FUSE_BUF_IS_FD)) {
+		data = in->buf[0].mem;
+	} else {
+		uint8_t *tmp = sfs_thread_buf(SFS_BUF_REQUEST, size);
+		struct fuse_bufvec dst = FUSE_BUFVEC_INIT(size);
+
+		if (!tmp) {
+			fuse_reply_err(req, ENOMEM);
+			return;
+		}
+		dst.buf[0].mem = tmp;
+		n = fuse_buf_copy(&dst, in, 0);
+		if (n < 0) {
+			reply_rc(req, (int)n);
+			return;
+		}
+		size = (size_t)n;
+		data = tmp;
+	}
+	n = sfs_file_write(fs, file_of(fi), data, size, off);
+	if (n < 0)
+		reply_rc(req, (int)n);
+	else
+		fuse_reply_write(req, (size_t)n);
+}
+
+static void sfs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
+			  off_t off, off_t len, struct fuse_file_info *fi)
+{
+	(void)ino;
+	reply_rc(req, sfs_file_fallocate(fs_of(req), file_of(fi), mode, off,
+					 len));
+}
+
+static void sfs_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
+		      struct fuse_file_info *fi)
+{
+	off_t rc;
+
+	(void)ino;
+	rc = sfs_file_lseek(fs_of(req), file_of(fi), off, whence);
+	if (rc < 0)
+		reply_rc(req, (int)rc);
+	else
+		fuse_reply_lseek(req, rc);
+}
+
+static void sfs_opendir(fuse_req_t req, fuse_ino_t ino,
+			struct fuse_file_info *fi)
+{
+	struct sfs_dirh *d = calloc(1, sizeof(*d));
+	int fd, rc;
+
+	if (!d) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	fd = openat(inode_of(req, ino)->fd, ".",
+		    O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || !(d->dp = fdopendir(fd))) {
+		rc = errno;
+		if (fd >= 0)
+			close(fd);
+		free(d);
+		fuse_reply_err(req, rc);
+		return;
+	}
+	fi->fh = (uintptr_t)d;
+	fuse_reply_open(req, fi);
+}
+
+static bool is_dot_or_dotdot(const char *name)
+{
+	return name[0] == '.' &&
+	       (name[1] == '\0' || (name[1] == '.' && name[2] == '\0'));
+}
+
+/* One directory entry into the reply buffer. Returns its size (which may
+ * exceed rem: then nothing was added) or -errno; 0 means skip the entry. */
+static ssize_t add_entry(fuse_req_t req, struct sfs_inode *dir,
+			 struct dirent *de, char *p, size_t rem, bool plus)
+{
+	struct sfs_fs *fs = fs_of(req);
+	char name[NAME_MAX + 1];
+	struct fuse_entry_param e = {0};
+	size_t size;
+	int rc;
+
+	if (is_dot_or_dotdot(de->d_name)) {
+		strcpy(name, de->d_name);
+	} else {
+		rc = sfs_nameio_decode(fs, dir, de->d_name, name);
+		if (rc != 0)
+			return 0; /* ours, or undecryptable (logged) */
+	}
+	e.attr.st_ino = de->d_ino;
+	e.attr.st_mode = (mode_t)de->d_type << 12;
+	if (!plus)
+		return (ssize_t)fuse_add_direntry(req, p, rem, name, &e.attr,
+						  de->d_off);
+	if (!is_dot_or_dotdot(de->d_name)) {
+		rc = lookup_backing(fs, dir, de->d_name, &e);
+		if (rc == -ENOENT || rc == -EXDEV)
+			return 0; /* raced with an unlink, or a mount point */
+		if (rc < 0)
+			return rc;
+	}
+	size = fuse_add_direntry_plus(req, p, rem, name, &e, de->d_off);
+	if (size > rem && e.ino)
+		/* Did not fit: the kernel will not learn of this lookup. */
+		sfs_itable_forget(fs->inodes, inode_of(req, e.ino), 1);
+	return (ssize_t)size;
+}
+
+static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
+		       off_t offset, struct fuse_file_info *fi, bool plus)
+{
+	struct sfs_dirh *d = (struct sfs_dirh *)(uintptr_t)fi->fh;
+	struct sfs_inode *dir = inode_of(req, ino);
+	char *buf = malloc(size), *p = buf;
+	size_t rem = size;
+	int rc = 0;
+
+	if (!buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	if (offset != d->offset) {
+		seekdir(d->dp, offset);
+		d->entry = NULL;
+		d->offset = offset;
+	}
+	for (;;) {
+		ssize_t n;
+
+		if (!d->entry) {
+			errno = 0;
+			d->entry = readdir(d->dp);
+			if (!d->entry) {
+				rc = -errno;
+				break;
+			}
+		}
+		n = add_entry(req, dir, d->entry, p, rem, plus);
+		if (n < 0) {
+			rc = (int)n;
+			break;
+		}
+		if ((size_t)n > rem)
+			break;
+		p += n;
+		rem -= (size_t)n;
+		d->offset = d->entry->d_off;
+		d->entry = NULL;
+	}
+	/* An error after some entries is reported on the next call. */
+	if (rc < 0 && rem == size)
+		reply_rc(req, rc);
+	else
+		fuse_reply_buf(req, buf, size - rem);
+	free(buf);
+}
+
+static void sfs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
+			off_t offset, struct fuse_file_info *fi)
+{
+	do_readdir(req, ino, size, offset, fi, false);
+}
+
+static void sfs_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size,
+			    off_t offset, struct fuse_file_info *fi)
+{
+	do_readdir(req, ino, size, offset, fi, true);
+}
+
+static void sfs_releasedir(fuse_req_t req, fuse_ino_t ino,
+			   struct fuse_file_info *fi)
+{
+	struct sfs_dirh *d = (struct sfs_dirh *)(uintptr_t)fi->fh;
+
+	(void)ino;
+	closedir(d->dp);
+	free(d);
+	fuse_reply_err(req, 0);
+}
+
+static void sfs_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
+			 struct fuse_file_info *fi)
+{
+	struct sfs_dirh *d = (struct sfs_dirh *)(uintptr_t)fi->fh;
+	int fd = dirfd(d->dp);
+
+	(void)ino;
+	reply_rc(req, (datasync ? fdatasync(fd) : fsync(fd)) < 0 ? -errno : 0);
+}
+
+static void sfs_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	struct statvfs sv;
+
+	if (fstatvfs(inode_of(req, ino)->fd, &sv) < 0) {
+		reply_rc(req, -errno);
+		return;
+	}
+	/* Long names are stored under a hash: any NAME_MAX name fits. */
+	sv.f_namemax = NAME_MAX;
+	fuse_reply_statfs(req, &sv);
+}
+
+static void sfs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+			 const char *value, size_t size, int flags)
+{
+	reply_rc(req, sfs_xattr_set(fs_of(req), inode_of(req, ino), name,
+				    value, size, flags));
+}
+
+/* getxattr and listxattr share the size-query protocol. */
+static void reply_xattr(fuse_req_t req, ssize_t n, const char *buf,
+			size_t size)
+{
+	if (n < 0)
+		reply_rc(req, (int)n);
+	else if (size == 0)
+		fuse_reply_xattr(req, (size_t)n);
+	else
+		fuse_reply_buf(req, buf, (size_t)n);
+}
+
+static void sfs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+			 size_t size)
+{
+	char *buf = size ? malloc(size) : NULL;
+	ssize_t n;
+
+	if (size && !buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	n = sfs_xattr_get(fs_of(req), inode_of(req, ino), name, buf, size);
+	reply_xattr(req, n, buf, size);
+	free(buf);
+}
+
+static void sfs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+	char *buf = size ? malloc(size) : NULL;
+	ssize_t n;
+
+	if (size && !buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	n = sfs_xattr_list(fs_of(req), inode_of(req, ino), buf, size);
+	reply_xattr(req, n, buf, size);
+	free(buf);
+}
+
+static void sfs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
+{
+	reply_rc(req, sfs_xattr_remove(fs_of(req), inode_of(req, ino), name));
+}
+
+static void sfs_init(void *userdata, struct fuse_conn_info *conn)
+{
+	struct sfs_fs *fs = userdata;
+
+	if (fs->writeback && (conn->capable & FUSE_CAP_WRITEBACK_CACHE))
+		conn->want |= FUSE_CAP_WRITEBACK_CACHE;
+	else
+		fs->writeback = false;
+	if (conn->capable & FUSE_CAP_CACHE_SYMLINKS)
+		conn->want |= FUSE_CAP_CACHE_SYMLINKS;
+	conn->max_write = (unsigned int)fs->max_write;
+}
+
+const struct fuse_lowlevel_ops sfs_ops = {
+	.init = sfs_init,
+	.lookup = sfs_lookup,
+	.forget = sfs_forget,
+	.forget_multi = sfs_forget_multi,
+	.getattr = sfs_getattr,
+	.setattr = sfs_setattr,
+	.readlink = sfs_readlink,
+	.mknod = sfs_mknod,
+	.mkdir = sfs_mkdir,
+	.symlink = sfs_symlink,
+	.link = sfs_link,
+	.unlink = sfs_unlink,
+	.rmdir = sfs_rmdir,
+	.rename = sfs_rename,
+	.create = sfs_create,
+	.open = sfs_open,
+	.release = sfs_release,
+	.flush = sfs_flush,
+	.fsync = sfs_fsync,
+	.read = sfs_read,
+	.write_buf = sfs_write_buf,
+	.fallocate = sfs_fallocate,
+	.lseek = sfs_lseek,
+	.opendir = sfs_opendir,
+	.readdir = sfs_readdir,
+	.readdirplus = sfs_readdirplus,
+	.releasedir = sfs_releasedir,
+	.fsyncdir = sfs_fsyncdir,
+	.statfs = sfs_statfs,
+	.setxattr = sfs_setxattr,
+	.getxattr = sfs_getxattr,
+	.listxattr = sfs_listxattr,
+	.removexattr = sfs_removexattr,
+};

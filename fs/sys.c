@@ -1,0 +1,99 @@
+/* sys.c - system-call helpers shared by the I/O layers. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "sfs_sys.h"
+
+ssize_t sfs_pread_full(int fd, void *buf, size_t len, off_t off)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n = pread(fd, (char *)buf + done, len - done,
+				  off + (off_t)done);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0)
+			break;
+		done += (size_t)n;
+	}
+	return (ssize_t)done;
+}
+
+ssize_t sfs_pwrite_full(int fd, const void *buf, size_t len, off_t off)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n = pwrite(fd, (const char *)buf + done, len - done,
+				   off + (off_t)done);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		done += (size_t)n;
+	}
+	return (ssize_t)done;
+}
+
+const char *sfs_fdpath(struct sfs_fdpath *p, int fd)
+{
+	snprintf(p->path, sizeof(p->path), "/proc/self/fd/%d", fd);
+	return p->path;
+}
+
+struct thread_bufs {
+	uint8_t *buf[SFS_THREAD_BUFS];
+	size_t len[SFS_THREAD_BUFS];
+};
+
+static pthread_key_t bufs_key;
+static pthread_once_t bufs_once = PTHREAD_ONCE_INIT;
+
+static void bufs_free(void *p)
+{
+	struct thread_bufs *tb = p;
+
+	for (unsigned int i = 0; i < SFS_THREAD_BUFS; i++)
+		free(tb->buf[i]);
+	free(tb);
+}
+
+static void bufs_key_init(void)
+{
+	if (pthread_key_create(&bufs_key, bufs_free) != 0)
+		abort();
+}
+
+uint8_t *sfs_thread_buf(unsigned int slot, size_t len)
+{
+	struct thread_bufs *tb;
+
+	if (slot >= SFS_THREAD_BUFS)
+		abort();
+	pthread_once(&bufs_once, bufs_key_init);
+	tb = pthread_getspecific(bufs_key);
+	if (!tb) {
+		tb = calloc(1, sizeof(*tb));
+		if (!tb || pthread_setspecific(bufs_key, tb) != 0) {
+			free(tb);
+			return NULL;
+		}
+	}
+	if (tb->len[slot] < len) {
+		uint8_t *nb = malloc(len);
+		if (!nb)
+			return NULL;
+		free(tb->buf[slot]);
+		tb->buf[slot] = nb;
+		tb->len[slot] = len;
+	}
+	return tb->buf[slot];
+}

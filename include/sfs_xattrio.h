@@ -1,0 +1,26 @@
+/* sfs_xattrio.h - extended attributes of backing inodes, in either mode:
+ * user.* names and values are encrypted in encrypted mode, the
+ * system.posix_acl_* names are refused (the mount does not enforce ACLs).
+ *
+ * Same conventions as getxattr(2) and friends, with -errno for errors:
+ * size 0 asks for the size needed; -ERANGE when buf is too small.
+ */
+#ifndef SFS_XATTRIO_H
+#define SFS_XATTRIO_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "sfs_fs.h"
+#include "sfs_inode.h"
+
+ssize_t sfs_xattr_get(struct sfs_fs *fs, struct sfs_inode *inode,
+		      const char *name, void *buf, size_t size);
+int sfs_xattr_set(struct sfs_fs *fs, struct sfs_inode *inode,
+		  const char *name, const void *value, size_t size, int flags);
+ssize_t sfs_xattr_list(struct sfs_fs *fs, struct sfs_inode *inode, char *buf,
+		       size_t size);
+int sfs_xattr_remove(struct sfs_fs *fs, struct sfs_inode *inode,
+		     const char *name);
+
+#endif

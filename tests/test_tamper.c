@@ -1,0 +1,739 @@
+/* test_tamper.c - offline tampering with an hbi volume's backing files is
+ * detected: EIO and an "integrity" log line, never wrong bytes, and the
+ * daemon keeps serving everything else. */
+#include <criterion/criterion.h>
+#include <criterion/parameterized.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "mount_util.h"
+
+/* Criterion re-executes the test binary for each parameter, so parameters
+ * must not hold pointers: they are indices into a static table of cases. */
+#define CASE_PARAMS(suite, name, table)                                        \
+	ParameterizedTestParameters(suite, name)                               \
+	{                                                                      \
+		static int idx[sizeof(table) / sizeof(table[0])];              \
+		size_t k;                                                      \
+                                                                               \
+		for (k = 0; k < sizeof(idx) / sizeof(idx[0]); k++)             \
+			idx[k] = (int)k;                                       \
+		return cr_make_param_array(int, idx,                           \
+					   sizeof(idx) / sizeof(idx[0]));      \
+	}
+
+/* Geometry with cipher=xchacha20poly1305 (see doc/FORMAT.md): an 18-byte
+ * file header, then per 4096-byte block a 24-byte nonce, the ciphertext and
+ * a 16-byte tag. */
+#define BS 4096L
+#define HDR 18L
+#define NONCE 24L
+#define TAG 16L
+#define CBS (BS + NONCE + TAG)
+
+/* The control file every test reads after tampering with something else. */
+#define OTHER "other"
+#define OTHER_LEN (3 * BS + 77)
+#define OTHER_SEED 2
+
+/* out = dir "/" name (PATH_MAX bytes); fails the test when too long. */
+static void join(char *out, const char *dir, const char *name)
+{
+	int n = snprintf(out, PATH_MAX, "%s/%s", dir, name);
+
+	cr_assert(n > 0 && n < PATH_MAX, "path too long: %s/%s", dir, name);
+}
+
+static uint64_t cipher_size(uint64_t plain)
+{
+	uint64_t rem = plain % BS;
+
+	if (plain == 0)
+		return 0;
+	return HDR + plain / BS * CBS + (rem ? rem + NONCE + TAG : 0);
+}
+
+static off_t block_off(long block)
+{
+	return HDR + block * CBS;
+}
+
+static void mount_volume(struct sfs_mount *m)
+{
+	char opts[PATH_MAX + 96];
+
+	snprintf(opts, sizeof(opts),
+		 "hbi=1,key=keyfile:%s,cipher=xchacha20poly1305",
+		 sfs_join(m->root, "node.key"));
+	sfs_mount_start(m, opts);
+}
+
+static uint8_t *pattern(size_t len, unsigned seed)
+{
+	uint8_t *buf = malloc(len ? len : 1);
+
+	cr_assert_not_null(buf);
+	sfs_fill_pattern(buf, len, seed);
+	return buf;
+}
+
+/* Creates rel (through the mount) holding len pattern bytes of seed. */
+static void make_file(const struct sfs_mount *m, const char *rel, size_t len,
+		      unsigned seed)
+{
+	uint8_t *buf = pattern(len, seed);
+	int rc = sfs_write_file(sfs_mpath(m, rel), buf, len);
+
+	cr_assert_eq(rc, 0, "write %s: %s", rel, strerror(-rc));
+	free(buf);
+}
+
+/* Writes the files, unmounts, and checks a clean run logs no integrity
+ * failure (so the later log check can fail). */
+static void populate_done(struct sfs_mount *m)
+{
+	make_file(m, OTHER, OTHER_LEN, OTHER_SEED);
+	sfs_mount_stop(m);
+	cr_assert(!sfs_log_contains(m, "integrity"),
+		  "a clean mount already logged an integrity failure");
+}
+
+/* The single entry of type `type` (and size `size` unless -1) among the
+ * non-reserved entries of backing directory dir. */
+static void find_backing(const char *dir, mode_t type, long long size,
+			 char *out)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int found = 0;
+
+	cr_assert_not_null(d, "opendir %s: %s", dir, strerror(errno));
+	while ((e = readdir(d)) != NULL) {
+		struct stat st;
+
+		if (e->d_name[0] == '.')
+			continue;
+		cr_assert(fstatat(dirfd(d), e->d_name, &st,
+				  AT_SYMLINK_NOFOLLOW) == 0);
+		if ((st.st_mode & S_IFMT) != type ||
+		    (size >= 0 && st.st_size != size))
+			continue;
+		found++;
+		join(out, dir, e->d_name);
+	}
+	closedir(d);
+	cr_assert_eq(found, 1,
+		     "%d backing entries of type 0%o size %lld in %s, want 1",
+		     found, type, size, dir);
+}
+
+/* The backing file of a plaintext file of plain_len bytes in the root. */
+static void backing_file(const struct sfs_mount *m, size_t plain_len, char *out)
+{
+	find_backing(m->backing, S_IFREG, (long long)cipher_size(plain_len),
+		     out);
+}
+
+static void bread(const char *path, off_t off, void *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY);
+
+	cr_assert(fd >= 0, "open %s: %s", path, strerror(errno));
+	cr_assert_eq(pread(fd, buf, len, off), (ssize_t)len, "pread %s", path);
+	close(fd);
+}
+
+static void bwrite(const char *path, off_t off, const void *buf, size_t len)
+{
+	int fd = open(path, O_WRONLY);
+
+	cr_assert(fd >= 0, "open %s: %s", path, strerror(errno));
+	cr_assert_eq(pwrite(fd, buf, len, off), (ssize_t)len, "pwrite %s",
+		     path);
+	close(fd);
+}
+
+static void flip_byte(const char *path, off_t off)
+{
+	uint8_t b;
+
+	bread(path, off, &b, 1);
+	b ^= 0x01;
+	bwrite(path, off, &b, 1);
+}
+
+/* Reads [off, off+len) of rel through a fresh fd (an open drops the page
+ * cache of the file). Returns the byte count or -errno; any bytes returned
+ * must be the original ones. */
+static ssize_t read_checked(const struct sfs_mount *m, const char *rel,
+			    off_t off, size_t len, const uint8_t *orig,
+			    size_t orig_len)
+{
+	static uint8_t buf[64 * 1024]; /* static: no leak when we fail */
+	ssize_t n, done = 0;
+	int fd, err = 0;
+
+	cr_assert_leq(len, sizeof(buf));
+	fd = open(sfs_mpath(m, rel), O_RDONLY);
+	if (fd < 0)
+		return -errno;
+	while ((size_t)done < len) {
+		n = pread(fd, buf + done, len - done, off + done);
+		if (n < 0) {
+			err = errno;
+			break;
+		}
+		if (n == 0)
+			break;
+		done += n;
+	}
+	close(fd);
+	cr_assert_leq(off + done, (off_t)orig_len,
+		      "%s: read past the original size (%zu)", rel, orig_len);
+	cr_assert(done == 0 || !memcmp(buf, orig + off, done),
+		  "%s: WRONG BYTES returned for [%jd, +%zd)", rel,
+		  (intmax_t)off, done);
+	return err && done == 0 ? -err : done;
+}
+
+/* The read of a tampered range fails with EIO. */
+static void expect_eio(const struct sfs_mount *m, const char *rel, off_t off,
+		       size_t len, const uint8_t *orig, size_t orig_len)
+{
+	ssize_t n = read_checked(m, rel, off, len, orig, orig_len);
+
+	cr_assert_eq(n, -EIO, "%s [%jd, +%zu): want EIO, got %zd (%s)", rel,
+		     (intmax_t)off, len, n, n < 0 ? strerror(-n) : "bytes");
+}
+
+/* An untouched range reads back completely and correctly. */
+static void expect_ok(const struct sfs_mount *m, const char *rel, off_t off,
+		      size_t len, const uint8_t *orig, size_t orig_len)
+{
+	ssize_t n = read_checked(m, rel, off, len, orig, orig_len);
+
+	cr_assert_eq(n, (ssize_t)len,
+		     "%s [%jd, +%zu): want all bytes, got %zd (%s)", rel,
+		     (intmax_t)off, len, n, n < 0 ? strerror(-n) : "short");
+}
+
+/* Reading the whole file: EIO, or a correct prefix that stops before the
+ * first bad byte (bad_off). Never bytes from the bad region. */
+static void expect_whole_read_stops(const struct sfs_mount *m, const char *rel,
+				    size_t bad_off, const uint8_t *orig,
+				    size_t orig_len)
+{
+	ssize_t n = read_checked(m, rel, 0, orig_len, orig, orig_len);
+
+	if (n == -EIO)
+		return;
+	cr_assert(n > 0 && (size_t)n <= bad_off,
+		  "%s whole read: got %zd (%s), want EIO or a prefix ending "
+		  "at or before %zu",
+		  rel, n, n < 0 ? strerror(-n) : "bytes", bad_off);
+}
+
+/* Checks every block of rel: the ones in bad[] fail, the others read. */
+static void check_blocks(const struct sfs_mount *m, const char *rel, size_t len,
+			 unsigned seed, const long *bad, size_t nbad)
+{
+	uint8_t *orig = pattern(len, seed);
+	long nblocks = (len + BS - 1) / BS, b;
+	size_t first_bad = len, i;
+
+	for (b = 0; b < nblocks; b++) {
+		size_t blen = (size_t)(b == nblocks - 1 ? len - b * BS : BS);
+		bool is_bad = false;
+
+		for (i = 0; i < nbad; i++)
+			is_bad |= bad[i] == b;
+		if (is_bad) {
+			expect_eio(m, rel, b * BS, blen, orig, len);
+			/* A read that starts in a good block and runs into the
+			 * bad one must not hand out bad bytes either. */
+			if (b > 0)
+				read_checked(m, rel, b * BS - 100, 200, orig,
+					     len);
+			if ((size_t)(b * BS) < first_bad)
+				first_bad = b * BS;
+		} else {
+			expect_ok(m, rel, b * BS, blen, orig, len);
+			expect_ok(m, rel, b * BS + 1, blen - 1, orig, len);
+		}
+	}
+	expect_whole_read_stops(m, rel, first_bad, orig, len);
+	free(orig);
+}
+
+/* After any tampering: logged, still alive, still serving other files. */
+static void check_survived(const struct sfs_mount *m)
+{
+	struct stat a, b;
+
+	cr_assert(sfs_log_contains(m, "integrity"),
+		  "no \"integrity\" line in the daemon log");
+	cr_assert(m->pid > 0 && kill(m->pid, 0) == 0, "the daemon died");
+	cr_assert(stat(m->mnt, &a) == 0 && stat(m->root, &b) == 0 &&
+		      a.st_dev != b.st_dev,
+		  "no longer mounted");
+	check_blocks(m, OTHER, OTHER_LEN, OTHER_SEED, NULL, 0);
+}
+
+/* ---- content blocks ------------------------------------------------- */
+
+#define VICTIM "victim"
+#define VICTIM_LEN (4 * BS + 1000)
+#define VICTIM_SEED 1
+
+struct flip_case {
+	long block;
+	long pos; /* byte inside the cipher block */
+	const char *what;
+};
+
+static const struct flip_case flip_byte_cases[] = {
+    {2, 0, "first nonce byte"},
+    {2, NONCE + 2000, "ciphertext byte"},
+    {2, CBS - 1, "last tag byte"},
+    {0, NONCE, "first ciphertext byte of block 0"},
+    {4, NONCE + 999, "last ciphertext byte of the partial block"},
+    {4, NONCE + 1000 + TAG - 1, "tag end of the partial block"},
+};
+
+CASE_PARAMS(tamper, flip_byte, flip_byte_cases)
+
+ParameterizedTest(int *ci, tamper, flip_byte, .init = sfs_fx_init_setup,
+		  .fini = sfs_fx_fini, .timeout = 60)
+{
+	const struct flip_case *c = &flip_byte_cases[*ci];
+	struct sfs_mount *m = &sfs_fx;
+	char path[PATH_MAX];
+
+	mount_volume(m);
+	make_file(m, VICTIM, VICTIM_LEN, VICTIM_SEED);
+	populate_done(m);
+
+	backing_file(m, VICTIM_LEN, path);
+	cr_log_info("flipping the %s (block %ld)", c->what, c->block);
+	flip_byte(path, block_off(c->block) + c->pos);
+
+	mount_volume(m);
+	check_blocks(m, VICTIM, VICTIM_LEN, VICTIM_SEED, &c->block, 1);
+	check_survived(m);
+}
+
+Test(tamper, swap_blocks_within_a_file, .init = sfs_fx_init_setup,
+     .fini = sfs_fx_fini, .timeout = 60)
+{
+	struct sfs_mount *m = &sfs_fx;
+	static uint8_t b1[CBS], b3[CBS];
+	static const long bad[] = {1, 3};
+	char path[PATH_MAX];
+
+	mount_volume(m);
+	make_file(m, VICTIM, VICTIM_LEN, VICTIM_SEED);
+	populate_done(m);
+
+	backing_file(m, VICTIM_LEN, path);
+	bread(path, block_off(1), b1, CBS);
+	bread(path, block_off(3), b3, CBS);
+	bwrite(path, block_off(1), b3, CBS);
+	bwrite(path, block_off(3), b1, CBS);
+
+	mount_volume(m);
+	check_blocks(m, VICTIM, VICTIM_LEN, VICTIM_SEED, bad, 2);
+	check_survived(m);
+}
+
+Test(tamper, move_block_between_files, .init = sfs_fx_init_setup,
+     .fini = sfs_fx_fini, .timeout = 60)
+{
+	struct sfs_mount *m = &sfs_fx;
+	static uint8_t blk[CBS];
+	static const long bad[] = {2};
+	const size_t alen = 4 * BS + 500, blen = 4 * BS + 900;
+	char a[PATH_MAX], b[PATH_MAX];
+
+	mount_volume(m);
+	make_file(m, "a", alen, 3);
+	make_file(m, "b", blen, 4);
+	populate_done(m);
+
+	backing_file(m, alen, a);
+	backing_file(m, blen, b);
+	bread(a, block_off(2), blk, CBS);
+	bwrite(b, block_off(2), blk, CBS);
+
+	mount_volume(m);
+	check_blocks(m, "b", blen, 4, bad, 1);
+	check_blocks(m, "a", alen, 3, NULL, 0);
+	check_survived(m);
+}
+
+struct cut_case {
+	long cut;	/* new backing size */
+	long bad_block; /* the block that must give EIO, or -1 */
+	/* The size left is a possible one, so the whole blocks before the cut
+	 * must still read. An impossible size (a tail shorter than nonce +
+	 * tag, or a cut header) may instead refuse the whole file. */
+	bool prefix_ok;
+	const char *what;
+};
+
+static const struct cut_case truncate_backing_cases[] = {
+    {HDR + 2 * CBS + 2000, 2, true, "mid-ciphertext of block 2"},
+    {HDR + 2 * CBS + NONCE + TAG + 1, 2, true, "one payload byte left"},
+    {HDR + 4 * CBS + 500, 4, true, "inside the partial last block"},
+    {HDR + 2 * CBS + 30, -1, false, "inside the nonce of block 2"},
+    {HDR + 2 * CBS, -1, true, "at a block boundary"},
+    {10, -1, false, "inside the file header"},
+};
+
+CASE_PARAMS(tamper, truncate_backing, truncate_backing_cases)
+
+ParameterizedTest(int *ci, tamper, truncate_backing, .init = sfs_fx_init_setup,
+		  .fini = sfs_fx_fini, .timeout = 60)
+{
+	const struct cut_case *c = &truncate_backing_cases[*ci];
+	struct sfs_mount *m = &sfs_fx;
+	uint8_t *orig = pattern(VICTIM_LEN, VICTIM_SEED);
+	char path[PATH_MAX];
+	long b;
+
+	mount_volume(m);
+	make_file(m, VICTIM, VICTIM_LEN, VICTIM_SEED);
+	populate_done(m);
+
+	backing_file(m, VICTIM_LEN, path);
+	cr_log_info("cutting the backing file %s", c->what);
+	cr_assert(truncate(path, c->cut) == 0);
+
+	mount_volume(m);
+	/* No read anywhere may return a wrong byte (read_checked asserts
+	 * that). */
+	for (b = 0; b * BS < VICTIM_LEN; b++) {
+		read_checked(m, VICTIM, b * BS, BS, orig, VICTIM_LEN);
+		if (c->prefix_ok && c->cut >= block_off(b + 1) &&
+		    (b + 1) * BS <= VICTIM_LEN)
+			expect_ok(m, VICTIM, b * BS, BS, orig, VICTIM_LEN);
+	}
+	read_checked(m, VICTIM, 0, VICTIM_LEN, orig, VICTIM_LEN);
+	if (c->bad_block >= 0) {
+		/* The tail that is left cannot authenticate. */
+		expect_eio(m, VICTIM, c->bad_block * BS, 10, orig, VICTIM_LEN);
+		check_survived(m);
+	} else {
+		cr_assert(m->pid > 0 && kill(m->pid, 0) == 0,
+			  "the daemon died");
+		check_blocks(m, OTHER, OTHER_LEN, OTHER_SEED, NULL, 0);
+	}
+	free(orig);
+}
+
+struct header_case {
+	int how; /* 0 other file's header, 1 id byte flipped, 2 bad version */
+	const char *what;
+};
+
+static const struct header_case file_header_cases[] = {
+    {0, "another file's header"},
+    {1, "one id byte flipped"},
+    {2, "unknown version"},
+};
+
+CASE_PARAMS(tamper, file_header, file_header_cases)
+
+ParameterizedTest(int *ci, tamper, file_header, .init = sfs_fx_init_setup,
+		  .fini = sfs_fx_fini, .timeout = 60)
+{
+	const struct header_case *c = &file_header_cases[*ci];
+	struct sfs_mount *m = &sfs_fx;
+	static const long bad[] = {0, 1, 2, 3, 4};
+	uint8_t hdr[HDR];
+	char path[PATH_MAX], opath[PATH_MAX];
+
+	mount_volume(m);
+	make_file(m, VICTIM, VICTIM_LEN, VICTIM_SEED);
+	populate_done(m);
+
+	backing_file(m, VICTIM_LEN, path);
+	backing_file(m, OTHER_LEN, opath);
+	cr_log_info("file header: %s", c->what);
+	switch (c->how) {
+	case 0:
+		bread(opath, 0, hdr, HDR);
+		bwrite(path, 0, hdr, HDR);
+		break;
+	case 1:
+		flip_byte(path, 2 + 7);
+		break;
+	default:
+		flip_byte(path, 0);
+		break;
+	}
+
+	mount_volume(m);
+	check_blocks(m, VICTIM, VICTIM_LEN, VICTIM_SEED, bad, 5);
+	check_survived(m);
+}
+
+/* ---- names, symlinks, xattrs ---------------------------------------- */
+
+struct name_case {
+	int how; /* 0 short name, 1 long name sidecar, 2 dir IV */
+	const char *what;
+};
+
+static const struct name_case names_cases[] = {
+    {0, "a short encrypted name"},
+    {1, "a long name's sidecar"},
+    {2, "the directory IV"},
+};
+
+CASE_PARAMS(tamper, names, names_cases)
+
+/* Changes one base64url character of s (never the first, so a name cannot
+ * turn into a reserved one). */
+static void flip_b64_char(char *s)
+{
+	size_t i = strlen(s) / 2;
+
+	s[i] = s[i] == 'A' ? 'B' : 'A';
+}
+
+ParameterizedTest(int *ci, tamper, names, .init = sfs_fx_init_setup,
+		  .fini = sfs_fx_fini, .timeout = 60)
+{
+	const struct name_case *c = &names_cases[*ci];
+	struct sfs_mount *m = &sfs_fx;
+	const char *keep[] = {"keep1", "keep2"};
+	char longname[201], target[PATH_MAX], bdir[PATH_MAX];
+	char newpath[PATH_MAX], rel[300];
+	const char *victim;
+	size_t victim_len = 200, i, seen_keep = 0;
+	DIR *d;
+	struct dirent *e;
+
+	memset(longname, 'L', 200);
+	longname[200] = '\0';
+	victim = c->how == 1 ? longname : "target";
+
+	mount_volume(m);
+	cr_assert(mkdir(sfs_mpath(m, "d"), 0755) == 0);
+	make_file(m, "d/keep1", 100, 11);
+	make_file(m, "d/keep2", 300, 12);
+	snprintf(rel, sizeof(rel), "d/%s", victim);
+	make_file(m, rel, victim_len, 13);
+	populate_done(m);
+
+	find_backing(m->backing, S_IFDIR, -1, bdir);
+	cr_log_info("corrupting %s", c->what);
+	if (c->how == 0) {
+		char *base;
+
+		find_backing(bdir, S_IFREG, (long long)cipher_size(victim_len),
+			     target);
+		snprintf(newpath, sizeof(newpath), "%s", target);
+		base = strrchr(newpath, '/') + 1;
+		flip_b64_char(base);
+		cr_assert(rename(target, newpath) == 0, "rename: %s",
+			  strerror(errno));
+	} else if (c->how == 1) {
+		char *side;
+		size_t len;
+
+		d = opendir(bdir);
+		cr_assert_not_null(d);
+		target[0] = '\0';
+		while ((e = readdir(d)) != NULL) {
+			size_t n = strlen(e->d_name);
+
+			if (!strncmp(e->d_name, ".sfs.L.", 7) && n > 5 &&
+			    !strcmp(e->d_name + n - 5, ".name"))
+				join(target, bdir, e->d_name);
+		}
+		closedir(d);
+		cr_assert(target[0], "no long-name sidecar in %s", bdir);
+		side = sfs_read_file(target, &len);
+		cr_assert(side && len > 8);
+		flip_b64_char(side);
+		cr_assert_eq(sfs_write_file(target, side, len), 0);
+		free(side);
+	} else {
+		join(target, bdir, ".sfs.diriv");
+		flip_byte(target, 3);
+	}
+
+	mount_volume(m);
+	d = opendir(sfs_mpath(m, "d"));
+	/* A bad IV may refuse the whole directory; one bad name must not. */
+	cr_assert(d || (c->how == 2 && errno == EIO),
+		  "opendir d: %s (the directory must still list)",
+		  strerror(errno));
+	errno = 0;
+	while (d && (e = readdir(d)) != NULL) {
+		bool known =
+		    !strcmp(e->d_name, ".") || !strcmp(e->d_name, "..");
+
+		for (i = 0; i < 2; i++)
+			if (!strcmp(e->d_name, keep[i])) {
+				known = true;
+				seen_keep++;
+			}
+		cr_assert(known,
+			  "listing shows a name that was never created "
+			  "(%zu bytes)",
+			  strlen(e->d_name));
+	}
+	/* A bad IV spoils every name in the directory; otherwise only the
+	 * tampered one is hidden. */
+	cr_assert(errno == 0 || (c->how == 2 && errno == EIO), "readdir: %s",
+		  strerror(errno));
+	if (d)
+		closedir(d);
+	if (c->how != 2) {
+		cr_assert_eq(seen_keep, 2,
+			     "the untouched names are not listed");
+		check_blocks(m, "d/keep1", 100, 11, NULL, 0);
+		check_blocks(m, "d/keep2", 300, 12, NULL, 0);
+	} else {
+		cr_assert_eq(seen_keep, 0,
+			     "names decrypted under a corrupted dir IV");
+	}
+	if (c->how == 0) {
+		struct stat st;
+
+		cr_assert(stat(sfs_mpath(m, rel), &st) != 0 &&
+			      (errno == ENOENT || errno == EIO),
+			  "the tampered entry is still served");
+	}
+	check_survived(m);
+}
+
+Test(tamper, symlink_target, .init = sfs_fx_init_setup, .fini = sfs_fx_fini,
+     .timeout = 60)
+{
+	struct sfs_mount *m = &sfs_fx;
+	char path[PATH_MAX], t[PATH_MAX];
+	ssize_t n;
+
+	mount_volume(m);
+	cr_assert(symlink("/some/where/else", sfs_mpath(m, "lnk")) == 0);
+	cr_assert(symlink("kept/target", sfs_mpath(m, "lnk2")) == 0);
+	populate_done(m);
+
+	/* Tell the two apart by their backing target length. */
+	{
+		DIR *d = opendir(m->backing);
+		struct dirent *e;
+		ssize_t best = -1;
+
+		cr_assert_not_null(d);
+		while ((e = readdir(d)) != NULL) {
+			char p[PATH_MAX];
+			struct stat st;
+
+			join(p, m->backing, e->d_name);
+			if (e->d_name[0] == '.' || lstat(p, &st) ||
+			    !S_ISLNK(st.st_mode))
+				continue;
+			if (st.st_size > best) {
+				best = st.st_size;
+				memcpy(path, p, sizeof(path));
+			}
+		}
+		closedir(d);
+		cr_assert_gt(best, 0, "no backing symlink");
+	}
+	n = readlink(path, t, sizeof(t) - 1);
+	cr_assert_gt(n, 4);
+	t[n] = '\0';
+	t[n / 2] ^= 0x01;
+	if (t[n / 2] == '\0')
+		t[n / 2] = 0x02;
+	cr_assert(unlink(path) == 0 && symlink(t, path) == 0);
+
+	mount_volume(m);
+	n = readlink(sfs_mpath(m, "lnk"), t, sizeof(t));
+	cr_assert(n < 0 && errno == EIO, "readlink of a tampered link: %zd %s",
+		  n, n < 0 ? strerror(errno) : "(returned a target)");
+	n = readlink(sfs_mpath(m, "lnk2"), t, sizeof(t));
+	cr_assert(n == 11 && !memcmp(t, "kept/target", 11),
+		  "the other symlink no longer reads");
+	check_survived(m);
+}
+
+/* user.* values are sealed and bound to their name: a value swapped between
+ * two names and a flipped byte fail, an untouched attribute still reads. */
+Test(tamper, xattr_values, .init = sfs_fx_init_setup, .fini = sfs_fx_fini,
+     .timeout = 60)
+{
+	struct sfs_mount *m = &sfs_fx;
+	static const char *const xn[] = {"user.one", "user.two", "user.three",
+					 "user.four"};
+	static const char *const xv[] = {"first value", "second value", "third",
+					 "fourth value!"};
+	char path[PATH_MAX], names[4096], bn[4][256], v[4][512], buf[512];
+	ssize_t len, vl[4], n;
+	int nb = 0, i, eio = 0, ok = 0;
+
+	mount_volume(m);
+	make_file(m, VICTIM, VICTIM_LEN, VICTIM_SEED);
+	for (i = 0; i < 4; i++)
+		cr_assert(setxattr(sfs_mpath(m, VICTIM), xn[i], xv[i],
+				   strlen(xv[i]), 0) == 0,
+			  "setxattr %s: %s", xn[i], strerror(errno));
+	populate_done(m);
+
+	backing_file(m, VICTIM_LEN, path);
+	len = llistxattr(path, names, sizeof(names));
+	cr_assert_gt(len, 0);
+	for (n = 0; n < len; n += strlen(names + n) + 1) {
+		if (strncmp(names + n, "user.", 5) ||
+		    !strcmp(names + n, "user.sfs.xid"))
+			continue;
+		cr_assert_lt(nb, 4, "more backing user.* xattrs than set");
+		cr_assert_lt(strlen(names + n), sizeof(bn[nb]));
+		memcpy(bn[nb], names + n, strlen(names + n) + 1);
+		vl[nb] = lgetxattr(path, bn[nb], v[nb], sizeof(v[nb]));
+		cr_assert_gt(vl[nb], 0);
+		nb++;
+	}
+	cr_assert_eq(nb, 4, "expected 4 encrypted user.* xattrs, found %d", nb);
+	/* Swap the values of two, flip a byte of a third, keep the fourth. */
+	cr_assert(lsetxattr(path, bn[0], v[1], vl[1], 0) == 0);
+	cr_assert(lsetxattr(path, bn[1], v[0], vl[0], 0) == 0);
+	v[2][vl[2] / 2] ^= 0x01;
+	cr_assert(lsetxattr(path, bn[2], v[2], vl[2], 0) == 0);
+
+	mount_volume(m);
+	for (i = 0; i < 4; i++) {
+		n = getxattr(sfs_mpath(m, VICTIM), xn[i], buf, sizeof(buf));
+		if (n < 0) {
+			cr_assert_eq(errno, EIO, "getxattr %s: %s", xn[i],
+				     strerror(errno));
+			eio++;
+			continue;
+		}
+		cr_assert(n == (ssize_t)strlen(xv[i]) && !memcmp(buf, xv[i], n),
+			  "getxattr %s returned a WRONG value", xn[i]);
+		ok++;
+	}
+	cr_assert(eio == 3 && ok == 1, "%d xattrs failed, %d read; want 3, 1",
+		  eio, ok);
+	n = listxattr(sfs_mpath(m, VICTIM), names, sizeof(names));
+	cr_assert_gt(n, 0, "listxattr after tampering with values: %s",
+		     strerror(errno));
+	check_blocks(m, VICTIM, VICTIM_LEN, VICTIM_SEED, NULL, 0);
+	check_survived(m);
+}

@@ -1,0 +1,21 @@
+#!/bin/sh
+# Installs the Debian packages scratchfs builds, tests and runs with, when any
+# is missing. Quiet and quick when everything is there.
+set -eu
+PKGS="gcc make pkg-config libfuse3-dev fuse3 libsodium-dev libconfig-dev
+libcriterion-dev attr e2fsprogs"
+missing=""
+for p in $PKGS; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
+		missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" != 0 ]; then
+	echo "scratchfs: missing packages:$missing (run as root to install them)" >&2
+	exit 1
+fi
+echo "scratchfs: installing missing packages:$missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q >&2
+# shellcheck disable=SC2086
+apt-get install -y -q --no-install-recommends $missing >&2
