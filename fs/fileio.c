@@ -181,7 +181,8 @@ static ssize_t write_run(struct sfs_fs *fs, struct sfs_inode *inode, int fd,
 
 	if (head != 0 || run_len != head + len) {
 		/* Partial first or last block: merge with what is there. */
-		pbuf = sfs_thread_buf(SFS_BUF_PLAIN, (size_t)(b1 - b0 + 1) * BS);
+		pbuf =
+		    sfs_thread_buf(SFS_BUF_PLAIN, (size_t)(b1 - b0 + 1) * BS);
 		if (!pbuf)
 			return -ENOMEM;
 		if (head != 0) {
@@ -198,7 +199,8 @@ static ssize_t write_run(struct sfs_fs *fs, struct sfs_inode *inode, int fd,
 		memcpy(pbuf + head, buf, len);
 		src = pbuf;
 	}
-	cbuf = sfs_thread_buf(SFS_BUF_CIPHER, sfs_content_cipher_len(&fs->layout, run_len));
+	cbuf = sfs_thread_buf(SFS_BUF_CIPHER,
+			      sfs_content_cipher_len(&fs->layout, run_len));
 	if (!cbuf) {
 		rc = -ENOMEM;
 		goto out;
@@ -483,8 +485,8 @@ static int punch_locked(struct sfs_fs *fs, struct sfs_inode *inode, int fd,
 			rc = -errno;
 			goto out;
 		}
-		rc = write_zeros(fs, inode, fd, id, off, first_full * BS,
-				 psize);
+		rc =
+		    write_zeros(fs, inode, fd, id, off, first_full * BS, psize);
 		if (rc == 0)
 			rc = write_zeros(fs, inode, fd, id, end_full * BS, end,
 					 psize);
@@ -518,8 +520,7 @@ int sfs_file_fallocate(struct sfs_fs *fs, struct sfs_file *f, int mode,
 		return -EINVAL;
 	if (!fs->encrypted)
 		return fallocate(f->fd, mode, off, len) < 0 ? -errno : 0;
-	if ((mode & ~(FALLOC_FL_KEEP_SIZE | zero)) ||
-	    (mode & zero) == zero ||
+	if ((mode & ~(FALLOC_FL_KEEP_SIZE | zero)) || (mode & zero) == zero ||
 	    ((mode & FALLOC_FL_PUNCH_HOLE) && !(mode & FALLOC_FL_KEEP_SIZE)))
 		return -EOPNOTSUPP;
 	end = (uint64_t)off + (uint64_t)len;
@@ -553,8 +554,8 @@ static int block_is_hole(struct sfs_fs *fs, int fd, uint64_t block)
 {
 	uint8_t nonce[SFS_NONCE_MAX_BYTES];
 	size_t nlen = fs->layout.overhead - SFS_TAG_BYTES;
-	ssize_t n = sfs_pread_full(
-		fd, nonce, nlen, (off_t)sfs_cipher_off(&fs->layout, block));
+	ssize_t n = sfs_pread_full(fd, nonce, nlen,
+				   (off_t)sfs_cipher_off(&fs->layout, block));
 
 	if (n < 0)
 		return (int)n;
@@ -583,8 +584,8 @@ static off_t lseek_locked(struct sfs_fs *fs, struct sfs_file *f, off_t off,
 		found = lseek(f->fd, c, whence);
 		if (found < 0)
 			return errno == ENXIO && whence == SEEK_HOLE
-				       ? (off_t)psize
-				       : -errno;
+				   ? (off_t)psize
+				   : -errno;
 		if ((uint64_t)found >= csize)
 			return whence == SEEK_DATA ? -ENXIO : (off_t)psize;
 		if (block_at(&fs->layout, (uint64_t)found) > block)

@@ -47,36 +47,37 @@ struct cli {
 enum { KEY_OURS, KEY_HELP };
 
 static const struct fuse_opt cli_opts[] = {
-	{"-c %s", offsetof(struct cli, conf_path), 0},
-	FUSE_OPT_KEY("-h", KEY_HELP),
-	FUSE_OPT_KEY("--help", KEY_HELP),
-	FUSE_OPT_KEY("-V", KEY_HELP),
-	FUSE_OPT_KEY("--version", KEY_HELP),
-	FUSE_OPT_KEY("hbi=", KEY_OURS),
-	FUSE_OPT_KEY("key=", KEY_OURS),
-	FUSE_OPT_KEY("cipher=", KEY_OURS),
-	FUSE_OPT_END,
+    {"-c %s", offsetof(struct cli, conf_path), 0},
+    FUSE_OPT_KEY("-h", KEY_HELP),
+    FUSE_OPT_KEY("--help", KEY_HELP),
+    FUSE_OPT_KEY("-V", KEY_HELP),
+    FUSE_OPT_KEY("--version", KEY_HELP),
+    FUSE_OPT_KEY("hbi=", KEY_OURS),
+    FUSE_OPT_KEY("key=", KEY_OURS),
+    FUSE_OPT_KEY("cipher=", KEY_OURS),
+    FUSE_OPT_END,
 };
 
 static void usage(const char *prog)
 {
-	printf("usage: %s [-c CONF] [-f] [-o OPTS] BACKING MOUNTPOINT\n"
-	       "\n"
-	       "Mounts BACKING at MOUNTPOINT. With hbi=1 (the default) file\n"
-	       "contents, names, symlink targets and user xattrs are\n"
-	       "encrypted at rest with a system-managed key.\n"
-	       "\n"
-	       "scratchfs options:\n"
-	       "    -c CONF                config file (default %s\n"
-	       "                           when it exists)\n"
-	       "    -o hbi=1|0             encrypt (1) or pass through (0)\n"
-	       "    -o key=ephemeral       fresh key per mount, never stored\n"
-	       "    -o key=keyfile[:PATH]  volume key wrapped under a node key\n"
-	       "                           file (created 0600 when missing)\n"
-	       "    -o cipher=auto|aes256gcm|xchacha20poly1305\n"
-	       "\n"
-	       "FUSE options:\n",
-	       prog, SFS_DEFAULT_CONFIG);
+	printf(
+	    "usage: %s [-c CONF] [-f] [-o OPTS] BACKING MOUNTPOINT\n"
+	    "\n"
+	    "Mounts BACKING at MOUNTPOINT. With hbi=1 (the default) file\n"
+	    "contents, names, symlink targets and user xattrs are\n"
+	    "encrypted at rest with a system-managed key.\n"
+	    "\n"
+	    "scratchfs options:\n"
+	    "    -c CONF                config file (default %s\n"
+	    "                           when it exists)\n"
+	    "    -o hbi=1|0             encrypt (1) or pass through (0)\n"
+	    "    -o key=ephemeral       fresh key per mount, never stored\n"
+	    "    -o key=keyfile[:PATH]  volume key wrapped under a node key\n"
+	    "                           file (created 0600 when missing)\n"
+	    "    -o cipher=auto|aes256gcm|xchacha20poly1305\n"
+	    "\n"
+	    "FUSE options:\n",
+	    prog, SFS_DEFAULT_CONFIG);
 	fuse_cmdline_help();
 	fuse_lowlevel_help();
 }
@@ -214,14 +215,13 @@ static int check_mountpoint(const char *mnt, const char *backing_real)
 		return -1;
 	}
 	if (!S_ISDIR(st.st_mode)) {
-		fprintf(stderr, "scratchfs: mount point %s is not a directory\n",
-			mnt);
+		fprintf(stderr,
+			"scratchfs: mount point %s is not a directory\n", mnt);
 		return -1;
 	}
-	if (realpath(mnt, real) &&
-	    (strcmp(real, backing_real) == 0 ||
-	     (strncmp(real, backing_real, blen) == 0 &&
-	      (real[blen] == '/' || blen == 1)))) {
+	if (realpath(mnt, real) && (strcmp(real, backing_real) == 0 ||
+				    (strncmp(real, backing_real, blen) == 0 &&
+				     (real[blen] == '/' || blen == 1)))) {
 		fprintf(stderr,
 			"scratchfs: mount point %s is inside the backing "
 			"directory %s\n",
@@ -282,9 +282,9 @@ static int open_volume(struct sfs_fs *fs, const struct sfs_config *cfg,
 		       const char *backing, struct sfs_volume_header *hdr)
 {
 	struct sfs_volume_params p = {
-		.encrypted = cfg->hbi_workspace,
-		.aead = cfg->cipher,
-		.key = cfg->key,
+	    .encrypted = cfg->hbi_workspace,
+	    .aead = cfg->cipher,
+	    .key = cfg->key,
 	};
 	uint8_t *vk = NULL;
 	char err[512];

@@ -143,8 +143,8 @@ void sfs_nameio_release(struct sfs_fs *fs, struct sfs_inode *dir,
 }
 
 /* Reads a long name's sidecar into full (NUL-terminated). */
-static int read_sidecar(struct sfs_inode *dir, const char *backing,
-			char *full, size_t size)
+static int read_sidecar(struct sfs_inode *dir, const char *backing, char *full,
+			size_t size)
 {
 	char sidecar[NAME_MAX + 1];
 	ssize_t n;
@@ -349,7 +349,7 @@ int sfs_nameio_rmdir(struct sfs_fs *fs, struct sfs_inode *dir,
 
 	if (!fs->encrypted)
 		return unlinkat(dir->fd, en->backing, AT_REMOVEDIR) < 0 ? -errno
-									 : 0;
+									: 0;
 	fd = openat(dir->fd, en->backing,
 		    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
@@ -378,7 +378,7 @@ int sfs_nameio_prepare_replace(struct sfs_fs *fs, struct sfs_inode *olddir,
 	    fstatat(dir->fd, en->backing, &dst, AT_SYMLINK_NOFOLLOW) < 0 ||
 	    !S_ISDIR(dst.st_mode) ||
 	    fstatat(olddir->fd, oldname->backing, &src, AT_SYMLINK_NOFOLLOW) <
-		    0 ||
+		0 ||
 	    !S_ISDIR(src.st_mode) || src.st_ino == dst.st_ino)
 		/* Nothing of ours in the way; rename(2) decides. */
 		return 0;

@@ -31,7 +31,7 @@ _Static_assert(sizeof(fuse_ino_t) >= sizeof(uintptr_t),
 
 struct sfs_dirh {
 	DIR *dp;
-	off_t offset;	  /* position of `entry` */
+	off_t offset;	      /* position of `entry` */
 	struct dirent *entry; /* read but not yet returned */
 };
 
@@ -65,11 +65,9 @@ static void reply_rc(fuse_req_t req, int rc)
 }
 
 /* Attributes of a backing object as the mount shows them. */
-static int get_attr(struct sfs_fs *fs, struct sfs_inode *inode,
-		    struct stat *st)
+static int get_attr(struct sfs_fs *fs, struct sfs_inode *inode, struct stat *st)
 {
-	if (fstatat(inode->fd, "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) <
-	    0)
+	if (fstatat(inode->fd, "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
 	sfs_file_fix_attr(fs, st);
 	sfs_nameio_fix_attr(fs, inode, st);
@@ -214,8 +212,8 @@ static int set_times(struct sfs_inode *inode, const struct stat *attr,
 		ts[1] = attr->st_mtim;
 	return utimensat(inode->fd, "", ts,
 			 AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0
-		       ? -errno
-		       : 0;
+		   ? -errno
+		   : 0;
 }
 
 static void sfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
@@ -236,10 +234,10 @@ static void sfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 			goto err;
 	}
 	if (valid & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
-		uid_t uid = valid & FUSE_SET_ATTR_UID ? attr->st_uid
-						      : (uid_t)-1;
-		gid_t gid = valid & FUSE_SET_ATTR_GID ? attr->st_gid
-						      : (gid_t)-1;
+		uid_t uid =
+		    valid & FUSE_SET_ATTR_UID ? attr->st_uid : (uid_t)-1;
+		gid_t gid =
+		    valid & FUSE_SET_ATTR_GID ? attr->st_gid : (gid_t)-1;
 		rc = fchownat(inode->fd, "", uid, gid,
 			      AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
 		if (rc < 0)
@@ -324,8 +322,8 @@ static void make_node(fuse_req_t req, fuse_ino_t parent, const char *name,
 	if (link)
 		rc = sfs_nameio_symlink(fs, dir, &en, link);
 	else if (S_ISDIR(mode))
-		rc = mkdirat(dir->fd, en.backing, mode & 07777) < 0 ? -errno
-								    : 0;
+		rc =
+		    mkdirat(dir->fd, en.backing, mode & 07777) < 0 ? -errno : 0;
 	else
 		rc = mknodat(dir->fd, en.backing, mode, rdev) < 0 ? -errno : 0;
 	if (rc < 0) {
@@ -458,8 +456,8 @@ static void sfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	if (!(flags & (RENAME_EXCHANGE | RENAME_NOREPLACE)))
 		rc = sfs_nameio_prepare_replace(fs, dir, &en, newdir, &newen,
 						&replaced);
-	if (rc == 0 && renameat2(dir->fd, en.backing, newdir->fd,
-				 newen.backing, flags) < 0)
+	if (rc == 0 && renameat2(dir->fd, en.backing, newdir->fd, newen.backing,
+				 flags) < 0)
 		rc = -errno;
 	sfs_nameio_finish_replace(&replaced, rc == 0);
 	if (rc < 0) {
@@ -557,7 +555,8 @@ static void sfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 	/* Re-open through /proc: the inode's O_PATH fd cannot do I/O, and
 	 * the path cannot be a symlink planted in the backing directory. */
-	fd = open(sfs_fdpath(&p, inode->fd), sfs_file_backing_flags(fs, fi->flags));
+	fd = open(sfs_fdpath(&p, inode->fd),
+		  sfs_file_backing_flags(fs, fi->flags));
 	if (fd < 0) {
 		reply_rc(req, -errno);
 		return;
@@ -585,8 +584,7 @@ static void sfs_release(fuse_req_t req, fuse_ino_t ino,
 	fuse_reply_err(req, 0);
 }
 
-static void sfs_flush(fuse_req_t req, fuse_ino_t ino,
-		      struct fuse_file_info *fi)
+static void sfs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	(void)ino;
 	(void)fi;
@@ -658,12 +656,12 @@ static void sfs_write_buf(fuse_req_t req, fuse_ino_t ino,
 		fuse_reply_write(req, (size_t)n);
 }
 
-static void sfs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
-			  off_t off, off_t len, struct fuse_file_info *fi)
+static void sfs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off,
+			  off_t len, struct fuse_file_info *fi)
 {
 	(void)ino;
-	reply_rc(req, sfs_file_fallocate(fs_of(req), file_of(fi), mode, off,
-					 len));
+	reply_rc(req,
+		 sfs_file_fallocate(fs_of(req), file_of(fi), mode, off, len));
 }
 
 static void sfs_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
@@ -844,13 +842,12 @@ static void sfs_statfs(fuse_req_t req, fuse_ino_t ino)
 static void sfs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 			 const char *value, size_t size, int flags)
 {
-	reply_rc(req, sfs_xattr_set(fs_of(req), inode_of(req, ino), name,
-				    value, size, flags));
+	reply_rc(req, sfs_xattr_set(fs_of(req), inode_of(req, ino), name, value,
+				    size, flags));
 }
 
 /* getxattr and listxattr share the size-query protocol. */
-static void reply_xattr(fuse_req_t req, ssize_t n, const char *buf,
-			size_t size)
+static void reply_xattr(fuse_req_t req, ssize_t n, const char *buf, size_t size)
 {
 	if (n < 0)
 		reply_rc(req, (int)n);
@@ -908,37 +905,37 @@ static void sfs_init(void *userdata, struct fuse_conn_info *conn)
 }
 
 const struct fuse_lowlevel_ops sfs_ops = {
-	.init = sfs_init,
-	.lookup = sfs_lookup,
-	.forget = sfs_forget,
-	.forget_multi = sfs_forget_multi,
-	.getattr = sfs_getattr,
-	.setattr = sfs_setattr,
-	.readlink = sfs_readlink,
-	.mknod = sfs_mknod,
-	.mkdir = sfs_mkdir,
-	.symlink = sfs_symlink,
-	.link = sfs_link,
-	.unlink = sfs_unlink,
-	.rmdir = sfs_rmdir,
-	.rename = sfs_rename,
-	.create = sfs_create,
-	.open = sfs_open,
-	.release = sfs_release,
-	.flush = sfs_flush,
-	.fsync = sfs_fsync,
-	.read = sfs_read,
-	.write_buf = sfs_write_buf,
-	.fallocate = sfs_fallocate,
-	.lseek = sfs_lseek,
-	.opendir = sfs_opendir,
-	.readdir = sfs_readdir,
-	.readdirplus = sfs_readdirplus,
-	.releasedir = sfs_releasedir,
-	.fsyncdir = sfs_fsyncdir,
-	.statfs = sfs_statfs,
-	.setxattr = sfs_setxattr,
-	.getxattr = sfs_getxattr,
-	.listxattr = sfs_listxattr,
-	.removexattr = sfs_removexattr,
+    .init = sfs_init,
+    .lookup = sfs_lookup,
+    .forget = sfs_forget,
+    .forget_multi = sfs_forget_multi,
+    .getattr = sfs_getattr,
+    .setattr = sfs_setattr,
+    .readlink = sfs_readlink,
+    .mknod = sfs_mknod,
+    .mkdir = sfs_mkdir,
+    .symlink = sfs_symlink,
+    .link = sfs_link,
+    .unlink = sfs_unlink,
+    .rmdir = sfs_rmdir,
+    .rename = sfs_rename,
+    .create = sfs_create,
+    .open = sfs_open,
+    .release = sfs_release,
+    .flush = sfs_flush,
+    .fsync = sfs_fsync,
+    .read = sfs_read,
+    .write_buf = sfs_write_buf,
+    .fallocate = sfs_fallocate,
+    .lseek = sfs_lseek,
+    .opendir = sfs_opendir,
+    .readdir = sfs_readdir,
+    .readdirplus = sfs_readdirplus,
+    .releasedir = sfs_releasedir,
+    .fsyncdir = sfs_fsyncdir,
+    .statfs = sfs_statfs,
+    .setxattr = sfs_setxattr,
+    .getxattr = sfs_getxattr,
+    .listxattr = sfs_listxattr,
+    .removexattr = sfs_removexattr,
 };

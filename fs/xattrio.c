@@ -118,7 +118,8 @@ ssize_t sfs_xattr_get(struct sfs_fs *fs, struct sfs_inode *inode,
 	}
 	n = getxattr(path, bname, sealed, cap);
 	if (n < 0) {
-		/* The value grew between the two calls: let the caller retry. */
+		/* The value grew between the two calls: let the caller retry.
+		 */
 		n = errno == ERANGE ? -EAGAIN : -errno;
 		goto out;
 	}
@@ -144,8 +145,8 @@ out:
 	return n;
 }
 
-int sfs_xattr_set(struct sfs_fs *fs, struct sfs_inode *inode,
-		  const char *name, const void *value, size_t size, int flags)
+int sfs_xattr_set(struct sfs_fs *fs, struct sfs_inode *inode, const char *name,
+		  const void *value, size_t size, int flags)
 {
 	char bname[XATTR_NAME_MAX + 1];
 	uint8_t id[SFS_XATTR_ID_BYTES], *sealed;
@@ -171,8 +172,7 @@ int sfs_xattr_set(struct sfs_fs *fs, struct sfs_inode *inode,
 	sealed = malloc(size + SFS_XATTR_OVERHEAD);
 	if (!sealed)
 		return -ENOMEM;
-	n = sfs_xattr_value_encrypt(fs->crypto, id, bname, value, size,
-				    sealed);
+	n = sfs_xattr_value_encrypt(fs->crypto, id, bname, value, size, sealed);
 	if (n < 0)
 		rc = (int)n;
 	else if (setxattr(path, bname, sealed, (size_t)n, flags) < 0)

@@ -60,13 +60,12 @@ int sfs_aead_from_name(const char *name, enum sfs_aead *out);
 enum sfs_aead sfs_aead_pick_fastest(void);
 
 /* Key derivation from a 32-byte key with an 8-character context. */
-int sfs_kdf(uint8_t *out, size_t out_len, uint64_t subkey_id,
-	    const char ctx[8], const uint8_t key[SFS_KEY_BYTES]);
+int sfs_kdf(uint8_t *out, size_t out_len, uint64_t subkey_id, const char ctx[8],
+	    const uint8_t key[SFS_KEY_BYTES]);
 /* Unkeyed BLAKE2b-256 (for long-name hashes and header checksums). */
 void sfs_hash256(uint8_t out[32], const void *in, size_t len);
 /* Public fingerprint of a node master key (safe to store and print). */
-void sfs_key_id(const uint8_t nmk[SFS_KEY_BYTES],
-		uint8_t id[SFS_KEY_ID_BYTES]);
+void sfs_key_id(const uint8_t nmk[SFS_KEY_BYTES], uint8_t id[SFS_KEY_ID_BYTES]);
 
 /* Wraps/unwraps a volume key under a key-encryption key (XChaCha20-Poly1305,
  * random nonce), authenticating ad. */
@@ -117,8 +116,8 @@ int sfs_block_open(const struct sfs_file_key *fk, uint8_t *out,
  * T = BLAKE2b-128(mac key, iv || pt) and C = pt XOR XChaCha20(enc key,
  * T || 0^8). out must hold len + SFS_SIV_TAG_BYTES. */
 int sfs_siv_seal(const struct sfs_crypto *c, enum sfs_siv_purpose purpose,
-		 uint8_t *out, const uint8_t *pt, size_t len,
-		 const uint8_t *iv, size_t iv_len);
+		 uint8_t *out, const uint8_t *pt, size_t len, const uint8_t *iv,
+		 size_t iv_len);
 /* in_len >= SFS_SIV_TAG_BYTES; out holds in_len - SFS_SIV_TAG_BYTES.
  * Tag compared in constant time; out zeroed on failure. */
 int sfs_siv_open(const struct sfs_crypto *c, enum sfs_siv_purpose purpose,
@@ -128,11 +127,9 @@ int sfs_siv_open(const struct sfs_crypto *c, enum sfs_siv_purpose purpose,
 /* Randomised AEAD for xattr values (XChaCha20-Poly1305 under the xattr key):
  * out = nonce(24) || ct || tag, len + SFS_XATTR_OVERHEAD bytes. */
 #define SFS_XATTR_OVERHEAD (24U + SFS_TAG_BYTES)
-int sfs_xattr_seal(const struct sfs_crypto *c, uint8_t *out,
-		   const uint8_t *in, size_t len, const uint8_t *ad,
-		   size_t ad_len);
-int sfs_xattr_open(const struct sfs_crypto *c, uint8_t *out,
-		   const uint8_t *in, size_t in_len, const uint8_t *ad,
-		   size_t ad_len) SFS_WUR;
+int sfs_xattr_seal(const struct sfs_crypto *c, uint8_t *out, const uint8_t *in,
+		   size_t len, const uint8_t *ad, size_t ad_len);
+int sfs_xattr_open(const struct sfs_crypto *c, uint8_t *out, const uint8_t *in,
+		   size_t in_len, const uint8_t *ad, size_t ad_len) SFS_WUR;
 
 #endif

@@ -34,7 +34,7 @@ const char *sfs_key_source_name(enum sfs_key_source s);
  * not a regular file, not owned by root (when we are root), group/world
  * accessible, or not exactly SFS_KEY_BYTES long. Never for ephemeral
  * (-EINVAL). Returns 0 or -errno with a message in err. */
-int sfs_keys_load_nmk(const struct sfs_key_spec *spec, uint8_t **nmk,
-		      char *err, size_t err_len);
+int sfs_keys_load_nmk(const struct sfs_key_spec *spec, uint8_t **nmk, char *err,
+		      size_t err_len);
 
 #endif

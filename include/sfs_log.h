@@ -8,6 +8,6 @@
 
 void sfs_log_init(const char *ident, bool use_syslog);
 void sfs_log(int priority, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 #endif

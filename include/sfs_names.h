@@ -61,7 +61,8 @@ bool sfs_name_is_long(const char *backing);
 /* Writes the sidecar name of a long backing name into out (NAME_MAX + 1). */
 void sfs_name_sidecar(const char *backing, char *out);
 /* True for a backing name that is scratchfs metadata, never user data:
- * anything starting with SFS_RESERVED_PREFIX, and SFS_VOLUME_DIR in the root. */
+ * anything starting with SFS_RESERVED_PREFIX, and SFS_VOLUME_DIR in the root.
+ */
 bool sfs_name_is_reserved(const char *backing, bool in_root);
 
 #endif

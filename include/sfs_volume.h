@@ -35,10 +35,10 @@ struct sfs_volume_header {
 	uint32_t flags;
 	uint8_t uuid[SFS_VOLUME_UUID_BYTES];
 	enum sfs_mode mode;
-	enum sfs_aead aead;	   /* NONE in plain mode */
-	uint32_t block_size;	   /* SFS_BLOCK_SIZE */
-	enum sfs_key_source key_source; /* NONE in plain mode */
-	uint8_t key_id[SFS_KEY_ID_BYTES]; /* zero unless wrapped */
+	enum sfs_aead aead;		    /* NONE in plain mode */
+	uint32_t block_size;		    /* SFS_BLOCK_SIZE */
+	enum sfs_key_source key_source;	    /* NONE in plain mode */
+	uint8_t key_id[SFS_KEY_ID_BYTES];   /* zero unless wrapped */
 	uint8_t keyslot[SFS_KEYSLOT_BYTES]; /* zero unless wrapped */
 };
 

@@ -16,8 +16,8 @@
 
 ssize_t sfs_xattr_get(struct sfs_fs *fs, struct sfs_inode *inode,
 		      const char *name, void *buf, size_t size);
-int sfs_xattr_set(struct sfs_fs *fs, struct sfs_inode *inode,
-		  const char *name, const void *value, size_t size, int flags);
+int sfs_xattr_set(struct sfs_fs *fs, struct sfs_inode *inode, const char *name,
+		  const void *value, size_t size, int flags);
 ssize_t sfs_xattr_list(struct sfs_fs *fs, struct sfs_inode *inode, char *buf,
 		       size_t size);
 int sfs_xattr_remove(struct sfs_fs *fs, struct sfs_inode *inode,
