@@ -15,8 +15,11 @@ WERROR    ?= -Werror
 WARN      := -Wall -Wextra $(WERROR) -Wshadow -Wstrict-prototypes \
              -Wmissing-prototypes -Wformat=2 -Wwrite-strings -Wno-format-nonliteral
 # Recursive (=) so pkg-config runs after `deps` has installed it.
-PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) $(TOOL_PKGS))
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS))
+# Libraries only the tools (and their tests) link.
+TOOL_PKGS  :=
+TOOL_PKG_LIBS = $(if $(TOOL_PKGS),$(shell pkg-config --libs $(TOOL_PKGS)))
 TEST_LIBS  = $(shell pkg-config --libs $(TEST_PKGS))
 CPPFLAGS  += -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -DFUSE_USE_VERSION=312 -Iinclude
 PREFIX    ?= /usr/local
@@ -28,6 +31,10 @@ SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all \
              -fno-omit-frame-pointer
 
 LIB_SRCS  := $(filter-out fs/main.c,$(wildcard fs/*.c))
+# Tools: each tools/scratchfs-NAME.c is the main of build/scratchfs-NAME;
+# code they share lives in tools/lib/ (build/libsfstools.a).
+TOOL_LIB_SRCS := $(wildcard tools/lib/*.c)
+TOOL_MAINS    := $(wildcard tools/scratchfs-*.c)
 TEST_SRCS := $(wildcard tests/test_*.c)
 TEST_UTIL := $(filter-out $(TEST_SRCS),$(wildcard tests/*.c))
 
@@ -35,8 +42,10 @@ TEST_UTIL := $(filter-out $(TEST_SRCS),$(wildcard tests/*.c))
 objs = $(patsubst %.c,$(1)/%.o,$(2))
 
 LIB_OBJS   = $(call objs,$(BUILD),$(LIB_SRCS))
+TOOL_LIB   = $(if $(TOOL_LIB_SRCS),$(BUILD)/libsfstools.a)
+TOOL_BINS  = $(patsubst tools/%.c,$(BUILD)/%,$(TOOL_MAINS))
 TEST_BINS  = $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
-BINS       = $(BUILD)/scratchfs
+BINS       = $(BUILD)/scratchfs $(TOOL_BINS)
 
 .PHONY: all deps check check-plain check-asan test run install uninstall \
         clean format format-check sweep
@@ -55,11 +64,17 @@ $(BUILD)/%.o: %.c | deps
 $(BUILD)/libscratchfs.a: $(LIB_OBJS)
 	$(AR) rcs $@ $^
 
+$(BUILD)/libsfstools.a: $(call objs,$(BUILD),$(TOOL_LIB_SRCS))
+	$(AR) rcs $@ $^
+
 $(BUILD)/scratchfs: $(BUILD)/fs/main.o $(BUILD)/libscratchfs.a
 	$(CC) $(CFLAGS) $(EXTRA_CFLAGS) -o $@ $^ $(PKG_LIBS)
 
-$(BUILD)/tests/%: $(BUILD)/tests/%.o $(call objs,$(BUILD),$(TEST_UTIL)) $(BUILD)/libscratchfs.a
-	$(CC) $(CFLAGS) $(EXTRA_CFLAGS) -o $@ $^ $(PKG_LIBS) $(TEST_LIBS)
+$(BUILD)/scratchfs-%: $(BUILD)/tools/scratchfs-%.o $(TOOL_LIB) $(BUILD)/libscratchfs.a
+	$(CC) $(CFLAGS) $(EXTRA_CFLAGS) -o $@ $^ $(PKG_LIBS) $(TOOL_PKG_LIBS)
+
+$(BUILD)/tests/%: $(BUILD)/tests/%.o $(call objs,$(BUILD),$(TEST_UTIL)) $(TOOL_LIB) $(BUILD)/libscratchfs.a
+	$(CC) $(CFLAGS) $(EXTRA_CFLAGS) -o $@ $^ $(PKG_LIBS) $(TOOL_PKG_LIBS) $(TEST_LIBS)
 
 test: $(BINS) $(TEST_BINS)
 	@tools/run-tests.sh $(BUILD)
@@ -75,13 +90,15 @@ run: deps $(BINS)
 # `mount -t fuse.scratchfs` and fstab go through Debian's mount.fuse
 # (-> mount.fuse3), which runs `scratchfs` from root's PATH.
 install: $(BINS)
-	install -Dm755 $(BUILD)/scratchfs $(DESTDIR)$(SBINDIR)/scratchfs
+	for b in $(notdir $(BINS)); do \
+		install -Dm755 $(BUILD)/$$b $(DESTDIR)$(SBINDIR)/$$b || exit 1; \
+	done
 	install -d $(DESTDIR)$(SYSCONFDIR)/scratchfs
 	test -e $(DESTDIR)$(SYSCONFDIR)/scratchfs/scratchfs.conf || \
 		install -m644 conf/scratchfs.conf $(DESTDIR)$(SYSCONFDIR)/scratchfs/scratchfs.conf
 
 uninstall:
-	rm -f $(DESTDIR)$(SBINDIR)/scratchfs
+	rm -f $(addprefix $(DESTDIR)$(SBINDIR)/,$(notdir $(BINS)))
 
 clean:
 	rm -rf build

@@ -48,15 +48,6 @@ void sfs_file_fix_attr(const struct sfs_fs *fs, struct stat *st)
 	st->st_size = (off_t)plain;
 }
 
-static void integrity_failure(struct sfs_fs *fs, struct sfs_inode *inode,
-			      const char *what, uint64_t block)
-{
-	atomic_fetch_add(&fs->integrity_failures, 1);
-	sfs_log(LOG_ERR, "integrity failure: inode %llu block %llu: %s",
-		(unsigned long long)inode->ino, (unsigned long long)block,
-		what);
-}
-
 /* Current cipher and plaintext sizes of the backing file. */
 static int file_sizes(struct sfs_fs *fs, struct sfs_inode *inode, int fd,
 		      uint64_t *csize, uint64_t *psize)
@@ -67,7 +58,8 @@ static int file_sizes(struct sfs_fs *fs, struct sfs_inode *inode, int fd,
 		return -errno;
 	*csize = (uint64_t)st.st_size;
 	if (sfs_plain_size(&fs->layout, *csize, psize) < 0) {
-		integrity_failure(fs, inode, "impossible file size", 0);
+		sfs_report_integrity(fs, inode->ino, SFS_NO_BLOCK,
+				     "impossible file size");
 		return -EIO;
 	}
 	return 0;
@@ -107,7 +99,7 @@ static int file_id(struct sfs_fs *fs, struct sfs_inode *inode, int fd,
 	if (n < 0)
 		return (int)n;
 	if ((size_t)n != sizeof(hdr) || sfs_header_parse(hdr, id) < 0) {
-		integrity_failure(fs, inode, "bad file header", 0);
+		sfs_report_integrity(fs, inode->ino, 0, "bad file header");
 		return -EIO;
 	}
 	id_remember(inode, id);
@@ -152,8 +144,8 @@ static int load_block(struct sfs_fs *fs, struct sfs_inode *inode, int fd,
 	if ((size_t)n != clen ||
 	    sfs_content_decrypt(fs->crypto, &fs->layout, id, block, cbuf, clen,
 				dst, &bad) < 0) {
-		integrity_failure(fs, inode, "block authentication failed",
-				  block);
+		sfs_report_integrity(fs, inode->ino, block,
+				     "block authentication failed");
 		return -EIO;
 	}
 	return 0;
@@ -332,14 +324,14 @@ ssize_t sfs_file_read(struct sfs_fs *fs, struct sfs_file *f, size_t len,
 	rc = sfs_content_decrypt(fs->crypto, &fs->layout, id, b0, cbuf,
 				 (size_t)n, pbuf, &bad);
 	if (rc < 0) {
-		integrity_failure(fs, inode, "block authentication failed",
-				  bad);
+		sfs_report_integrity(fs, inode->ino, bad,
+				     "block authentication failed");
 		rc = -EIO;
 		goto out;
 	}
 	if ((size_t)rc < skip + len) {
 		/* The file shrank under us or lost a block. */
-		integrity_failure(fs, inode, "short block", b1);
+		sfs_report_integrity(fs, inode->ino, b1, "short block");
 		sfs_wipe(pbuf, (size_t)rc);
 		rc = -EIO;
 		goto out;

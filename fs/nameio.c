@@ -38,14 +38,6 @@ static int fsync_dir(int dir_fd)
 	return rc;
 }
 
-static void name_failure(struct sfs_fs *fs, struct sfs_inode *dir,
-			 const char *what)
-{
-	atomic_fetch_add(&fs->integrity_failures, 1);
-	sfs_log(LOG_ERR, "integrity failure: directory inode %llu: %s",
-		(unsigned long long)dir->ino, what);
-}
-
 /* The IV of directory dir, from the cache or its IV file. */
 static int dir_iv(struct sfs_fs *fs, struct sfs_inode *dir,
 		  uint8_t iv[SFS_DIRIV_BYTES])
@@ -62,13 +54,15 @@ static int dir_iv(struct sfs_fs *fs, struct sfs_inode *dir,
 	pthread_mutex_unlock(&dir->meta_lock);
 	fd = openat(dir->fd, SFS_DIRIV_NAME, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
-		name_failure(fs, dir, "directory IV missing");
+		sfs_report_integrity(fs, dir->ino, SFS_NO_BLOCK,
+				     "directory IV missing");
 		return -EIO;
 	}
 	n = sfs_pread_full(fd, iv, SFS_DIRIV_BYTES, 0);
 	close(fd);
 	if (n != SFS_DIRIV_BYTES) {
-		name_failure(fs, dir, "directory IV unreadable");
+		sfs_report_integrity(fs, dir->ino, SFS_NO_BLOCK,
+				     "directory IV unreadable");
 		return -EIO;
 	}
 	pthread_mutex_lock(&dir->meta_lock);
@@ -179,7 +173,8 @@ int sfs_nameio_decode(struct sfs_fs *fs, struct sfs_inode *dir,
 	}
 	if (sfs_name_is_long(backing)) {
 		if (read_sidecar(dir, backing, en.full, sizeof(en.full)) < 0) {
-			name_failure(fs, dir, "long name sidecar unreadable");
+			sfs_report_integrity(fs, dir->ino, SFS_NO_BLOCK,
+					     "long name sidecar unreadable");
 			return -EIO;
 		}
 		encoded = en.full;
@@ -190,7 +185,8 @@ int sfs_nameio_decode(struct sfs_fs *fs, struct sfs_inode *dir,
 	if (rc < 0)
 		return rc;
 	if (sfs_name_decrypt(fs->crypto, iv, encoded, out) < 0) {
-		name_failure(fs, dir, "entry name does not authenticate");
+		sfs_report_integrity(fs, dir->ino, SFS_NO_BLOCK,
+				     "entry name does not authenticate");
 		return -EIO;
 	}
 	return 0;
@@ -441,11 +437,8 @@ ssize_t sfs_nameio_readlink(struct sfs_fs *fs, struct sfs_inode *inode,
 	else
 		n = sfs_symlink_decrypt(fs->crypto, enc, (size_t)n, buf);
 	if (n < 0) {
-		atomic_fetch_add(&fs->integrity_failures, 1);
-		sfs_log(LOG_ERR,
-			"integrity failure: inode %llu: symlink target does "
-			"not authenticate",
-			(unsigned long long)inode->ino);
+		sfs_report_integrity(fs, inode->ino, SFS_NO_BLOCK,
+				     "symlink target does not authenticate");
 		return -EIO;
 	}
 	buf[n] = '\0';

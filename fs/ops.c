@@ -479,9 +479,9 @@ static int new_file(struct sfs_fs *fs, int fd, struct sfs_inode *inode,
 {
 	struct sfs_file *f = malloc(sizeof(*f));
 
-	(void)fs;
 	if (!f)
 		return -ENOMEM;
+	atomic_fetch_add(&fs->open_files, 1);
 	f->fd = fd;
 	f->inode = inode;
 	fi->fh = (uintptr_t)f;
@@ -581,6 +581,7 @@ static void sfs_release(fuse_req_t req, fuse_ino_t ino,
 	(void)ino;
 	close(f->fd);
 	free(f);
+	atomic_fetch_sub(&fs_of(req)->open_files, 1);
 	fuse_reply_err(req, 0);
 }
 
@@ -614,6 +615,8 @@ static void sfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	}
 	fuse_reply_buf(req, (const char *)data, (size_t)n);
 	sfs_file_read_done(data, (size_t)n);
+	atomic_fetch_add(&fs_of(req)->read_ops, 1);
+	atomic_fetch_add(&fs_of(req)->bytes_read, (uint64_t)n);
 }
 
 static void sfs_write_buf(fuse_req_t req, fuse_ino_t ino,
@@ -650,10 +653,13 @@ static void sfs_write_buf(fuse_req_t req, fuse_ino_t ino,
 		data = tmp;
 	}
 	n = sfs_file_write(fs, file_of(fi), data, size, off);
-	if (n < 0)
+	if (n < 0) {
 		reply_rc(req, (int)n);
-	else
-		fuse_reply_write(req, (size_t)n);
+		return;
+	}
+	atomic_fetch_add(&fs->write_ops, 1);
+	atomic_fetch_add(&fs->bytes_written, (uint64_t)n);
+	fuse_reply_write(req, (size_t)n);
 }
 
 static void sfs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off,

@@ -46,15 +46,6 @@ static int inode_path(struct sfs_inode *inode, struct sfs_fdpath *p,
 	return 0;
 }
 
-static void value_failure(struct sfs_fs *fs, struct sfs_inode *inode)
-{
-	atomic_fetch_add(&fs->integrity_failures, 1);
-	sfs_log(LOG_ERR,
-		"integrity failure: inode %llu: extended attribute does not "
-		"authenticate",
-		(unsigned long long)inode->ino);
-}
-
 /* The inode's xattr id; creates it when `create` and missing. */
 static int xattr_id(const char *path, uint8_t id[SFS_XATTR_ID_BYTES],
 		    bool create)
@@ -106,7 +97,9 @@ ssize_t sfs_xattr_get(struct sfs_fs *fs, struct sfs_inode *inode,
 	if (n < 0)
 		return -errno;
 	if ((size_t)n < SFS_XATTR_OVERHEAD) {
-		value_failure(fs, inode);
+		sfs_report_integrity(
+		    fs, inode->ino, SFS_NO_BLOCK,
+		    "extended attribute does not authenticate");
 		return -EIO;
 	}
 	cap = (size_t)n;
@@ -128,7 +121,9 @@ ssize_t sfs_xattr_get(struct sfs_fs *fs, struct sfs_inode *inode,
 		n = sfs_xattr_value_decrypt(fs->crypto, id, bname, sealed,
 					    (size_t)n, plain);
 	if (rc < 0 || n < 0) {
-		value_failure(fs, inode);
+		sfs_report_integrity(
+		    fs, inode->ino, SFS_NO_BLOCK,
+		    "extended attribute does not authenticate");
 		n = -EIO;
 		goto out;
 	}
@@ -218,7 +213,9 @@ ssize_t sfs_xattr_list(struct sfs_fs *fs, struct sfs_inode *inode, char *buf,
 				continue;
 			if (sfs_xattr_name_decrypt(fs->crypto, name, plain) <
 			    0) {
-				value_failure(fs, inode);
+				sfs_report_integrity(
+				    fs, inode->ino, SFS_NO_BLOCK,
+				    "extended attribute does not authenticate");
 				continue;
 			}
 			shown = plain;

@@ -25,6 +25,19 @@ struct sfs_fs {
 	bool writeback;
 	/* Counters for status reporting. */
 	atomic_uint_fast64_t integrity_failures;
+	atomic_uint_fast64_t read_ops;
+	atomic_uint_fast64_t write_ops;
+	atomic_uint_fast64_t bytes_read;
+	atomic_uint_fast64_t bytes_written;
+	atomic_uint_fast64_t open_files;
 };
+
+/* No block number: the failure is not about one content block. */
+#define SFS_NO_BLOCK UINT64_MAX
+
+/* Records data that failed authentication (or is malformed) on disk: counts
+ * it and logs it path-free, by backing inode number and block. */
+void sfs_report_integrity(struct sfs_fs *fs, uint64_t ino, uint64_t block,
+			  const char *what);
 
 #endif
