@@ -33,9 +33,10 @@ int sfs_file_backing_flags(const struct sfs_fs *fs, int flags);
 /* Turns backing attributes into what the mount shows (plaintext size). */
 void sfs_file_fix_attr(const struct sfs_fs *fs, struct stat *st);
 
-/* Reads up to len bytes at off. In encrypted mode *data points into a
- * per-thread buffer holding plaintext: the caller wipes it with
- * sfs_file_read_done() after use. Returns the byte count. */
+/* Reads up to len bytes at off of an encrypted file (passthrough reads go
+ * straight from f->fd). *data points into a per-thread buffer holding
+ * plaintext: the caller wipes it with sfs_file_read_done() after use.
+ * Returns the byte count. */
 ssize_t sfs_file_read(struct sfs_fs *fs, struct sfs_file *f, size_t len,
 		      off_t off, uint8_t **data);
 void sfs_file_read_done(uint8_t *data, size_t len);
