@@ -6,7 +6,7 @@
 #   make run        build and mount an encrypted scratch with built-in defaults
 #   make install    DESTDIR= PREFIX=/usr/local
 
-PKGS      := fuse3 libsodium libconfig
+PKGS      := fuse3 libsodium libconfig jansson libkeyutils
 TEST_PKGS := criterion
 CC        ?= cc
 CFLAGS    ?= -O2 -g
@@ -103,10 +103,13 @@ uninstall:
 clean:
 	rm -rf build
 
+FORMAT_SRCS = $(wildcard fs/*.c include/*.h tests/*.c tests/*.h tools/*.c \
+                         tools/lib/*.c)
+
 format:
-	clang-format -i fs/*.c include/*.h tests/*.c tests/*.h tools/*.c
+	clang-format -i $(FORMAT_SRCS)
 
 format-check:
-	clang-format --dry-run --Werror fs/*.c include/*.h tests/*.c tests/*.h
+	clang-format --dry-run --Werror $(FORMAT_SRCS)
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
