@@ -18,13 +18,17 @@ WARN      := -Wall -Wextra $(WERROR) -Wshadow -Wstrict-prototypes \
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) $(TOOL_PKGS))
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS))
 # Libraries only the tools (and their tests) link.
-TOOL_PKGS  :=
+TOOL_PKGS  := libmicrohttpd jansson
 TOOL_PKG_LIBS = $(if $(TOOL_PKGS),$(shell pkg-config --libs $(TOOL_PKGS)))
 TEST_LIBS  = $(shell pkg-config --libs $(TEST_PKGS))
 CPPFLAGS  += -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -DFUSE_USE_VERSION=312 -Iinclude
 PREFIX    ?= /usr/local
 SBINDIR   ?= $(PREFIX)/sbin
 SYSCONFDIR ?= /etc
+MANDIR    ?= $(PREFIX)/share/man
+UNITDIR   ?= $(PREFIX)/lib/systemd/system
+MAN_PAGES := $(wildcard doc/*.1 doc/*.5 doc/*.8)
+UNITS     := $(wildcard conf/*.service)
 
 BUILD     ?= build
 SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all \
@@ -48,7 +52,7 @@ TEST_BINS  = $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
 BINS       = $(BUILD)/scratchfs $(TOOL_BINS)
 
 .PHONY: all deps check check-plain check-asan test run install uninstall \
-        clean format format-check sweep
+        clean format format-check sweep bench
 .DEFAULT_GOAL := all
 
 all: $(BINS)
@@ -87,18 +91,47 @@ check: deps
 run: deps $(BINS)
 	@tools/demo.sh $(BUILD)
 
+# scratchfs against the plain disk and gocryptfs (doc/PERFORMANCE.md);
+# BENCH_QUICK=1 for a smoke run, BENCH_PROFILE=1 for perf profiles.
+bench: deps $(BINS)
+	bench/bench.sh $(BUILD)
+
 # `mount -t fuse.scratchfs` and fstab go through Debian's mount.fuse
 # (-> mount.fuse3), which runs `scratchfs` from root's PATH.
+# install: binaries to SBINDIR, the config to SYSCONFDIR/scratchfs (never
+# over an existing one), man pages (doc/*.[158]) to MANDIR, systemd units
+# (conf/*.service, with @SBINDIR@ and @SYSCONFDIR@ filled in) to UNITDIR.
+# Run `systemctl daemon-reload` afterwards. uninstall removes what install
+# put there: the config only while it is unchanged, the config directory
+# only when empty (a node key file keeps it).
 install: $(BINS)
 	for b in $(notdir $(BINS)); do \
 		install -Dm755 $(BUILD)/$$b $(DESTDIR)$(SBINDIR)/$$b || exit 1; \
 	done
-	install -d $(DESTDIR)$(SYSCONFDIR)/scratchfs
+	install -d -m755 $(DESTDIR)$(SYSCONFDIR)/scratchfs
 	test -e $(DESTDIR)$(SYSCONFDIR)/scratchfs/scratchfs.conf || \
 		install -m644 conf/scratchfs.conf $(DESTDIR)$(SYSCONFDIR)/scratchfs/scratchfs.conf
+	for m in $(MAN_PAGES); do \
+		s=$${m##*.}; \
+		install -Dm644 $$m $(DESTDIR)$(MANDIR)/man$$s/$${m##*/} || exit 1; \
+	done
+	for u in $(UNITS); do \
+		install -d -m755 $(DESTDIR)$(UNITDIR) && \
+		sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+			$$u >$(DESTDIR)$(UNITDIR)/$${u##*/} && \
+		chmod 644 $(DESTDIR)$(UNITDIR)/$${u##*/} || exit 1; \
+	done
 
 uninstall:
 	rm -f $(addprefix $(DESTDIR)$(SBINDIR)/,$(notdir $(BINS)))
+	rm -f $(foreach m,$(MAN_PAGES),$(DESTDIR)$(MANDIR)/man$(subst .,,$(suffix $(m)))/$(notdir $(m)))
+	rm -f $(addprefix $(DESTDIR)$(UNITDIR)/,$(notdir $(UNITS)))
+	if cmp -s conf/scratchfs.conf $(DESTDIR)$(SYSCONFDIR)/scratchfs/scratchfs.conf; then \
+		rm -f $(DESTDIR)$(SYSCONFDIR)/scratchfs/scratchfs.conf; \
+	elif [ -e $(DESTDIR)$(SYSCONFDIR)/scratchfs/scratchfs.conf ]; then \
+		echo "uninstall: keeping the modified $(DESTDIR)$(SYSCONFDIR)/scratchfs/scratchfs.conf"; \
+	fi
+	-rmdir $(DESTDIR)$(SYSCONFDIR)/scratchfs 2>/dev/null
 
 clean:
 	rm -rf build

@@ -14,24 +14,31 @@
 #define MAX_WRITE_MIN 4096U
 #define MAX_WRITE_MAX 1048576U
 #define CACHE_TIMEOUT_MAX 3600.0
+#define WIPE_PASSES_MAX 16U
 
 #define CIPHER_VALUES "auto, xchacha20poly1305 or aes256gcm"
-#define KEY_SOURCE_VALUES "ephemeral, keyfile"
+#define KEY_SOURCE_VALUES "ephemeral, keyfile, keyring, command"
 
 void sfs_config_defaults(struct sfs_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->hbi_workspace = true;
 	cfg->cipher = SFS_AEAD_NONE;
-	cfg->key.source = SFS_KEY_EPHEMERAL;
-	snprintf(cfg->key.keyfile, sizeof(cfg->key.keyfile), "%s",
-		 SFS_DEFAULT_KEYFILE);
+	sfs_key_spec_defaults(&cfg->key);
 	cfg->fuse.max_threads = 8;
 	cfg->fuse.max_write = 1048576;
 	cfg->fuse.cache_timeout = 10.0;
 	cfg->fuse.allow_other = false;
 	cfg->fuse.default_permissions = true;
 	cfg->fuse.writeback_cache = true;
+	cfg->audit.file[0] = '\0';
+	cfg->audit.syslog = true;
+	cfg->wipe.passes = 0;
+	cfg->wipe.discard = false;
+	snprintf(cfg->volume_plugin.socket, sizeof(cfg->volume_plugin.socket),
+		 "%s", SFS_DEFAULT_PLUGIN_SOCKET);
+	snprintf(cfg->volume_plugin.root, sizeof(cfg->volume_plugin.root), "%s",
+		 SFS_DEFAULT_PLUGIN_ROOT);
 }
 
 static __attribute__((format(printf, 3, 4))) void
@@ -83,14 +90,16 @@ static int parse_key_source(const char *s, enum sfs_key_source *out, char *why,
 		*out = SFS_KEY_KEYFILE;
 		return 0;
 	}
-	if (strcmp(s, "keyring") == 0 || strcmp(s, "command") == 0)
-		set_err(why, why_len,
-			"\"%s\" is not implemented yet (supported: %s)", s,
-			KEY_SOURCE_VALUES);
-	else
-		set_err(why, why_len,
-			"unknown key source \"%s\" (supported: %s)", s,
-			KEY_SOURCE_VALUES);
+	if (strcmp(s, "keyring") == 0) {
+		*out = SFS_KEY_KEYRING;
+		return 0;
+	}
+	if (strcmp(s, "command") == 0) {
+		*out = SFS_KEY_COMMAND;
+		return 0;
+	}
+	set_err(why, why_len, "unknown key source \"%s\" (supported: %s)", s,
+		KEY_SOURCE_VALUES);
 	return -EINVAL;
 }
 
@@ -251,6 +260,230 @@ static int load_fuse(const struct file_ctx *fc, const config_setting_t *grp,
 	return 0;
 }
 
+/* audit.file: "" (none) or an absolute path naming a file. */
+static int parse_audit_file(const char *s, char out[PATH_MAX], char *why,
+			    size_t why_len)
+{
+	size_t len = strlen(s);
+
+	if (len == 0) {
+		out[0] = '\0';
+		return 0;
+	}
+	if (s[0] != '/' || s[len - 1] == '/') {
+		set_err(why, why_len,
+			"must be \"\" or an absolute path of a file, not "
+			"\"%s\"",
+			s);
+		return -EINVAL;
+	}
+	if (len >= PATH_MAX) {
+		set_err(why, why_len, "path is too long");
+		return -EINVAL;
+	}
+	strcpy(out, s);
+	return 0;
+}
+
+static int load_audit(const struct file_ctx *fc, const config_setting_t *grp,
+		      struct sfs_config *cfg)
+{
+	int n = config_setting_length(grp);
+
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *s = config_setting_get_elem(grp, i);
+		const char *key = config_setting_name(s);
+		char name[128], why[PATH_MAX + 128];
+		const char *str;
+		int rc;
+
+		snprintf(name, sizeof(name), "audit.%s", key ? key : "?");
+		if (!key) {
+			rc = setting_err(fc, s, name, "unknown setting");
+		} else if (strcmp(key, "file") == 0) {
+			rc = get_string(fc, s, name, &str);
+			if (rc == 0 && parse_audit_file(str, cfg->audit.file,
+							why, sizeof(why)))
+				rc = setting_err(fc, s, name, why);
+		} else if (strcmp(key, "syslog") == 0) {
+			rc = get_bool(fc, s, name, &cfg->audit.syslog);
+		} else {
+			rc = setting_err(fc, s, name, "unknown setting");
+		}
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+static int load_wipe(const struct file_ctx *fc, const config_setting_t *grp,
+		     struct sfs_config *cfg)
+{
+	int n = config_setting_length(grp);
+
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *s = config_setting_get_elem(grp, i);
+		const char *key = config_setting_name(s);
+		char name[128];
+		int rc;
+
+		snprintf(name, sizeof(name), "wipe.%s", key ? key : "?");
+		if (!key)
+			rc = setting_err(fc, s, name, "unknown setting");
+		else if (strcmp(key, "passes") == 0)
+			rc = get_uint(fc, s, name, 0, WIPE_PASSES_MAX,
+				      &cfg->wipe.passes);
+		else if (strcmp(key, "discard") == 0)
+			rc = get_bool(fc, s, name, &cfg->wipe.discard);
+		else
+			rc = setting_err(fc, s, name, "unknown setting");
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+/* key_command = ["/abs/program", "arg", ...]; (an array or list of
+ * strings; never key material: it is visible in ps). */
+static int load_key_command(const struct file_ctx *fc,
+			    const config_setting_t *s, struct sfs_config *cfg)
+{
+	const char *argv[SFS_KEY_COMMAND_MAX_ARGS];
+	char why[256];
+	int n;
+
+	if (config_setting_type(s) != CONFIG_TYPE_ARRAY &&
+	    config_setting_type(s) != CONFIG_TYPE_LIST)
+		return setting_err(fc, s, "key_command",
+				   "must be an array of strings: "
+				   "[\"/path/to/program\", \"arg\", ...]");
+	n = config_setting_length(s);
+	if (n > (int)SFS_KEY_COMMAND_MAX_ARGS) {
+		snprintf(why, sizeof(why),
+			 "has %d elements, at most %u allowed", n,
+			 SFS_KEY_COMMAND_MAX_ARGS);
+		return setting_err(fc, s, "key_command", why);
+	}
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_get_elem(s, i);
+
+		if (config_setting_type(e) != CONFIG_TYPE_STRING)
+			return setting_err(fc, s, "key_command",
+					   "must be an array of strings");
+		argv[i] = config_setting_get_string(e);
+	}
+	if (sfs_key_spec_set_command(&cfg->key, argv, (unsigned int)n, why,
+				     sizeof(why)))
+		return setting_err(fc, s, "key_command", why);
+	return 0;
+}
+
+/* volume_plugin.socket / .root: absolute, normalised, shorter than max,
+ * not "/" (the root: volumes are created and wiped under it). */
+static int parse_plugin_path(const char *s, size_t max, char *out, char *why,
+			     size_t why_len)
+{
+	size_t len = strlen(s);
+
+	if (s[0] != '/') {
+		set_err(why, why_len, "must be an absolute path, not \"%s\"",
+			s);
+		return -EINVAL;
+	}
+	if (len >= max) {
+		set_err(why, why_len, "path is too long (at most %zu bytes)",
+			max - 1);
+		return -EINVAL;
+	}
+	if (len == 1) {
+		set_err(why, why_len, "must not be \"/\"");
+		return -EINVAL;
+	}
+	for (const char *c = s; *c; c++) {
+		/* At each "/": what follows must be a real name. */
+		if (*c != '/')
+			continue;
+		if (c[1] == '/' || c[1] == '\0' ||
+		    (c[1] == '.' && (c[2] == '/' || c[2] == '\0')) ||
+		    (c[1] == '.' && c[2] == '.' &&
+		     (c[3] == '/' || c[3] == '\0'))) {
+			set_err(why, why_len,
+				"\"%s\" is not a normalised path (no \"//\", "
+				"\".\", \"..\" or trailing \"/\")",
+				s);
+			return -EINVAL;
+		}
+	}
+	memcpy(out, s, len + 1);
+	return 0;
+}
+
+static int load_volume_plugin(const struct file_ctx *fc,
+			      const config_setting_t *grp,
+			      struct sfs_config *cfg)
+{
+	int n = config_setting_length(grp);
+
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *s = config_setting_get_elem(grp, i);
+		const char *key = config_setting_name(s);
+		char name[128], why[SFS_PLUGIN_ROOT_MAX + 128];
+		const char *str;
+		int rc;
+
+		snprintf(name, sizeof(name), "volume_plugin.%s",
+			 key ? key : "?");
+		if (!key) {
+			rc = setting_err(fc, s, name, "unknown setting");
+		} else if (strcmp(key, "socket") == 0) {
+			rc = get_string(fc, s, name, &str);
+			if (rc == 0 &&
+			    parse_plugin_path(str, SFS_PLUGIN_SOCKET_MAX,
+					      cfg->volume_plugin.socket, why,
+					      sizeof(why)))
+				rc = setting_err(fc, s, name, why);
+		} else if (strcmp(key, "root") == 0) {
+			rc = get_string(fc, s, name, &str);
+			if (rc == 0 &&
+			    parse_plugin_path(str, SFS_PLUGIN_ROOT_MAX + 1,
+					      cfg->volume_plugin.root, why,
+					      sizeof(why)))
+				rc = setting_err(fc, s, name, why);
+		} else {
+			rc = setting_err(fc, s, name, "unknown setting");
+		}
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+int sfs_config_set_plugin_socket(struct sfs_config *cfg, const char *path,
+				 char *err, size_t err_len)
+{
+	char why[SFS_PLUGIN_ROOT_MAX + 128];
+
+	if (parse_plugin_path(path, SFS_PLUGIN_SOCKET_MAX,
+			      cfg->volume_plugin.socket, why, sizeof(why))) {
+		set_err(err, err_len, "socket: %s", why);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int sfs_config_set_plugin_root(struct sfs_config *cfg, const char *path,
+			       char *err, size_t err_len)
+{
+	char why[SFS_PLUGIN_ROOT_MAX + 128];
+
+	if (parse_plugin_path(path, SFS_PLUGIN_ROOT_MAX + 1,
+			      cfg->volume_plugin.root, why, sizeof(why))) {
+		set_err(err, err_len, "root: %s", why);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int load_top(const struct file_ctx *fc, const config_setting_t *s,
 		    struct sfs_config *cfg)
 {
@@ -268,6 +501,25 @@ static int load_top(const struct file_ctx *fc, const config_setting_t *s,
 			return setting_err(fc, s, key,
 					   "must be a group: fuse = { ... };");
 		return load_fuse(fc, s, cfg);
+	}
+	if (strcmp(key, "audit") == 0) {
+		if (config_setting_type(s) != CONFIG_TYPE_GROUP)
+			return setting_err(fc, s, key,
+					   "must be a group: audit = { ... };");
+		return load_audit(fc, s, cfg);
+	}
+	if (strcmp(key, "wipe") == 0) {
+		if (config_setting_type(s) != CONFIG_TYPE_GROUP)
+			return setting_err(fc, s, key,
+					   "must be a group: wipe = { ... };");
+		return load_wipe(fc, s, cfg);
+	}
+	if (strcmp(key, "volume_plugin") == 0) {
+		if (config_setting_type(s) != CONFIG_TYPE_GROUP)
+			return setting_err(fc, s, key,
+					   "must be a group: volume_plugin = "
+					   "{ ... };");
+		return load_volume_plugin(fc, s, cfg);
 	}
 	if (strcmp(key, "cipher") == 0) {
 		rc = get_string(fc, s, key, &str);
@@ -290,6 +542,19 @@ static int load_top(const struct file_ctx *fc, const config_setting_t *s,
 			rc = setting_err(fc, s, key, why);
 		return rc;
 	}
+	if (strcmp(key, "keyring_description") == 0) {
+		rc = get_string(fc, s, key, &str);
+		if (rc == 0 && sfs_keyring_desc_check(str, why, sizeof(why)))
+			rc = setting_err(fc, s, key, why);
+		if (rc == 0)
+			strcpy(cfg->key.keyring_desc, str);
+		return rc;
+	}
+	if (strcmp(key, "key_command") == 0)
+		return load_key_command(fc, s, cfg);
+	if (strcmp(key, "key_command_timeout") == 0)
+		return get_uint(fc, s, key, 1, SFS_KEY_COMMAND_TIMEOUT_MAX,
+				&cfg->key.command_timeout);
 	return setting_err(fc, s, key, "unknown setting");
 }
 
@@ -388,11 +653,14 @@ static int apply_key(struct sfs_config *cfg, const char *val, char *why,
 	int rc;
 
 	if (colon) {
-		/* Only "keyfile" takes an argument. */
+		/* Only "keyfile" takes an argument: a keyring description
+		 * and a provider command come from the config file only. */
 		snprintf(name, sizeof(name), "%.*s", (int)(colon - val), val);
 		if (strcmp(name, "keyfile") != 0) {
 			set_err(why, why_len,
-				"only keyfile takes a path (key=keyfile:PATH)");
+				"only keyfile takes a path (key=keyfile:PATH); "
+				"keyring_description and key_command are set "
+				"in the config file");
 			return -EINVAL;
 		}
 		rc = parse_keyfile(colon + 1, cfg->key.keyfile, why, why_len);

@@ -1,4 +1,5 @@
 /* events.c - reporting of integrity failures found by the I/O layers. */
+#include "sfs_audit.h"
 #include "sfs_fs.h"
 #include "sfs_log.h"
 
@@ -13,4 +14,6 @@ void sfs_report_integrity(struct sfs_fs *fs, uint64_t ino, uint64_t block,
 		sfs_log(LOG_ERR, "integrity failure: inode %llu block %llu: %s",
 			(unsigned long long)ino, (unsigned long long)block,
 			what);
+	/* The audit trail too: volume id, inode, block; never a name. */
+	sfs_audit_integrity(ino, block, what);
 }

@@ -1,14 +1,22 @@
-/* keys.c - node master key providers: load or create the node key file. */
+/* keys.c - node master key providers: key file, kernel keyring, command. */
 #include <errno.h>
 #include <fcntl.h>
+#include <keyutils.h>
 #include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "sfs_keys.h"
+
+extern char **environ;
 
 const char *sfs_key_source_name(enum sfs_key_source s)
 {
@@ -19,8 +27,36 @@ const char *sfs_key_source_name(enum sfs_key_source s)
 		return "ephemeral";
 	case SFS_KEY_KEYFILE:
 		return "keyfile";
+	case SFS_KEY_KEYRING:
+		return "keyring";
+	case SFS_KEY_COMMAND:
+		return "command";
 	}
 	return "unknown";
+}
+
+void sfs_key_spec_defaults(struct sfs_key_spec *spec)
+{
+	memset(spec, 0, sizeof(*spec));
+	spec->source = SFS_KEY_EPHEMERAL;
+	snprintf(spec->keyfile, sizeof(spec->keyfile), "%s",
+		 SFS_DEFAULT_KEYFILE);
+	snprintf(spec->keyring_desc, sizeof(spec->keyring_desc), "%s",
+		 SFS_DEFAULT_KEYRING_DESC);
+	spec->command_timeout = SFS_DEFAULT_KEY_COMMAND_TIMEOUT;
+}
+
+/* A spec built by hand with memset may leave these empty: use defaults. */
+static const char *keyring_desc(const struct sfs_key_spec *spec)
+{
+	return spec->keyring_desc[0] ? spec->keyring_desc
+				     : SFS_DEFAULT_KEYRING_DESC;
+}
+
+static unsigned int command_timeout(const struct sfs_key_spec *spec)
+{
+	return spec->command_timeout ? spec->command_timeout
+				     : SFS_DEFAULT_KEY_COMMAND_TIMEOUT;
 }
 
 static __attribute__((format(printf, 3, 4))) void
@@ -105,16 +141,19 @@ out:
 	return fd;
 }
 
-/* Creates a new key file holding key (SFS_KEY_BYTES). -EEXIST when someone
- * else created it first (the caller then reads theirs). */
-static int create_key_file(const char *path, const uint8_t *key, char *err,
-			   size_t err_len)
+int sfs_keyfile_create(const char *path, const uint8_t key[SFS_KEY_BYTES],
+		       char *err, size_t err_len)
 {
 	const char *slash = strrchr(path, '/');
 	char dir[PATH_MAX];
 	size_t done = 0;
 	int dfd, fd, rc = 0;
 
+	if (path[0] != '/') {
+		set_err(err, err_len, "key file %s: path must be absolute",
+			path);
+		return -EINVAL;
+	}
 	/* path is absolute, so slash is non-NULL; "/x" has parent "/". */
 	snprintf(dir, sizeof(dir), "%.*s",
 		 slash == path ? 1 : (int)(slash - path), path);
@@ -218,19 +257,14 @@ static int read_key_file(int fd, const char *path, uint8_t *key, char *err,
 	return 0;
 }
 
-int sfs_keys_load_nmk(const struct sfs_key_spec *spec, uint8_t **nmk, char *err,
-		      size_t err_len)
+/* The key file provider: loads spec->keyfile into key (secret memory),
+ * creating the file when it is missing (unless spec->no_create). */
+static int keyfile_load(const struct sfs_key_spec *spec, uint8_t *key,
+			char *err, size_t err_len)
 {
 	const char *path = spec->keyfile;
-	uint8_t *key;
 	int fd, rc;
 
-	*nmk = NULL;
-	if (spec->source != SFS_KEY_KEYFILE) {
-		set_err(err, err_len, "key source %s has no node key",
-			sfs_key_source_name(spec->source));
-		return -EINVAL;
-	}
 	if (strnlen(path, sizeof(spec->keyfile)) == sizeof(spec->keyfile)) {
 		set_err(err, err_len, "key file path is too long");
 		return -ENAMETOOLONG;
@@ -240,13 +274,6 @@ int sfs_keys_load_nmk(const struct sfs_key_spec *spec, uint8_t **nmk, char *err,
 			path);
 		return -EINVAL;
 	}
-	key = sfs_secret_alloc(SFS_KEY_BYTES);
-	if (!key) {
-		set_err(err, err_len, "key file %s: out of secret memory",
-			path);
-		return -ENOMEM;
-	}
-
 	/* Two rounds at most: a lost creation race sends us back to read. */
 	for (int round = 0; round < 2; round++) {
 		/* O_NONBLOCK: a FIFO planted here must not hang the mount. */
@@ -254,7 +281,7 @@ int sfs_keys_load_nmk(const struct sfs_key_spec *spec, uint8_t **nmk, char *err,
 		if (fd >= 0) {
 			rc = read_key_file(fd, path, key, err, err_len);
 			close(fd);
-			goto out;
+			return rc;
 		}
 		rc = -errno;
 		if (rc == -ELOOP) {
@@ -262,28 +289,667 @@ int sfs_keys_load_nmk(const struct sfs_key_spec *spec, uint8_t **nmk, char *err,
 				"key file %s is a symlink; refusing to follow "
 				"it",
 				path);
-			goto out;
+			return rc;
 		}
 		if (rc != -ENOENT) {
 			set_err(err, err_len, "cannot open key file %s: %s",
 				path, strerror(-rc));
-			goto out;
+			return rc;
+		}
+		if (spec->no_create) {
+			set_err(err, err_len, "key file %s does not exist",
+				path);
+			return -ENOKEY;
 		}
 		/* Missing: create it. The key is generated straight into
 		 * secret memory and written from there. */
 		sfs_random(key, SFS_KEY_BYTES);
-		rc = create_key_file(path, key, err, err_len);
+		rc = sfs_keyfile_create(path, key, err, err_len);
 		if (rc != -EEXIST)
-			goto out;
+			return rc;
 	}
 	set_err(err, err_len, "key file %s: keeps appearing and vanishing",
 		path);
-	rc = -EAGAIN;
+	return -EAGAIN;
+}
+
+/*
+ * The keyring provider: a "user" key in the user keyring (@u) of our uid.
+ */
+
+/* Owner-only: a systemd service has a private session keyring that does not
+ * link @u, so it does not "possess" the key and needs the user bits. */
+#define KEYRING_PERM (KEY_POS_ALL | KEY_USR_ALL)
+
+int sfs_keyring_desc_check(const char *desc, char *why, size_t why_len)
+{
+	size_t len = strnlen(desc, SFS_KEYRING_DESC_MAX + 1);
+
+	if (len == 0 || len > SFS_KEYRING_DESC_MAX) {
+		set_err(why, why_len, "must be 1..%u characters long",
+			SFS_KEYRING_DESC_MAX);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < len; i++) {
+		/* Printable, no spaces: it shows up in /proc/keys and in
+		 * `keyctl` commands an operator types. */
+		if (desc[i] <= ' ' || desc[i] > '~') {
+			set_err(why, why_len,
+				"may hold only printable ASCII characters "
+				"without spaces");
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+/* Finds the key desc in @u. Returns its serial or -errno (-ENOKEY when
+ * there is none, -EKEYREVOKED / -EKEYEXPIRED for a dead one). */
+static long keyring_find(const char *desc)
+{
+	long id = keyctl_search(KEY_SPEC_USER_KEYRING, "user", desc, 0);
+
+	return id < 0 ? -errno : id;
+}
+
+static int keyring_err(const char *desc, int rc, const char *what, char *err,
+		       size_t err_len)
+{
+	switch (rc) {
+	case -EKEYREVOKED:
+		set_err(err, err_len,
+			"keyring key %s was revoked: the volumes wrapped under "
+			"it cannot be opened any more; wipe them (a new key "
+			"is created once the revoked one is gone: keyctl "
+			"unlink it from @u)",
+			desc);
+		break;
+	case -EKEYEXPIRED:
+		set_err(err, err_len,
+			"keyring key %s has expired: the volumes wrapped under "
+			"it cannot be opened any more; wipe them",
+			desc);
+		break;
+	case -ENOSYS:
+	case -EPERM:
+		set_err(err, err_len,
+			"keyring key %s: %s: %s (is the kernel keyring "
+			"available here? containers often block keyctl)",
+			desc, what, strerror(-rc));
+		break;
+	default:
+		set_err(err, err_len, "keyring key %s: %s: %s", desc, what,
+			strerror(-rc));
+	}
+	return rc;
+}
+
+/* Reads key id (desc) into key, which must hold exactly SFS_KEY_BYTES. */
+static int keyring_read(long id, const char *desc, uint8_t *key, char *err,
+			size_t err_len)
+{
+	/* Straight into secret memory: keyctl_read_alloc would malloc. */
+	long n = keyctl_read((key_serial_t)id, (char *)key, SFS_KEY_BYTES);
+
+	if (n < 0)
+		return keyring_err(desc, -errno, "cannot read it", err,
+				   err_len);
+	if (n != SFS_KEY_BYTES) {
+		sfs_wipe(key, SFS_KEY_BYTES);
+		set_err(err, err_len,
+			"keyring key %s holds %ld bytes, expected %u (not a "
+			"scratchfs node key?)",
+			desc, n, SFS_KEY_BYTES);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Creates desc in @u holding key unless it exists: -EEXIST then. Atomic:
+ * the key is made in our thread keyring and moved with KEYCTL_MOVE_EXCL,
+ * so a concurrent creator never has its key replaced (add_key into @u
+ * would silently update an existing key: another volume's key lost). */
+static int keyring_create_excl(const char *desc, const uint8_t *key, char *err,
+			       size_t err_len)
+{
+	key_serial_t id;
+	int rc = 0;
+
+	id = add_key("user", desc, key, SFS_KEY_BYTES, KEY_SPEC_THREAD_KEYRING);
+	if (id < 0)
+		return keyring_err(desc, -errno, "cannot create it", err,
+				   err_len);
+	if (keyctl_setperm(id, KEYRING_PERM) < 0 ||
+	    keyctl_move(id, KEY_SPEC_THREAD_KEYRING, KEY_SPEC_USER_KEYRING,
+			KEYCTL_MOVE_EXCL) < 0)
+		rc = -errno;
+	if (rc) {
+		keyctl_invalidate(id);
+		if (rc != -EEXIST)
+			keyring_err(desc, rc,
+				    "cannot add it to the user keyring", err,
+				    err_len);
+	}
+	return rc;
+}
+
+static int keyring_load(const struct sfs_key_spec *spec, uint8_t *key,
+			char *err, size_t err_len)
+{
+	const char *desc = keyring_desc(spec);
+	char why[128];
+	long id;
+	int rc;
+
+	if (sfs_keyring_desc_check(desc, why, sizeof(why))) {
+		set_err(err, err_len, "keyring description \"%.64s\": %s", desc,
+			why);
+		return -EINVAL;
+	}
+	/* Two rounds at most: a lost creation race sends us back to read. */
+	for (int round = 0; round < 2; round++) {
+		id = keyring_find(desc);
+		if (id >= 0)
+			return keyring_read(id, desc, key, err, err_len);
+		if (id != -ENOKEY)
+			return keyring_err(desc, (int)id, "cannot look it up",
+					   err, err_len);
+		if (spec->no_create) {
+			set_err(err, err_len,
+				"keyring key %s is not in the user keyring of "
+				"uid %u",
+				desc, (unsigned int)geteuid());
+			return -ENOKEY;
+		}
+		sfs_random(key, SFS_KEY_BYTES);
+		rc = keyring_create_excl(desc, key, err, err_len);
+		if (rc != -EEXIST)
+			return rc;
+		sfs_wipe(key, SFS_KEY_BYTES);
+	}
+	set_err(err, err_len, "keyring key %s: keeps appearing and vanishing",
+		desc);
+	return -EAGAIN;
+}
+
+int sfs_keyring_store(const char *desc, const uint8_t key[SFS_KEY_BYTES],
+		      char *err, size_t err_len)
+{
+	char why[128];
+	long id;
+
+	if (sfs_keyring_desc_check(desc, why, sizeof(why))) {
+		set_err(err, err_len, "keyring description \"%.64s\": %s", desc,
+			why);
+		return -EINVAL;
+	}
+	id = keyring_find(desc);
+	if (id >= 0) {
+		if (keyctl_update((key_serial_t)id, key, SFS_KEY_BYTES) < 0)
+			return keyring_err(desc, -errno, "cannot update it",
+					   err, err_len);
+		return 0;
+	}
+	/* Missing or dead: add_key displaces a revoked key of that name. */
+	id = add_key("user", desc, key, SFS_KEY_BYTES, KEY_SPEC_USER_KEYRING);
+	if (id < 0)
+		return keyring_err(desc, -errno, "cannot create it", err,
+				   err_len);
+	if (keyctl_setperm((key_serial_t)id, KEYRING_PERM) < 0)
+		return keyring_err(desc, -errno, "cannot set its permissions",
+				   err, err_len);
+	return 0;
+}
+
+int sfs_keyring_remove(const char *desc, char *err, size_t err_len)
+{
+	long id = keyring_find(desc);
+
+	if (id == -ENOKEY)
+		return -ENOKEY;
+	if (id < 0)
+		return keyring_err(desc, (int)id, "cannot look it up", err,
+				   err_len);
+	/* Unlink first so it is gone from @u at once (invalidated keys are
+	 * collected asynchronously), then invalidate it for other links. */
+	if (keyctl_unlink((key_serial_t)id, KEY_SPEC_USER_KEYRING) < 0 ||
+	    keyctl_invalidate((key_serial_t)id) < 0)
+		return keyring_err(desc, -errno, "cannot remove it", err,
+				   err_len);
+	return 0;
+}
+
+/*
+ * The command provider.
+ */
+
+/* Longest output we look at: 64 hex digits, a newline, and one byte more
+ * to tell "too long" from "just right". */
+#define COMMAND_OUT_MAX 66U
+
+int sfs_key_spec_set_command(struct sfs_key_spec *spec, const char *const *argv,
+			     unsigned int argc, char *why, size_t why_len)
+{
+	size_t len = 0;
+
+	if (argc == 0) {
+		set_err(why, why_len,
+			"needs at least the program (an absolute path)");
+		return -EINVAL;
+	}
+	if (argc > SFS_KEY_COMMAND_MAX_ARGS) {
+		set_err(why, why_len, "has %u arguments, at most %u allowed",
+			argc, SFS_KEY_COMMAND_MAX_ARGS);
+		return -EINVAL;
+	}
+	if (argv[0][0] != '/') {
+		set_err(why, why_len,
+			"the program must be an absolute path, not \"%.200s\"",
+			argv[0]);
+		return -EINVAL;
+	}
+	for (unsigned int i = 0; i < argc; i++)
+		len += strlen(argv[i]) + 1;
+	if (len > sizeof(spec->command)) {
+		set_err(why, why_len, "is too long (%zu bytes, at most %zu)",
+			len, sizeof(spec->command));
+		return -EINVAL;
+	}
+	len = 0;
+	for (unsigned int i = 0; i < argc; i++) {
+		size_t n = strlen(argv[i]) + 1;
+
+		memcpy(spec->command + len, argv[i], n);
+		len += n;
+	}
+	spec->command_len = len;
+	spec->command_argc = argc;
+	return 0;
+}
+
+/* Splits spec->command into argv (argc + 1 entries, NULL-terminated). */
+static void command_argv(const struct sfs_key_spec *spec, char **argv)
+{
+	const char *p = spec->command;
+
+	for (unsigned int i = 0; i < spec->command_argc; i++) {
+		argv[i] = (char *)p;
+		p += strlen(p) + 1;
+	}
+	argv[spec->command_argc] = NULL;
+}
+
+/* Whether spec's command is well formed (it may come from a hand-made
+ * spec, not only from the config parser). */
+static bool command_valid(const struct sfs_key_spec *spec)
+{
+	size_t len = 0;
+
+	if (spec->command_argc == 0 ||
+	    spec->command_argc > SFS_KEY_COMMAND_MAX_ARGS ||
+	    spec->command_len > sizeof(spec->command) ||
+	    spec->command[0] != '/')
+		return false;
+	for (unsigned int i = 0; i < spec->command_argc; i++) {
+		const char *nul =
+		    memchr(spec->command + len, '\0', spec->command_len - len);
+
+		if (!nul)
+			return false;
+		len = (size_t)(nul - spec->command) + 1;
+	}
+	return len == spec->command_len;
+}
+
+/* The program runs as us (root, usually) with the node key on its stdout:
+ * refuse one that someone else could have replaced. */
+static int check_program(const char *prog, char *err, size_t err_len)
+{
+	struct stat st;
+	int rc;
+
+	if (stat(prog, &st) != 0) {
+		rc = -errno;
+		set_err(err, err_len, "key command %s: %s", prog,
+			strerror(-rc));
+		return rc;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		set_err(err, err_len, "key command %s is %s", prog,
+			file_type(st.st_mode));
+		return -EINVAL;
+	}
+	if (st.st_mode & 022) {
+		set_err(err, err_len,
+			"key command %s is writable by group or others (mode "
+			"%04o): chmod go-w %s",
+			prog, (unsigned int)(st.st_mode & 07777), prog);
+		return -EPERM;
+	}
+	if (geteuid() == 0 && st.st_uid != 0) {
+		set_err(err, err_len,
+			"key command %s is owned by uid %u, not root: chown "
+			"root %s",
+			prog, (unsigned int)st.st_uid, prog);
+		return -EPERM;
+	}
+	if (access(prog, X_OK) != 0) {
+		rc = -errno;
+		set_err(err, err_len, "key command %s: %s", prog,
+			strerror(-rc));
+		return rc;
+	}
+	return 0;
+}
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Starts argv with stdout on out_fd (and stdin /dev/null) in a new process
+ * group. Returns the pid or -errno. */
+static pid_t spawn_provider(char **argv, int out_fd)
+{
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	sigset_t none, all;
+	pid_t pid = -1;
+	int rc;
+
+	sigemptyset(&none);
+	sigfillset(&all);
+	rc = posix_spawn_file_actions_init(&fa);
+	if (rc)
+		return -rc;
+	rc = posix_spawnattr_init(&attr);
+	if (rc) {
+		posix_spawn_file_actions_destroy(&fa);
+		return -rc;
+	}
+	if (!rc)
+		rc = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null",
+						      O_RDONLY, 0);
+	if (!rc)
+		rc = posix_spawn_file_actions_adddup2(&fa, out_fd, 1);
+	/* Nothing of ours (backing fds, /dev/fuse) leaks into it. */
+	if (!rc)
+		rc = posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+	/* Its own process group, so a timeout kills its children too; and a
+	 * clean signal state whatever ours is. */
+	if (!rc)
+		rc = posix_spawnattr_setflags(
+		    &attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
+			       POSIX_SPAWN_SETSIGDEF);
+	if (!rc)
+		rc = posix_spawnattr_setpgroup(&attr, 0);
+	if (!rc)
+		rc = posix_spawnattr_setsigmask(&attr, &none);
+	if (!rc)
+		rc = posix_spawnattr_setsigdefault(&attr, &all);
+	if (!rc)
+		rc = posix_spawn(&pid, argv[0], &fa, &attr, argv, environ);
+	posix_spawnattr_destroy(&attr);
+	posix_spawn_file_actions_destroy(&fa);
+	return rc ? -rc : pid;
+}
+
+/* Kills the provider's process group and reaps it. */
+static void kill_provider(pid_t pid)
+{
+	kill(-pid, SIGKILL);
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
+}
+
+/* Reads the provider's stdout into out (COMMAND_OUT_MAX bytes) until EOF,
+ * out full, or the deadline. Returns the count or -errno (-ETIMEDOUT). */
+static ssize_t read_provider(int fd, uint8_t *out, long long deadline)
+{
+	size_t done = 0;
+
+	while (done < COMMAND_OUT_MAX) {
+		struct pollfd pfd = {.fd = fd, .events = POLLIN};
+		long long left = deadline - now_ms();
+		ssize_t n;
+		int r;
+
+		if (left <= 0)
+			return -ETIMEDOUT;
+		r = poll(&pfd, 1, (int)(left > 60000 ? 60000 : left));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -errno;
+		if (r == 0)
+			continue; /* re-checks the deadline */
+		n = read(fd, out + done, COMMAND_OUT_MAX - done);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			break;
+		done += (size_t)n;
+	}
+	return (ssize_t)done;
+}
+
+/* Waits for pid until the deadline. 0 with *status, or -ETIMEDOUT / -errno
+ * (the process is still to be killed and reaped then). */
+static int wait_provider(pid_t pid, int *status, long long deadline)
+{
+	for (;;) {
+		pid_t r = waitpid(pid, status, WNOHANG);
+		struct timespec tick = {0, 5 * 1000 * 1000};
+
+		if (r == pid)
+			return 0;
+		if (r < 0 && errno != EINTR)
+			return -errno;
+		if (now_ms() >= deadline)
+			return -ETIMEDOUT;
+		nanosleep(&tick, NULL);
+	}
+}
+
+static int hex_value(uint8_t c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Decodes the provider's output (n bytes) into key: 32 raw bytes, or 64 hex
+ * digits with an optional final newline. */
+static int parse_provider_output(const uint8_t *out, size_t n, uint8_t *key,
+				 const char *prog, char *err, size_t err_len)
+{
+	if (n == SFS_KEY_BYTES) {
+		memcpy(key, out, SFS_KEY_BYTES);
+		return 0;
+	}
+	if (n == 2 * SFS_KEY_BYTES ||
+	    (n == 2 * SFS_KEY_BYTES + 1 && out[n - 1] == '\n')) {
+		int bad = 0;
+
+		for (size_t i = 0; i < SFS_KEY_BYTES; i++) {
+			int hi = hex_value(out[2 * i]);
+			int lo = hex_value(out[2 * i + 1]);
+
+			bad |= hi < 0 || lo < 0;
+			key[i] = (uint8_t)((hi & 15) << 4 | (lo & 15));
+		}
+		if (!bad)
+			return 0;
+		sfs_wipe(key, SFS_KEY_BYTES);
+		set_err(err, err_len,
+			"key command %s printed %zu bytes that are not 64 hex "
+			"digits",
+			prog, n);
+		return -EINVAL;
+	}
+	set_err(err, err_len,
+		"key command %s printed %s%zu bytes; expected 32 raw bytes or "
+		"64 hex digits (and an optional newline)",
+		prog, n >= COMMAND_OUT_MAX ? "more than " : "",
+		n >= COMMAND_OUT_MAX ? (size_t)(COMMAND_OUT_MAX - 1) : n);
+	return -EINVAL;
+}
+
+static int command_load(const struct sfs_key_spec *spec, uint8_t *key,
+			char *err, size_t err_len)
+{
+	char *argv[SFS_KEY_COMMAND_MAX_ARGS + 1];
+	unsigned int timeout = command_timeout(spec);
+	long long deadline;
+	uint8_t *out;
+	ssize_t n;
+	int p[2], status = 0, rc;
+	pid_t pid;
+
+	if (spec->command_argc == 0) {
+		set_err(err, err_len,
+			"key source command needs key_command (the provider "
+			"program and its arguments) in the config file");
+		return -EINVAL;
+	}
+	if (!command_valid(spec)) {
+		set_err(err, err_len, "key command: malformed command line");
+		return -EINVAL;
+	}
+	command_argv(spec, argv);
+	rc = check_program(argv[0], err, err_len);
+	if (rc)
+		return rc;
+	out = sfs_secret_alloc(COMMAND_OUT_MAX);
+	if (!out) {
+		set_err(err, err_len, "key command %s: out of secret memory",
+			argv[0]);
+		return -ENOMEM;
+	}
+	if (pipe2(p, O_CLOEXEC) != 0) {
+		rc = -errno;
+		set_err(err, err_len, "key command %s: pipe: %s", argv[0],
+			strerror(-rc));
+		goto out;
+	}
+	deadline = now_ms() + 1000LL * timeout;
+	pid = spawn_provider(argv, p[1]);
+	close(p[1]);
+	if (pid < 0) {
+		rc = (int)pid;
+		set_err(err, err_len, "cannot run key command %s: %s", argv[0],
+			strerror(-rc));
+		close(p[0]);
+		goto out;
+	}
+	n = read_provider(p[0], out, deadline);
+	/* Closed before waiting: a provider still writing gets SIGPIPE. */
+	close(p[0]);
+	rc = n < 0 ? (int)n : wait_provider(pid, &status, deadline);
+	if (rc == 0 && n >= (ssize_t)COMMAND_OUT_MAX) {
+		/* Too long: say so, not "killed by SIGPIPE". */
+		rc = parse_provider_output(out, (size_t)n, key, argv[0], err,
+					   err_len);
+		goto out;
+	}
+	if (rc) {
+		kill_provider(pid);
+		if (rc == -ETIMEDOUT)
+			set_err(err, err_len,
+				"key command %s did not finish within %u s; "
+				"killed it (key_command_timeout)",
+				argv[0], timeout);
+		else
+			set_err(err, err_len, "key command %s: %s", argv[0],
+				strerror(-rc));
+		goto out;
+	}
+	if (WIFSIGNALED(status)) {
+		set_err(err, err_len, "key command %s was killed by signal %d",
+			argv[0], WTERMSIG(status));
+		rc = -EIO;
+		goto out;
+	}
+	if (WEXITSTATUS(status) != 0) {
+		set_err(err, err_len,
+			"key command %s failed (exit status %d); see its "
+			"messages above or in the journal",
+			argv[0], WEXITSTATUS(status));
+		rc = -EIO;
+		goto out;
+	}
+	rc = parse_provider_output(out, (size_t)n, key, argv[0], err, err_len);
 out:
+	sfs_secret_free(out);
+	return rc;
+}
+
+/*
+ * Dispatch.
+ */
+
+int sfs_keys_load_nmk(const struct sfs_key_spec *spec, uint8_t **nmk, char *err,
+		      size_t err_len)
+{
+	uint8_t *key;
+	int rc;
+
+	*nmk = NULL;
+	if (spec->source != SFS_KEY_KEYFILE &&
+	    spec->source != SFS_KEY_KEYRING &&
+	    spec->source != SFS_KEY_COMMAND) {
+		set_err(err, err_len, "key source %s has no node key",
+			sfs_key_source_name(spec->source));
+		return -EINVAL;
+	}
+	key = sfs_secret_alloc(SFS_KEY_BYTES);
+	if (!key) {
+		set_err(err, err_len, "%s: out of secret memory",
+			sfs_key_source_name(spec->source));
+		return -ENOMEM;
+	}
+	if (spec->source == SFS_KEY_KEYFILE)
+		rc = keyfile_load(spec, key, err, err_len);
+	else if (spec->source == SFS_KEY_KEYRING)
+		rc = keyring_load(spec, key, err, err_len);
+	else
+		rc = command_load(spec, key, err, err_len);
 	if (rc) {
 		sfs_secret_free(key);
 		return rc;
 	}
 	*nmk = key;
 	return 0;
+}
+
+void sfs_key_spec_describe(const struct sfs_key_spec *spec, char *out,
+			   size_t out_len)
+{
+	switch (spec->source) {
+	case SFS_KEY_KEYFILE:
+		snprintf(out, out_len, "key file %s", spec->keyfile);
+		return;
+	case SFS_KEY_KEYRING:
+		snprintf(out, out_len,
+			 "keyring key %s (user keyring of uid %u)",
+			 keyring_desc(spec), (unsigned int)geteuid());
+		return;
+	case SFS_KEY_COMMAND:
+		snprintf(out, out_len, "key command %s",
+			 command_valid(spec) ? spec->command : "(none)");
+		return;
+	case SFS_KEY_EPHEMERAL:
+	case SFS_KEY_NONE:
+		break;
+	}
+	snprintf(out, out_len, "%s", sfs_key_source_name(spec->source));
 }

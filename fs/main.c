@@ -12,6 +12,9 @@
 #include <fcntl.h>
 #include <fuse_lowlevel.h>
 #include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +25,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include "sfs_audit.h"
 #include "sfs_config.h"
 #include "sfs_crypto.h"
 #include "sfs_fs.h"
@@ -74,6 +78,10 @@ static void usage(const char *prog)
 	    "    -o key=ephemeral       fresh key per mount, never stored\n"
 	    "    -o key=keyfile[:PATH]  volume key wrapped under a node key\n"
 	    "                           file (created 0600 when missing)\n"
+	    "    -o key=keyring         ... under a node key in the kernel\n"
+	    "                           keyring (keyring_description)\n"
+	    "    -o key=command         ... under a node key printed by\n"
+	    "                           key_command (config file only)\n"
 	    "    -o cipher=auto|aes256gcm|xchacha20poly1305\n"
 	    "\n"
 	    "FUSE options:\n",
@@ -231,6 +239,35 @@ static int check_mountpoint(const char *mnt, const char *backing_real)
 	return 0;
 }
 
+/* Opens the audit sink named in the config, before daemonizing so that a
+ * bad audit file stops the mount with a message. */
+static int open_audit(const struct sfs_config *cfg, struct sfs_audit **a)
+{
+	char err[PATH_MAX + 128];
+
+	if (sfs_audit_open(a, cfg->audit.file, cfg->audit.syslog, "scratchfs",
+			   err, sizeof(err)) < 0) {
+		fprintf(stderr, "scratchfs: %s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
+/* Whether the backing directory has no volume header yet (this mount will
+ * create the volume and its key): for the audit record only. */
+static bool volume_is_new(const char *backing)
+{
+	struct sfs_volume_header h;
+	int fd = open(backing, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int rc;
+
+	if (fd < 0)
+		return false;
+	rc = sfs_volume_read(fd, &h, NULL, 0);
+	close(fd);
+	return rc == -ENOENT;
+}
+
 /* Forks; the parent waits for the child's verdict and exits with it. In the
  * child, returns the fd to report success on. */
 static int daemon_start(void)
@@ -352,6 +389,75 @@ static int add_mount_options(struct fuse_args *args,
 	return rc ? -1 : 0;
 }
 
+/* SIGHUP reopens the audit log file (logrotate moves it away and signals)
+ * instead of unmounting as libfuse's handler would. A thread of its own
+ * waits for it, so the reopen is not limited to async-signal-safe calls. */
+struct hup {
+	struct sfs_audit *audit;
+	const char *file; /* the configured audit file; "" for none */
+	pthread_t thread;
+	bool running;
+	atomic_bool stop; /* set before the last SIGHUP that ends it */
+};
+
+static void reopen_audit(const struct hup *h)
+{
+	char err[PATH_MAX + 128];
+
+	if (!h->file[0])
+		sfs_log(LOG_INFO, "SIGHUP: no audit log file to reopen");
+	else if (sfs_audit_reopen(h->audit, err, sizeof(err)) < 0)
+		sfs_log(LOG_ERR, "SIGHUP: %s; still writing to the old file",
+			err);
+	else
+		sfs_log(LOG_INFO, "SIGHUP: reopened audit log %s", h->file);
+}
+
+static void *hup_thread(void *arg)
+{
+	const struct hup *h = arg;
+	sigset_t set;
+	int sig;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGHUP);
+	for (;;) {
+		if (sigwait(&set, &sig) != 0)
+			continue;
+		if (atomic_load(&h->stop))
+			return NULL;
+		reopen_audit(h);
+	}
+}
+
+/* Blocks SIGHUP in this thread and so in every FUSE worker started after
+ * it, and hands it to a thread of its own. 0 or -1. */
+static int hup_start(struct hup *h, struct sfs_audit *audit, const char *file)
+{
+	sigset_t set;
+
+	h->audit = audit;
+	h->file = file;
+	sigemptyset(&set);
+	sigaddset(&set, SIGHUP);
+	if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0 ||
+	    pthread_create(&h->thread, NULL, hup_thread, h) != 0)
+		return -1;
+	h->running = true;
+	return 0;
+}
+
+static void hup_stop(struct hup *h)
+{
+	if (!h->running)
+		return;
+	/* Not pthread_cancel: a signal it waits for anyway ends it cleanly. */
+	atomic_store(&h->stop, true);
+	pthread_kill(h->thread, SIGHUP);
+	pthread_join(h->thread, NULL);
+	h->running = false;
+}
+
 static int serve(struct fuse_session *se, const struct fuse_cmdline_opts *fo,
 		 const struct sfs_config *cfg)
 {
@@ -383,6 +489,9 @@ int main(int argc, char *argv[])
 	char backing[PATH_MAX];
 	struct stat root_st;
 	int ret = 1, root_fd = -1, ready_fd = -1;
+	struct sfs_audit *audit = NULL;
+	bool mounted = false, created = false;
+	struct hup hup = {0};
 
 	sfs_log_init("scratchfs", false);
 	/* First: config validation asks libsodium which ciphers the CPU has. */
@@ -419,11 +528,15 @@ int main(int argc, char *argv[])
 		ret = 0;
 		goto out;
 	}
+	if (open_audit(&cfg, &audit) < 0)
+		goto out;
 	harden_process();
 	if (!fo.foreground && (ready_fd = daemon_start()) < 0)
 		goto out;
+	created = volume_is_new(backing);
 	if (open_volume(&fs, &cfg, backing, &hdr) < 0)
 		goto out;
+	fs.volume = &hdr;
 	fs.dev = root_st.st_dev;
 	fs.max_write = cfg.fuse.max_write;
 	fs.timeout = cfg.fuse.cache_timeout;
@@ -443,11 +556,27 @@ int main(int argc, char *argv[])
 		goto out_session;
 	if (fuse_session_mount(se, fo.mountpoint) < 0)
 		goto out_handlers;
+	/* Recorded before the parent exits, so the record exists once the
+	 * mount command returns. */
+	mounted = true;
+	{
+		char id[2 * SFS_VOLUME_UUID_BYTES + 1];
+
+		sfs_hex(id, hdr.uuid, SFS_VOLUME_UUID_BYTES);
+		sfs_audit_mount(audit, &hdr, backing, fo.mountpoint, created);
+		sfs_audit_set_global(audit, id);
+	}
 	if (ready_fd >= 0) {
 		daemon_ready(ready_fd);
 		ready_fd = -1;
 	}
+	if (hup_start(&hup, audit, cfg.audit.file) < 0) {
+		sfs_log(LOG_ERR, "cannot set up SIGHUP handling");
+		fuse_session_unmount(se);
+		goto out_handlers;
+	}
 	ret = serve(se, &fo, &cfg) ? 1 : 0;
+	hup_stop(&hup);
 	fuse_session_unmount(se);
 out_handlers:
 	fuse_remove_signal_handlers(se);
@@ -456,6 +585,10 @@ out_session:
 out:
 	/* Wiping the keys is what makes an ephemeral volume unreadable. */
 	sfs_crypto_free(fs.crypto);
+	sfs_audit_set_global(NULL, NULL);
+	if (mounted)
+		sfs_audit_unmount(audit, &hdr, backing, fo.mountpoint);
+	sfs_audit_close(audit);
 	sfs_itable_free(fs.inodes);
 	if (root_fd >= 0)
 		close(root_fd);

@@ -23,6 +23,7 @@
 #include "sfs_fileio.h"
 #include "sfs_nameio.h"
 #include "sfs_ops.h"
+#include "sfs_status.h"
 #include "sfs_sys.h"
 #include "sfs_xattrio.h"
 
@@ -615,7 +616,17 @@ static void sfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		/* Passthrough: let libfuse splice straight from the backing
 		 * file, no copy through our memory. */
 		struct fuse_bufvec buf = FUSE_BUFVEC_INIT(size);
+		struct stat st;
 
+		/* The splice does not say how much it moved: count what the
+		 * file holds there. */
+		if (fstat(file_of(fi)->fd, &st) == 0 && st.st_size > off) {
+			off_t left = st.st_size - off;
+
+			if (left > (off_t)size)
+				left = (off_t)size;
+			atomic_fetch_add(&fs->bytes_read, (uint64_t)left);
+		}
 		buf.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
 		buf.buf[0].fd = file_of(fi)->fd;
 		buf.buf[0].pos = off;
@@ -880,12 +891,34 @@ static void reply_xattr(fuse_req_t req, ssize_t n, const char *buf, size_t size)
 		fuse_reply_buf(req, buf, (size_t)n);
 }
 
+/* The root's virtual status attribute (fs/status.c), for scratchfs-ctl:
+ * root and the daemon's own user only; never listed or stored. */
+static void reply_status(fuse_req_t req, size_t size)
+{
+	uid_t uid = fuse_req_ctx(req)->uid;
+	char buf[SFS_STATUS_MAX];
+	ssize_t n;
+
+	if (uid != 0 && uid != getuid()) {
+		fuse_reply_err(req, EPERM);
+		return;
+	}
+	n = sfs_status_json(fs_of(req), buf,
+			    size < sizeof(buf) ? size : sizeof(buf));
+	reply_xattr(req, n, buf, size);
+}
+
 static void sfs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 			 size_t size)
 {
-	char *buf = size ? malloc(size) : NULL;
+	char *buf;
 	ssize_t n;
 
+	if (ino == FUSE_ROOT_ID && strcmp(name, SFS_STATUS_XATTR) == 0) {
+		reply_status(req, size);
+		return;
+	}
+	buf = size ? malloc(size) : NULL;
 	if (size && !buf) {
 		fuse_reply_err(req, ENOMEM);
 		return;

@@ -13,14 +13,16 @@
  *       32    1  mode, u8: 0 plain (hbi=0), 1 encrypted (hbi=1)
  *       33    1  AEAD, u8: 0 none (plain), 1 XChaCha20-Poly1305,
  *                2 AES-256-GCM
- *       34    1  key source, u8: 0 none (plain), 1 ephemeral, 2 key file
+ *       34    1  key source, u8: 0 none (plain), 1 ephemeral, 2 key file,
+ *                3 kernel keyring, 4 key command
  *       35    1  reserved, must be 0
  *       36    4  block size, u32 = 4096 (plaintext bytes per block)
  *       40   16  node key id: public fingerprint of the node master key
- *                that wraps the volume key; zero unless key source is 2
+ *                that wraps the volume key; zero unless key source is
+ *                2, 3 or 4 (a wrapped key)
  *       56   72  keyslot: wrapped volume key = XChaCha20 nonce (24) ||
  *                encrypted key (32) || Poly1305 tag (16); zero unless key
- *                source is 2
+ *                source is 2, 3 or 4
  *      128   32  reserved, must be 0
  *      160   32  checksum: BLAKE2b-256 (unkeyed) of bytes 0..159
  *
@@ -33,7 +35,7 @@
  * Consistency rules (anything else is refused):
  *   plain:     AEAD 0, key source 0, key id and keyslot zero
  *   encrypted: AEAD 1 or 2; key source 1 with key id and keyslot zero, or
- *              key source 2 with key id and keyslot non-zero
+ *              key source 2, 3 or 4 with key id and keyslot non-zero
  */
 #include <dirent.h>
 #include <errno.h>
@@ -185,10 +187,15 @@ static int check_fields(const struct sfs_volume_header *h, char *err,
 		}
 		return 0;
 	case SFS_KEY_KEYFILE:
+	case SFS_KEY_KEYRING:
+	case SFS_KEY_COMMAND:
 		if (no_id || no_slot) {
-			set_err(err, err_len,
-				"volume header: key-file volume without %s",
-				no_id ? "a key id" : "a keyslot");
+			set_err(
+			    err, err_len, "volume header: %s volume without %s",
+			    h->key_source == SFS_KEY_KEYFILE   ? "key-file"
+			    : h->key_source == SFS_KEY_KEYRING ? "keyring"
+							       : "key-command",
+			    no_id ? "a key id" : "a keyslot");
 			return -EINVAL;
 		}
 		return 0;
@@ -258,7 +265,7 @@ int sfs_volume_decode(const uint8_t *in, size_t len,
 		return -EINVAL;
 	}
 	h->aead = (enum sfs_aead)in[OFF_AEAD];
-	if (in[OFF_KEY_SOURCE] > SFS_KEY_KEYFILE) {
+	if (in[OFF_KEY_SOURCE] > SFS_KEY_COMMAND) {
 		set_err(err, err_len, "volume header: unknown key source %u",
 			in[OFF_KEY_SOURCE]);
 		return -EINVAL;
@@ -636,10 +643,12 @@ static int create_volume(int backing_fd, const char *backing,
 			return -EOPNOTSUPP;
 		}
 		if (p->key.source != SFS_KEY_EPHEMERAL &&
-		    p->key.source != SFS_KEY_KEYFILE) {
+		    p->key.source != SFS_KEY_KEYFILE &&
+		    p->key.source != SFS_KEY_KEYRING &&
+		    p->key.source != SFS_KEY_COMMAND) {
 			set_err(err, err_len,
-				"an encrypted volume needs key=ephemeral or "
-				"key=keyfile (got %s)",
+				"an encrypted volume needs key=ephemeral, "
+				"keyfile, keyring or command (got %s)",
 				sfs_key_source_name(p->key.source));
 			return -EINVAL;
 		}
@@ -650,7 +659,7 @@ static int create_volume(int backing_fd, const char *backing,
 			return -ENOMEM;
 		}
 		sfs_random(key, SFS_KEY_BYTES);
-		if (h->key_source == SFS_KEY_KEYFILE) {
+		if (h->key_source != SFS_KEY_EPHEMERAL) {
 			rc = sfs_keys_load_nmk(&p->key, &nmk, err, err_len);
 			if (rc)
 				goto fail;
@@ -684,6 +693,7 @@ static int open_existing(const char *backing, const struct sfs_volume_params *p,
 			 char *err, size_t err_len)
 {
 	char want[2 * SFS_KEY_ID_BYTES + 1], have[2 * SFS_KEY_ID_BYTES + 1];
+	char what[PATH_MAX + 64];
 	uint8_t id[SFS_KEY_ID_BYTES];
 	uint8_t *nmk = NULL, *key;
 	int rc;
@@ -712,13 +722,17 @@ static int open_existing(const char *backing, const struct sfs_volume_params *p,
 			backing, backing);
 		return -EKEYEXPIRED;
 	}
-	/* Key file volume. The header's cipher wins over a requested one:
-	 * the data was written with it. */
-	if (p->key.source != SFS_KEY_KEYFILE) {
+	/* Wrapped-key volume. The header's cipher wins over a requested one:
+	 * the data was written with it. The key source must match: it is
+	 * bound into the keyslot. */
+	if (p->key.source != h->key_source) {
+		const char *name = sfs_key_source_name(h->key_source);
+
 		set_err(err, err_len,
-			"%s was created with key=keyfile; mount it with "
-			"key=keyfile[:PATH] or wipe it",
-			backing);
+			"%s was created with key=%s; mount it with key=%s%s or "
+			"wipe it",
+			backing, name, name,
+			h->key_source == SFS_KEY_KEYFILE ? "[:PATH]" : "");
 		return -EINVAL;
 	}
 	if (!sfs_aead_available(h->aead)) {
@@ -734,10 +748,14 @@ static int open_existing(const char *backing, const struct sfs_volume_params *p,
 	if (memcmp(id, h->key_id, SFS_KEY_ID_BYTES) != 0) {
 		sfs_hex(want, h->key_id, SFS_KEY_ID_BYTES);
 		sfs_hex(have, id, SFS_KEY_ID_BYTES);
+		sfs_key_spec_describe(&p->key, what, sizeof(what));
 		set_err(err, err_len,
-			"key file %s does not open %s (volume key id %s, key "
-			"file id %s)",
-			p->key.keyfile, backing, want, have);
+			"%s does not open %s (volume key id %s, %s id %s)",
+			what, backing, want,
+			p->key.source == SFS_KEY_KEYFILE   ? "key file"
+			: p->key.source == SFS_KEY_KEYRING ? "keyring key"
+							   : "key command",
+			have);
 		sfs_secret_free(nmk);
 		return -EKEYREJECTED;
 	}
@@ -751,10 +769,11 @@ static int open_existing(const char *backing, const struct sfs_volume_params *p,
 	sfs_secret_free(nmk);
 	if (rc) {
 		sfs_secret_free(key);
+		sfs_key_spec_describe(&p->key, what, sizeof(what));
 		set_err(err, err_len,
-			"%s: the volume key does not authenticate under key "
-			"file %s (header tampered with or corrupted)",
-			backing, p->key.keyfile);
+			"%s: the volume key does not authenticate under %s "
+			"(header tampered with or corrupted)",
+			backing, what);
 		return rc;
 	}
 	*vk = key;

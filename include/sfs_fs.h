@@ -13,6 +13,7 @@
 
 struct sfs_crypto;
 struct sfs_inode_table;
+struct sfs_volume_header;
 
 struct sfs_fs {
 	bool encrypted;
@@ -23,6 +24,8 @@ struct sfs_fs {
 	size_t max_write;
 	double timeout; /* entry and attribute cache, seconds */
 	bool writeback;
+	/* The mounted volume's header (main.c), for status reports. */
+	const struct sfs_volume_header *volume;
 	/* Counters for status reporting. */
 	atomic_uint_fast64_t integrity_failures;
 	atomic_uint_fast64_t read_ops;

@@ -176,7 +176,7 @@ Test(config, shipped_file_documents_every_default)
 	}
 	fclose(in);
 	fclose(out);
-	cr_assert_eq(uncommented, 10, "found %d commented settings, want 10",
+	cr_assert_eq(uncommented, 18, "found %d commented settings, want 18",
 		     uncommented);
 
 	poison(&cfg);
@@ -283,15 +283,9 @@ static const struct bad_conf bad_confs[] = {
     {"cipher = \"AUTO\";\n",
      "1: cipher: unknown cipher \"AUTO\" (use auto, xchacha20poly1305 or "
      "aes256gcm)"},
-    {"key_source = \"keyring\";\n",
-     "1: key_source: \"keyring\" is not implemented yet (supported: "
-     "ephemeral, keyfile)"},
-    {"key_source = \"command\";\n",
-     "1: key_source: \"command\" is not implemented yet (supported: "
-     "ephemeral, keyfile)"},
     {"key_source = \"none\";\n",
      "1: key_source: unknown key source \"none\" (supported: ephemeral, "
-     "keyfile)"},
+     "keyfile, keyring, command)"},
     {"keyfile = \"etc/node.key\";\n",
      "1: keyfile: must be an absolute path, not \"etc/node.key\""},
     {"keyfile = \"\";\n", "1: keyfile: must be an absolute path, not \"\""},
@@ -418,20 +412,15 @@ static const struct opt_case bad_opts[] = {
     {"hbi=", -EINVAL, "option hbi: needs a value (hbi=...)"},
     {"hbi", -EINVAL, "option hbi: needs a value (hbi=...)"},
     {"key=", -EINVAL, "option key: needs a value (key=...)"},
-    {"key=keyring", -EINVAL,
-     "option key: \"keyring\" is not implemented yet (supported: "
-     "ephemeral, keyfile)"},
-    {"key=command", -EINVAL,
-     "option key: \"command\" is not implemented yet (supported: "
-     "ephemeral, keyfile)"},
     {"key=file", -EINVAL,
      "option key: unknown key source \"file\" (supported: ephemeral, "
-     "keyfile)"},
+     "keyfile, keyring, command)"},
     {"key=keyfile:", -EINVAL, "option key: must be an absolute path, not \"\""},
     {"key=keyfile:node.key", -EINVAL,
      "option key: must be an absolute path, not \"node.key\""},
     {"key=ephemeral:/x", -EINVAL,
-     "option key: only keyfile takes a path (key=keyfile:PATH)"},
+     "option key: only keyfile takes a path (key=keyfile:PATH); "
+     "keyring_description and key_command are set in the config file"},
     {"cipher=", -EINVAL, "option cipher: needs a value (cipher=...)"},
     {"cipher=aes", -EINVAL,
      "option cipher: unknown cipher \"aes\" (use auto, xchacha20poly1305 "

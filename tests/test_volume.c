@@ -328,9 +328,10 @@ static void m_aead3(struct sfs_volume_header *h)
 {
 	h->aead = (enum sfs_aead)3;
 }
-static void m_src3(struct sfs_volume_header *h)
+/* 5: one past the last key source (4, command). */
+static void m_src5(struct sfs_volume_header *h)
 {
-	h->key_source = (enum sfs_key_source)3;
+	h->key_source = (enum sfs_key_source)5;
 }
 static void m_bs8192(struct sfs_volume_header *h)
 {
@@ -381,8 +382,8 @@ static const struct bad_fields bad_fields[] = {
     {"volume header: invalid mode 9", SFS_MODE_PLAIN, SFS_KEY_NONE, m_mode9},
     {"volume header: unknown cipher id 3", SFS_MODE_ENCRYPTED,
      SFS_KEY_EPHEMERAL, m_aead3},
-    {"volume header: unknown key source 3", SFS_MODE_ENCRYPTED,
-     SFS_KEY_EPHEMERAL, m_src3},
+    {"volume header: unknown key source 5", SFS_MODE_ENCRYPTED,
+     SFS_KEY_EPHEMERAL, m_src5},
     {"volume header: unsupported block size 8192 (expected 4096)",
      SFS_MODE_PLAIN, SFS_KEY_NONE, m_bs8192},
     {"volume header: unsupported block size 0 (expected 4096)",

@@ -3,7 +3,8 @@
 # is missing. Quiet and quick when everything is there.
 set -eu
 PKGS="gcc make pkg-config libfuse3-dev fuse3 libsodium-dev libconfig-dev
-libcriterion-dev attr e2fsprogs"
+libcriterion-dev attr e2fsprogs libjansson-dev libkeyutils-dev
+libmicrohttpd-dev docker.io busybox-static"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||

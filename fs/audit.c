@@ -1,0 +1,412 @@
+/* audit.c - the audit trail: JSON lines to a file and/or syslog. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sfs_audit.h"
+#include "sfs_fs.h"
+#include "sfs_log.h"
+#include "sfs_volume.h"
+
+struct sfs_audit {
+	int fd; /* -1: no file */
+	char file[PATH_MAX];
+	bool use_syslog;
+	char prog[64];
+	char host[256];
+};
+
+/* Set before the daemon starts serving and cleared after it stops, so the
+ * worker threads only ever read them. */
+static struct sfs_audit *global_sink;
+static char global_volume_id[64];
+
+static __attribute__((format(printf, 3, 4))) void
+set_err(char *err, size_t err_len, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || err_len == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, err_len, fmt, ap);
+	va_end(ap);
+}
+
+/* Creates the log's directory when missing (one level, 0750). */
+static int make_parent(const char *file)
+{
+	char dir[PATH_MAX];
+	const char *slash = strrchr(file, '/');
+
+	if (!slash || slash == file)
+		return 0;
+	snprintf(dir, sizeof(dir), "%.*s", (int)(slash - file), file);
+	if (mkdir(dir, 0750) == 0 || errno == EEXIST)
+		return 0;
+	return -errno;
+}
+
+/* Opens (creating) the log file: a regular file, never through a symlink,
+ * never blocking on a FIFO. Returns the fd or -errno. */
+static int open_log(const char *file)
+{
+	struct stat st;
+	int fd, rc = make_parent(file);
+
+	if (rc)
+		return rc;
+	fd = open(file,
+		  O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_NONBLOCK |
+		      O_CLOEXEC,
+		  0600);
+	if (fd < 0)
+		/* ENXIO: a FIFO without a reader. */
+		return errno == ENXIO ? -EINVAL : -errno;
+	if (fstat(fd, &st) != 0)
+		rc = -errno;
+	else if (!S_ISREG(st.st_mode))
+		rc = -EINVAL;
+	else
+		return fd;
+	close(fd);
+	return rc;
+}
+
+static const char *open_error(int rc)
+{
+	return rc == -ELOOP    ? "is a symlink"
+	       : rc == -EINVAL ? "not a regular file"
+			       : strerror(-rc);
+}
+
+int sfs_audit_reopen(struct sfs_audit *a, char *err, size_t err_len)
+{
+	int fd;
+
+	if (!a || a->fd < 0)
+		return 0;
+	fd = open_log(a->file);
+	if (fd < 0) {
+		set_err(err, err_len, "audit log %s: %s", a->file,
+			open_error(fd));
+		return fd;
+	}
+	if (dup3(fd, a->fd, O_CLOEXEC) < 0) {
+		int rc = -errno;
+
+		close(fd);
+		set_err(err, err_len, "audit log %s: %s", a->file,
+			strerror(-rc));
+		return rc;
+	}
+	close(fd);
+	return 0;
+}
+
+int sfs_audit_open(struct sfs_audit **out, const char *file, bool use_syslog,
+		   const char *prog, char *err, size_t err_len)
+{
+	struct sfs_audit *a;
+	int rc;
+
+	*out = NULL;
+	if (file && file[0] && file[0] != '/') {
+		set_err(err, err_len, "audit log %s: must be an absolute path",
+			file);
+		return -EINVAL;
+	}
+	a = calloc(1, sizeof(*a));
+	if (!a) {
+		set_err(err, err_len, "audit log: out of memory");
+		return -ENOMEM;
+	}
+	a->fd = -1;
+	a->use_syslog = use_syslog;
+	snprintf(a->prog, sizeof(a->prog), "%s",
+		 prog ? prog : program_invocation_short_name);
+	if (gethostname(a->host, sizeof(a->host) - 1) != 0)
+		a->host[0] = '\0';
+	if (file && file[0]) {
+		if (strlen(file) >= sizeof(a->file)) {
+			set_err(err, err_len, "audit log: path too long");
+			free(a);
+			return -ENAMETOOLONG;
+		}
+		strcpy(a->file, file);
+		a->fd = open_log(file);
+		if (a->fd < 0) {
+			rc = a->fd;
+			set_err(err, err_len, "audit log %s: %s", file,
+				open_error(rc));
+			free(a);
+			return rc;
+		}
+	}
+	*out = a;
+	return 0;
+}
+
+void sfs_audit_close(struct sfs_audit *a)
+{
+	if (!a)
+		return;
+	if (global_sink == a)
+		global_sink = NULL;
+	if (a->fd >= 0)
+		close(a->fd);
+	free(a);
+}
+
+json_t *sfs_audit_string(const char *s)
+{
+	json_t *j;
+	char *copy;
+
+	if (!s)
+		s = "";
+	j = json_string(s);
+	if (j)
+		return j;
+	copy = strdup(s);
+	if (!copy)
+		return NULL;
+	for (char *p = copy; *p; p++)
+		if ((unsigned char)*p >= 0x80)
+			*p = '?';
+	j = json_string(copy);
+	free(copy);
+	return j;
+}
+
+void sfs_audit_timestamp(char *buf, size_t len)
+{
+	struct timespec ts;
+	struct tm tm;
+	char base[32];
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf, len, "%s.%03ldZ", base, ts.tv_nsec / 1000000);
+}
+
+json_t *sfs_audit_record(const struct sfs_audit *a, const char *event,
+			 const char *time)
+{
+	char now[32];
+	json_t *rec = json_object();
+	int rc = 0;
+
+	if (!rec)
+		return NULL;
+	if (!time) {
+		sfs_audit_timestamp(now, sizeof(now));
+		time = now;
+	}
+	rc |= json_object_set_new(rec, "time", json_string(time));
+	rc |= json_object_set_new(rec, "event", json_string(event));
+	rc |= json_object_set_new(
+	    rec, "prog",
+	    json_string(a ? a->prog : program_invocation_short_name));
+	rc |= json_object_set_new(rec, "pid", json_integer(getpid()));
+	if (a) {
+		rc |= json_object_set_new(rec, "host", json_string(a->host));
+	} else {
+		char host[256] = "";
+
+		if (gethostname(host, sizeof(host) - 1) != 0)
+			host[0] = '\0';
+		rc |= json_object_set_new(rec, "host", json_string(host));
+	}
+	if (rc) {
+		json_decref(rec);
+		return NULL;
+	}
+	return rec;
+}
+
+int sfs_audit_write_record(struct sfs_audit *a, const json_t *rec)
+{
+	char *line;
+	size_t len, done = 0;
+	int rc = 0;
+
+	if (!a)
+		return 0;
+	line = json_dumps(rec, JSON_COMPACT | JSON_REAL_PRECISION(12));
+	if (!line)
+		return -ENOMEM;
+	if (a->use_syslog)
+		syslog(LOG_AUTHPRIV | LOG_NOTICE, "%s", line);
+	if (a->fd >= 0) {
+		len = strlen(line);
+		/* The newline goes in the same write: one line, one write,
+		 * so concurrent appenders never interleave. */
+		line[len++] = '\n';
+		while (done < len) {
+			ssize_t n = write(a->fd, line + done, len - done);
+
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0) {
+				rc = n < 0 ? -errno : -EIO;
+				break;
+			}
+			done += (size_t)n;
+		}
+		/* A record that vanishes in a crash is no audit record. */
+		if (rc == 0 && fdatasync(a->fd) != 0)
+			rc = -errno;
+	}
+	free(line);
+	return rc;
+}
+
+int sfs_audit_write(struct sfs_audit *a, const char *event, json_t *fields)
+{
+	json_t *rec;
+	int rc;
+
+	if (!a) {
+		json_decref(fields);
+		return 0;
+	}
+	rec = sfs_audit_record(a, event, NULL);
+	if (!rec) {
+		json_decref(fields);
+		return -ENOMEM;
+	}
+	if (fields && json_object_update(rec, fields) != 0) {
+		json_decref(fields);
+		json_decref(rec);
+		return -ENOMEM;
+	}
+	json_decref(fields);
+	rc = sfs_audit_write_record(a, rec);
+	json_decref(rec);
+	return rc;
+}
+
+void sfs_audit_set_global(struct sfs_audit *a, const char *volume_id)
+{
+	global_sink = a;
+	snprintf(global_volume_id, sizeof(global_volume_id), "%s",
+		 volume_id ? volume_id : "");
+}
+
+void sfs_audit_integrity(uint64_t ino, uint64_t block, const char *what)
+{
+	json_t *f;
+
+	if (!global_sink)
+		return;
+	f = json_object();
+	if (!f)
+		return;
+	json_object_set_new(f, "volume_id", json_string(global_volume_id));
+	json_object_set_new(f, "inode", json_integer((json_int_t)ino));
+	if (block != SFS_NO_BLOCK)
+		json_object_set_new(f, "block",
+				    json_integer((json_int_t)block));
+	json_object_set_new(f, "what", sfs_audit_string(what));
+	sfs_audit_write(global_sink, "integrity", f);
+}
+
+/* Volume fields shared by the daemon's records. */
+static json_t *volume_fields(const struct sfs_volume_header *h,
+			     const char *backing, const char *mountpoint)
+{
+	char id[2 * SFS_VOLUME_UUID_BYTES + 1];
+	json_t *f = json_object();
+
+	if (!f)
+		return NULL;
+	sfs_hex(id, h->uuid, SFS_VOLUME_UUID_BYTES);
+	json_object_set_new(f, "volume_id", json_string(id));
+	json_object_set_new(f, "backing", sfs_audit_string(backing));
+	json_object_set_new(f, "mountpoint", sfs_audit_string(mountpoint));
+	json_object_set_new(
+	    f, "mode",
+	    json_string(h->mode == SFS_MODE_ENCRYPTED ? "encrypted" : "plain"));
+	json_object_set_new(f, "cipher",
+			    json_string(h->mode == SFS_MODE_ENCRYPTED
+					    ? sfs_aead_name(h->aead)
+					    : "none"));
+	json_object_set_new(f, "key_source",
+			    json_string(sfs_key_source_name(h->key_source)));
+	return f;
+}
+
+static void write_logged(struct sfs_audit *a, const char *event, json_t *f)
+{
+	int rc;
+
+	if (!f) {
+		sfs_log(LOG_ERR, "audit: %s record: out of memory", event);
+		return;
+	}
+	rc = sfs_audit_write(a, event, f);
+	if (rc)
+		sfs_log(LOG_ERR, "audit: cannot write %s record: %s", event,
+			strerror(-rc));
+}
+
+void sfs_audit_mount(struct sfs_audit *a, const struct sfs_volume_header *h,
+		     const char *backing, const char *mountpoint, bool created)
+{
+	bool ephemeral =
+	    h->mode == SFS_MODE_ENCRYPTED && h->key_source == SFS_KEY_EPHEMERAL;
+	json_t *f;
+
+	if (!a)
+		return;
+	f = volume_fields(h, backing, mountpoint);
+	if (f)
+		json_object_set_new(f, "new_volume", json_boolean(created));
+	write_logged(a, "mount", f);
+	if (h->mode != SFS_MODE_ENCRYPTED || !(created || ephemeral))
+		return;
+	f = volume_fields(h, backing, mountpoint);
+	if (f)
+		json_object_set_new(
+		    f, "key",
+		    json_string(ephemeral ? "volume key: random, in daemon "
+					    "memory only"
+					  : "volume key: random, wrapped in "
+					    "the header keyslot"));
+	write_logged(a, "key_create", f);
+}
+
+void sfs_audit_unmount(struct sfs_audit *a, const struct sfs_volume_header *h,
+		       const char *backing, const char *mountpoint)
+{
+	bool ephemeral =
+	    h->mode == SFS_MODE_ENCRYPTED && h->key_source == SFS_KEY_EPHEMERAL;
+	json_t *f;
+
+	if (!a)
+		return;
+	f = volume_fields(h, backing, mountpoint);
+	if (f && h->mode == SFS_MODE_ENCRYPTED)
+		json_object_set_new(f, "keys_in_memory", json_string("wiped"));
+	write_logged(a, "unmount", f);
+	if (!ephemeral)
+		return;
+	f = volume_fields(h, backing, mountpoint);
+	if (f)
+		json_object_set_new(
+		    f, "key",
+		    json_string("ephemeral volume key wiped from memory; it "
+				"was never stored, so the volume's data is "
+				"crypto-erased"));
+	write_logged(a, "key_destroy", f);
+}

@@ -1,0 +1,100 @@
+/* test_hygiene.c - the daemon's process hygiene: SIGHUP reopens the audit
+ * log (and does not unmount), no core dumps. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "mount_util.h"
+
+TestSuite(hygiene, .init = sfs_fx_init_setup, .fini = sfs_fx_fini,
+	  .timeout = 60);
+
+/* Waits up to 5 s for path to exist. */
+static bool appears(const char *path)
+{
+	for (int i = 0; i < 500; i++) {
+		if (access(path, F_OK) == 0)
+			return true;
+		usleep(10000);
+	}
+	return false;
+}
+
+/* logrotate's way: rename the file, SIGHUP, expect a new file that gets
+ * the next records, while the mount keeps working. */
+Test(hygiene, sighup_reopens_audit_log)
+{
+	const char *log = sfs_join(sfs_fx.root, "audit/audit.log");
+	const char *rotated = sfs_join(sfs_fx.root, "audit/audit.log.1");
+	char conf[PATH_MAX + 64], *text;
+	size_t len;
+
+	snprintf(conf, sizeof(conf), "audit = { file = \"%s\"; };\n", log);
+	sfs_mount_write_conf(&sfs_fx, conf);
+	sfs_mount_start(&sfs_fx, "hbi=1");
+	cr_assert(appears(log));
+	cr_assert_eq(rename(log, rotated), 0);
+
+	cr_assert_eq(kill(sfs_fx.pid, SIGHUP), 0);
+	cr_assert(appears(log), "SIGHUP did not reopen %s", log);
+	cr_assert(sfs_log_contains(&sfs_fx, "SIGHUP: reopened audit log"));
+	/* Still mounted and serving. */
+	cr_assert_eq(sfs_write_file(sfs_mpath(&sfs_fx, "f"), "x", 1), 0);
+	sfs_mount_stop(&sfs_fx);
+
+	/* The mount record went to the old file, the unmount record to the
+	 * new one. */
+	text = sfs_read_file(rotated, &len);
+	cr_assert_not_null(text);
+	cr_assert(strstr(text, "\"event\":\"mount\""), "%s", text);
+	cr_assert_null(strstr(text, "\"event\":\"unmount\""), "%s", text);
+	free(text);
+	text = sfs_read_file(log, &len);
+	cr_assert_not_null(text);
+	cr_assert(strstr(text, "\"event\":\"unmount\""), "%s", text);
+	free(text);
+}
+
+/* Without an audit file SIGHUP is harmless too. */
+Test(hygiene, sighup_without_audit_file_keeps_mount)
+{
+	sfs_mount_write_conf(&sfs_fx, "audit = { syslog = false; };\n");
+	sfs_mount_start(&sfs_fx, "hbi=1");
+	cr_assert_eq(kill(sfs_fx.pid, SIGHUP), 0);
+	for (int i = 0; i < 500 && !sfs_log_contains(&sfs_fx, "SIGHUP"); i++)
+		usleep(10000);
+	cr_assert(sfs_log_contains(&sfs_fx, "SIGHUP: no audit log file"));
+	cr_assert_eq(sfs_write_file(sfs_mpath(&sfs_fx, "f"), "x", 1), 0);
+	sfs_mount_stop(&sfs_fx);
+}
+
+/* No core dumps: RLIMIT_CORE is 0 in the running daemon. */
+Test(hygiene, no_core_dumps)
+{
+	char path[64], line[256];
+	bool seen = false;
+	FILE *f;
+
+	sfs_mount_start(&sfs_fx, "hbi=1");
+	snprintf(path, sizeof(path), "/proc/%d/limits", (int)sfs_fx.pid);
+	f = fopen(path, "r");
+	cr_assert_not_null(f, "%s: %s", path, strerror(errno));
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long soft, hard;
+
+		if (sscanf(line, "Max core file size %lu %lu", &soft, &hard) ==
+		    2) {
+			cr_assert_eq(soft, 0);
+			cr_assert_eq(hard, 0);
+			seen = true;
+		}
+	}
+	fclose(f);
+	cr_assert(seen, "no core file size line in %s", path);
+	sfs_mount_stop(&sfs_fx);
+}

@@ -1,0 +1,392 @@
+/* plugin_state.c - the plugin's volumes in memory and in state.json
+ * (strictly parsed, written atomically). */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "sfs_plugin.h"
+
+static __attribute__((format(printf, 4, 5))) int
+st_err(int rc, char *err, size_t err_len, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err && err_len) {
+		va_start(ap, fmt);
+		vsnprintf(err, err_len, fmt, ap);
+		va_end(ap);
+	}
+	return rc;
+}
+
+struct sfs_plugin_vol *sfs_plugin_vol_new(const char *name,
+					  const struct sfs_plugin_opts *o,
+					  time_t created)
+{
+	struct sfs_plugin_vol *v;
+
+	if (strlen(name) > SFS_PLUGIN_NAME_MAX)
+		return NULL;
+	v = calloc(1, sizeof(*v));
+	if (!v)
+		return NULL;
+	if (pthread_mutex_init(&v->op_lock, NULL)) {
+		free(v);
+		return NULL;
+	}
+	strcpy(v->name, name);
+	v->opts = *o;
+	v->created = created;
+	return v;
+}
+
+void sfs_plugin_vol_free(struct sfs_plugin_vol *v)
+{
+	if (!v)
+		return;
+	sfs_plugin_refs_clear(&v->refs);
+	pthread_mutex_destroy(&v->op_lock);
+	free(v);
+}
+
+struct sfs_plugin_vol *sfs_plugin_state_find(const struct sfs_plugin_state *s,
+					     const char *name)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (!strcmp(s->vols[i]->name, name))
+			return s->vols[i];
+	return NULL;
+}
+
+int sfs_plugin_state_add(struct sfs_plugin_state *s, struct sfs_plugin_vol *v)
+{
+	if (sfs_plugin_state_find(s, v->name))
+		return -EEXIST;
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 16;
+		struct sfs_plugin_vol **a = realloc(s->vols, cap * sizeof(*a));
+
+		if (!a)
+			return -ENOMEM;
+		s->vols = a;
+		s->cap = cap;
+	}
+	s->vols[s->n++] = v;
+	return 0;
+}
+
+void sfs_plugin_state_del(struct sfs_plugin_state *s, struct sfs_plugin_vol *v)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		if (s->vols[i] == v) {
+			memmove(&s->vols[i], &s->vols[i + 1],
+				(s->n - i - 1) * sizeof(s->vols[0]));
+			s->n--;
+			return;
+		}
+	}
+	fprintf(stderr, "BUG: volume %s is not in the state\n", v->name);
+	abort();
+}
+
+void sfs_plugin_state_free(struct sfs_plugin_state *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		sfs_plugin_vol_free(s->vols[i]);
+	free(s->vols);
+	s->vols = NULL;
+	s->n = s->cap = 0;
+}
+
+/*
+ * Encoding.
+ */
+
+static json_t *encode_vol(const struct sfs_plugin_vol *v)
+{
+	json_t *refs = json_array();
+	json_t *o;
+
+	if (!refs)
+		return NULL;
+	for (size_t i = 0; i < v->refs.n; i++) {
+		const struct sfs_plugin_ref *r = &v->refs.v[i];
+
+		if (json_array_append_new(
+			refs, json_pack("{s:s, s:I, s:I}", "id", r->id, "count",
+					(json_int_t)r->count, "epoch",
+					(json_int_t)r->epoch))) {
+			json_decref(refs);
+			return NULL;
+		}
+	}
+	o = json_pack("{s:s, s:I, s:b, s:s, s:s, s:I, s:I, s:I, s:b, s:s, "
+		      "s:o}",
+		      "name", v->name, "created", (json_int_t)v->created, "hbi",
+		      v->opts.hbi, "key", sfs_key_source_name(v->opts.key),
+		      "wipe", sfs_plugin_wipe_name(v->opts.wipe), "uid",
+		      (json_int_t)v->opts.uid, "gid", (json_int_t)v->opts.gid,
+		      "mode", (json_int_t)v->opts.mode, "mounted", v->mounted,
+		      "cipher", v->cipher, "refs", refs);
+	return o;
+}
+
+static int write_all(int fd, const char *buf, size_t len)
+{
+	while (len) {
+		ssize_t n = write(fd, buf, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int fsync_dir_of(const char *path)
+{
+	char copy[PATH_MAX];
+	int fd, rc = 0;
+
+	snprintf(copy, sizeof(copy), "%s", path);
+	fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fsync(fd) < 0)
+		rc = -errno;
+	close(fd);
+	return rc;
+}
+
+int sfs_plugin_state_save(const struct sfs_plugin_state *s, char *err,
+			  size_t err_len)
+{
+	char tmp[PATH_MAX + 8];
+	json_t *root, *vols;
+	char *text = NULL;
+	int fd = -1, rc;
+
+	vols = json_array();
+	root = json_pack("{s:i, s:I, s:o}", "version", SFS_PLUGIN_STATE_VERSION,
+			 "epoch", (json_int_t)s->epoch, "volumes", vols);
+	if (!root)
+		return st_err(-ENOMEM, err, err_len, "%s: out of memory",
+			      s->path);
+	for (size_t i = 0; i < s->n; i++) {
+		if (json_array_append_new(vols, encode_vol(s->vols[i]))) {
+			rc = st_err(-ENOMEM, err, err_len, "%s: out of memory",
+				    s->path);
+			goto out;
+		}
+	}
+	text = json_dumps(root, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
+	if (!text) {
+		rc =
+		    st_err(-ENOMEM, err, err_len, "%s: out of memory", s->path);
+		goto out;
+	}
+	snprintf(tmp, sizeof(tmp), "%s.tmp", s->path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+		  0600);
+	if (fd < 0) {
+		rc = -errno;
+		st_err(rc, err, err_len, "%s: %s", tmp, strerror(-rc));
+		goto out;
+	}
+	rc = write_all(fd, text, strlen(text));
+	if (rc == 0)
+		rc = write_all(fd, "\n", 1);
+	if (rc == 0 && fsync(fd) < 0)
+		rc = -errno;
+	if (close(fd) < 0 && rc == 0)
+		rc = -errno;
+	fd = -1;
+	if (rc) {
+		st_err(rc, err, err_len, "%s: %s", tmp, strerror(-rc));
+		unlink(tmp);
+		goto out;
+	}
+	if (rename(tmp, s->path) < 0) {
+		rc = -errno;
+		st_err(rc, err, err_len, "rename %s: %s", tmp, strerror(-rc));
+		unlink(tmp);
+		goto out;
+	}
+	/* The rename itself must survive a crash too. */
+	rc = fsync_dir_of(s->path);
+	if (rc)
+		st_err(rc, err, err_len, "fsync directory of %s: %s", s->path,
+		       strerror(-rc));
+out:
+	free(text);
+	json_decref(root);
+	return rc;
+}
+
+/*
+ * Decoding: every field required, nothing unknown, every value checked.
+ */
+
+static int key_from_name(const char *s, enum sfs_key_source *out)
+{
+	static const enum sfs_key_source all[] = {
+	    SFS_KEY_NONE, SFS_KEY_EPHEMERAL, SFS_KEY_KEYFILE, SFS_KEY_KEYRING,
+	    SFS_KEY_COMMAND};
+
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+		if (!strcmp(s, sfs_key_source_name(all[i]))) {
+			*out = all[i];
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+static int decode_refs(json_t *arr, struct sfs_plugin_vol *v, uint64_t epoch,
+		       char *why, size_t why_len)
+{
+	size_t i;
+	json_t *r;
+
+	json_array_foreach(arr, i, r)
+	{
+		json_error_t je;
+		const char *id;
+		json_int_t count, ep;
+
+		if (json_unpack_ex(r, &je, JSON_STRICT, "{s:s, s:I, s:I}", "id",
+				   &id, "count", &count, "epoch", &ep))
+			return st_err(-EINVAL, why, why_len, "refs[%zu]: %s", i,
+				      je.text);
+		if (!sfs_plugin_id_ok(id) || count < 1 || ep < 0 ||
+		    (uint64_t)ep > epoch)
+			return st_err(-EINVAL, why, why_len,
+				      "refs[%zu]: bad id, count or epoch", i);
+		if (sfs_plugin_refs_set(&v->refs, id, (uint64_t)count,
+					(uint64_t)ep))
+			return st_err(-EINVAL, why, why_len,
+				      "refs[%zu]: duplicate id", i);
+	}
+	return 0;
+}
+
+static int decode_vol(json_t *j, uint64_t epoch, struct sfs_plugin_vol **out,
+		      char *why, size_t why_len)
+{
+	const char *name, *key, *wipe, *cipher;
+	json_int_t created, uid, gid, mode;
+	struct sfs_plugin_opts o = {0};
+	struct sfs_plugin_vol *v;
+	int hbi, mounted, rc;
+	json_error_t je;
+	json_t *refs;
+
+	if (json_unpack_ex(j, &je, JSON_STRICT,
+			   "{s:s, s:I, s:b, s:s, s:s, s:I, s:I, s:I, s:b, "
+			   "s:s, s:o}",
+			   "name", &name, "created", &created, "hbi", &hbi,
+			   "key", &key, "wipe", &wipe, "uid", &uid, "gid", &gid,
+			   "mode", &mode, "mounted", &mounted, "cipher",
+			   &cipher, "refs", &refs))
+		return st_err(-EINVAL, why, why_len, "%s", je.text);
+	if (!sfs_plugin_name_ok(name))
+		return st_err(-EINVAL, why, why_len, "bad volume name");
+	o.hbi = hbi;
+	if (key_from_name(key, &o.key) || (o.key == SFS_KEY_NONE) == o.hbi)
+		return st_err(-EINVAL, why, why_len, "%s: bad key", name);
+	if (!strcmp(wipe, "on-unmount"))
+		o.wipe = SFS_PLUGIN_WIPE_ON_UNMOUNT;
+	else if (!strcmp(wipe, "on-remove"))
+		o.wipe = SFS_PLUGIN_WIPE_ON_REMOVE;
+	else
+		return st_err(-EINVAL, why, why_len, "%s: bad wipe", name);
+	if (uid < 0 || uid > 4294967294LL || gid < 0 || gid > 4294967294LL ||
+	    mode < 0 || mode > 07777 || created < 0 ||
+	    strlen(cipher) >= sizeof(v->cipher) || !json_is_array(refs))
+		return st_err(-EINVAL, why, why_len,
+			      "%s: bad uid, gid, mode, created, cipher or refs",
+			      name);
+	o.uid = (uid_t)uid;
+	o.gid = (gid_t)gid;
+	o.mode = (mode_t)mode;
+	v = sfs_plugin_vol_new(name, &o, (time_t)created);
+	if (!v)
+		return st_err(-ENOMEM, why, why_len, "out of memory");
+	v->mounted = mounted;
+	strcpy(v->cipher, cipher);
+	rc = decode_refs(refs, v, epoch, why, why_len);
+	if (rc) {
+		sfs_plugin_vol_free(v);
+		return rc;
+	}
+	*out = v;
+	return 0;
+}
+
+int sfs_plugin_state_load(struct sfs_plugin_state *s, const char *path,
+			  char *err, size_t err_len)
+{
+	json_int_t version, epoch;
+	char why[256];
+	json_error_t je;
+	json_t *root, *vols, *j;
+	size_t i;
+	int rc = 0;
+
+	if (strlen(path) >= sizeof(s->path))
+		return st_err(-ENAMETOOLONG, err, err_len, "%s: path too long",
+			      path);
+	strcpy(s->path, path);
+	s->epoch = 0;
+	if (access(path, F_OK) < 0 && errno == ENOENT)
+		return 0;
+	root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+	if (!root)
+		return st_err(-EINVAL, err, err_len, "%s:%d: %s", path, je.line,
+			      je.text);
+	if (json_unpack_ex(root, &je, JSON_STRICT, "{s:I, s:I, s:o}", "version",
+			   &version, "epoch", &epoch, "volumes", &vols)) {
+		rc = st_err(-EINVAL, err, err_len, "%s: %s", path, je.text);
+		goto out;
+	}
+	if (version != SFS_PLUGIN_STATE_VERSION || epoch < 0 ||
+	    !json_is_array(vols)) {
+		rc = st_err(-EINVAL, err, err_len,
+			    "%s: unsupported version %lld or bad epoch/volumes",
+			    path, (long long)version);
+		goto out;
+	}
+	s->epoch = (uint64_t)epoch;
+	json_array_foreach(vols, i, j)
+	{
+		struct sfs_plugin_vol *v = NULL;
+
+		rc = decode_vol(j, s->epoch, &v, why, sizeof(why));
+		if (rc == 0) {
+			rc = sfs_plugin_state_add(s, v);
+			if (rc)
+				sfs_plugin_vol_free(v);
+			if (rc == -EEXIST)
+				snprintf(why, sizeof(why),
+					 "duplicate volume name");
+		}
+		if (rc) {
+			st_err(rc, err, err_len, "%s: volumes[%zu]: %s", path,
+			       i, why);
+			sfs_plugin_state_free(s);
+			goto out;
+		}
+	}
+out:
+	json_decref(root);
+	return rc;
+}
