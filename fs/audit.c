@@ -2,7 +2,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +13,7 @@
 #include "sfs_audit.h"
 #include "sfs_fs.h"
 #include "sfs_log.h"
+#include "sfs_sys.h"
 #include "sfs_volume.h"
 
 struct sfs_audit {
@@ -28,18 +28,6 @@ struct sfs_audit {
  * worker threads only ever read them. */
 static struct sfs_audit *global_sink;
 static char global_volume_id[64];
-
-static __attribute__((format(printf, 3, 4))) void
-set_err(char *err, size_t err_len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || err_len == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, err_len, fmt, ap);
-	va_end(ap);
-}
 
 /* Creates the log's directory when missing (one level, 0750). */
 static int make_parent(const char *file)
@@ -96,16 +84,16 @@ int sfs_audit_reopen(struct sfs_audit *a, char *err, size_t err_len)
 		return 0;
 	fd = open_log(a->file);
 	if (fd < 0) {
-		set_err(err, err_len, "audit log %s: %s", a->file,
-			open_error(fd));
+		sfs_set_err(err, err_len, "audit log %s: %s", a->file,
+			    open_error(fd));
 		return fd;
 	}
 	if (dup3(fd, a->fd, O_CLOEXEC) < 0) {
 		int rc = -errno;
 
 		close(fd);
-		set_err(err, err_len, "audit log %s: %s", a->file,
-			strerror(-rc));
+		sfs_set_err(err, err_len, "audit log %s: %s", a->file,
+			    strerror(-rc));
 		return rc;
 	}
 	close(fd);
@@ -120,13 +108,13 @@ int sfs_audit_open(struct sfs_audit **out, const char *file, bool use_syslog,
 
 	*out = NULL;
 	if (file && file[0] && file[0] != '/') {
-		set_err(err, err_len, "audit log %s: must be an absolute path",
-			file);
+		sfs_set_err(err, err_len,
+			    "audit log %s: must be an absolute path", file);
 		return -EINVAL;
 	}
 	a = calloc(1, sizeof(*a));
 	if (!a) {
-		set_err(err, err_len, "audit log: out of memory");
+		sfs_set_err(err, err_len, "audit log: out of memory");
 		return -ENOMEM;
 	}
 	a->fd = -1;
@@ -137,7 +125,7 @@ int sfs_audit_open(struct sfs_audit **out, const char *file, bool use_syslog,
 		a->host[0] = '\0';
 	if (file && file[0]) {
 		if (strlen(file) >= sizeof(a->file)) {
-			set_err(err, err_len, "audit log: path too long");
+			sfs_set_err(err, err_len, "audit log: path too long");
 			free(a);
 			return -ENAMETOOLONG;
 		}
@@ -145,8 +133,8 @@ int sfs_audit_open(struct sfs_audit **out, const char *file, bool use_syslog,
 		a->fd = open_log(file);
 		if (a->fd < 0) {
 			rc = a->fd;
-			set_err(err, err_len, "audit log %s: %s", file,
-				open_error(rc));
+			sfs_set_err(err, err_len, "audit log %s: %s", file,
+				    open_error(rc));
 			free(a);
 			return rc;
 		}
@@ -237,7 +225,7 @@ json_t *sfs_audit_record(const struct sfs_audit *a, const char *event,
 int sfs_audit_write_record(struct sfs_audit *a, const json_t *rec)
 {
 	char *line;
-	size_t len, done = 0;
+	size_t len;
 	int rc = 0;
 
 	if (!a)
@@ -252,17 +240,7 @@ int sfs_audit_write_record(struct sfs_audit *a, const json_t *rec)
 		/* The newline goes in the same write: one line, one write,
 		 * so concurrent appenders never interleave. */
 		line[len++] = '\n';
-		while (done < len) {
-			ssize_t n = write(a->fd, line + done, len - done);
-
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n <= 0) {
-				rc = n < 0 ? -errno : -EIO;
-				break;
-			}
-			done += (size_t)n;
-		}
+		rc = sfs_write_full(a->fd, line, len);
 		/* A record that vanishes in a crash is no audit record. */
 		if (rc == 0 && fdatasync(a->fd) != 0)
 			rc = -errno;

@@ -2,12 +2,12 @@
 #include <errno.h>
 #include <libconfig.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "sfs_config.h"
+#include "sfs_log.h"
 
 #define MAX_THREADS_MIN 1U
 #define MAX_THREADS_MAX 256U
@@ -41,18 +41,6 @@ void sfs_config_defaults(struct sfs_config *cfg)
 		 SFS_DEFAULT_PLUGIN_ROOT);
 }
 
-static __attribute__((format(printf, 3, 4))) void
-set_err(char *err, size_t err_len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || err_len == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, err_len, fmt, ap);
-	va_end(ap);
-}
-
 /*
  * Value parsers shared by the file and the -o options. Each returns 0 or
  * -EINVAL with the problem (without any "where" prefix) in why.
@@ -64,15 +52,16 @@ static int parse_cipher(const char *s, enum sfs_aead *out, char *why,
 	enum sfs_aead a;
 
 	if (sfs_aead_from_name(s, &a) != 0) {
-		set_err(why, why_len, "unknown cipher \"%s\" (use %s)", s,
-			CIPHER_VALUES);
+		sfs_set_err(why, why_len, "unknown cipher \"%s\" (use %s)", s,
+			    CIPHER_VALUES);
 		return -EINVAL;
 	}
 	if (a != SFS_AEAD_NONE && !sfs_aead_available(a)) {
-		set_err(why, why_len,
-			"%s is not available on this CPU (it needs AES-NI); "
-			"use auto or xchacha20poly1305",
-			s);
+		sfs_set_err(
+		    why, why_len,
+		    "%s is not available on this CPU (it needs AES-NI); "
+		    "use auto or xchacha20poly1305",
+		    s);
 		return -EINVAL;
 	}
 	*out = a;
@@ -98,8 +87,8 @@ static int parse_key_source(const char *s, enum sfs_key_source *out, char *why,
 		*out = SFS_KEY_COMMAND;
 		return 0;
 	}
-	set_err(why, why_len, "unknown key source \"%s\" (supported: %s)", s,
-		KEY_SOURCE_VALUES);
+	sfs_set_err(why, why_len, "unknown key source \"%s\" (supported: %s)",
+		    s, KEY_SOURCE_VALUES);
 	return -EINVAL;
 }
 
@@ -107,12 +96,12 @@ static int parse_keyfile(const char *s, char out[PATH_MAX], char *why,
 			 size_t why_len)
 {
 	if (s[0] != '/') {
-		set_err(why, why_len, "must be an absolute path, not \"%s\"",
-			s);
+		sfs_set_err(why, why_len,
+			    "must be an absolute path, not \"%s\"", s);
 		return -EINVAL;
 	}
 	if (strlen(s) >= PATH_MAX) {
-		set_err(why, why_len, "path is too long");
+		sfs_set_err(why, why_len, "path is too long");
 		return -EINVAL;
 	}
 	strcpy(out, s);
@@ -151,8 +140,8 @@ static int setting_err(const struct file_ctx *fc, const config_setting_t *s,
 	char file[PATH_MAX];
 
 	source_name(fc, config_setting_source_file(s), file, sizeof(file));
-	set_err(fc->err, fc->err_len, "%s:%u: %s: %s", file,
-		(unsigned int)config_setting_source_line(s), name, why);
+	sfs_set_err(fc->err, fc->err_len, "%s:%u: %s: %s", file,
+		    (unsigned int)config_setting_source_line(s), name, why);
 	return -EINVAL;
 }
 
@@ -271,14 +260,14 @@ static int parse_audit_file(const char *s, char out[PATH_MAX], char *why,
 		return 0;
 	}
 	if (s[0] != '/' || s[len - 1] == '/') {
-		set_err(why, why_len,
-			"must be \"\" or an absolute path of a file, not "
-			"\"%s\"",
-			s);
+		sfs_set_err(why, why_len,
+			    "must be \"\" or an absolute path of a file, not "
+			    "\"%s\"",
+			    s);
 		return -EINVAL;
 	}
 	if (len >= PATH_MAX) {
-		set_err(why, why_len, "path is too long");
+		sfs_set_err(why, why_len, "path is too long");
 		return -EINVAL;
 	}
 	strcpy(out, s);
@@ -386,17 +375,17 @@ static int parse_plugin_path(const char *s, size_t max, char *out, char *why,
 	size_t len = strlen(s);
 
 	if (s[0] != '/') {
-		set_err(why, why_len, "must be an absolute path, not \"%s\"",
-			s);
+		sfs_set_err(why, why_len,
+			    "must be an absolute path, not \"%s\"", s);
 		return -EINVAL;
 	}
 	if (len >= max) {
-		set_err(why, why_len, "path is too long (at most %zu bytes)",
-			max - 1);
+		sfs_set_err(why, why_len,
+			    "path is too long (at most %zu bytes)", max - 1);
 		return -EINVAL;
 	}
 	if (len == 1) {
-		set_err(why, why_len, "must not be \"/\"");
+		sfs_set_err(why, why_len, "must not be \"/\"");
 		return -EINVAL;
 	}
 	for (const char *c = s; *c; c++) {
@@ -407,10 +396,11 @@ static int parse_plugin_path(const char *s, size_t max, char *out, char *why,
 		    (c[1] == '.' && (c[2] == '/' || c[2] == '\0')) ||
 		    (c[1] == '.' && c[2] == '.' &&
 		     (c[3] == '/' || c[3] == '\0'))) {
-			set_err(why, why_len,
-				"\"%s\" is not a normalised path (no \"//\", "
-				"\".\", \"..\" or trailing \"/\")",
-				s);
+			sfs_set_err(
+			    why, why_len,
+			    "\"%s\" is not a normalised path (no \"//\", "
+			    "\".\", \"..\" or trailing \"/\")",
+			    s);
 			return -EINVAL;
 		}
 	}
@@ -465,7 +455,7 @@ int sfs_config_set_plugin_socket(struct sfs_config *cfg, const char *path,
 
 	if (parse_plugin_path(path, SFS_PLUGIN_SOCKET_MAX,
 			      cfg->volume_plugin.socket, why, sizeof(why))) {
-		set_err(err, err_len, "socket: %s", why);
+		sfs_set_err(err, err_len, "socket: %s", why);
 		return -EINVAL;
 	}
 	return 0;
@@ -478,7 +468,7 @@ int sfs_config_set_plugin_root(struct sfs_config *cfg, const char *path,
 
 	if (parse_plugin_path(path, SFS_PLUGIN_ROOT_MAX + 1,
 			      cfg->volume_plugin.root, why, sizeof(why))) {
-		set_err(err, err_len, "root: %s", why);
+		sfs_set_err(err, err_len, "root: %s", why);
 		return -EINVAL;
 	}
 	return 0;
@@ -575,17 +565,17 @@ int sfs_config_load(struct sfs_config *cfg, const char *path, char *err,
 	f = fopen(path, "re");
 	if (!f) {
 		rc = -errno;
-		set_err(err, err_len, "%s: %s", path, strerror(-rc));
+		sfs_set_err(err, err_len, "%s: %s", path, strerror(-rc));
 		return rc;
 	}
 	if (fstat(fileno(f), &st) != 0) {
 		rc = -errno;
-		set_err(err, err_len, "%s: %s", path, strerror(-rc));
+		sfs_set_err(err, err_len, "%s: %s", path, strerror(-rc));
 		fclose(f);
 		return rc;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		set_err(err, err_len, "%s: not a regular file", path);
+		sfs_set_err(err, err_len, "%s: not a regular file", path);
 		fclose(f);
 		return -EINVAL;
 	}
@@ -604,8 +594,8 @@ int sfs_config_load(struct sfs_config *cfg, const char *path, char *err,
 		char efile[PATH_MAX];
 
 		source_name(&fc, config_error_file(&lc), efile, sizeof(efile));
-		set_err(err, err_len, "%s:%d: syntax error: %s", efile,
-			config_error_line(&lc), config_error_text(&lc));
+		sfs_set_err(err, err_len, "%s:%d: syntax error: %s", efile,
+			    config_error_line(&lc), config_error_text(&lc));
 		rc = -EINVAL;
 		goto out;
 	}
@@ -657,10 +647,11 @@ static int apply_key(struct sfs_config *cfg, const char *val, char *why,
 		 * and a provider command come from the config file only. */
 		snprintf(name, sizeof(name), "%.*s", (int)(colon - val), val);
 		if (strcmp(name, "keyfile") != 0) {
-			set_err(why, why_len,
-				"only keyfile takes a path (key=keyfile:PATH); "
-				"keyring_description and key_command are set "
-				"in the config file");
+			sfs_set_err(
+			    why, why_len,
+			    "only keyfile takes a path (key=keyfile:PATH); "
+			    "keyring_description and key_command are set "
+			    "in the config file");
 			return -EINVAL;
 		}
 		rc = parse_keyfile(colon + 1, cfg->key.keyfile, why, why_len);
@@ -696,16 +687,17 @@ int sfs_config_apply_option(struct sfs_config *cfg, const char *opt, char *err,
 		return 0;
 
 	if (!val || !*val) {
-		set_err(err, err_len, "option %s: needs a value (%s=...)", name,
-			name);
+		sfs_set_err(err, err_len, "option %s: needs a value (%s=...)",
+			    name, name);
 		return -EINVAL;
 	}
 	if (strcmp(name, "hbi") == 0) {
 		if (!parse_bool(val, &cfg->hbi_workspace)) {
-			set_err(why, sizeof(why),
-				"bad value \"%s\" (use 1, 0, true, false, yes "
-				"or no)",
-				val);
+			sfs_set_err(
+			    why, sizeof(why),
+			    "bad value \"%s\" (use 1, 0, true, false, yes "
+			    "or no)",
+			    val);
 			rc = -EINVAL;
 		} else {
 			rc = 0;
@@ -716,7 +708,7 @@ int sfs_config_apply_option(struct sfs_config *cfg, const char *opt, char *err,
 		rc = parse_cipher(val, &cfg->cipher, why, sizeof(why));
 	}
 	if (rc) {
-		set_err(err, err_len, "option %s: %s", name, why);
+		sfs_set_err(err, err_len, "option %s: %s", name, why);
 		return rc;
 	}
 	return 1;

@@ -6,7 +6,6 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -15,6 +14,8 @@
 #include <unistd.h>
 
 #include "sfs_keys.h"
+#include "sfs_log.h"
+#include "sfs_sys.h"
 
 extern char **environ;
 
@@ -57,18 +58,6 @@ static unsigned int command_timeout(const struct sfs_key_spec *spec)
 {
 	return spec->command_timeout ? spec->command_timeout
 				     : SFS_DEFAULT_KEY_COMMAND_TIMEOUT;
-}
-
-static __attribute__((format(printf, 3, 4))) void
-set_err(char *err, size_t err_len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || err_len == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, err_len, fmt, ap);
-	va_end(ap);
 }
 
 static const char *file_type(mode_t m)
@@ -118,24 +107,26 @@ static int open_parent(const char *dir, const char *path, char *err,
 		/* Make the new directory itself durable too. */
 		rc = fsync_parent_of(dir);
 		if (rc) {
-			set_err(err, err_len,
-				"cannot create key file %s: fsync parent of "
-				"%s: %s",
-				path, dir, strerror(-rc));
+			sfs_set_err(
+			    err, err_len,
+			    "cannot create key file %s: fsync parent of "
+			    "%s: %s",
+			    path, dir, strerror(-rc));
 			return rc;
 		}
 	} else if (errno != EEXIST) {
 		rc = -errno;
-		set_err(err, err_len, "cannot create key file %s: mkdir %s: %s",
-			path, dir, strerror(-rc));
+		sfs_set_err(err, err_len,
+			    "cannot create key file %s: mkdir %s: %s", path,
+			    dir, strerror(-rc));
 		return rc;
 	}
 	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 out:
 	if (fd < 0) {
 		rc = -errno;
-		set_err(err, err_len, "cannot create key file %s: %s: %s", path,
-			dir, strerror(-rc));
+		sfs_set_err(err, err_len, "cannot create key file %s: %s: %s",
+			    path, dir, strerror(-rc));
 		return rc;
 	}
 	return fd;
@@ -146,12 +137,11 @@ int sfs_keyfile_create(const char *path, const uint8_t key[SFS_KEY_BYTES],
 {
 	const char *slash = strrchr(path, '/');
 	char dir[PATH_MAX];
-	size_t done = 0;
 	int dfd, fd, rc = 0;
 
 	if (path[0] != '/') {
-		set_err(err, err_len, "key file %s: path must be absolute",
-			path);
+		sfs_set_err(err, err_len, "key file %s: path must be absolute",
+			    path);
 		return -EINVAL;
 	}
 	/* path is absolute, so slash is non-NULL; "/x" has parent "/". */
@@ -165,22 +155,13 @@ int sfs_keyfile_create(const char *path, const uint8_t key[SFS_KEY_BYTES],
 	if (fd < 0) {
 		rc = -errno;
 		if (rc != -EEXIST)
-			set_err(err, err_len, "cannot create key file %s: %s",
-				path, strerror(-rc));
+			sfs_set_err(err, err_len,
+				    "cannot create key file %s: %s", path,
+				    strerror(-rc));
 		close(dfd);
 		return rc;
 	}
-	while (done < SFS_KEY_BYTES) {
-		ssize_t n = write(fd, key + done, SFS_KEY_BYTES - done);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			rc = n < 0 ? -errno : -EIO;
-			break;
-		}
-		done += (size_t)n;
-	}
+	rc = sfs_write_full(fd, key, SFS_KEY_BYTES);
 	if (rc == 0 && fsync(fd) != 0)
 		rc = -errno;
 	if (close(fd) != 0 && rc == 0)
@@ -188,8 +169,8 @@ int sfs_keyfile_create(const char *path, const uint8_t key[SFS_KEY_BYTES],
 	if (rc == 0 && fsync(dfd) != 0)
 		rc = -errno;
 	if (rc) {
-		set_err(err, err_len, "cannot write key file %s: %s", path,
-			strerror(-rc));
+		sfs_set_err(err, err_len, "cannot write key file %s: %s", path,
+			    strerror(-rc));
 		/* A short key file would be refused forever; remove it. */
 		unlinkat(dfd, slash + 1, 0);
 	}
@@ -207,32 +188,35 @@ static int read_key_file(int fd, const char *path, uint8_t *key, char *err,
 
 	if (fstat(fd, &st) != 0) {
 		rc = -errno;
-		set_err(err, err_len, "key file %s: %s", path, strerror(-rc));
+		sfs_set_err(err, err_len, "key file %s: %s", path,
+			    strerror(-rc));
 		return rc;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		set_err(err, err_len, "key file %s is %s", path,
-			file_type(st.st_mode));
+		sfs_set_err(err, err_len, "key file %s is %s", path,
+			    file_type(st.st_mode));
 		return -EINVAL;
 	}
 	if (st.st_mode & 077) {
-		set_err(err, err_len,
-			"key file %s is accessible by group or others "
-			"(mode %04o): chmod 600 %s",
-			path, (unsigned int)(st.st_mode & 07777), path);
+		sfs_set_err(err, err_len,
+			    "key file %s is accessible by group or others "
+			    "(mode %04o): chmod 600 %s",
+			    path, (unsigned int)(st.st_mode & 07777), path);
 		return -EPERM;
 	}
 	/* As root, a key file someone else owns could have been planted. */
 	if (geteuid() == 0 && st.st_uid != 0) {
-		set_err(err, err_len,
-			"key file %s is owned by uid %u, not root: chown root "
-			"%s",
-			path, (unsigned int)st.st_uid, path);
+		sfs_set_err(
+		    err, err_len,
+		    "key file %s is owned by uid %u, not root: chown root "
+		    "%s",
+		    path, (unsigned int)st.st_uid, path);
 		return -EPERM;
 	}
 	if (st.st_size != SFS_KEY_BYTES) {
-		set_err(err, err_len, "key file %s has %lld bytes, expected %u",
-			path, (long long)st.st_size, SFS_KEY_BYTES);
+		sfs_set_err(err, err_len,
+			    "key file %s has %lld bytes, expected %u", path,
+			    (long long)st.st_size, SFS_KEY_BYTES);
 		return -EINVAL;
 	}
 	/* read(2), not stdio: no copies of the key in stdio buffers. */
@@ -243,13 +227,14 @@ static int read_key_file(int fd, const char *path, uint8_t *key, char *err,
 			continue;
 		if (n < 0) {
 			rc = -errno;
-			set_err(err, err_len, "cannot read key file %s: %s",
-				path, strerror(-rc));
+			sfs_set_err(err, err_len, "cannot read key file %s: %s",
+				    path, strerror(-rc));
 			return rc;
 		}
 		if (n == 0) {
-			set_err(err, err_len,
-				"key file %s shrank while being read", path);
+			sfs_set_err(err, err_len,
+				    "key file %s shrank while being read",
+				    path);
 			return -EIO;
 		}
 		done += (size_t)n;
@@ -266,12 +251,12 @@ static int keyfile_load(const struct sfs_key_spec *spec, uint8_t *key,
 	int fd, rc;
 
 	if (strnlen(path, sizeof(spec->keyfile)) == sizeof(spec->keyfile)) {
-		set_err(err, err_len, "key file path is too long");
+		sfs_set_err(err, err_len, "key file path is too long");
 		return -ENAMETOOLONG;
 	}
 	if (path[0] != '/') {
-		set_err(err, err_len, "key file %s: path must be absolute",
-			path);
+		sfs_set_err(err, err_len, "key file %s: path must be absolute",
+			    path);
 		return -EINVAL;
 	}
 	/* Two rounds at most: a lost creation race sends us back to read. */
@@ -285,20 +270,21 @@ static int keyfile_load(const struct sfs_key_spec *spec, uint8_t *key,
 		}
 		rc = -errno;
 		if (rc == -ELOOP) {
-			set_err(err, err_len,
-				"key file %s is a symlink; refusing to follow "
-				"it",
-				path);
+			sfs_set_err(
+			    err, err_len,
+			    "key file %s is a symlink; refusing to follow "
+			    "it",
+			    path);
 			return rc;
 		}
 		if (rc != -ENOENT) {
-			set_err(err, err_len, "cannot open key file %s: %s",
-				path, strerror(-rc));
+			sfs_set_err(err, err_len, "cannot open key file %s: %s",
+				    path, strerror(-rc));
 			return rc;
 		}
 		if (spec->no_create) {
-			set_err(err, err_len, "key file %s does not exist",
-				path);
+			sfs_set_err(err, err_len, "key file %s does not exist",
+				    path);
 			return -ENOKEY;
 		}
 		/* Missing: create it. The key is generated straight into
@@ -308,8 +294,8 @@ static int keyfile_load(const struct sfs_key_spec *spec, uint8_t *key,
 		if (rc != -EEXIST)
 			return rc;
 	}
-	set_err(err, err_len, "key file %s: keeps appearing and vanishing",
-		path);
+	sfs_set_err(err, err_len, "key file %s: keeps appearing and vanishing",
+		    path);
 	return -EAGAIN;
 }
 
@@ -326,17 +312,17 @@ int sfs_keyring_desc_check(const char *desc, char *why, size_t why_len)
 	size_t len = strnlen(desc, SFS_KEYRING_DESC_MAX + 1);
 
 	if (len == 0 || len > SFS_KEYRING_DESC_MAX) {
-		set_err(why, why_len, "must be 1..%u characters long",
-			SFS_KEYRING_DESC_MAX);
+		sfs_set_err(why, why_len, "must be 1..%u characters long",
+			    SFS_KEYRING_DESC_MAX);
 		return -EINVAL;
 	}
 	for (size_t i = 0; i < len; i++) {
 		/* Printable, no spaces: it shows up in /proc/keys and in
 		 * `keyctl` commands an operator types. */
 		if (desc[i] <= ' ' || desc[i] > '~') {
-			set_err(why, why_len,
-				"may hold only printable ASCII characters "
-				"without spaces");
+			sfs_set_err(why, why_len,
+				    "may hold only printable ASCII characters "
+				    "without spaces");
 			return -EINVAL;
 		}
 	}
@@ -357,29 +343,31 @@ static int keyring_err(const char *desc, int rc, const char *what, char *err,
 {
 	switch (rc) {
 	case -EKEYREVOKED:
-		set_err(err, err_len,
-			"keyring key %s was revoked: the volumes wrapped under "
-			"it cannot be opened any more; wipe them (a new key "
-			"is created once the revoked one is gone: keyctl "
-			"unlink it from @u)",
-			desc);
+		sfs_set_err(
+		    err, err_len,
+		    "keyring key %s was revoked: the volumes wrapped under "
+		    "it cannot be opened any more; wipe them (a new key "
+		    "is created once the revoked one is gone: keyctl "
+		    "unlink it from @u)",
+		    desc);
 		break;
 	case -EKEYEXPIRED:
-		set_err(err, err_len,
-			"keyring key %s has expired: the volumes wrapped under "
-			"it cannot be opened any more; wipe them",
-			desc);
+		sfs_set_err(
+		    err, err_len,
+		    "keyring key %s has expired: the volumes wrapped under "
+		    "it cannot be opened any more; wipe them",
+		    desc);
 		break;
 	case -ENOSYS:
 	case -EPERM:
-		set_err(err, err_len,
-			"keyring key %s: %s: %s (is the kernel keyring "
-			"available here? containers often block keyctl)",
-			desc, what, strerror(-rc));
+		sfs_set_err(err, err_len,
+			    "keyring key %s: %s: %s (is the kernel keyring "
+			    "available here? containers often block keyctl)",
+			    desc, what, strerror(-rc));
 		break;
 	default:
-		set_err(err, err_len, "keyring key %s: %s: %s", desc, what,
-			strerror(-rc));
+		sfs_set_err(err, err_len, "keyring key %s: %s: %s", desc, what,
+			    strerror(-rc));
 	}
 	return rc;
 }
@@ -396,10 +384,11 @@ static int keyring_read(long id, const char *desc, uint8_t *key, char *err,
 				   err_len);
 	if (n != SFS_KEY_BYTES) {
 		sfs_wipe(key, SFS_KEY_BYTES);
-		set_err(err, err_len,
-			"keyring key %s holds %ld bytes, expected %u (not a "
-			"scratchfs node key?)",
-			desc, n, SFS_KEY_BYTES);
+		sfs_set_err(
+		    err, err_len,
+		    "keyring key %s holds %ld bytes, expected %u (not a "
+		    "scratchfs node key?)",
+		    desc, n, SFS_KEY_BYTES);
 		return -EINVAL;
 	}
 	return 0;
@@ -442,8 +431,8 @@ static int keyring_load(const struct sfs_key_spec *spec, uint8_t *key,
 	int rc;
 
 	if (sfs_keyring_desc_check(desc, why, sizeof(why))) {
-		set_err(err, err_len, "keyring description \"%.64s\": %s", desc,
-			why);
+		sfs_set_err(err, err_len, "keyring description \"%.64s\": %s",
+			    desc, why);
 		return -EINVAL;
 	}
 	/* Two rounds at most: a lost creation race sends us back to read. */
@@ -455,10 +444,11 @@ static int keyring_load(const struct sfs_key_spec *spec, uint8_t *key,
 			return keyring_err(desc, (int)id, "cannot look it up",
 					   err, err_len);
 		if (spec->no_create) {
-			set_err(err, err_len,
-				"keyring key %s is not in the user keyring of "
-				"uid %u",
-				desc, (unsigned int)geteuid());
+			sfs_set_err(
+			    err, err_len,
+			    "keyring key %s is not in the user keyring of "
+			    "uid %u",
+			    desc, (unsigned int)geteuid());
 			return -ENOKEY;
 		}
 		sfs_random(key, SFS_KEY_BYTES);
@@ -467,8 +457,8 @@ static int keyring_load(const struct sfs_key_spec *spec, uint8_t *key,
 			return rc;
 		sfs_wipe(key, SFS_KEY_BYTES);
 	}
-	set_err(err, err_len, "keyring key %s: keeps appearing and vanishing",
-		desc);
+	sfs_set_err(err, err_len,
+		    "keyring key %s: keeps appearing and vanishing", desc);
 	return -EAGAIN;
 }
 
@@ -479,8 +469,8 @@ int sfs_keyring_store(const char *desc, const uint8_t key[SFS_KEY_BYTES],
 	long id;
 
 	if (sfs_keyring_desc_check(desc, why, sizeof(why))) {
-		set_err(err, err_len, "keyring description \"%.64s\": %s", desc,
-			why);
+		sfs_set_err(err, err_len, "keyring description \"%.64s\": %s",
+			    desc, why);
 		return -EINVAL;
 	}
 	id = keyring_find(desc);
@@ -533,26 +523,29 @@ int sfs_key_spec_set_command(struct sfs_key_spec *spec, const char *const *argv,
 	size_t len = 0;
 
 	if (argc == 0) {
-		set_err(why, why_len,
-			"needs at least the program (an absolute path)");
+		sfs_set_err(why, why_len,
+			    "needs at least the program (an absolute path)");
 		return -EINVAL;
 	}
 	if (argc > SFS_KEY_COMMAND_MAX_ARGS) {
-		set_err(why, why_len, "has %u arguments, at most %u allowed",
-			argc, SFS_KEY_COMMAND_MAX_ARGS);
+		sfs_set_err(why, why_len,
+			    "has %u arguments, at most %u allowed", argc,
+			    SFS_KEY_COMMAND_MAX_ARGS);
 		return -EINVAL;
 	}
 	if (argv[0][0] != '/') {
-		set_err(why, why_len,
-			"the program must be an absolute path, not \"%.200s\"",
-			argv[0]);
+		sfs_set_err(
+		    why, why_len,
+		    "the program must be an absolute path, not \"%.200s\"",
+		    argv[0]);
 		return -EINVAL;
 	}
 	for (unsigned int i = 0; i < argc; i++)
 		len += strlen(argv[i]) + 1;
 	if (len > sizeof(spec->command)) {
-		set_err(why, why_len, "is too long (%zu bytes, at most %zu)",
-			len, sizeof(spec->command));
+		sfs_set_err(why, why_len,
+			    "is too long (%zu bytes, at most %zu)", len,
+			    sizeof(spec->command));
 		return -EINVAL;
 	}
 	len = 0;
@@ -610,33 +603,35 @@ static int check_program(const char *prog, char *err, size_t err_len)
 
 	if (stat(prog, &st) != 0) {
 		rc = -errno;
-		set_err(err, err_len, "key command %s: %s", prog,
-			strerror(-rc));
+		sfs_set_err(err, err_len, "key command %s: %s", prog,
+			    strerror(-rc));
 		return rc;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		set_err(err, err_len, "key command %s is %s", prog,
-			file_type(st.st_mode));
+		sfs_set_err(err, err_len, "key command %s is %s", prog,
+			    file_type(st.st_mode));
 		return -EINVAL;
 	}
 	if (st.st_mode & 022) {
-		set_err(err, err_len,
-			"key command %s is writable by group or others (mode "
-			"%04o): chmod go-w %s",
-			prog, (unsigned int)(st.st_mode & 07777), prog);
+		sfs_set_err(
+		    err, err_len,
+		    "key command %s is writable by group or others (mode "
+		    "%04o): chmod go-w %s",
+		    prog, (unsigned int)(st.st_mode & 07777), prog);
 		return -EPERM;
 	}
 	if (geteuid() == 0 && st.st_uid != 0) {
-		set_err(err, err_len,
-			"key command %s is owned by uid %u, not root: chown "
-			"root %s",
-			prog, (unsigned int)st.st_uid, prog);
+		sfs_set_err(
+		    err, err_len,
+		    "key command %s is owned by uid %u, not root: chown "
+		    "root %s",
+		    prog, (unsigned int)st.st_uid, prog);
 		return -EPERM;
 	}
 	if (access(prog, X_OK) != 0) {
 		rc = -errno;
-		set_err(err, err_len, "key command %s: %s", prog,
-			strerror(-rc));
+		sfs_set_err(err, err_len, "key command %s: %s", prog,
+			    strerror(-rc));
 		return rc;
 	}
 	return 0;
@@ -790,17 +785,19 @@ static int parse_provider_output(const uint8_t *out, size_t n, uint8_t *key,
 		if (!bad)
 			return 0;
 		sfs_wipe(key, SFS_KEY_BYTES);
-		set_err(err, err_len,
-			"key command %s printed %zu bytes that are not 64 hex "
-			"digits",
-			prog, n);
+		sfs_set_err(
+		    err, err_len,
+		    "key command %s printed %zu bytes that are not 64 hex "
+		    "digits",
+		    prog, n);
 		return -EINVAL;
 	}
-	set_err(err, err_len,
-		"key command %s printed %s%zu bytes; expected 32 raw bytes or "
-		"64 hex digits (and an optional newline)",
-		prog, n >= COMMAND_OUT_MAX ? "more than " : "",
-		n >= COMMAND_OUT_MAX ? (size_t)(COMMAND_OUT_MAX - 1) : n);
+	sfs_set_err(
+	    err, err_len,
+	    "key command %s printed %s%zu bytes; expected 32 raw bytes or "
+	    "64 hex digits (and an optional newline)",
+	    prog, n >= COMMAND_OUT_MAX ? "more than " : "",
+	    n >= COMMAND_OUT_MAX ? (size_t)(COMMAND_OUT_MAX - 1) : n);
 	return -EINVAL;
 }
 
@@ -816,13 +813,15 @@ static int command_load(const struct sfs_key_spec *spec, uint8_t *key,
 	pid_t pid;
 
 	if (spec->command_argc == 0) {
-		set_err(err, err_len,
-			"key source command needs key_command (the provider "
-			"program and its arguments) in the config file");
+		sfs_set_err(
+		    err, err_len,
+		    "key source command needs key_command (the provider "
+		    "program and its arguments) in the config file");
 		return -EINVAL;
 	}
 	if (!command_valid(spec)) {
-		set_err(err, err_len, "key command: malformed command line");
+		sfs_set_err(err, err_len,
+			    "key command: malformed command line");
 		return -EINVAL;
 	}
 	command_argv(spec, argv);
@@ -831,14 +830,14 @@ static int command_load(const struct sfs_key_spec *spec, uint8_t *key,
 		return rc;
 	out = sfs_secret_alloc(COMMAND_OUT_MAX);
 	if (!out) {
-		set_err(err, err_len, "key command %s: out of secret memory",
-			argv[0]);
+		sfs_set_err(err, err_len,
+			    "key command %s: out of secret memory", argv[0]);
 		return -ENOMEM;
 	}
 	if (pipe2(p, O_CLOEXEC) != 0) {
 		rc = -errno;
-		set_err(err, err_len, "key command %s: pipe: %s", argv[0],
-			strerror(-rc));
+		sfs_set_err(err, err_len, "key command %s: pipe: %s", argv[0],
+			    strerror(-rc));
 		goto out;
 	}
 	deadline = now_ms() + 1000LL * timeout;
@@ -846,8 +845,8 @@ static int command_load(const struct sfs_key_spec *spec, uint8_t *key,
 	close(p[1]);
 	if (pid < 0) {
 		rc = (int)pid;
-		set_err(err, err_len, "cannot run key command %s: %s", argv[0],
-			strerror(-rc));
+		sfs_set_err(err, err_len, "cannot run key command %s: %s",
+			    argv[0], strerror(-rc));
 		close(p[0]);
 		goto out;
 	}
@@ -864,26 +863,28 @@ static int command_load(const struct sfs_key_spec *spec, uint8_t *key,
 	if (rc) {
 		kill_provider(pid);
 		if (rc == -ETIMEDOUT)
-			set_err(err, err_len,
-				"key command %s did not finish within %u s; "
-				"killed it (key_command_timeout)",
-				argv[0], timeout);
+			sfs_set_err(
+			    err, err_len,
+			    "key command %s did not finish within %u s; "
+			    "killed it (key_command_timeout)",
+			    argv[0], timeout);
 		else
-			set_err(err, err_len, "key command %s: %s", argv[0],
-				strerror(-rc));
+			sfs_set_err(err, err_len, "key command %s: %s", argv[0],
+				    strerror(-rc));
 		goto out;
 	}
 	if (WIFSIGNALED(status)) {
-		set_err(err, err_len, "key command %s was killed by signal %d",
-			argv[0], WTERMSIG(status));
+		sfs_set_err(err, err_len,
+			    "key command %s was killed by signal %d", argv[0],
+			    WTERMSIG(status));
 		rc = -EIO;
 		goto out;
 	}
 	if (WEXITSTATUS(status) != 0) {
-		set_err(err, err_len,
-			"key command %s failed (exit status %d); see its "
-			"messages above or in the journal",
-			argv[0], WEXITSTATUS(status));
+		sfs_set_err(err, err_len,
+			    "key command %s failed (exit status %d); see its "
+			    "messages above or in the journal",
+			    argv[0], WEXITSTATUS(status));
 		rc = -EIO;
 		goto out;
 	}
@@ -907,14 +908,14 @@ int sfs_keys_load_nmk(const struct sfs_key_spec *spec, uint8_t **nmk, char *err,
 	if (spec->source != SFS_KEY_KEYFILE &&
 	    spec->source != SFS_KEY_KEYRING &&
 	    spec->source != SFS_KEY_COMMAND) {
-		set_err(err, err_len, "key source %s has no node key",
-			sfs_key_source_name(spec->source));
+		sfs_set_err(err, err_len, "key source %s has no node key",
+			    sfs_key_source_name(spec->source));
 		return -EINVAL;
 	}
 	key = sfs_secret_alloc(SFS_KEY_BYTES);
 	if (!key) {
-		set_err(err, err_len, "%s: out of secret memory",
-			sfs_key_source_name(spec->source));
+		sfs_set_err(err, err_len, "%s: out of secret memory",
+			    sfs_key_source_name(spec->source));
 		return -ENOMEM;
 	}
 	if (spec->source == SFS_KEY_KEYFILE)

@@ -23,7 +23,6 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
-#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "sfs_audit.h"
@@ -459,33 +458,6 @@ static void hup_stop(struct hup *h)
 	h->running = false;
 }
 
-/* FUSE mounts start with 128 KiB of readahead, so a sequential reader gets
- * one 128 KiB request per round trip; with 4 MiB the kernel keeps several
- * 1 MiB (max_pages) requests in flight (measured here: cold 1 GiB read of an
- * hbi volume 128 MB/s at 128 KiB, 615 MB/s at 4 MiB). */
-#define READ_AHEAD_KB 4096
-
-/* Raises the mount's readahead. On a thread of its own: stat() of the mount
- * point needs the session loop to answer it. */
-static void *tune_readahead(void *mountpoint)
-{
-	char path[96];
-	struct stat st;
-	int fd;
-
-	if (stat(mountpoint, &st) < 0)
-		return NULL;
-	snprintf(path, sizeof(path), "/sys/class/bdi/%u:%u/read_ahead_kb",
-		 major(st.st_dev), minor(st.st_dev));
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0 || dprintf(fd, "%d\n", READ_AHEAD_KB) < 0)
-		sfs_log(LOG_WARNING, "cannot raise readahead (%s): %s", path,
-			strerror(errno));
-	if (fd >= 0)
-		close(fd);
-	return NULL;
-}
-
 static int serve(struct fuse_session *se, const struct fuse_cmdline_opts *fo,
 		 const struct sfs_config *cfg)
 {
@@ -565,6 +537,7 @@ int main(int argc, char *argv[])
 	if (open_volume(&fs, &cfg, backing, &hdr) < 0)
 		goto out;
 	fs.volume = &hdr;
+	fs.mountpoint = fo.mountpoint;
 	fs.dev = root_st.st_dev;
 	fs.max_write = cfg.fuse.max_write;
 	fs.timeout = cfg.fuse.cache_timeout;
@@ -602,13 +575,6 @@ int main(int argc, char *argv[])
 		sfs_log(LOG_ERR, "cannot set up SIGHUP handling");
 		fuse_session_unmount(se);
 		goto out_handlers;
-	}
-	{
-		pthread_t t;
-
-		if (pthread_create(&t, NULL, tune_readahead, fo.mountpoint) ==
-		    0)
-			pthread_detach(t);
 	}
 	ret = serve(se, &fo, &cfg) ? 1 : 0;
 	hup_stop(&hup);

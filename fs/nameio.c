@@ -25,19 +25,6 @@ static bool is_root(struct sfs_fs *fs, struct sfs_inode *dir)
 	return dir == sfs_itable_root(fs->inodes);
 }
 
-static int fsync_dir(int dir_fd)
-{
-	int fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int rc = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (fsync(fd) < 0)
-		rc = -errno;
-	close(fd);
-	return rc;
-}
-
 /* The IV of directory dir, from the cache or its IV file. */
 static int dir_iv(struct sfs_fs *fs, struct sfs_inode *dir,
 		  uint8_t iv[SFS_DIRIV_BYTES])
@@ -212,7 +199,7 @@ int sfs_nameio_init_dir(struct sfs_fs *fs, int dir_fd)
 		rc = -errno;
 	close(fd);
 	if (rc == 0)
-		rc = fsync_dir(dir_fd);
+		rc = sfs_fsync_dir(dir_fd);
 	if (rc < 0)
 		unlinkat(dir_fd, SFS_DIRIV_NAME, 0);
 	return rc;
@@ -223,19 +210,12 @@ int sfs_nameio_init_dir(struct sfs_fs *fs, int dir_fd)
 static int for_each_entry(int dir_fd, int (*fn)(int, const char *, void *),
 			  void *arg)
 {
-	int fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *dp = sfs_opendir_at(dir_fd);
 	struct dirent *de;
-	DIR *dp;
 	int rc = 0;
 
-	if (fd < 0)
+	if (!dp)
 		return -errno;
-	dp = fdopendir(fd);
-	if (!dp) {
-		rc = -errno;
-		close(fd);
-		return rc;
-	}
 	while (rc == 0) {
 		errno = 0;
 		de = readdir(dp);

@@ -21,6 +21,8 @@
 #include <unistd.h>
 
 #include "sfs_fileio.h"
+#include "sfs_log.h"
+#include "sfs_mountinfo.h"
 #include "sfs_nameio.h"
 #include "sfs_ops.h"
 #include "sfs_status.h"
@@ -38,7 +40,18 @@ struct sfs_dirh {
 
 static struct sfs_fs *fs_of(fuse_req_t req)
 {
-	return fuse_req_userdata(req);
+	struct sfs_fs *fs = fuse_req_userdata(req);
+
+	/* Every request but INIT passes here, and only after INIT was
+	 * answered, which is when the kernel set the mount's readahead. */
+	if (!atomic_load(&fs->readahead_raised) &&
+	    !atomic_exchange(&fs->readahead_raised, true) && fs->mountpoint) {
+		int rc = sfs_raise_readahead(fs->mountpoint, SFS_READ_AHEAD_KB);
+		if (rc < 0)
+			sfs_log(LOG_WARNING, "cannot raise readahead: %s",
+				strerror(-rc));
+	}
+	return fs;
 }
 
 static struct sfs_inode *inode_of(fuse_req_t req, fuse_ino_t ino)

@@ -40,7 +40,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +47,8 @@
 #include <unistd.h>
 
 #include "sfs_content.h"
+#include "sfs_log.h"
+#include "sfs_sys.h"
 #include "sfs_volume.h"
 
 #define OFF_MAGIC 0
@@ -79,18 +80,6 @@ _Static_assert(OFF_CHECKSUM + CHECKSUM_BYTES == SFS_VOLUME_HEADER_BYTES,
 #define KEK_SUBKEY_ID 1
 /* A header file larger than this is not ours; no need to read it all. */
 #define READ_MAX 4096
-
-static __attribute__((format(printf, 3, 4))) void
-set_err(char *err, size_t err_len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || err_len == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, err_len, fmt, ap);
-	va_end(ap);
-}
 
 static __attribute__((noreturn)) void bug(const char *what)
 {
@@ -150,39 +139,41 @@ static int check_fields(const struct sfs_volume_header *h, char *err,
 
 	if (h->mode == SFS_MODE_PLAIN) {
 		if (h->aead != SFS_AEAD_NONE) {
-			set_err(err, err_len,
-				"volume header: plain volume with a cipher");
+			sfs_set_err(
+			    err, err_len,
+			    "volume header: plain volume with a cipher");
 			return -EINVAL;
 		}
 		if (h->key_source != SFS_KEY_NONE) {
-			set_err(err, err_len,
-				"volume header: plain volume with a key "
-				"source");
+			sfs_set_err(err, err_len,
+				    "volume header: plain volume with a key "
+				    "source");
 			return -EINVAL;
 		}
 		if (!no_id || !no_slot) {
-			set_err(err, err_len,
-				"volume header: plain volume with a keyslot");
+			sfs_set_err(
+			    err, err_len,
+			    "volume header: plain volume with a keyslot");
 			return -EINVAL;
 		}
 		return 0;
 	}
 	if (h->aead == SFS_AEAD_NONE) {
-		set_err(err, err_len,
-			"volume header: encrypted volume without a cipher");
+		sfs_set_err(err, err_len,
+			    "volume header: encrypted volume without a cipher");
 		return -EINVAL;
 	}
 	switch (h->key_source) {
 	case SFS_KEY_NONE:
-		set_err(err, err_len,
-			"volume header: encrypted volume without a key "
-			"source");
+		sfs_set_err(err, err_len,
+			    "volume header: encrypted volume without a key "
+			    "source");
 		return -EINVAL;
 	case SFS_KEY_EPHEMERAL:
 		if (!no_id || !no_slot) {
-			set_err(err, err_len,
-				"volume header: ephemeral volume with a "
-				"keyslot");
+			sfs_set_err(err, err_len,
+				    "volume header: ephemeral volume with a "
+				    "keyslot");
 			return -EINVAL;
 		}
 		return 0;
@@ -190,7 +181,7 @@ static int check_fields(const struct sfs_volume_header *h, char *err,
 	case SFS_KEY_KEYRING:
 	case SFS_KEY_COMMAND:
 		if (no_id || no_slot) {
-			set_err(
+			sfs_set_err(
 			    err, err_len, "volume header: %s volume without %s",
 			    h->key_source == SFS_KEY_KEYFILE   ? "key-file"
 			    : h->key_source == SFS_KEY_KEYRING ? "keyring"
@@ -211,77 +202,82 @@ int sfs_volume_decode(const uint8_t *in, size_t len,
 
 	memset(h, 0, sizeof(*h));
 	if (len < 8 || memcmp(in + OFF_MAGIC, SFS_VOLUME_MAGIC, 8) != 0) {
-		set_err(err, err_len, "volume header: bad magic");
+		sfs_set_err(err, err_len, "volume header: bad magic");
 		return -EINVAL;
 	}
 	/* Version before length: a future format may have another size. */
 	if (len < OFF_VERSION + 4) {
-		set_err(err, err_len,
-			"volume header: truncated (%zu bytes, expected %u)",
-			len, SFS_VOLUME_HEADER_BYTES);
+		sfs_set_err(err, err_len,
+			    "volume header: truncated (%zu bytes, expected %u)",
+			    len, SFS_VOLUME_HEADER_BYTES);
 		return -EINVAL;
 	}
 	version = get_be32(in + OFF_VERSION);
 	if (version != SFS_VOLUME_VERSION) {
-		set_err(err, err_len,
-			"volume header: unsupported format version %u (this "
-			"scratchfs reads %u)",
-			version, SFS_VOLUME_VERSION);
+		sfs_set_err(
+		    err, err_len,
+		    "volume header: unsupported format version %u (this "
+		    "scratchfs reads %u)",
+		    version, SFS_VOLUME_VERSION);
 		return -EINVAL;
 	}
 	if (len != SFS_VOLUME_HEADER_BYTES) {
-		set_err(err, err_len,
-			"volume header: %s (%zu bytes, expected %u)",
-			len < SFS_VOLUME_HEADER_BYTES ? "truncated"
-						      : "trailing bytes",
-			len, SFS_VOLUME_HEADER_BYTES);
+		sfs_set_err(err, err_len,
+			    "volume header: %s (%zu bytes, expected %u)",
+			    len < SFS_VOLUME_HEADER_BYTES ? "truncated"
+							  : "trailing bytes",
+			    len, SFS_VOLUME_HEADER_BYTES);
 		return -EINVAL;
 	}
 	sfs_hash256(sum, in, OFF_CHECKSUM);
 	if (memcmp(sum, in + OFF_CHECKSUM, CHECKSUM_BYTES) != 0) {
-		set_err(err, err_len,
-			"volume header: bad checksum (corrupted header)");
+		sfs_set_err(err, err_len,
+			    "volume header: bad checksum (corrupted header)");
 		return -EINVAL;
 	}
 	h->version = version;
 	h->flags = get_be32(in + OFF_FLAGS);
 	if (h->flags & ~SFS_VOLUME_KNOWN_FLAGS) {
-		set_err(err, err_len,
-			"volume header: unknown feature flags 0x%08x (made by "
-			"a newer scratchfs?)",
-			h->flags & ~SFS_VOLUME_KNOWN_FLAGS);
+		sfs_set_err(
+		    err, err_len,
+		    "volume header: unknown feature flags 0x%08x (made by "
+		    "a newer scratchfs?)",
+		    h->flags & ~SFS_VOLUME_KNOWN_FLAGS);
 		return -EINVAL;
 	}
 	memcpy(h->uuid, in + OFF_UUID, SFS_VOLUME_UUID_BYTES);
 	if (in[OFF_MODE] > SFS_MODE_ENCRYPTED) {
-		set_err(err, err_len, "volume header: invalid mode %u",
-			in[OFF_MODE]);
+		sfs_set_err(err, err_len, "volume header: invalid mode %u",
+			    in[OFF_MODE]);
 		return -EINVAL;
 	}
 	h->mode = (enum sfs_mode)in[OFF_MODE];
 	if (in[OFF_AEAD] > SFS_AEAD_AES256GCM) {
-		set_err(err, err_len, "volume header: unknown cipher id %u",
-			in[OFF_AEAD]);
+		sfs_set_err(err, err_len, "volume header: unknown cipher id %u",
+			    in[OFF_AEAD]);
 		return -EINVAL;
 	}
 	h->aead = (enum sfs_aead)in[OFF_AEAD];
 	if (in[OFF_KEY_SOURCE] > SFS_KEY_COMMAND) {
-		set_err(err, err_len, "volume header: unknown key source %u",
-			in[OFF_KEY_SOURCE]);
+		sfs_set_err(err, err_len,
+			    "volume header: unknown key source %u",
+			    in[OFF_KEY_SOURCE]);
 		return -EINVAL;
 	}
 	h->key_source = (enum sfs_key_source)in[OFF_KEY_SOURCE];
 	if (in[OFF_RESERVED1] != 0 ||
 	    !sfs_is_zero(in + OFF_RESERVED2, RESERVED2_BYTES)) {
-		set_err(err, err_len, "volume header: non-zero reserved bytes");
+		sfs_set_err(err, err_len,
+			    "volume header: non-zero reserved bytes");
 		return -EINVAL;
 	}
 	h->block_size = get_be32(in + OFF_BLOCK_SIZE);
 	if (h->block_size != SFS_BLOCK_SIZE) {
-		set_err(err, err_len,
-			"volume header: unsupported block size %u (expected "
-			"%u)",
-			h->block_size, SFS_BLOCK_SIZE);
+		sfs_set_err(
+		    err, err_len,
+		    "volume header: unsupported block size %u (expected "
+		    "%u)",
+		    h->block_size, SFS_BLOCK_SIZE);
 		return -EINVAL;
 	}
 	memcpy(h->key_id, in + OFF_KEY_ID, SFS_KEY_ID_BYTES);
@@ -308,24 +304,6 @@ static ssize_t read_all(int fd, uint8_t *buf, size_t max)
 	return (ssize_t)done;
 }
 
-static int write_all(int fd, const uint8_t *buf, size_t len)
-{
-	size_t done = 0;
-
-	while (done < len) {
-		ssize_t n = write(fd, buf + done, len - done);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return -EIO;
-		done += (size_t)n;
-	}
-	return 0;
-}
-
 int sfs_volume_read(int backing_fd, struct sfs_volume_header *h, char *err,
 		    size_t err_len)
 {
@@ -339,13 +317,13 @@ int sfs_volume_read(int backing_fd, struct sfs_volume_header *h, char *err,
 	if (dfd < 0) {
 		rc = -errno;
 		if (rc == -ENOENT)
-			set_err(err, err_len, "no volume header (no %s)",
-				META_DIR);
+			sfs_set_err(err, err_len, "no volume header (no %s)",
+				    META_DIR);
 		else
-			set_err(err, err_len, "%s: %s", META_DIR,
-				rc == -ELOOP || rc == -ENOTDIR
-				    ? "not a directory"
-				    : strerror(-rc));
+			sfs_set_err(err, err_len, "%s: %s", META_DIR,
+				    rc == -ELOOP || rc == -ENOTDIR
+					? "not a directory"
+					: strerror(-rc));
 		return rc;
 	}
 	fd = openat(dfd, SFS_VOLUME_FILE,
@@ -354,55 +332,43 @@ int sfs_volume_read(int backing_fd, struct sfs_volume_header *h, char *err,
 	close(dfd);
 	if (rc) {
 		if (rc == -ENOENT)
-			set_err(err, err_len, "no volume header (no %s/%s)",
-				META_DIR, SFS_VOLUME_FILE);
+			sfs_set_err(err, err_len, "no volume header (no %s/%s)",
+				    META_DIR, SFS_VOLUME_FILE);
 		else
-			set_err(err, err_len, "%s/%s: %s", META_DIR,
-				SFS_VOLUME_FILE,
-				rc == -ELOOP ? "is a symlink" : strerror(-rc));
+			sfs_set_err(err, err_len, "%s/%s: %s", META_DIR,
+				    SFS_VOLUME_FILE,
+				    rc == -ELOOP ? "is a symlink"
+						 : strerror(-rc));
 		return rc;
 	}
 	if (fstat(fd, &st) != 0) {
 		rc = -errno;
-		set_err(err, err_len, "%s/%s: %s", META_DIR, SFS_VOLUME_FILE,
-			strerror(-rc));
+		sfs_set_err(err, err_len, "%s/%s: %s", META_DIR,
+			    SFS_VOLUME_FILE, strerror(-rc));
 		goto out;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		set_err(err, err_len, "%s/%s: not a regular file", META_DIR,
-			SFS_VOLUME_FILE);
+		sfs_set_err(err, err_len, "%s/%s: not a regular file", META_DIR,
+			    SFS_VOLUME_FILE);
 		rc = -EINVAL;
 		goto out;
 	}
 	if (st.st_size > READ_MAX) {
-		set_err(err, err_len, "volume header: %lld bytes, expected %u",
-			(long long)st.st_size, SFS_VOLUME_HEADER_BYTES);
+		sfs_set_err(err, err_len,
+			    "volume header: %lld bytes, expected %u",
+			    (long long)st.st_size, SFS_VOLUME_HEADER_BYTES);
 		rc = -EINVAL;
 		goto out;
 	}
 	n = read_all(fd, buf, sizeof(buf));
 	if (n < 0) {
 		rc = (int)n;
-		set_err(err, err_len, "%s/%s: %s", META_DIR, SFS_VOLUME_FILE,
-			strerror(-rc));
+		sfs_set_err(err, err_len, "%s/%s: %s", META_DIR,
+			    SFS_VOLUME_FILE, strerror(-rc));
 		goto out;
 	}
 	rc = sfs_volume_decode(buf, (size_t)n, h, err, err_len);
 out:
-	close(fd);
-	return rc;
-}
-
-/* fsyncs the directory dirfd (which may be an O_PATH fd). */
-static int fsync_dir(int dirfd)
-{
-	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int rc = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (fsync(fd) != 0)
-		rc = -errno;
 	close(fd);
 	return rc;
 }
@@ -417,17 +383,17 @@ int sfs_volume_write(int backing_fd, const struct sfs_volume_header *h,
 	sfs_volume_encode(h, buf);
 	if (mkdirat(backing_fd, META_DIR, 0700) != 0 && errno != EEXIST) {
 		rc = -errno;
-		set_err(err, err_len, "cannot create %s: %s", META_DIR,
-			strerror(-rc));
+		sfs_set_err(err, err_len, "cannot create %s: %s", META_DIR,
+			    strerror(-rc));
 		return rc;
 	}
 	dfd = openat(backing_fd, META_DIR,
 		     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dfd < 0) {
 		rc = -errno;
-		set_err(err, err_len, "cannot open %s: %s", META_DIR,
-			rc == -ELOOP || rc == -ENOTDIR ? "not a directory"
-						       : strerror(-rc));
+		sfs_set_err(err, err_len, "cannot open %s: %s", META_DIR,
+			    rc == -ELOOP || rc == -ENOTDIR ? "not a directory"
+							   : strerror(-rc));
 		return rc;
 	}
 	step = "create " TMP_FILE;
@@ -441,7 +407,7 @@ int sfs_volume_write(int backing_fd, const struct sfs_volume_header *h,
 	if (fchmod(fd, 0600) != 0)
 		goto fail_errno;
 	step = "write " TMP_FILE;
-	rc = write_all(fd, buf, sizeof(buf));
+	rc = sfs_write_full(fd, buf, sizeof(buf));
 	if (rc)
 		goto fail;
 	step = "fsync " TMP_FILE;
@@ -459,7 +425,7 @@ int sfs_volume_write(int backing_fd, const struct sfs_volume_header *h,
 	if (fsync(dfd) != 0)
 		goto fail_errno;
 	step = "fsync the backing directory";
-	rc = fsync_dir(backing_fd);
+	rc = sfs_fsync_dir(backing_fd);
 	if (rc)
 		goto fail;
 	close(dfd);
@@ -468,8 +434,8 @@ int sfs_volume_write(int backing_fd, const struct sfs_volume_header *h,
 fail_errno:
 	rc = -errno;
 fail:
-	set_err(err, err_len, "cannot write volume header: %s: %s", step,
-		strerror(-rc));
+	sfs_set_err(err, err_len, "cannot write volume header: %s: %s", step,
+		    strerror(-rc));
 	if (fd >= 0) {
 		close(fd);
 		unlinkat(dfd, TMP_FILE, 0);
@@ -516,10 +482,11 @@ int sfs_volume_unwrap_key(const struct sfs_volume_header *h,
 	if (memcmp(id, h->key_id, SFS_KEY_ID_BYTES) != 0) {
 		sfs_hex(want, h->key_id, SFS_KEY_ID_BYTES);
 		sfs_hex(have, id, SFS_KEY_ID_BYTES);
-		set_err(err, err_len,
-			"the node key does not open this volume (volume key "
-			"id %s, node key id %s)",
-			want, have);
+		sfs_set_err(
+		    err, err_len,
+		    "the node key does not open this volume (volume key "
+		    "id %s, node key id %s)",
+		    want, have);
 		sfs_wipe(vk, SFS_KEY_BYTES);
 		return -EKEYREJECTED;
 	}
@@ -528,9 +495,10 @@ int sfs_volume_unwrap_key(const struct sfs_volume_header *h,
 	rc = sfs_keywrap_open(vk, h->keyslot, kek, enc, KEYSLOT_AD_BYTES);
 	sfs_wipe(kek, sizeof(kek));
 	if (rc != 0) {
-		set_err(err, err_len,
-			"the keyslot does not authenticate (header tampered "
-			"with or corrupted)");
+		sfs_set_err(
+		    err, err_len,
+		    "the keyslot does not authenticate (header tampered "
+		    "with or corrupted)");
 		return -EKEYREJECTED;
 	}
 	return 0;
@@ -540,19 +508,10 @@ int sfs_volume_unwrap_key(const struct sfs_volume_header *h,
 static int dir_holds_only(int dfd, const char *const *allowed, bool *only)
 {
 	struct dirent *de;
-	DIR *d;
-	int fd;
+	DIR *d = sfs_opendir_at(dfd);
 
-	fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
+	if (!d)
 		return -errno;
-	d = fdopendir(fd);
-	if (!d) {
-		int rc = -errno;
-
-		close(fd);
-		return rc;
-	}
 	*only = true;
 	errno = 0;
 	while (*only && (de = readdir(d)) != NULL) {
@@ -614,15 +573,16 @@ static int create_volume(int backing_fd, const char *backing,
 
 	rc = backing_is_fresh(backing_fd, &fresh);
 	if (rc) {
-		set_err(err, err_len, "cannot read %s: %s", backing,
-			strerror(-rc));
+		sfs_set_err(err, err_len, "cannot read %s: %s", backing,
+			    strerror(-rc));
 		return rc;
 	}
 	if (!fresh) {
-		set_err(err, err_len,
-			"%s is not empty and holds no scratchfs volume; use an "
-			"empty directory",
-			backing);
+		sfs_set_err(
+		    err, err_len,
+		    "%s is not empty and holds no scratchfs volume; use an "
+		    "empty directory",
+		    backing);
 		return -ENOTEMPTY;
 	}
 
@@ -636,26 +596,27 @@ static int create_volume(int backing_fd, const char *backing,
 		h->aead = p->aead != SFS_AEAD_NONE ? p->aead
 						   : sfs_aead_pick_fastest();
 		if (!sfs_aead_available(h->aead)) {
-			set_err(err, err_len,
-				"cipher %s is not available on this CPU; use "
-				"cipher=auto or cipher=xchacha20poly1305",
-				sfs_aead_name(h->aead));
+			sfs_set_err(
+			    err, err_len,
+			    "cipher %s is not available on this CPU; use "
+			    "cipher=auto or cipher=xchacha20poly1305",
+			    sfs_aead_name(h->aead));
 			return -EOPNOTSUPP;
 		}
 		if (p->key.source != SFS_KEY_EPHEMERAL &&
 		    p->key.source != SFS_KEY_KEYFILE &&
 		    p->key.source != SFS_KEY_KEYRING &&
 		    p->key.source != SFS_KEY_COMMAND) {
-			set_err(err, err_len,
-				"an encrypted volume needs key=ephemeral, "
-				"keyfile, keyring or command (got %s)",
-				sfs_key_source_name(p->key.source));
+			sfs_set_err(err, err_len,
+				    "an encrypted volume needs key=ephemeral, "
+				    "keyfile, keyring or command (got %s)",
+				    sfs_key_source_name(p->key.source));
 			return -EINVAL;
 		}
 		h->key_source = p->key.source;
 		key = sfs_secret_alloc(SFS_KEY_BYTES);
 		if (!key) {
-			set_err(err, err_len, "out of secret memory");
+			sfs_set_err(err, err_len, "out of secret memory");
 			return -ENOMEM;
 		}
 		sfs_random(key, SFS_KEY_BYTES);
@@ -666,8 +627,8 @@ static int create_volume(int backing_fd, const char *backing,
 			rc = sfs_volume_wrap_key(h, nmk, key);
 			sfs_secret_free(nmk);
 			if (rc) {
-				set_err(err, err_len,
-					"cannot wrap the volume key");
+				sfs_set_err(err, err_len,
+					    "cannot wrap the volume key");
 				goto fail;
 			}
 		}
@@ -678,7 +639,7 @@ static int create_volume(int backing_fd, const char *backing,
 	}
 	rc = sfs_volume_write(backing_fd, h, msg, sizeof(msg));
 	if (rc) {
-		set_err(err, err_len, "%s: %s", backing, msg);
+		sfs_set_err(err, err_len, "%s: %s", backing, msg);
 		goto fail;
 	}
 	*vk = key;
@@ -699,27 +660,29 @@ static int open_existing(const char *backing, const struct sfs_volume_params *p,
 	int rc;
 
 	if (h->mode == SFS_MODE_PLAIN && p->encrypted) {
-		set_err(err, err_len,
-			"%s is a plain (hbi=0) volume; mount it with hbi=0 or "
-			"wipe it",
-			backing);
+		sfs_set_err(
+		    err, err_len,
+		    "%s is a plain (hbi=0) volume; mount it with hbi=0 or "
+		    "wipe it",
+		    backing);
 		return -EINVAL;
 	}
 	if (h->mode == SFS_MODE_ENCRYPTED && !p->encrypted) {
-		set_err(err, err_len,
-			"%s is an encrypted (hbi=1) volume; mount it with "
-			"hbi=1 or wipe it",
-			backing);
+		sfs_set_err(err, err_len,
+			    "%s is an encrypted (hbi=1) volume; mount it with "
+			    "hbi=1 or wipe it",
+			    backing);
 		return -EINVAL;
 	}
 	if (h->mode == SFS_MODE_PLAIN)
 		return 0;
 	if (h->key_source == SFS_KEY_EPHEMERAL) {
-		set_err(err, err_len,
-			"%s holds an ephemeral volume from a previous run: its "
-			"key is gone, so its data is unreadable; wipe it "
-			"(scratchfs-wipe %s) or use an empty directory",
-			backing, backing);
+		sfs_set_err(
+		    err, err_len,
+		    "%s holds an ephemeral volume from a previous run: its "
+		    "key is gone, so its data is unreadable; wipe it "
+		    "(scratchfs-wipe %s) or use an empty directory",
+		    backing, backing);
 		return -EKEYEXPIRED;
 	}
 	/* Wrapped-key volume. The header's cipher wins over a requested one:
@@ -728,17 +691,19 @@ static int open_existing(const char *backing, const struct sfs_volume_params *p,
 	if (p->key.source != h->key_source) {
 		const char *name = sfs_key_source_name(h->key_source);
 
-		set_err(err, err_len,
-			"%s was created with key=%s; mount it with key=%s%s or "
-			"wipe it",
-			backing, name, name,
-			h->key_source == SFS_KEY_KEYFILE ? "[:PATH]" : "");
+		sfs_set_err(
+		    err, err_len,
+		    "%s was created with key=%s; mount it with key=%s%s or "
+		    "wipe it",
+		    backing, name, name,
+		    h->key_source == SFS_KEY_KEYFILE ? "[:PATH]" : "");
 		return -EINVAL;
 	}
 	if (!sfs_aead_available(h->aead)) {
-		set_err(err, err_len,
-			"%s uses cipher %s, which this CPU does not support",
-			backing, sfs_aead_name(h->aead));
+		sfs_set_err(
+		    err, err_len,
+		    "%s uses cipher %s, which this CPU does not support",
+		    backing, sfs_aead_name(h->aead));
 		return -EOPNOTSUPP;
 	}
 	rc = sfs_keys_load_nmk(&p->key, &nmk, err, err_len);
@@ -749,20 +714,20 @@ static int open_existing(const char *backing, const struct sfs_volume_params *p,
 		sfs_hex(want, h->key_id, SFS_KEY_ID_BYTES);
 		sfs_hex(have, id, SFS_KEY_ID_BYTES);
 		sfs_key_spec_describe(&p->key, what, sizeof(what));
-		set_err(err, err_len,
-			"%s does not open %s (volume key id %s, %s id %s)",
-			what, backing, want,
-			p->key.source == SFS_KEY_KEYFILE   ? "key file"
-			: p->key.source == SFS_KEY_KEYRING ? "keyring key"
-							   : "key command",
-			have);
+		sfs_set_err(err, err_len,
+			    "%s does not open %s (volume key id %s, %s id %s)",
+			    what, backing, want,
+			    p->key.source == SFS_KEY_KEYFILE   ? "key file"
+			    : p->key.source == SFS_KEY_KEYRING ? "keyring key"
+							       : "key command",
+			    have);
 		sfs_secret_free(nmk);
 		return -EKEYREJECTED;
 	}
 	key = sfs_secret_alloc(SFS_KEY_BYTES);
 	if (!key) {
 		sfs_secret_free(nmk);
-		set_err(err, err_len, "out of secret memory");
+		sfs_set_err(err, err_len, "out of secret memory");
 		return -ENOMEM;
 	}
 	rc = sfs_volume_unwrap_key(h, nmk, key, NULL, 0);
@@ -770,10 +735,10 @@ static int open_existing(const char *backing, const struct sfs_volume_params *p,
 	if (rc) {
 		sfs_secret_free(key);
 		sfs_key_spec_describe(&p->key, what, sizeof(what));
-		set_err(err, err_len,
-			"%s: the volume key does not authenticate under %s "
-			"(header tampered with or corrupted)",
-			backing, what);
+		sfs_set_err(err, err_len,
+			    "%s: the volume key does not authenticate under %s "
+			    "(header tampered with or corrupted)",
+			    backing, what);
 		return rc;
 	}
 	*vk = key;
@@ -794,7 +759,7 @@ int sfs_volume_open(int backing_fd, const char *backing_path,
 		return create_volume(backing_fd, backing_path, p, hdr, vk, err,
 				     err_len);
 	if (rc) {
-		set_err(err, err_len, "%s: %s", backing_path, msg);
+		sfs_set_err(err, err_len, "%s: %s", backing_path, msg);
 		return rc;
 	}
 	return open_existing(backing_path, p, hdr, vk, err, err_len);

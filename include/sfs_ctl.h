@@ -61,7 +61,8 @@ struct sfs_ctl_mount {
 long sfs_ctl_mounts(const char *path, struct sfs_ctl_mount **mounts);
 void sfs_ctl_mounts_free(struct sfs_ctl_mount *mounts, long n);
 
-/* Decodes the octal escapes of a mountinfo field (\040 ...) in place. */
+/* Decodes the octal escapes of a mountinfo field (\040 ...) in place
+ * (sfs_mountinfo_unescape). */
 void sfs_ctl_unescape(char *s);
 
 /* Copies s into out (cap bytes, always NUL-terminated, truncated) with

@@ -26,6 +26,10 @@ struct sfs_fs {
 	bool writeback;
 	/* The mounted volume's header (main.c), for status reports. */
 	const struct sfs_volume_header *volume;
+	const char *mountpoint;
+	/* The kernel resets a mount's readahead when it answers INIT; the
+	 * first request after that raises it (ops.c). */
+	atomic_bool readahead_raised;
 	/* Counters for status reporting. */
 	atomic_uint_fast64_t integrity_failures;
 	atomic_uint_fast64_t read_ops;

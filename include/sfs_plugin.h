@@ -260,6 +260,10 @@ struct sfs_plugin_paths {
 int sfs_plugin_paths(const char *root, const char *name,
 		     struct sfs_plugin_paths *p);
 
+/* Creates the missing parent directories of path (0755), not path itself;
+ * 0 or -errno with a message naming the directory. */
+int sfs_plugin_mkdir_parents(const char *path, char *err, size_t err_len);
+
 /* Creates (0700) whichever of dir, backing and mnt are missing. */
 int sfs_plugin_backing_prepare(const struct sfs_plugin_paths *p, char *err,
 			       size_t err_len);

@@ -3,6 +3,7 @@
 #ifndef SFS_SYS_H
 #define SFS_SYS_H
 
+#include <dirent.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -10,13 +11,24 @@
 /* Reads up to len bytes at off, retrying short reads; returns the bytes read
  * (less than len only at end of file) or -errno. */
 ssize_t sfs_pread_full(int fd, void *buf, size_t len, off_t off);
-/* Writes all len bytes at off or fails with -errno. */
+/* Writes all len bytes at off or fails with -errno (-EIO when a write
+ * makes no progress). */
 ssize_t sfs_pwrite_full(int fd, const void *buf, size_t len, off_t off);
+/* Writes all len bytes at the file offset, retrying short writes and
+ * EINTR; 0, or -errno (-EIO when write makes no progress). */
+int sfs_write_full(int fd, const void *buf, size_t len);
 /* "/proc/self/fd/N" for an O_PATH fd, so calls that take no fd can reach it. */
 struct sfs_fdpath {
 	char path[32];
 };
 const char *sfs_fdpath(struct sfs_fdpath *p, int fd);
+/* A DIR stream on a new descriptor of the directory dirfd (which may be an
+ * O_PATH fd), so closedir() leaves dirfd open and the stream starts at the
+ * first entry. NULL with errno set on failure. */
+DIR *sfs_opendir_at(int dirfd);
+/* fsyncs the directory dirfd (which may be an O_PATH fd) through a fresh
+ * O_RDONLY descriptor, so a new or renamed entry in it is durable. */
+int sfs_fsync_dir(int dirfd);
 
 /* Per-thread scratch buffer slots: fileio.c uses the first two for
  * plaintext and ciphertext, the FUSE layer the third for request data. */

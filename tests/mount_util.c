@@ -2,6 +2,7 @@
 #include "mount_util.h"
 
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -19,19 +20,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util.h"
+
 #define SFS_BIN SFS_BUILD_DIR "/scratchfs"
 #define POLL_MS 10
 #define MAX_ARGS 64
 
 struct sfs_mount sfs_fx;
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-
-	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
-		;
-}
 
 /* 0 when @path is made of @dir and @rel, -ENAMETOOLONG otherwise. */
 static int join_into(char *out, size_t cap, const char *dir, const char *rel)
@@ -299,7 +294,7 @@ static int wait_bounded(pid_t pid, long ms, int *status)
 			return -errno;
 		if (waited >= ms)
 			return -ETIMEDOUT;
-		sleep_ms(POLL_MS);
+		sfs_sleep_ms(POLL_MS);
 	}
 }
 
@@ -363,6 +358,16 @@ void sfs_mount_write_conf(struct sfs_mount *m, const char *text)
 		cr_assert_fail("write %s: %s", m->conf, strerror(-rc));
 }
 
+void sfs_mount_write_audit_conf(struct sfs_mount *m, const char *extra)
+{
+	char text[PATH_MAX + 512];
+
+	snprintf(text, sizeof(text),
+		 "audit = { file = \"%s\"; syslog = false; };\n%s",
+		 sfs_join(m->root, "audit.log"), extra ? extra : "");
+	sfs_mount_write_conf(m, text);
+}
+
 /* st_dev of the mount point differs from its parent's once mounted. */
 static bool dev_differs(const struct sfs_mount *m)
 {
@@ -421,7 +426,7 @@ static void start_or_fail(struct sfs_mount *m, const char *const args[])
 			m->mounted = true;
 			return;
 		}
-		sleep_ms(POLL_MS);
+		sfs_sleep_ms(POLL_MS);
 	}
 	snprintf(why, sizeof(why), "scratchfs did not mount within %d s",
 		 SFS_MOUNT_WAIT_S);
@@ -479,13 +484,28 @@ int sfs_mount_run_fail(struct sfs_mount *m, const char *const args[])
 				       "to refuse",
 				       m->mnt);
 		}
-		sleep_ms(POLL_MS);
+		sfs_sleep_ms(POLL_MS);
 	}
 	kill_and_reap(pid, NULL);
 	sfs_log_dump(m);
 	cr_assert_fail("scratchfs neither mounted nor exited within %d s",
 		       SFS_MOUNT_WAIT_S);
 	return -1;
+}
+
+void sfs_mount_expect_refused(struct sfs_mount *m, const char *opts,
+			      const char *needle)
+{
+	const char *args[] = {"-f", "-c",	m->conf, "-o",
+			      opts, m->backing, m->mnt,	 NULL};
+	int st = sfs_mount_run_fail(m, args);
+
+	cr_assert_neq(st, 0, "scratchfs exited 0");
+	cr_assert_lt(st, 128, "scratchfs died of signal %d", st - 128);
+	if (!sfs_log_contains(m, needle)) {
+		sfs_log_dump(m);
+		cr_assert_fail("daemon log lacks \"%s\"", needle);
+	}
 }
 
 /*
@@ -639,4 +659,106 @@ void sfs_fx_init_setup(void)
 void sfs_fx_fini(void)
 {
 	sfs_mount_teardown(&sfs_fx);
+}
+
+int sfs_mounts_under(const char *dir, const char *fstype, char out[][PATH_MAX],
+		     int max)
+{
+	char line[4 * PATH_MAX], mp[PATH_MAX], type[128];
+	size_t dlen = strlen(dir);
+	int n = 0;
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		char *s = line, *d = mp, *dash;
+
+		for (int field = 0; field < 4 && s; field++) {
+			s = strchr(s, ' ');
+			if (s)
+				s++;
+		}
+		dash = strstr(line, " - ");
+		if (!s || !dash || sscanf(dash + 3, "%127s", type) != 1)
+			continue;
+		while (*s && *s != ' ' && d < mp + sizeof(mp) - 1) {
+			if (s[0] == '\\' && s[1] && s[2] && s[3]) {
+				*d++ = (char)((s[1] - '0') * 64 +
+					      (s[2] - '0') * 8 + (s[3] - '0'));
+				s += 4;
+			} else {
+				*d++ = *s++;
+			}
+		}
+		*d = '\0';
+		if (strncmp(mp, dir, dlen) || (mp[dlen] != '/' && mp[dlen]))
+			continue;
+		if (fstype && strcmp(type, fstype))
+			continue;
+		if (n < max)
+			strcpy(out[n++], mp);
+	}
+	fclose(f);
+	for (int i = 0; i < n / 2; i++) {
+		char tmp[PATH_MAX];
+
+		strcpy(tmp, out[i]);
+		strcpy(out[i], out[n - 1 - i]);
+		strcpy(out[n - 1 - i], tmp);
+	}
+	return n;
+}
+
+int sfs_procs_mentioning(const char *dir, const char *except, pid_t *first)
+{
+	struct dirent *de;
+	int n = 0;
+	DIR *d = opendir("/proc");
+
+	if (!d)
+		return 0;
+	while ((de = readdir(d))) {
+		char path[64], buf[8192], st[512];
+		ssize_t len;
+		int fd;
+
+		if (de->d_name[0] < '1' || de->d_name[0] > '9' ||
+		    (pid_t)atoi(de->d_name) == getpid())
+			continue;
+		if (snprintf(path, sizeof(path), "/proc/%s/cmdline",
+			     de->d_name) >= (int)sizeof(path))
+			continue;
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		len = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (len <= 0)
+			continue;
+		for (ssize_t i = 0; i < len; i++)
+			if (!buf[i])
+				buf[i] = ' ';
+		buf[len] = '\0';
+		if (!strstr(buf, dir) || (except && strstr(buf, except)))
+			continue;
+		if (snprintf(path, sizeof(path), "/proc/%s/stat", de->d_name) >=
+		    (int)sizeof(path))
+			continue;
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		len = read(fd, st, sizeof(st) - 1);
+		close(fd);
+		if (len <= 0)
+			continue;
+		st[len] = '\0';
+		if (strstr(st, ") Z ") || strstr(st, ") X "))
+			continue;
+		if (first && !n)
+			*first = (pid_t)atoi(de->d_name);
+		n++;
+	}
+	closedir(d);
+	return n;
 }

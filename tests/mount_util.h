@@ -49,6 +49,12 @@ void sfs_mount_setup(struct sfs_mount *m);
 void sfs_mount_write_conf(struct sfs_mount *m, const char *text);
 
 /*
+ * Replace m->conf with an audit log at root/audit.log (syslog off), then
+ * @extra (more settings; NULL for none). Fails the test on error.
+ */
+void sfs_mount_write_audit_conf(struct sfs_mount *m, const char *extra);
+
+/*
  * Start SFS_BUILD_DIR/scratchfs -f -c m->conf [-o @opts] m->backing m->mnt
  * (no -o when @opts is NULL) and wait until m->mnt is a mount (its st_dev
  * differs from its parent's; polled every 10 ms, at most SFS_MOUNT_WAIT_S).
@@ -67,6 +73,14 @@ void sfs_mount_start(struct sfs_mount *m, const char *opts);
  * within SFS_MOUNT_WAIT_S, it is unmounted/killed and the test fails.
  */
 int sfs_mount_run_fail(struct sfs_mount *m, const char *const args[]);
+
+/*
+ * sfs_mount_run_fail with "-f -c m->conf -o @opts m->backing m->mnt": fails
+ * the test unless the daemon exits with a status from 1 to 127 (not killed
+ * by a signal) and its log contains @needle (the log is printed when not).
+ */
+void sfs_mount_expect_refused(struct sfs_mount *m, const char *opts,
+			      const char *needle);
 
 /*
  * Unmount (fusermount3 -u) and reap the daemon (at most SFS_STOP_WAIT_S).
@@ -121,6 +135,21 @@ bool sfs_log_contains(const struct sfs_mount *m, const char *needle);
 
 /* Copy the daemon log of @m to stderr (for failure diagnostics). */
 void sfs_log_dump(const struct sfs_mount *m);
+
+/*
+ * Mount points at or under @dir whose fstype is @fstype (any when NULL),
+ * deepest first (/proc/self/mountinfo order reversed): at most @max into
+ * @out. Returns the count.
+ */
+int sfs_mounts_under(const char *dir, const char *fstype, char out[][PATH_MAX],
+		     int max);
+
+/*
+ * Live (non-zombie) processes other than this one whose command line
+ * mentions @dir but not @except (NULL: no exception); the first one's pid
+ * in *@first when @first is not NULL. Returns the count.
+ */
+int sfs_procs_mentioning(const char *dir, const char *except, pid_t *first);
 
 /*
  * Ready-made Criterion fixtures on the per-process sfs_fx (each Criterion

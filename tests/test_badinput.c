@@ -18,20 +18,7 @@
 #include <unistd.h>
 
 #include "mount_util.h"
-
-/* Criterion re-executes the test binary for each parameter, so parameters
- * must not hold pointers: they are indices into a static table of cases. */
-#define CASE_PARAMS(suite, name, table)                                        \
-	ParameterizedTestParameters(suite, name)                               \
-	{                                                                      \
-		static int idx[sizeof(table) / sizeof(table[0])];              \
-		size_t k;                                                      \
-                                                                               \
-		for (k = 0; k < sizeof(idx) / sizeof(idx[0]); k++)             \
-			idx[k] = (int)k;                                       \
-		return cr_make_param_array(int, idx,                           \
-					   sizeof(idx) / sizeof(idx[0]));      \
-	}
+#include "util.h"
 
 /* What one refusal looks like. NULL fields default to the fixture's paths
  * (conf, backing, mnt) or to "no -o". */
@@ -399,7 +386,7 @@ static const struct conf_case config_file_cases[] = {
     {"fuse = { max_threads = 0; };\n", 1, "max_threads"},
 };
 
-CASE_PARAMS(badinput, config_file, config_file_cases)
+SFS_CASE_PARAMS(badinput, config_file, config_file_cases)
 
 ParameterizedTest(int *ci, badinput, config_file, .init = sfs_fx_init_setup,
 		  .fini = fini_badinput, .timeout = 30)
@@ -437,7 +424,7 @@ static const struct opt_case mount_option_cases[] = {
     {"hbi=1,key=keyfile:", "key"},
 };
 
-CASE_PARAMS(badinput, mount_option, mount_option_cases)
+SFS_CASE_PARAMS(badinput, mount_option, mount_option_cases)
 
 ParameterizedTest(int *ci, badinput, mount_option, .init = sfs_fx_init_setup,
 		  .fini = fini_badinput, .timeout = 30)
@@ -496,7 +483,7 @@ static const struct key_case bad_key_file_cases[] = {
     {0, 0600, "empty"},
 };
 
-CASE_PARAMS(badinput, bad_key_file, bad_key_file_cases)
+SFS_CASE_PARAMS(badinput, bad_key_file, bad_key_file_cases)
 
 /* A key file that is not a private 32-byte file is refused for a fresh
  * volume, before anything is written to the backing directory. */
@@ -587,7 +574,7 @@ static const struct header_case volume_header_cases[] = {
     {-1, "truncated"},
 };
 
-CASE_PARAMS(badinput, volume_header, volume_header_cases)
+SFS_CASE_PARAMS(badinput, volume_header, volume_header_cases)
 
 ParameterizedTest(int *ci, badinput, volume_header, .init = sfs_fx_init_setup,
 		  .fini = fini_badinput, .timeout = 30)

@@ -2,7 +2,6 @@
  * FILE:LINE, and -o options. */
 #include <criterion/criterion.h>
 #include <errno.h>
-#include <ftw.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,28 +10,19 @@
 #include <unistd.h>
 
 #include "sfs_config.h"
+#include "util.h"
 
 static char tmpdir[256];
 
 static void setup(void)
 {
 	cr_assert(sfs_crypto_init() == 0);
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/sfs-test-config-XXXXXX");
-	cr_assert(mkdtemp(tmpdir) != NULL, "mkdtemp: %s", strerror(errno));
-}
-
-static int rm_one(const char *path, const struct stat *st, int flag,
-		  struct FTW *ftw)
-{
-	(void)st;
-	(void)ftw;
-	return flag == FTW_DP ? rmdir(path) : unlink(path);
+	sfs_tmpdir_make(tmpdir, sizeof(tmpdir), "config");
 }
 
 static void teardown(void)
 {
-	if (tmpdir[0])
-		nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	sfs_tmpdir_remove(tmpdir);
 }
 
 TestSuite(config, .init = setup, .fini = teardown, .timeout = 20);
@@ -40,15 +30,7 @@ TestSuite(config, .init = setup, .fini = teardown, .timeout = 20);
 /* Writes text to tmpdir/name and returns the path (static buffer). */
 static const char *write_conf(const char *name, const char *text)
 {
-	static char path[PATH_MAX + 32];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
-	f = fopen(path, "w");
-	cr_assert(f != NULL, "fopen %s: %s", path, strerror(errno));
-	cr_assert(fputs(text, f) >= 0);
-	cr_assert(fclose(f) == 0);
-	return path;
+	return sfs_write_text(tmpdir, name, text);
 }
 
 static void assert_cfg_eq(const struct sfs_config *a,
@@ -102,40 +84,6 @@ Test(config, defaults)
 	cr_assert_eq(cfg.fuse.writeback_cache, true);
 }
 
-/* conf/scratchfs.conf, found from the working directory or the build
- * directory upwards. */
-static const char *shipped_conf(void)
-{
-	static char path[PATH_MAX + 32];
-	static char cwd[PATH_MAX];
-	char dir[PATH_MAX];
-	const char *starts[2];
-	size_t n = 0;
-
-	cr_assert(getcwd(cwd, sizeof(cwd)) != NULL);
-	starts[n++] = cwd;
-#ifdef SFS_BUILD_DIR
-	starts[n++] = SFS_BUILD_DIR;
-#endif
-	for (size_t i = 0; i < n; i++) {
-		snprintf(dir, sizeof(dir), "%s", starts[i]);
-		for (;;) {
-			char *slash;
-
-			snprintf(path, sizeof(path), "%s/conf/scratchfs.conf",
-				 dir);
-			if (access(path, R_OK) == 0)
-				return path;
-			slash = strrchr(dir, '/');
-			if (!slash || slash == dir)
-				break;
-			*slash = '\0';
-		}
-	}
-	cr_assert_fail("conf/scratchfs.conf not found from %s", starts[0]);
-	return NULL;
-}
-
 Test(config, shipped_file_gives_defaults)
 {
 	struct sfs_config cfg, def;
@@ -143,8 +91,9 @@ Test(config, shipped_file_gives_defaults)
 
 	sfs_config_defaults(&def);
 	sfs_config_defaults(&cfg);
-	cr_assert_eq(sfs_config_load(&cfg, shipped_conf(), err, sizeof(err)), 0,
-		     "%s", err);
+	cr_assert_eq(
+	    sfs_config_load(&cfg, sfs_shipped_conf(), err, sizeof(err)), 0,
+	    "%s", err);
 	assert_cfg_eq(&cfg, &def);
 }
 
@@ -160,7 +109,7 @@ Test(config, shipped_file_documents_every_default)
 	int uncommented = 0;
 	FILE *in, *out;
 
-	in = fopen(shipped_conf(), "r");
+	in = fopen(sfs_shipped_conf(), "r");
 	cr_assert(in != NULL);
 	out = open_memstream(&text, &text_len);
 	cr_assert(out != NULL);

@@ -22,16 +22,7 @@
 #include "sfs_crypto.h"
 #include "sfs_fs.h"
 #include "sfs_volume.h"
-
-#define CASE_PARAMS(suite, name, table)                                        \
-	ParameterizedTestParameters(suite, name)                               \
-	{                                                                      \
-		static int idx[sizeof(table) / sizeof(table[0])];              \
-		for (size_t k = 0; k < sizeof(idx) / sizeof(idx[0]); k++)      \
-			idx[k] = (int)k;                                       \
-		return cr_make_param_array(int, idx,                           \
-					   sizeof(idx) / sizeof(idx[0]));      \
-	}
+#include "util.h"
 
 static void init(void)
 {
@@ -50,14 +41,6 @@ static const char *write_conf(const char *name, const char *text)
 	rc = sfs_write_file(path, text, strlen(text));
 	cr_assert_eq(rc, 0, "%s", strerror(-rc));
 	return path;
-}
-
-static char *slurp(const char *path)
-{
-	size_t len;
-	char *s = sfs_read_file(path, &len);
-
-	return s ? s : strdup("");
 }
 
 /*
@@ -79,35 +62,25 @@ Test(config_audit, defaults)
 /* The shipped file documents the defaults and changes nothing. */
 Test(config_audit, shipped_file_gives_defaults)
 {
-	const char *starts[] = {".", SFS_BUILD_DIR "/..",
-				SFS_BUILD_DIR "/../.."};
+	const char *path = sfs_shipped_conf();
 	struct sfs_config cfg, def;
-	char path[PATH_MAX], err[512];
+	char err[512];
 	char *text;
-	bool done = false;
 
-	for (size_t i = 0; i < 3 && !done; i++) {
-		snprintf(path, sizeof(path), "%s/conf/scratchfs.conf",
-			 starts[i]);
-		if (access(path, R_OK) != 0)
-			continue;
-		sfs_config_defaults(&cfg);
-		strcpy(cfg.audit.file, "/poison");
-		cfg.audit.file[0] = '\0';
-		cr_assert_eq(sfs_config_load(&cfg, path, err, sizeof(err)), 0,
-			     "%s", err);
-		sfs_config_defaults(&def);
-		cr_assert_str_eq(cfg.audit.file, def.audit.file);
-		cr_assert_eq(cfg.audit.syslog, def.audit.syslog);
-		cr_assert_eq(cfg.wipe.passes, def.wipe.passes);
-		cr_assert_eq(cfg.wipe.discard, def.wipe.discard);
-		text = slurp(path);
-		cr_assert(strstr(text, "audit = {") && strstr(text, "wipe = {"),
-			  "the groups are not documented in %s", path);
-		free(text);
-		done = true;
-	}
-	cr_assert(done, "conf/scratchfs.conf not found");
+	sfs_config_defaults(&cfg);
+	strcpy(cfg.audit.file, "/poison");
+	cfg.audit.file[0] = '\0';
+	cr_assert_eq(sfs_config_load(&cfg, path, err, sizeof(err)), 0, "%s",
+		     err);
+	sfs_config_defaults(&def);
+	cr_assert_str_eq(cfg.audit.file, def.audit.file);
+	cr_assert_eq(cfg.audit.syslog, def.audit.syslog);
+	cr_assert_eq(cfg.wipe.passes, def.wipe.passes);
+	cr_assert_eq(cfg.wipe.discard, def.wipe.discard);
+	text = sfs_slurp(path);
+	cr_assert(strstr(text, "audit = {") && strstr(text, "wipe = {"),
+		  "the groups are not documented in %s", path);
+	free(text);
 }
 
 Test(config_audit, valid_settings)
@@ -157,7 +130,7 @@ static const struct {
     {"wipe = { on_unmount = true; };", "wipe.on_unmount: unknown setting", 1},
     {"wipe = 2;", "wipe: must be a group", 1},
 };
-CASE_PARAMS(config_audit, invalid, bad)
+SFS_CASE_PARAMS(config_audit, invalid, bad)
 ParameterizedTest(int *i, config_audit, invalid)
 {
 	struct sfs_config cfg, before;
@@ -218,7 +191,7 @@ Test(config_audit, file_sink_records)
 	json_decref(rec);
 	sfs_audit_close(a);
 
-	text = slurp(pathcopy);
+	text = sfs_slurp(pathcopy);
 	for (char *line = text; *line; line = nl + 1, n++) {
 		nl = strchr(line, '\n');
 		cr_assert_not_null(nl, "record not newline-terminated");
@@ -299,7 +272,7 @@ Test(config_audit, concurrent_writers)
 		cr_assert(wait(&st) > 0);
 		cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 	}
-	text = slurp(pathcopy);
+	text = sfs_slurp(pathcopy);
 	for (char *line = strtok(text, "\n"); line;
 	     line = strtok(NULL, "\n"), n++)
 		json_decref(parse_line(line));
@@ -317,7 +290,7 @@ static const struct {
     {S_FIFO, -EINVAL, "not a regular file"}, {S_DIR, -EISDIR, "Is a directory"},
     {S_NO_PARENT, -ENOENT, "No such file"},
 };
-CASE_PARAMS(config_audit, refused_sinks, sink_bad)
+SFS_CASE_PARAMS(config_audit, refused_sinks, sink_bad)
 ParameterizedTest(int *i, config_audit, refused_sinks)
 {
 	char path[PATH_MAX], target[PATH_MAX], err[PATH_MAX + 128];
@@ -393,7 +366,7 @@ Test(config_audit, integrity_goes_to_global_sink)
 	sfs_audit_integrity(43, SFS_NO_BLOCK, "bad name");
 	sfs_audit_close(a); /* also clears the global sink */
 	sfs_audit_integrity(44, 1, "after");
-	text = slurp(pathcopy);
+	text = sfs_slurp(pathcopy);
 	line2 = strchr(text, '\n');
 	cr_assert_not_null(line2);
 	*line2++ = '\0';
@@ -421,20 +394,10 @@ Test(config_audit, integrity_goes_to_global_sink)
  * What the daemon writes
  */
 
-static void audit_conf(struct sfs_mount *m)
-{
-	char text[PATH_MAX + 128];
-
-	snprintf(text, sizeof(text),
-		 "audit = { file = \"%s\"; syslog = false; };\n",
-		 sfs_join(m->root, "audit.log"));
-	sfs_mount_write_conf(m, text);
-}
-
 /* The records of event in the audit log, as a JSON array. */
 static json_t *records(const struct sfs_mount *m, const char *event)
 {
-	char *text = slurp(sfs_join(m->root, "audit.log"));
+	char *text = sfs_slurp(sfs_join(m->root, "audit.log"));
 	json_t *arr = json_array();
 
 	for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
@@ -465,7 +428,7 @@ Test(config_audit, daemon_mount_unmount_keys)
 	json_t *mounts, *keys, *unmounts, *kd;
 	int fd;
 
-	audit_conf(m);
+	sfs_mount_write_audit_conf(m, NULL);
 	sfs_mount_start(m, "hbi=1");
 	cr_assert_eq(sfs_write_file(sfs_mpath(m, "SECRET_NAME_q1w2"),
 				    "SECRET_DATA_e3r4", 16),
@@ -498,7 +461,7 @@ Test(config_audit, daemon_mount_unmount_keys)
 	cr_assert_eq(json_array_size(kd), 1);
 	cr_assert(strstr(jget(kd, 0, "key"), "crypto-erased"));
 	/* Never a name or data from inside the volume. */
-	text = slurp(sfs_join(m->root, "audit.log"));
+	text = sfs_slurp(sfs_join(m->root, "audit.log"));
 	cr_assert_null(strstr(text, "SECRET_NAME"));
 	cr_assert_null(strstr(text, "SECRET_DATA"));
 	free(text);
@@ -516,7 +479,7 @@ Test(config_audit, daemon_plain_and_remount)
 	char opts[PATH_MAX + 64];
 	json_t *r;
 
-	audit_conf(m);
+	sfs_mount_write_audit_conf(m, NULL);
 	sfs_mount_start(m, "hbi=0");
 	sfs_mount_stop(m);
 	r = records(m, "mount");
@@ -563,7 +526,7 @@ Test(config_audit, daemon_integrity_record)
 	DIR *d;
 	int fd;
 
-	audit_conf(m);
+	sfs_mount_write_audit_conf(m, NULL);
 	snprintf(opts, sizeof(opts),
 		 "hbi=1,key=keyfile:%s,cipher=xchacha20poly1305",
 		 sfs_join(m->root, "node.key"));
@@ -646,8 +609,8 @@ Test(config_audit, reopen_after_rotation)
 	cr_assert_eq(sfs_audit_write(a, "still", NULL), 0);
 	sfs_audit_close(a);
 	cr_assert_eq(sfs_audit_reopen(NULL, err, sizeof(err)), 0);
-	a_text = slurp(old);
-	b_text = slurp(sfs_join(sfs_fx.root, "moved"));
+	a_text = sfs_slurp(old);
+	b_text = sfs_slurp(sfs_join(sfs_fx.root, "moved"));
 	cr_assert(strstr(a_text, "\"before\"") && !strstr(a_text, "after"));
 	cr_assert(strstr(b_text, "\"after\"") && strstr(b_text, "\"still\"") &&
 		  !strstr(b_text, "before"));

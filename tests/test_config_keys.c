@@ -3,7 +3,6 @@
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
 #include <errno.h>
-#include <ftw.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,28 +11,19 @@
 #include <unistd.h>
 
 #include "sfs_config.h"
+#include "util.h"
 
 static char tmpdir[256];
 
 static void setup(void)
 {
 	cr_assert(sfs_crypto_init() == 0);
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/sfs-test-cfgkeys-XXXXXX");
-	cr_assert(mkdtemp(tmpdir) != NULL, "mkdtemp: %s", strerror(errno));
-}
-
-static int rm_one(const char *path, const struct stat *st, int flag,
-		  struct FTW *ftw)
-{
-	(void)st;
-	(void)ftw;
-	return flag == FTW_DP ? rmdir(path) : unlink(path);
+	sfs_tmpdir_make(tmpdir, sizeof(tmpdir), "cfgkeys");
 }
 
 static void teardown(void)
 {
-	if (tmpdir[0])
-		nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	sfs_tmpdir_remove(tmpdir);
 }
 
 TestSuite(cfgkeys, .init = setup, .fini = teardown, .timeout = 20);
@@ -41,15 +31,7 @@ TestSuite(cfgkeys, .init = setup, .fini = teardown, .timeout = 20);
 /* Writes text to tmpdir/name and returns the path (static buffer). */
 static const char *write_conf(const char *name, const char *text)
 {
-	static char path[PATH_MAX + 32];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
-	f = fopen(path, "w");
-	cr_assert(f != NULL, "fopen %s: %s", path, strerror(errno));
-	cr_assert(fputs(text, f) >= 0);
-	cr_assert(fclose(f) == 0);
-	return path;
+	return sfs_write_text(tmpdir, name, text);
 }
 
 /* The key-related fields differ from their defaults. */
@@ -351,31 +333,13 @@ Test(cfgkeys, shipped_file_documents_key_defaults)
 	    "#key_source = "};
 	unsigned int seen[3] = {0};
 	struct sfs_config cfg;
-	char err[512] = "", line[512], path[PATH_MAX + 32], dir[PATH_MAX];
+	char err[512] = "", line[512];
 	char *text = NULL;
 	size_t text_len = 0;
-	FILE *in = NULL, *out;
+	FILE *in, *out;
 
-	/* conf/scratchfs.conf from the working directory upwards, then from
-	 * the build directory upwards. */
-	for (int start = 0; start < 2 && !in; start++) {
-		if (start == 0)
-			cr_assert(getcwd(dir, sizeof(dir)) != NULL);
-		else
-			snprintf(dir, sizeof(dir), "%s", SFS_BUILD_DIR);
-		for (;;) {
-			char *slash;
-
-			snprintf(path, sizeof(path), "%s/conf/scratchfs.conf",
-				 dir);
-			in = fopen(path, "r");
-			slash = strrchr(dir, '/');
-			if (in || !slash || slash == dir)
-				break;
-			*slash = '\0';
-		}
-	}
-	cr_assert_not_null(in, "conf/scratchfs.conf not found");
+	in = fopen(sfs_shipped_conf(), "r");
+	cr_assert_not_null(in, "conf/scratchfs.conf: %s", strerror(errno));
 	out = open_memstream(&text, &text_len);
 	cr_assert_not_null(out);
 	while (fgets(line, sizeof(line), in)) {

@@ -11,14 +11,14 @@
 #include <unistd.h>
 
 #include "sfs_config.h"
+#include "util.h"
 
 static char tmpdir[64];
 
 static void setup(void)
 {
 	cr_assert(sfs_crypto_init() == 0);
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/sfs-test-cfgplug-XXXXXX");
-	cr_assert(mkdtemp(tmpdir) != NULL, "mkdtemp: %s", strerror(errno));
+	sfs_tmpdir_make(tmpdir, sizeof(tmpdir), "cfgplug");
 }
 
 static void teardown(void)
@@ -37,15 +37,7 @@ TestSuite(config_plugin, .init = setup, .fini = teardown, .timeout = 20);
 /* Writes text as tmpdir/c.conf; returns its path (static buffer). */
 static const char *write_conf(const char *text)
 {
-	static char path[PATH_MAX];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/c.conf", tmpdir);
-	f = fopen(path, "w");
-	cr_assert(f, "fopen %s: %s", path, strerror(errno));
-	cr_assert(fputs(text, f) >= 0);
-	cr_assert(fclose(f) == 0);
-	return path;
+	return sfs_write_text(tmpdir, "c.conf", text);
 }
 
 Test(config_plugin, defaults)
@@ -242,41 +234,13 @@ Test(config_plugin, setters_validate_like_the_file)
 	cr_assert_str_eq(cfg.volume_plugin.root, "/tmp/r");
 }
 
-/* conf/scratchfs.conf, from the working directory or the build directory
- * upwards. */
-static const char *shipped_conf(void)
-{
-	static char path[PATH_MAX + 32];
-	const char *starts[] = {".", SFS_BUILD_DIR};
-	char dir[PATH_MAX];
-
-	for (size_t i = 0; i < 2; i++) {
-		if (!realpath(starts[i], dir))
-			continue;
-		for (;;) {
-			char *slash;
-
-			snprintf(path, sizeof(path), "%s/conf/scratchfs.conf",
-				 dir);
-			if (access(path, R_OK) == 0)
-				return path;
-			slash = strrchr(dir, '/');
-			if (!slash || slash == dir)
-				break;
-			*slash = '\0';
-		}
-	}
-	cr_assert_fail("conf/scratchfs.conf not found");
-	return NULL;
-}
-
 /* The shipped file documents the defaults: uncommenting its
  * volume_plugin lines changes nothing. */
 Test(config_plugin, shipped_file_documents_the_defaults)
 {
 	struct sfs_config cfg, def;
 	char err[512] = "", line[1024];
-	const char *src = shipped_conf();
+	const char *src = sfs_shipped_conf();
 	char *text = NULL;
 	size_t len = 0;
 	int found = 0;

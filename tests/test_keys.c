@@ -2,7 +2,6 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,28 +10,19 @@
 #include <unistd.h>
 
 #include "sfs_keys.h"
+#include "util.h"
 
 static char tmpdir[256];
 
 static void setup(void)
 {
 	cr_assert(sfs_crypto_init() == 0);
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/sfs-test-keys-XXXXXX");
-	cr_assert(mkdtemp(tmpdir) != NULL, "mkdtemp: %s", strerror(errno));
-}
-
-static int rm_one(const char *path, const struct stat *st, int flag,
-		  struct FTW *ftw)
-{
-	(void)st;
-	(void)ftw;
-	return flag == FTW_DP ? rmdir(path) : unlink(path);
+	sfs_tmpdir_make(tmpdir, sizeof(tmpdir), "keys");
 }
 
 static void teardown(void)
 {
-	if (tmpdir[0])
-		nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	sfs_tmpdir_remove(tmpdir);
 }
 
 TestSuite(keys, .init = setup, .fini = teardown, .timeout = 20);

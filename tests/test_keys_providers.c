@@ -90,22 +90,6 @@ static void write_unmount_remount_read(struct sfs_mount *m, const char *opts)
 	sfs_mount_stop(m);
 }
 
-/* Expects the daemon to refuse m with conf/opts and log needle. */
-static void expect_refused(struct sfs_mount *m, const char *opts,
-			   const char *needle)
-{
-	const char *args[] = {"-f", "-c",	m->conf, "-o",
-			      opts, m->backing, m->mnt,	 NULL};
-	int st = sfs_mount_run_fail(m, args);
-
-	cr_assert_neq(st, 0, "scratchfs exited 0");
-	cr_assert_lt(st, 128, "scratchfs died of signal %d", st - 128);
-	if (!sfs_log_contains(m, needle)) {
-		sfs_log_dump(m);
-		cr_assert_fail("log lacks \"%s\"", needle);
-	}
-}
-
 /* The number of entries in dir besides . and .. */
 static int count_entries(const char *dir)
 {
@@ -162,8 +146,8 @@ Test(providers, ephemeral_remount_refused)
 	sfs_mount_start(&sfs_fx, "hbi=1,key=ephemeral");
 	cr_assert_eq(sfs_write_file(sfs_mpath(&sfs_fx, "f"), "x", 1), 0);
 	sfs_mount_stop(&sfs_fx);
-	expect_refused(&sfs_fx, "hbi=1,key=ephemeral",
-		       "ephemeral volume from a previous run");
+	sfs_mount_expect_refused(&sfs_fx, "hbi=1,key=ephemeral",
+				 "ephemeral volume from a previous run");
 }
 
 /* ---- keyring ----------------------------------------------------------- */
@@ -217,7 +201,7 @@ Test(providers, keyring_revoked_refuses_remount)
 	cr_assert_geq(id, 0);
 	revoked_id = id;
 	cr_assert_eq(keyctl_revoke(id), 0);
-	expect_refused(&sfs_fx, "hbi=1", "was revoked");
+	sfs_mount_expect_refused(&sfs_fx, "hbi=1", "was revoked");
 	/* Refusing did not quietly replace the revoked key. */
 	cr_assert_lt(keyctl_search(KEY_SPEC_USER_KEYRING, "user", desc, 0), 0);
 	cr_assert_eq(errno, EKEYREVOKED);
@@ -231,7 +215,7 @@ Test(providers, keyring_key_gone_refuses_remount)
 	sfs_mount_start(&sfs_fx, "hbi=1");
 	sfs_mount_stop(&sfs_fx);
 	cr_assert_eq(sfs_keyring_remove(desc, NULL, 0), 0);
-	expect_refused(&sfs_fx, "hbi=1", "does not open");
+	sfs_mount_expect_refused(&sfs_fx, "hbi=1", "does not open");
 	cr_assert_geq(keyctl_search(KEY_SPEC_USER_KEYRING, "user", desc, 0), 0);
 }
 
@@ -245,7 +229,7 @@ Test(providers, keyring_wrong_payload_refused)
 	keyring_conf(&sfs_fx);
 	snprintf(want, sizeof(want),
 		 "keyring key %s holds 16 bytes, expected 32", desc);
-	expect_refused(&sfs_fx, "hbi=1", want);
+	sfs_mount_expect_refused(&sfs_fx, "hbi=1", want);
 	/* Refused before anything was written. */
 	cr_assert_eq(count_entries(sfs_fx.backing), 0);
 }
@@ -408,7 +392,7 @@ Test(providers, command_failures_refuse_mount)
 
 	snprintf(argv_text, sizeof(argv_text), "\"%s\"", prog);
 	command_conf(&sfs_fx, argv_text, 10);
-	expect_refused(&sfs_fx, "hbi=1", "failed (exit status 3)");
+	sfs_mount_expect_refused(&sfs_fx, "hbi=1", "failed (exit status 3)");
 	/* Its stderr reaches the daemon's. */
 	cr_assert(sfs_log_contains(&sfs_fx, "provider-says-no"));
 	cr_assert_eq(count_entries(sfs_fx.backing), 0);
@@ -416,12 +400,13 @@ Test(providers, command_failures_refuse_mount)
 	prog = script("slow.sh", "exec sleep 30");
 	snprintf(argv_text, sizeof(argv_text), "\"%s\"", prog);
 	command_conf(&sfs_fx, argv_text, 1);
-	expect_refused(&sfs_fx, "hbi=1", "did not finish within 1 s");
+	sfs_mount_expect_refused(&sfs_fx, "hbi=1", "did not finish within 1 s");
 	cr_assert_eq(count_entries(sfs_fx.backing), 0);
 
 	/* A configured source without a command. */
 	sfs_mount_write_conf(&sfs_fx, "");
-	expect_refused(&sfs_fx, "hbi=1,key=command", "needs key_command");
+	sfs_mount_expect_refused(&sfs_fx, "hbi=1,key=command",
+				 "needs key_command");
 }
 
 /* In-process cases with their exact messages. */

@@ -165,20 +165,6 @@ static void check_data(struct sfs_mount *m, const char *opts)
 	sfs_mount_stop(m);
 }
 
-static void expect_refused(struct sfs_mount *m, const char *opts,
-			   const char *needle)
-{
-	const char *args[] = {"-f", "-c",	m->conf, "-o",
-			      opts, m->backing, m->mnt,	 NULL};
-	int st = sfs_mount_run_fail(m, args);
-
-	cr_assert(st > 0 && st < 128, "scratchfs exit status %d", st);
-	if (!sfs_log_contains(m, needle)) {
-		sfs_log_dump(m);
-		cr_assert_fail("daemon log lacks \"%s\"", needle);
-	}
-}
-
 static void read_header(const struct sfs_mount *m, struct sfs_volume_header *h)
 {
 	char err[512];
@@ -287,7 +273,7 @@ Test(rotate, keyfile_in_place)
 	check_data(&sfs_fx, "hbi=1");
 	write_key_file(old, old_key);
 	snprintf(opt, sizeof(opt), "hbi=1,key=keyfile:%s", old);
-	expect_refused(&sfs_fx, opt, "does not open");
+	sfs_mount_expect_refused(&sfs_fx, opt, "does not open");
 	/* And again: a second rotation works from the new key. */
 	CTL_OK(out, "key", "rotate", "-c", sfs_fx.conf, sfs_fx.backing);
 	check_data(&sfs_fx, "hbi=1");
@@ -326,7 +312,7 @@ Test(rotate, keyring_in_place)
 	snprintf(old_desc, sizeof(old_desc), "%s.old", desc);
 	cr_assert_eq(sfs_keyring_store(old_desc, old_key, NULL, 0), 0);
 	keyring_conf(&sfs_fx, old_desc);
-	expect_refused(&sfs_fx, "hbi=1", "does not open");
+	sfs_mount_expect_refused(&sfs_fx, "hbi=1", "does not open");
 }
 
 /* --new-keyfile moves a volume to another node key (here from the keyring
@@ -349,7 +335,8 @@ Test(rotate, new_keyfile_moves_source)
 	cr_assert_eq(h.key_source, SFS_KEY_KEYFILE);
 	snprintf(opt, sizeof(opt), "hbi=1,key=keyfile:%s", moved);
 	check_data(&sfs_fx, opt);
-	expect_refused(&sfs_fx, "hbi=1", "was created with key=keyfile");
+	sfs_mount_expect_refused(&sfs_fx, "hbi=1",
+				 "was created with key=keyfile");
 	/* Moving it to the key it already has changes nothing: refused. */
 	CTL_OK(out, "key", "rotate", "-c", sfs_fx.conf, "-o", opt + 6,
 	       "--new-keyfile", moved, sfs_fx.backing);
@@ -411,7 +398,7 @@ Test(rotate, interrupted_rotation_resumes)
 	close(fd);
 	sfs_secret_free(old_nmk);
 	/* The old key no longer opens it; the rotation must be finished. */
-	expect_refused(&sfs_fx, "hbi=1", "does not open");
+	sfs_mount_expect_refused(&sfs_fx, "hbi=1", "does not open");
 
 	CTL_OK(out, "key", "rotate", "-c", sfs_fx.conf, sfs_fx.backing);
 	cr_assert(strstr(out, "finished an interrupted rotation"), "%s", out);

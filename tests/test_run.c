@@ -7,7 +7,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
@@ -21,34 +20,20 @@
 #include "mount_util.h"
 #include "sfs_crypto.h"
 #include "sfs_wipe.h"
+#include "util.h"
 
 #define RUN_BIN SFS_BUILD_DIR "/scratchfs-run"
 #define WIPE_BIN SFS_BUILD_DIR "/scratchfs-wipe"
 #define CANARY "run-canary-51d2a0e4"
-
-#define CASE_PARAMS(suite, name, table)                                        \
-	ParameterizedTestParameters(suite, name)                               \
-	{                                                                      \
-		static int idx[sizeof(table) / sizeof(table[0])];              \
-		for (size_t k = 0; k < sizeof(idx) / sizeof(idx[0]); k++)      \
-			idx[k] = (int)k;                                       \
-		return cr_make_param_array(int, idx,                           \
-					   sizeof(idx) / sizeof(idx[0]));      \
-	}
 
 static char B[PATH_MAX], M[PATH_MAX]; /* --backing, --mount */
 static pid_t stray[4];		      /* jobs left running by a test */
 
 static void init(void)
 {
-	char text[PATH_MAX + 128];
-
 	cr_assert_eq(sfs_crypto_init(), 0);
 	sfs_mount_setup(&sfs_fx);
-	snprintf(text, sizeof(text),
-		 "audit = { file = \"%s\"; syslog = false; };\n",
-		 sfs_join(sfs_fx.root, "audit.log"));
-	sfs_mount_write_conf(&sfs_fx, text);
+	sfs_mount_write_audit_conf(&sfs_fx, NULL);
 	snprintf(B, sizeof(B), "%s", sfs_join(sfs_fx.root, "b"));
 	snprintf(M, sizeof(M), "%s", sfs_join(sfs_fx.root, "m"));
 }
@@ -73,47 +58,28 @@ static void fini(void)
 
 TestSuite(run, .init = init, .fini = fini, .timeout = 50);
 
-static char *slurp(const char *path)
+/* Starts argv with stdout/stderr in root/NAME.out and NAME.err. */
+/* In the child: default signal dispositions, SCRATCHFS_RUN_BASE=env_base
+ * (unset when NULL). */
+static void child_env(const void *env_base)
 {
-	size_t len;
-	char *s = sfs_read_file(path, &len);
-
-	return s ? s : strdup("");
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGHUP, SIG_DFL);
+	if (env_base)
+		setenv("SCRATCHFS_RUN_BASE", env_base, 1);
+	else
+		unsetenv("SCRATCHFS_RUN_BASE");
 }
 
-/* Starts argv with stdout/stderr in root/NAME.out and NAME.err. */
 static pid_t start(const char *name, const char *const argv[],
 		   const char *env_base)
 {
 	char o[PATH_MAX + 8], e[PATH_MAX + 8];
-	pid_t pid;
 
 	snprintf(o, sizeof(o), "%s.out", sfs_join(sfs_fx.root, name));
 	snprintf(e, sizeof(e), "%s.err", sfs_join(sfs_fx.root, name));
-	fflush(NULL);
-	pid = fork();
-	cr_assert(pid >= 0);
-	if (pid == 0) {
-		int fo = open(o, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		int fe = open(e, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		int fi = open("/dev/null", O_RDONLY);
-
-		if (fo < 0 || fe < 0 || fi < 0)
-			_exit(99);
-		dup2(fi, 0);
-		dup2(fo, 1);
-		dup2(fe, 2);
-		signal(SIGINT, SIG_DFL);
-		signal(SIGTERM, SIG_DFL);
-		signal(SIGHUP, SIG_DFL);
-		if (env_base)
-			setenv("SCRATCHFS_RUN_BASE", env_base, 1);
-		else
-			unsetenv("SCRATCHFS_RUN_BASE");
-		execv(argv[0], (char *const *)argv);
-		_exit(98);
-	}
-	return pid;
+	return sfs_spawn_redirected(argv, o, e, child_env, env_base);
 }
 
 /* Shell-style status of pid, waiting at most 30 s. */
@@ -140,7 +106,7 @@ static char *err_of(const char *name)
 	char e[PATH_MAX + 8];
 
 	snprintf(e, sizeof(e), "%s.err", sfs_join(sfs_fx.root, name));
-	return slurp(e);
+	return sfs_slurp(e);
 }
 
 /* scratchfs-run -c CONF [--backing B --mount M] [extra] -- sh -c SCRIPT */
@@ -205,27 +171,6 @@ static char *ready_script(void)
 	return s;
 }
 
-static const void *needle;
-static bool found;
-
-static int search_one(const char *path, const struct stat *st, int type,
-		      struct FTW *ftw)
-{
-	size_t len;
-	char *data;
-
-	(void)ftw;
-	if (type != FTW_F || !S_ISREG(st->st_mode))
-		return 0;
-	data = sfs_read_file(path, &len);
-	if (data && memmem(data, len, needle, strlen(needle))) {
-		fprintf(stderr, "canary found in %s\n", path);
-		found = true;
-	}
-	free(data);
-	return 0;
-}
-
 /* Not mounted, backing gone or empty, the canary nowhere. */
 static void assert_clean(const char *backing)
 {
@@ -245,16 +190,15 @@ static void assert_clean(const char *backing)
 	} else {
 		cr_assert_eq(errno, ENOENT);
 	}
-	needle = CANARY;
-	found = false;
-	nftw(sfs_fx.root, search_one, 16, FTW_PHYS | FTW_MOUNT);
-	cr_assert_not(found, "the canary survived");
+	cr_assert_not(
+	    sfs_tree_has_bytes(sfs_fx.root, CANARY, strlen(CANARY), true),
+	    "the canary survived");
 }
 
 /* The audit records of one event; *last gets the last one. */
 static int audit_count(const char *event, json_t **last)
 {
-	char *log = slurp(sfs_join(sfs_fx.root, "audit.log"));
+	char *log = sfs_slurp(sfs_join(sfs_fx.root, "audit.log"));
 	char key[64];
 	int n = 0;
 
@@ -336,7 +280,7 @@ static const struct {
     {NULL, 126},
     {"", 127},
 };
-CASE_PARAMS(run, status, statuses)
+SFS_CASE_PARAMS(run, status, statuses)
 ParameterizedTest(int *i, run, status)
 {
 	int st;
@@ -373,7 +317,7 @@ ParameterizedTest(int *i, run, status)
 }
 
 static const int signals[] = {SIGTERM, SIGINT, SIGHUP};
-CASE_PARAMS(run, signal_mid_job, signals)
+SFS_CASE_PARAMS(run, signal_mid_job, signals)
 ParameterizedTest(int *i, run, signal_mid_job)
 {
 	int st;
@@ -590,7 +534,7 @@ static const struct {
     {{"-c", "/nonexistent.conf", "--", "true"}, 125, "nonexistent.conf"},
     {{"--help"}, 0, "Exit status"},
 };
-CASE_PARAMS(run, cli, cli_cases)
+SFS_CASE_PARAMS(run, cli, cli_cases)
 ParameterizedTest(int *i, run, cli)
 {
 	const char *argv[8] = {RUN_BIN};
@@ -604,7 +548,7 @@ ParameterizedTest(int *i, run, cli)
 	pid = start("r", argv, sfs_join(sfs_fx.root, "base"));
 	cr_assert_eq(finish(pid), cli_cases[*i].status);
 	snprintf(o, sizeof(o), "%s.out", sfs_join(sfs_fx.root, "r"));
-	out = slurp(o);
+	out = sfs_slurp(o);
 	err = err_of("r");
 	cr_assert(strstr(cli_cases[*i].status ? err : out, cli_cases[*i].msg),
 		  "out [%s] err [%s]", out, err);

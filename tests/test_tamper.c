@@ -17,20 +17,7 @@
 #include <unistd.h>
 
 #include "mount_util.h"
-
-/* Criterion re-executes the test binary for each parameter, so parameters
- * must not hold pointers: they are indices into a static table of cases. */
-#define CASE_PARAMS(suite, name, table)                                        \
-	ParameterizedTestParameters(suite, name)                               \
-	{                                                                      \
-		static int idx[sizeof(table) / sizeof(table[0])];              \
-		size_t k;                                                      \
-                                                                               \
-		for (k = 0; k < sizeof(idx) / sizeof(idx[0]); k++)             \
-			idx[k] = (int)k;                                       \
-		return cr_make_param_array(int, idx,                           \
-					   sizeof(idx) / sizeof(idx[0]));      \
-	}
+#include "util.h"
 
 /* Geometry with cipher=xchacha20poly1305 (see doc/FORMAT.md): an 18-byte
  * file header, then per 4096-byte block a 24-byte nonce, the ciphertext and
@@ -310,7 +297,7 @@ static const struct flip_case flip_byte_cases[] = {
     {4, NONCE + 1000 + TAG - 1, "tag end of the partial block"},
 };
 
-CASE_PARAMS(tamper, flip_byte, flip_byte_cases)
+SFS_CASE_PARAMS(tamper, flip_byte, flip_byte_cases)
 
 ParameterizedTest(int *ci, tamper, flip_byte, .init = sfs_fx_init_setup,
 		  .fini = sfs_fx_fini, .timeout = 60)
@@ -399,7 +386,7 @@ static const struct cut_case truncate_backing_cases[] = {
     {10, -1, false, "inside the file header"},
 };
 
-CASE_PARAMS(tamper, truncate_backing, truncate_backing_cases)
+SFS_CASE_PARAMS(tamper, truncate_backing, truncate_backing_cases)
 
 ParameterizedTest(int *ci, tamper, truncate_backing, .init = sfs_fx_init_setup,
 		  .fini = sfs_fx_fini, .timeout = 60)
@@ -451,7 +438,7 @@ static const struct header_case file_header_cases[] = {
     {2, "unknown version"},
 };
 
-CASE_PARAMS(tamper, file_header, file_header_cases)
+SFS_CASE_PARAMS(tamper, file_header, file_header_cases)
 
 ParameterizedTest(int *ci, tamper, file_header, .init = sfs_fx_init_setup,
 		  .fini = sfs_fx_fini, .timeout = 60)
@@ -500,7 +487,7 @@ static const struct name_case names_cases[] = {
     {2, "the directory IV"},
 };
 
-CASE_PARAMS(tamper, names, names_cases)
+SFS_CASE_PARAMS(tamper, names, names_cases)
 
 /* Changes one base64url character of s (never the first, so a name cannot
  * turn into a reserved one). */

@@ -3,7 +3,6 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +11,7 @@
 #include <unistd.h>
 
 #include "sfs_volume.h"
+#include "util.h"
 
 #define HB SFS_VOLUME_HEADER_BYTES
 
@@ -22,28 +22,18 @@ static int backing_fd = -1;
 static void setup(void)
 {
 	cr_assert(sfs_crypto_init() == 0);
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/sfs-test-volume-XXXXXX");
-	cr_assert(mkdtemp(tmpdir) != NULL, "mkdtemp: %s", strerror(errno));
+	sfs_tmpdir_make(tmpdir, sizeof(tmpdir), "volume");
 	snprintf(backing, sizeof(backing), "%s/backing", tmpdir);
 	cr_assert_eq(mkdir(backing, 0700), 0);
 	backing_fd = open(backing, O_RDONLY | O_DIRECTORY);
 	cr_assert(backing_fd >= 0);
 }
 
-static int rm_one(const char *path, const struct stat *st, int flag,
-		  struct FTW *ftw)
-{
-	(void)st;
-	(void)ftw;
-	return flag == FTW_DP ? rmdir(path) : unlink(path);
-}
-
 static void teardown(void)
 {
 	if (backing_fd >= 0)
 		close(backing_fd);
-	if (tmpdir[0])
-		nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	sfs_tmpdir_remove(tmpdir);
 }
 
 TestSuite(volume, .init = setup, .fini = teardown, .timeout = 30);

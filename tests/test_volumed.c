@@ -27,6 +27,7 @@
 
 #include "mount_util.h"
 #include "sfs_plugin.h"
+#include "util.h"
 
 #define PLUGIN_BIN SFS_BUILD_DIR "/scratchfs-volumed"
 #define MARKER "plaintext-marker-7f3a9c"
@@ -52,22 +53,6 @@ struct fx {
 };
 
 static struct fx fx;
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-
-	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
-		;
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void dump_log(void)
 {
@@ -124,7 +109,7 @@ static int try_start_plugin(bool expect_fail, const char *const extra[])
 	const char *argv[16] = {PLUGIN_BIN, "-c",     fx.conf, "--socket",
 				fx.sock,    "--root", fx.proot};
 	size_t n = 7;
-	double deadline = now_s() + 10;
+	double deadline = sfs_now_s() + 10;
 	int status, fd;
 	pid_t pid;
 
@@ -144,7 +129,7 @@ static int try_start_plugin(bool expect_fail, const char *const extra[])
 		execv(argv[0], (char *const *)argv);
 		_exit(127);
 	}
-	while (now_s() < deadline) {
+	while (sfs_now_s() < deadline) {
 		if (waitpid(pid, &status, WNOHANG) == pid)
 			return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
 		if (!expect_fail) {
@@ -155,7 +140,7 @@ static int try_start_plugin(bool expect_fail, const char *const extra[])
 				return START_OK;
 			}
 		}
-		sleep_ms(10);
+		sfs_sleep_ms(10);
 	}
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
@@ -200,130 +185,23 @@ static int stop_plugin(int sig)
 	return status;
 }
 
-/* Mount points at or under fx.root, deepest first (mountinfo order
- * reversed), written to out; returns the count. */
-static int mounts_under(const char *dir, char out[][PATH_MAX], int max)
-{
-	char line[4 * PATH_MAX], mp[PATH_MAX];
-	size_t dlen = strlen(dir);
-	int n = 0;
-	FILE *f = fopen("/proc/self/mountinfo", "re");
-
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f)) {
-		char *s = line, *d = mp;
-
-		/* Fifth field: the mount point, octal-escaped. */
-		for (int field = 0; field < 4 && s; field++) {
-			s = strchr(s, ' ');
-			if (s)
-				s++;
-		}
-		if (!s)
-			continue;
-		while (*s && *s != ' ' && d < mp + sizeof(mp) - 1) {
-			if (s[0] == '\\' && s[1] && s[2] && s[3]) {
-				*d++ = (char)((s[1] - '0') * 64 +
-					      (s[2] - '0') * 8 + (s[3] - '0'));
-				s += 4;
-			} else {
-				*d++ = *s++;
-			}
-		}
-		*d = '\0';
-		if (!strncmp(mp, dir, dlen) && (mp[dlen] == '/' || !mp[dlen]) &&
-		    n < max)
-			strcpy(out[n++], mp);
-	}
-	fclose(f);
-	for (int i = 0; i < n / 2; i++) {
-		char tmp[PATH_MAX];
-
-		strcpy(tmp, out[i]);
-		strcpy(out[i], out[n - 1 - i]);
-		strcpy(out[n - 1 - i], tmp);
-	}
-	return n;
-}
-
 static int count_mounts(void)
 {
 	static char mps[64][PATH_MAX];
 
-	return mounts_under(fx.root, mps, 64);
-}
-
-/* Live (non-zombie) processes whose command line mentions dir. */
-static int count_procs(const char *dir, pid_t *first)
-{
-	struct dirent *de;
-	int n = 0;
-	DIR *d = opendir("/proc");
-
-	if (!d)
-		return 0;
-	while ((de = readdir(d))) {
-		char path[64], buf[8192], stat[512];
-		ssize_t len;
-		int fd;
-
-		if (de->d_name[0] < '1' || de->d_name[0] > '9')
-			continue;
-		if (snprintf(path, sizeof(path), "/proc/%s/cmdline",
-			     de->d_name) >= (int)sizeof(path))
-			continue;
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			continue;
-		len = read(fd, buf, sizeof(buf) - 1);
-		close(fd);
-		if (len <= 0)
-			continue;
-		for (ssize_t i = 0; i < len; i++)
-			if (!buf[i])
-				buf[i] = ' ';
-		buf[len] = '\0';
-		if (!strstr(buf, dir) || strstr(buf, PLUGIN_BIN))
-			continue;
-		if (snprintf(path, sizeof(path), "/proc/%s/stat", de->d_name) >=
-		    (int)sizeof(path))
-			continue;
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			continue;
-		len = read(fd, stat, sizeof(stat) - 1);
-		close(fd);
-		if (len <= 0)
-			continue;
-		stat[len] = '\0';
-		if (strstr(stat, ") Z ") || strstr(stat, ") X "))
-			continue;
-		if (first && n == 0)
-			*first = (pid_t)atoi(de->d_name);
-		n++;
-	}
-	closedir(d);
-	return n;
+	return sfs_mounts_under(fx.root, NULL, mps, 64);
 }
 
 /* No scratchfs daemon of ours left: they exit after their unmount. */
 static int wait_no_daemons(double seconds)
 {
-	double deadline = now_s() + seconds;
+	double deadline = sfs_now_s() + seconds;
 	int n;
 
-	while ((n = count_procs(fx.root, NULL)) > 0 && now_s() < deadline)
-		sleep_ms(20);
+	while ((n = sfs_procs_mentioning(fx.root, PLUGIN_BIN, NULL)) > 0 &&
+	       sfs_now_s() < deadline)
+		sfs_sleep_ms(20);
 	return n;
-}
-
-static int rm_one(const char *path, const struct stat *st, int flag,
-		  struct FTW *ftw)
-{
-	(void)st;
-	(void)ftw;
-	return flag == FTW_DP ? rmdir(path) : unlink(path);
 }
 
 static void fx_init_with(const char *conf_text)
@@ -382,20 +260,20 @@ static void fx_fini(void)
 	stop_plugin(SIGKILL);
 	/* Whatever a failed test left mounted: detach it; the daemons then
 	 * exit by themselves. */
-	n = mounts_under(fx.root, mps, 64);
+	n = sfs_mounts_under(fx.root, NULL, mps, 64);
 	for (int i = 0; i < n; i++)
 		umount2(mps[i], MNT_DETACH);
 	if (wait_no_daemons(5) > 0) {
 		pid_t pid;
 
-		while (count_procs(fx.root, &pid) > 0) {
+		while (sfs_procs_mentioning(fx.root, PLUGIN_BIN, &pid) > 0) {
 			kill(pid, SIGKILL);
-			sleep_ms(20);
+			sfs_sleep_ms(20);
 		}
 	}
 	if (!strncmp(fx.root, SFS_TEST_ROOT_PREFIX,
 		     strlen(SFS_TEST_ROOT_PREFIX)))
-		nftw(fx.root, rm_one, 32, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+		nftw(fx.root, sfs_rm_one, 32, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
 	fx.root[0] = '\0';
 }
 
@@ -636,41 +514,6 @@ static const char *vol_dir(const char *name)
 
 	FMT(p, "%s/volumes/%s", fx.proot, name);
 	return p;
-}
-
-/* True when any file under dir contains needle. */
-static bool tree_contains(const char *dir, const char *needle)
-{
-	struct dirent *de;
-	bool found = false;
-	DIR *d = opendir(dir);
-
-	if (!d)
-		return false;
-	while (!found && (de = readdir(d))) {
-		char path[PATH_MAX];
-		struct stat st;
-
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		if (strstr(de->d_name, needle))
-			found = true;
-		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		if (lstat(path, &st) < 0)
-			continue;
-		if (S_ISDIR(st.st_mode)) {
-			found = found || tree_contains(path, needle);
-		} else if (S_ISREG(st.st_mode)) {
-			size_t len;
-			char *text = sfs_read_file(path, &len);
-
-			if (text && memmem(text, len, needle, strlen(needle)))
-				found = true;
-			free(text);
-		}
-	}
-	closedir(d);
-	return found;
 }
 
 TestSuite(volumed, .init = fx_init, .fini = fx_fini, .timeout = 60);
@@ -1108,8 +951,8 @@ Test(volumed, mount_refcounts_per_id_and_wipe_on_last_unmount)
 
 	/* Ciphertext only: neither the name nor the data in the backing. */
 	FMT(backing, "%s/backing", vol_dir("v1"));
-	cr_assert(!tree_contains(backing, MARKER));
-	cr_assert(!tree_contains(backing, "txt"));
+	cr_assert(!sfs_tree_contains(backing, MARKER, NULL));
+	cr_assert(!sfs_tree_contains(backing, "txt", NULL));
 
 	unmount_vol("v1", "id1");
 	cr_assert(is_mount(mnt));
@@ -1153,7 +996,7 @@ Test(volumed, plain_volume_keeps_data_until_remove)
 	cr_assert(!is_mount(mnt));
 	FMT(backing, "%s/backing", vol_dir("p1"));
 	/* Plain: readable on disk, as documented; kept until Remove. */
-	cr_assert(tree_contains(backing, MARKER));
+	cr_assert(sfs_tree_contains(backing, MARKER, NULL));
 	mnt = mount_vol("p1", "b");
 	text = sfs_read_file(path, &len);
 	cr_assert(text && !strcmp(text, MARKER));
@@ -1399,7 +1242,7 @@ static void *client_thread(void *p)
 	/* Half the request, a pause, the rest: all 64 are open at once. */
 	if (send_all(c->fd, req, len / 2) < 0)
 		c->failures++;
-	sleep_ms(100);
+	sfs_sleep_ms(100);
 	if (send_all(c->fd, req + len / 2, len - len / 2) < 0 ||
 	    read_resp(c->fd, &r) < 0 || !r.j ||
 	    !json_is_string(json_object_get(r.j, "Err")) ||
@@ -1541,7 +1384,7 @@ Test(volumed, dead_fuse_daemon_is_replaced_on_mount)
 	cr_assert(daemon > 0);
 	kill(daemon, SIGKILL);
 	for (int i = 0; i < 200 && (stat(path, &st) == 0); i++)
-		sleep_ms(10);
+		sfs_sleep_ms(10);
 	cr_assert_eq(stat(path, &st), -1);
 	cr_assert_eq(errno, ENOTCONN, "expected a dead mount: %s",
 		     strerror(errno));
@@ -1762,7 +1605,7 @@ Test(volumed, load_200_cycles_from_8_clients, .timeout = 120)
 
 	json_decref(ok("/Plugin.Activate", NULL));
 	before = rss_kib(fx.pid);
-	t0 = now_s();
+	t0 = sfs_now_s();
 	for (int t = 0; t < LOAD_CLIENTS; t++) {
 		args[t] = (struct load_arg){.t = t};
 		cr_assert_eq(
@@ -1780,7 +1623,7 @@ Test(volumed, load_200_cycles_from_8_clients, .timeout = 120)
 	fprintf(stderr,
 		"volumed load: %d cycles, %d clients, %.1f s; plugin RSS "
 		"%ld KiB before, %ld KiB after\n",
-		LOAD_CYCLES, LOAD_CLIENTS, now_s() - t0, before, after);
+		LOAD_CYCLES, LOAD_CLIENTS, sfs_now_s() - t0, before, after);
 	cr_log_info("plugin RSS %ld KiB before, %ld KiB after", before, after);
 	if (errors)
 		dump_log();

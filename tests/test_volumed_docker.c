@@ -18,10 +18,10 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "mount_util.h"
+#include "util.h"
 
 #define PLUGIN_BIN SFS_BUILD_DIR "/scratchfs-volumed"
 #define PLUGIN_DIR "/run/docker/plugins"
@@ -48,22 +48,6 @@ struct e2e {
 };
 
 static struct e2e e;
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-
-	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
-		;
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* Runs "sh -c CMD" (at most 90 s) with stdout and stderr in out; returns
  * the exit status. */
@@ -141,126 +125,21 @@ static void dump(const char *what, const char *path)
 	}
 }
 
-/* Mount points under dir, deepest first; returns the count. */
-static int mounts_under(const char *dir, const char *fstype,
-			char out[][PATH_MAX], int max)
-{
-	char line[4 * PATH_MAX], mp[PATH_MAX], type[128];
-	size_t dlen = strlen(dir);
-	int n = 0;
-	FILE *f = fopen("/proc/self/mountinfo", "re");
-
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f)) {
-		char *s = line, *d = mp, *dash;
-
-		for (int field = 0; field < 4 && s; field++) {
-			s = strchr(s, ' ');
-			if (s)
-				s++;
-		}
-		dash = strstr(line, " - ");
-		if (!s || !dash || sscanf(dash + 3, "%127s", type) != 1)
-			continue;
-		while (*s && *s != ' ' && d < mp + sizeof(mp) - 1) {
-			if (s[0] == '\\' && s[1] && s[2] && s[3]) {
-				*d++ = (char)((s[1] - '0') * 64 +
-					      (s[2] - '0') * 8 + (s[3] - '0'));
-				s += 4;
-			} else {
-				*d++ = *s++;
-			}
-		}
-		*d = '\0';
-		if (strncmp(mp, dir, dlen) || (mp[dlen] != '/' && mp[dlen]))
-			continue;
-		if (fstype && strcmp(type, fstype))
-			continue;
-		if (n < max)
-			strcpy(out[n++], mp);
-	}
-	fclose(f);
-	for (int i = 0; i < n / 2; i++) {
-		char tmp[PATH_MAX];
-
-		strcpy(tmp, out[i]);
-		strcpy(out[i], out[n - 1 - i]);
-		strcpy(out[n - 1 - i], tmp);
-	}
-	return n;
-}
-
 static int count_fuse_mounts(void)
 {
 	static char mps[64][PATH_MAX];
 
-	return mounts_under(e.w, "fuse.scratchfs", mps, 64);
+	return sfs_mounts_under(e.w, "fuse.scratchfs", mps, 64);
 }
 
 /* The engine's Unmount may trail the CLI's return by a moment. */
 static int fuse_mounts_settled(void)
 {
-	double deadline = now_s() + 10;
+	double deadline = sfs_now_s() + 10;
 	int n;
 
-	while ((n = count_fuse_mounts()) > 0 && now_s() < deadline)
-		sleep_ms(50);
-	return n;
-}
-
-/* Live (non-zombie) processes whose command line mentions dir; the first
- * one's pid in *first. */
-static int procs_mentioning(const char *dir, pid_t *first)
-{
-	struct dirent *de;
-	int n = 0;
-	DIR *d = opendir("/proc");
-
-	if (!d)
-		return 0;
-	while ((de = readdir(d))) {
-		char path[64], buf[8192], st[512];
-		ssize_t len;
-		int fd;
-
-		if (de->d_name[0] < '1' || de->d_name[0] > '9' ||
-		    (pid_t)atoi(de->d_name) == getpid())
-			continue;
-		if (snprintf(path, sizeof(path), "/proc/%s/cmdline",
-			     de->d_name) >= (int)sizeof(path))
-			continue;
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			continue;
-		len = read(fd, buf, sizeof(buf) - 1);
-		close(fd);
-		if (len <= 0)
-			continue;
-		for (ssize_t i = 0; i < len; i++)
-			if (!buf[i])
-				buf[i] = ' ';
-		buf[len] = '\0';
-		if (!strstr(buf, dir))
-			continue;
-		if (snprintf(path, sizeof(path), "/proc/%s/stat", de->d_name) >=
-		    (int)sizeof(path))
-			continue;
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			continue;
-		len = read(fd, st, sizeof(st) - 1);
-		close(fd);
-		if (len <= 0)
-			continue;
-		st[len] = '\0';
-		if (strstr(st, ") Z ") || strstr(st, ") X "))
-			continue;
-		if (first && !n)
-			*first = (pid_t)atoi(de->d_name);
-		n++;
-	}
-	closedir(d);
+	while ((n = count_fuse_mounts()) > 0 && sfs_now_s() < deadline)
+		sfs_sleep_ms(50);
 	return n;
 }
 
@@ -290,18 +169,18 @@ static bool gone(pid_t pid)
 /* SIGTERM, wait up to seconds, then SIGKILL and wait again. */
 static void stop_pid(pid_t pid, double seconds)
 {
-	double deadline = now_s() + seconds;
+	double deadline = sfs_now_s() + seconds;
 
 	if (pid <= 0)
 		return;
 	kill(pid, SIGTERM);
-	while (!gone(pid) && now_s() < deadline)
-		sleep_ms(50);
+	while (!gone(pid) && sfs_now_s() < deadline)
+		sfs_sleep_ms(50);
 	if (!gone(pid)) {
 		kill(pid, SIGKILL);
-		deadline = now_s() + 5;
-		while (!gone(pid) && now_s() < deadline)
-			sleep_ms(20);
+		deadline = sfs_now_s() + 5;
+		while (!gone(pid) && sfs_now_s() < deadline)
+			sfs_sleep_ms(20);
 	}
 }
 
@@ -332,16 +211,16 @@ static bool try_start_plugin(void)
 {
 	const char *argv[] = {PLUGIN_BIN, "-c",	    e.conf,  "--socket",
 			      e.sock,	  "--root", e.proot, NULL};
-	double deadline = now_s() + 10;
+	double deadline = sfs_now_s() + 10;
 	char out[256];
 
 	e.plugin = spawn_logged(e.plog, false, argv);
-	while (now_s() < deadline) {
+	while (sfs_now_s() < deadline) {
 		if (gone(e.plugin))
 			break;
 		if (sh(out, sizeof(out), "test -S %s", e.sock) == 0)
 			return true;
-		sleep_ms(20);
+		sfs_sleep_ms(20);
 	}
 	dump("plugin log", e.plog);
 	return false;
@@ -397,7 +276,7 @@ static bool start_dockerd(char *why, size_t why_len)
 			      "-H",
 			      host,
 			      NULL};
-	double deadline = now_s() + DOCKERD_START_S;
+	double deadline = sfs_now_s() + DOCKERD_START_S;
 
 	if (access(argv[0], X_OK) < 0)
 		argv[0] = "/usr/bin/dockerd";
@@ -412,7 +291,7 @@ static bool start_dockerd(char *why, size_t why_len)
 	FMT(host, "unix://%s/docker.sock", e.w);
 	setenv("DOCKER_HOST", host, 1);
 	e.dockerd = spawn_logged(e.dlog, true, argv);
-	while (now_s() < deadline) {
+	while (sfs_now_s() < deadline) {
 		if (gone(e.dockerd)) {
 			e.dockerd = 0;
 			last_log_line(out, sizeof(out));
@@ -429,7 +308,7 @@ static bool start_dockerd(char *why, size_t why_len)
 			free(text);
 			return true;
 		}
-		sleep_ms(250);
+		sfs_sleep_ms(250);
 	}
 	last_log_line(out, sizeof(out));
 	snprintf(why, why_len, "dockerd not ready after %d s: %s",
@@ -454,14 +333,6 @@ static void import_image(void)
 	must("docker import --change 'ENV PATH=/bin' "
 	     "--change 'CMD [\"/bin/sh\"]' %s/rootfs.tar " IMAGE,
 	     e.w);
-}
-
-static int rm_one(const char *path, const struct stat *st, int flag,
-		  struct FTW *ftw)
-{
-	(void)st;
-	(void)ftw;
-	return flag == FTW_DP ? rmdir(path) : unlink(path);
 }
 
 static void e2e_fini(void);
@@ -538,60 +409,24 @@ static void e2e_fini(void)
 		stop_pid(e.containerd, 10);
 	}
 	/* Shims or anything else still pointing into our directory. */
-	for (int i = 0; i < 50 && procs_mentioning(e.w, &pid) > 0; i++) {
+	for (int i = 0; i < 50 && sfs_procs_mentioning(e.w, NULL, &pid) > 0;
+	     i++) {
 		kill(pid, i < 25 ? SIGTERM : SIGKILL);
-		sleep_ms(100);
+		sfs_sleep_ms(100);
 	}
 	/* dockerd's data-root self-bind, overlays, FUSE mounts. */
-	n = mounts_under(e.w, NULL, mps, 128);
+	n = sfs_mounts_under(e.w, NULL, mps, 128);
 	for (int i = 0; i < n; i++)
 		if (umount2(mps[i], 0) < 0)
 			umount2(mps[i], MNT_DETACH);
 	if (!strncmp(e.w, SFS_TEST_ROOT_PREFIX, strlen(SFS_TEST_ROOT_PREFIX)))
-		nftw(e.w, rm_one, 64, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+		nftw(e.w, sfs_rm_one, 64, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
 	if (e.sock[0])
 		unlink(e.sock);
 	e.w[0] = '\0';
 }
 
 TestSuite(volumed_docker, .init = e2e_init, .fini = e2e_fini, .timeout = 90);
-
-/* True when any file or name under dir contains needle. */
-static bool tree_contains(const char *dir, const char *needle, int *files)
-{
-	struct dirent *de;
-	bool found = false;
-	DIR *d = opendir(dir);
-
-	if (!d)
-		return false;
-	while (!found && (de = readdir(d))) {
-		char path[PATH_MAX];
-		struct stat st;
-
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		if (strstr(de->d_name, needle))
-			found = true;
-		if (snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) >=
-			(int)sizeof(path) ||
-		    lstat(path, &st) < 0)
-			continue;
-		if (S_ISDIR(st.st_mode)) {
-			found = found || tree_contains(path, needle, files);
-		} else if (S_ISREG(st.st_mode)) {
-			size_t len;
-			char *text = sfs_read_file(path, &len);
-
-			(*files)++;
-			if (text && memmem(text, len, needle, strlen(needle)))
-				found = true;
-			free(text);
-		}
-	}
-	closedir(d);
-	return found;
-}
 
 static const char *vol_path(const char *name, const char *what)
 {
@@ -605,13 +440,13 @@ static const char *vol_path(const char *name, const char *what)
 /* Waits until `cmd` prints want (a container got going). */
 static void wait_output(const char *want, const char *cmd)
 {
-	double deadline = now_s() + 30;
+	double deadline = sfs_now_s() + 30;
 	char out[4096];
 
-	while (now_s() < deadline) {
+	while (sfs_now_s() < deadline) {
 		if (sh(out, sizeof(out), "%s", cmd) == 0 && strstr(out, want))
 			return;
-		sleep_ms(100);
+		sfs_sleep_ms(100);
 	}
 	cr_assert_fail("`%s` never printed %s (last: %s)", cmd, want, out);
 }
@@ -649,9 +484,10 @@ Test(volumed_docker, create_inspect_share_ciphertext_remove)
 	cr_assert(strstr(must("docker exec sfs-a cat /proc/mounts"),
 			 "fuse.scratchfs"));
 	cr_assert_eq(count_fuse_mounts(), 1);
-	cr_assert(!tree_contains(vol_path("sv1", "backing"), MARKER, &files));
 	cr_assert(
-	    !tree_contains(vol_path("sv1", "backing"), "data.txt", &files));
+	    !sfs_tree_contains(vol_path("sv1", "backing"), MARKER, &files));
+	cr_assert(
+	    !sfs_tree_contains(vol_path("sv1", "backing"), "data.txt", &files));
 	cr_assert(files >= 2, "backing holds only %d files", files);
 	snprintf(out, sizeof(out), "%s", must("docker volume inspect sv1"));
 	cr_assert(strstr(out, "\"mounted\": true"), "%s", out);
@@ -723,7 +559,8 @@ Test(volumed_docker, keyfile_volume_outlives_containers_and_bad_options)
 	must("docker run --rm --network none -v sk1:/s " IMAGE
 	     " sh -c 'echo " MARKER " > /s/keep'");
 	cr_assert_eq(count_fuse_mounts(), 0);
-	cr_assert(!tree_contains(vol_path("sk1", "backing"), MARKER, &files));
+	cr_assert(
+	    !sfs_tree_contains(vol_path("sk1", "backing"), MARKER, &files));
 	cr_assert(files >= 2);
 	cr_assert(strstr(must("docker run --rm --network none -v sk1:/s " IMAGE
 			      " cat /s/keep"),

@@ -26,21 +26,10 @@
 #include "sfs_crypto.h"
 #include "sfs_volume.h"
 #include "sfs_wipe.h"
+#include "util.h"
 
 #define WIPE_BIN SFS_BUILD_DIR "/scratchfs-wipe"
 #define CANARY "canary-7f3e9b1c-plaintext"
-
-/* Criterion re-executes the binary per parameter: parameters are indices
- * into static tables, never pointers. */
-#define CASE_PARAMS(suite, name, table)                                        \
-	ParameterizedTestParameters(suite, name)                               \
-	{                                                                      \
-		static int idx[sizeof(table) / sizeof(table[0])];              \
-		for (size_t k = 0; k < sizeof(idx) / sizeof(idx[0]); k++)      \
-			idx[k] = (int)k;                                       \
-		return cr_make_param_array(int, idx,                           \
-					   sizeof(idx) / sizeof(idx[0]));      \
-	}
 
 /* Things a test planted that teardown must undo even when it failed. */
 static char planted_mount[2][PATH_MAX];
@@ -50,21 +39,11 @@ static pid_t holder = -1;
  * Helpers
  */
 
-static void write_audit_conf(struct sfs_mount *m, const char *extra)
-{
-	char text[PATH_MAX + 512];
-
-	snprintf(text, sizeof(text),
-		 "audit = { file = \"%s\"; syslog = false; };\n%s",
-		 sfs_join(m->root, "audit.log"), extra ? extra : "");
-	sfs_mount_write_conf(m, text);
-}
-
 static void init_setup(void)
 {
 	cr_assert_eq(sfs_crypto_init(), 0);
 	sfs_mount_setup(&sfs_fx);
-	write_audit_conf(&sfs_fx, NULL);
+	sfs_mount_write_audit_conf(&sfs_fx, NULL);
 }
 
 static void init_hbi(void)
@@ -96,14 +75,6 @@ static void fini(void)
  * fixture instead. */
 TestSuite(wipe, .timeout = 45);
 
-static char *slurp(const char *path)
-{
-	size_t len;
-	char *s = sfs_read_file(path, &len);
-
-	return s ? s : strdup("");
-}
-
 /* Runs argv with stdout and stderr captured; returns the shell status. */
 static int run_tool(const struct sfs_mount *m, const char *const argv[],
 		    char **out, char **err)
@@ -116,27 +87,12 @@ static int run_tool(const struct sfs_mount *m, const char *const argv[],
 
 	snprintf(opath, sizeof(opath), "%s", o);
 	snprintf(epath, sizeof(epath), "%s", e);
-	fflush(NULL);
-	pid = fork();
-	cr_assert(pid >= 0);
-	if (pid == 0) {
-		int fo = open(opath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		int fe = open(epath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		int fi = open("/dev/null", O_RDONLY);
-
-		if (fo < 0 || fe < 0 || fi < 0)
-			_exit(99);
-		dup2(fi, 0);
-		dup2(fo, 1);
-		dup2(fe, 2);
-		execv(argv[0], (char *const *)argv);
-		_exit(98);
-	}
+	pid = sfs_spawn_redirected(argv, opath, epath, NULL, NULL);
 	cr_assert(waitpid(pid, &status, 0) == pid);
 	if (out)
-		*out = slurp(opath);
+		*out = sfs_slurp(opath);
 	if (err)
-		*err = slurp(epath);
+		*err = sfs_slurp(epath);
 	cr_assert(WIFEXITED(status), "%s died of a signal", argv[0]);
 	return WEXITSTATUS(status);
 }
@@ -255,7 +211,7 @@ static void assert_wiped(struct sfs_mount *m, json_t *rec)
 static int audit_count(const struct sfs_mount *m, const char *event,
 		       char **last)
 {
-	char *log = slurp(sfs_join(m->root, "audit.log"));
+	char *log = sfs_slurp(sfs_join(m->root, "audit.log"));
 	char needle[64];
 	int n = 0;
 
@@ -317,42 +273,6 @@ static void populate(const struct sfs_mount *m, size_t big)
 	cr_assert_eq(mkfifo(sfs_mpath(m, "d1/fifo"), 0600), 0);
 	cr_assert_eq(link(sfs_mpath(m, "canary.txt"), sfs_mpath(m, "hard")), 0);
 	free(buf);
-}
-
-/* Whether needle occurs in any regular file under dir (not crossing
- * mounts, not following symlinks). */
-static const void *search_needle;
-static size_t search_len;
-static bool search_found, search_verbose;
-
-static int search_one(const char *path, const struct stat *st, int type,
-		      struct FTW *ftw)
-{
-	size_t len;
-	char *data;
-
-	(void)ftw;
-	if (type != FTW_F || !S_ISREG(st->st_mode))
-		return 0;
-	data = sfs_read_file(path, &len);
-	if (data && memmem(data, len, search_needle, search_len)) {
-		if (search_verbose)
-			fprintf(stderr, "found in %s\n", path);
-		search_found = true;
-	}
-	free(data);
-	return 0;
-}
-
-/* Names what it finds: every caller but one expects to find nothing. */
-static bool tree_contains(const char *dir, const void *needle, size_t len)
-{
-	search_verbose = true;
-	search_needle = needle;
-	search_len = len;
-	search_found = false;
-	nftw(dir, search_one, 16, FTW_PHYS | FTW_MOUNT);
-	return search_found;
 }
 
 /* A textual snapshot of a tree (names, types, sizes, contents' sums). */
@@ -417,7 +337,7 @@ static void reap_daemon(struct sfs_mount *m)
 
 /* How the volume is named on the command line. */
 static const char *const hbi_targets[] = {"mnt", "backing", "mnt/", "backing/"};
-CASE_PARAMS(wipe, hbi_crypto_erase, hbi_targets)
+SFS_CASE_PARAMS(wipe, hbi_crypto_erase, hbi_targets)
 ParameterizedTest(int *i, wipe, hbi_crypto_erase, .init = init_hbi,
 		  .fini = fini)
 {
@@ -460,7 +380,8 @@ ParameterizedTest(int *i, wipe, hbi_crypto_erase, .init = init_hbi,
 	/* The daemon recorded the unmount and the key's end. */
 	cr_assert_eq(audit_count(m, "unmount", NULL), 1);
 	cr_assert_geq(audit_count(m, "key_destroy", NULL), 2);
-	cr_assert_not(tree_contains(m->root, CANARY, strlen(CANARY)));
+	cr_assert_not(
+	    sfs_tree_has_bytes(m->root, CANARY, strlen(CANARY), true));
 	json_decref(rec);
 	sfs_mount_stop(m); /* the daemon exited 0 */
 }
@@ -496,7 +417,8 @@ Test(wipe, keyfile_keyslot_destroyed, .init = init_setup, .fini = fini,
 	key_after = sfs_read_file(sfs_join(m->root, "node.key"), &n2);
 	cr_assert_not_null(key_after);
 	cr_assert(n1 == n2 && memcmp(key_before, key_after, n1) == 0);
-	cr_assert_not(tree_contains(m->root, h.keyslot, sizeof(h.keyslot)));
+	cr_assert_not(
+	    sfs_tree_has_bytes(m->root, h.keyslot, sizeof(h.keyslot), true));
 	cr_assert_geq(audit_count(m, "key_destroy", NULL), 1);
 	free(key_before);
 	free(key_after);
@@ -533,7 +455,7 @@ static const struct {
     {"3", "overwrite+delete", 3},
     {NULL, "overwrite+delete", 1},
 };
-CASE_PARAMS(wipe, plain, plain_cases)
+SFS_CASE_PARAMS(wipe, plain, plain_cases)
 ParameterizedTest(int *i, wipe, plain, .init = init_setup, .fini = fini,
 		  .timeout = 45)
 {
@@ -541,15 +463,10 @@ ParameterizedTest(int *i, wipe, plain, .init = init_setup, .fini = fini,
 	const size_t big = 3 << 20;
 	json_t *rec, *destroyed;
 
-	write_audit_conf(m, "wipe = { passes = 1; };\n");
+	sfs_mount_write_audit_conf(m, "wipe = { passes = 1; };\n");
 	sfs_mount_start(m, "hbi=0");
 	populate(m, big);
-	search_verbose = false;
-	search_needle = CANARY;
-	search_len = strlen(CANARY);
-	search_found = false;
-	nftw(m->backing, search_one, 16, FTW_PHYS | FTW_MOUNT);
-	cr_assert(search_found,
+	cr_assert(sfs_tree_has_bytes(m->backing, CANARY, strlen(CANARY), false),
 		  "plain volume: the canary should be in the backing");
 	cr_assert_eq(wipe_cli(m, m->mnt,
 			      plain_cases[*i].passes ? "--passes" : NULL,
@@ -563,7 +480,8 @@ ParameterizedTest(int *i, wipe, plain, .init = init_setup, .fini = fini,
 		      (long long)plain_cases[*i].factor * (long long)big);
 	if (plain_cases[*i].factor == 0)
 		cr_assert_eq(jint(destroyed, "bytes_overwritten"), 0);
-	cr_assert_not(tree_contains(m->root, CANARY, strlen(CANARY)));
+	cr_assert_not(
+	    sfs_tree_has_bytes(m->root, CANARY, strlen(CANARY), true));
 	json_decref(rec);
 	sfs_mount_stop(m);
 }
@@ -576,7 +494,7 @@ Test(wipe, discard_refused_is_reported, .init = init_setup, .fini = fini,
 	char tfs[PATH_MAX];
 	json_t *rec, *destroyed;
 
-	write_audit_conf(m, "wipe = { discard = true; };\n");
+	sfs_mount_write_audit_conf(m, "wipe = { discard = true; };\n");
 	snprintf(tfs, sizeof(tfs), "%s", sfs_join(m->root, "tfs"));
 	cr_assert_eq(mkdir(tfs, 0700), 0);
 	cr_assert_eq(mount("tmpfs", tfs, "tmpfs", 0, "size=16m"), 0, "%s",
@@ -633,7 +551,7 @@ static const struct {
     {T_META_UNKNOWN, "metaunknown"},
     {T_HEADER_IS_DIR, "headerdir"},
 };
-CASE_PARAMS(wipe, refused, refusals)
+SFS_CASE_PARAMS(wipe, refused, refusals)
 ParameterizedTest(int *i, wipe, refused, .init = init_hbi, .fini = fini)
 {
 	struct sfs_mount *m = &sfs_fx;
@@ -914,7 +832,7 @@ static const struct {
     {H_CORRUPT, false, "unknown"},
     {H_NO_HEADER_META, true, "unknown"},
 };
-CASE_PARAMS(wipe, half_wiped, halves)
+SFS_CASE_PARAMS(wipe, half_wiped, halves)
 ParameterizedTest(int *i, wipe, half_wiped, .init = init_plain, .fini = fini,
 		  .timeout = 45)
 {
@@ -963,7 +881,8 @@ ParameterizedTest(int *i, wipe, half_wiped, .init = init_plain, .fini = fini,
 		cr_assert_str_eq(jstr(rec, "volume_id"), id);
 	if (halves[*i].kind == H_CORRUPT)
 		cr_assert(strstr(jstr(rec, "note"), "header unreadable"));
-	cr_assert_not(tree_contains(m->root, CANARY, strlen(CANARY)));
+	cr_assert_not(
+	    sfs_tree_has_bytes(m->root, CANARY, strlen(CANARY), true));
 	json_decref(rec);
 }
 
@@ -1072,7 +991,7 @@ static const struct {
     {{"--bogus", "X"}, 1, "usage"},
     {{"--help"}, 0, "Exit status"},
 };
-CASE_PARAMS(wipe, cli_errors, cli_cases)
+SFS_CASE_PARAMS(wipe, cli_errors, cli_cases)
 ParameterizedTest(int *i, wipe, cli_errors, .init = init_hbi, .fini = fini)
 {
 	struct sfs_mount *m = &sfs_fx;

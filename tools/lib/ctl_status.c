@@ -19,8 +19,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "sfs_audit.h"
 #include "sfs_ctl.h"
 #include "sfs_keys.h"
+#include "sfs_mountinfo.h"
 #include "sfs_status.h"
 #include "sfs_volume.h"
 
@@ -32,19 +34,7 @@
 
 void sfs_ctl_unescape(char *s)
 {
-	char *o = s;
-
-	while (*s) {
-		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' &&
-		    s[2] <= '7' && s[3] >= '0' && s[3] <= '7') {
-			*o++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 +
-				      (s[3] - '0'));
-			s += 4;
-		} else {
-			*o++ = *s++;
-		}
-	}
-	*o = '\0';
+	sfs_mountinfo_unescape(s);
 }
 
 void sfs_ctl_escape(char *out, size_t cap, const char *s)
@@ -74,21 +64,8 @@ void sfs_ctl_escape(char *out, size_t cap, const char *s)
 
 json_t *sfs_ctl_json_string(const char *s)
 {
-	json_t *j = json_string(s);
-	char *copy;
-
-	if (j)
-		return j;
-	/* Not UTF-8: keep ASCII, replace the rest. */
-	copy = strdup(s);
-	if (!copy)
-		return NULL;
-	for (char *p = copy; *p; p++)
-		if ((unsigned char)*p >= 0x80)
-			*p = '?';
-	j = json_string(copy);
-	free(copy);
-	return j;
+	/* The audit log already turns odd bytes into '?': one rule for both. */
+	return sfs_audit_string(s);
 }
 
 void sfs_ctl_mounts_free(struct sfs_ctl_mount *mounts, long n)
@@ -98,34 +75,6 @@ void sfs_ctl_mounts_free(struct sfs_ctl_mount *mounts, long n)
 		free(mounts[i].target);
 	}
 	free(mounts);
-}
-
-/* Fields of one mountinfo line: the 5th is the mount point; after the "-"
- * separator come fstype and source. */
-static int parse_line(char *line, char **target, char **fstype, char **source)
-{
-	char *save = NULL, *tok;
-	int field = 0;
-	bool after_sep = false;
-	int after = 0;
-
-	*target = *fstype = *source = NULL;
-	for (tok = strtok_r(line, " \n", &save); tok;
-	     tok = strtok_r(NULL, " \n", &save)) {
-		field++;
-		if (field == 5)
-			*target = tok;
-		if (after_sep) {
-			after++;
-			if (after == 1)
-				*fstype = tok;
-			else if (after == 2)
-				*source = tok;
-		} else if (field > 6 && strcmp(tok, "-") == 0) {
-			after_sep = true;
-		}
-	}
-	return *target && *fstype && *source ? 0 : -EINVAL;
 }
 
 long sfs_ctl_mounts(const char *path, struct sfs_ctl_mount **mounts)
@@ -141,23 +90,22 @@ long sfs_ctl_mounts(const char *path, struct sfs_ctl_mount **mounts)
 	if (!f)
 		return -errno;
 	while (getline(&line, &cap, f) > 0) {
-		char *target, *fstype, *source;
+		struct sfs_mountinfo mi;
 		struct sfs_ctl_mount *nv;
 
-		if (parse_line(line, &target, &fstype, &source) < 0 ||
-		    strcmp(fstype, FSTYPE) != 0)
+		/* Source and target come decoded. */
+		if (sfs_mountinfo_parse(line, &mi) < 0 ||
+		    strcmp(mi.fstype, FSTYPE) != 0)
 			continue;
 		nv = realloc(v, (size_t)(n + 1) * sizeof(*v));
 		if (!nv)
 			goto nomem;
 		v = nv;
-		v[n].source = strdup(source);
-		v[n].target = strdup(target);
+		v[n].source = strdup(mi.source);
+		v[n].target = strdup(mi.target);
 		n++;
 		if (!v[n - 1].source || !v[n - 1].target)
 			goto nomem;
-		sfs_ctl_unescape(v[n - 1].source);
-		sfs_ctl_unescape(v[n - 1].target);
 	}
 	rc = ferror(f) ? -EIO : n;
 	fclose(f);

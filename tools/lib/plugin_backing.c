@@ -5,29 +5,17 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "sfs_log.h"
 #include "sfs_names.h"
 #include "sfs_plugin.h"
 #include "sfs_wipe.h"
-
-static __attribute__((format(printf, 4, 5))) int
-b_err(int rc, char *err, size_t err_len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && err_len) {
-		va_start(ap, fmt);
-		vsnprintf(err, err_len, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
 
 int sfs_plugin_paths(const char *root, const char *name,
 		     struct sfs_plugin_paths *p)
@@ -45,6 +33,23 @@ int sfs_plugin_paths(const char *root, const char *name,
 	return 0;
 }
 
+int sfs_plugin_mkdir_parents(const char *path, char *err, size_t err_len)
+{
+	char buf[PATH_MAX];
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (char *s = buf + 1; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+			return sfs_err_rc(-errno, err, err_len, "mkdir %s: %s",
+					  buf, strerror(errno));
+		*s = '/';
+	}
+	return 0;
+}
+
 static int mkdir_if_missing(const char *path, char *err, size_t err_len)
 {
 	struct stat st;
@@ -52,15 +57,15 @@ static int mkdir_if_missing(const char *path, char *err, size_t err_len)
 	if (mkdir(path, 0700) == 0)
 		return 0;
 	if (errno != EEXIST)
-		return b_err(-errno, err, err_len, "mkdir %s: %s", path,
-			     strerror(errno));
+		return sfs_err_rc(-errno, err, err_len, "mkdir %s: %s", path,
+				  strerror(errno));
 	/* A symlink planted here must not redirect the volume. */
 	if (lstat(path, &st) < 0)
-		return b_err(-errno, err, err_len, "%s: %s", path,
-			     strerror(errno));
+		return sfs_err_rc(-errno, err, err_len, "%s: %s", path,
+				  strerror(errno));
 	if (!S_ISDIR(st.st_mode))
-		return b_err(-ENOTDIR, err, err_len, "%s is not a directory",
-			     path);
+		return sfs_err_rc(-ENOTDIR, err, err_len,
+				  "%s is not a directory", path);
 	return 0;
 }
 
@@ -108,14 +113,14 @@ static int remove_wiped_backing(const char *backing, char *err, size_t err_len)
 	snprintf(meta, sizeof(meta), "%s/%s", backing, SFS_VOLUME_DIR);
 	snprintf(tomb, sizeof(tomb), "%s/%s", meta, SFS_WIPE_TOMBSTONE);
 	if (unlink(tomb) < 0 && errno != ENOENT)
-		return b_err(-errno, err, err_len, "unlink %s: %s", tomb,
-			     strerror(errno));
+		return sfs_err_rc(-errno, err, err_len, "unlink %s: %s", tomb,
+				  strerror(errno));
 	if (rmdir(meta) < 0 && errno != ENOENT)
-		return b_err(-errno, err, err_len, "rmdir %s: %s", meta,
-			     strerror(errno));
+		return sfs_err_rc(-errno, err, err_len, "rmdir %s: %s", meta,
+				  strerror(errno));
 	if (rmdir(backing) < 0 && errno != ENOENT)
-		return b_err(-errno, err, err_len, "rmdir %s: %s", backing,
-			     strerror(errno));
+		return sfs_err_rc(-errno, err, err_len, "rmdir %s: %s", backing,
+				  strerror(errno));
 	return 0;
 }
 
@@ -135,23 +140,24 @@ int sfs_plugin_backing_wipe(const struct sfs_plugin_paths *p,
 
 	rc = sfs_plugin_backing_used(p);
 	if (rc < 0)
-		return b_err(rc, err, err_len, "%s: %s", p->backing,
-			     strerror(-rc));
+		return sfs_err_rc(rc, err, err_len, "%s: %s", p->backing,
+				  strerror(-rc));
 	if (rc == 0) {
 		/* Never mounted (or already removed): nothing to erase. */
 		if (rmdir(p->backing) < 0 && errno != ENOENT)
-			return b_err(-errno, err, err_len, "rmdir %s: %s",
-				     p->backing, strerror(errno));
+			return sfs_err_rc(-errno, err, err_len, "rmdir %s: %s",
+					  p->backing, strerror(errno));
 		return 0;
 	}
 	/* The report holds two PATH_MAX paths: keep it off thread stacks. */
 	r = calloc(1, sizeof(*r));
 	if (!r)
-		return b_err(-ENOMEM, err, err_len, "out of memory");
+		return sfs_err_rc(-ENOMEM, err, err_len, "out of memory");
 	rc = sfs_wipe_volume(p->backing, &o, r, why, sizeof(why));
 	free(r);
 	if (rc)
-		return b_err(rc, err, err_len, "wipe %s: %s", p->backing, why);
+		return sfs_err_rc(rc, err, err_len, "wipe %s: %s", p->backing,
+				  why);
 	rc = remove_wiped_backing(p->backing, err, err_len);
 	return rc ? rc : 1;
 }
@@ -160,10 +166,10 @@ int sfs_plugin_backing_remove(const struct sfs_plugin_paths *p, char *err,
 			      size_t err_len)
 {
 	if (rmdir(p->mnt) < 0 && errno != ENOENT)
-		return b_err(-errno, err, err_len, "rmdir %s: %s", p->mnt,
-			     strerror(errno));
+		return sfs_err_rc(-errno, err, err_len, "rmdir %s: %s", p->mnt,
+				  strerror(errno));
 	if (rmdir(p->dir) < 0 && errno != ENOENT)
-		return b_err(-errno, err, err_len, "rmdir %s: %s", p->dir,
-			     strerror(errno));
+		return sfs_err_rc(-errno, err, err_len, "rmdir %s: %s", p->dir,
+				  strerror(errno));
 	return 0;
 }

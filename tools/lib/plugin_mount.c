@@ -7,7 +7,6 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,22 +16,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "sfs_log.h"
 #include "sfs_plugin.h"
 
 extern char **environ;
-
-static __attribute__((format(printf, 4, 5))) int
-m_err(int rc, char *err, size_t err_len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && err_len) {
-		va_start(ap, fmt);
-		vsnprintf(err, err_len, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
 
 int sfs_plugin_mount_state(const char *mnt)
 {
@@ -164,13 +151,14 @@ int sfs_plugin_mount_start(const char *scratchfs, const char *conf,
 	argv[argc] = NULL;
 
 	if (pipe2(p, O_CLOEXEC) < 0)
-		return m_err(-errno, err, err_len, "pipe: %s", strerror(errno));
+		return sfs_err_rc(-errno, err, err_len, "pipe: %s",
+				  strerror(errno));
 	rc = spawn(argv, p[1], &pid);
 	close(p[1]);
 	if (rc) {
 		close(p[0]);
-		return m_err(rc, err, err_len, "cannot run %s: %s", scratchfs,
-			     strerror(-rc));
+		return sfs_err_rc(rc, err, err_len, "cannot run %s: %s",
+				  scratchfs, strerror(-rc));
 	}
 	/* scratchfs' first process exits once the mount is up (or failed);
 	 * its stderr carries the reason. The daemon it leaves behind has
@@ -212,29 +200,31 @@ int sfs_plugin_mount_start(const char *scratchfs, const char *conf,
 			if (sfs_plugin_mount_state(mnt) !=
 			    SFS_PLUGIN_NOT_MOUNTED)
 				umount2(mnt, MNT_DETACH | UMOUNT_NOFOLLOW);
-			return m_err(-ETIMEDOUT, err, err_len,
-				     "scratchfs did not mount %s within %u s",
-				     mnt, timeout_s);
+			return sfs_err_rc(
+			    -ETIMEDOUT, err, err_len,
+			    "scratchfs did not mount %s within %u s", mnt,
+			    timeout_s);
 		}
 	}
 	close(p[0]);
 	last_line(out, line, sizeof(line));
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		if (WIFSIGNALED(status))
-			return m_err(-EIO, err, err_len,
-				     "scratchfs for %s was killed by signal %d",
-				     mnt, WTERMSIG(status));
-		return m_err(-EIO, err, err_len, "%s",
-			     line[0] ? line
-				     : "scratchfs failed without a "
-				       "message");
+			return sfs_err_rc(
+			    -EIO, err, err_len,
+			    "scratchfs for %s was killed by signal %d", mnt,
+			    WTERMSIG(status));
+		return sfs_err_rc(-EIO, err, err_len, "%s",
+				  line[0] ? line
+					  : "scratchfs failed without a "
+					    "message");
 	}
 	rc = sfs_plugin_mount_state(mnt);
 	if (rc != SFS_PLUGIN_MOUNTED)
-		return m_err(-EIO, err, err_len,
-			     "scratchfs reported success but %s is %s", mnt,
-			     rc == SFS_PLUGIN_STALE ? "a dead mount"
-						    : "not mounted");
+		return sfs_err_rc(
+		    -EIO, err, err_len,
+		    "scratchfs reported success but %s is %s", mnt,
+		    rc == SFS_PLUGIN_STALE ? "a dead mount" : "not mounted");
 	return 0;
 }
 
@@ -316,13 +306,14 @@ int sfs_plugin_mount_stop(const char *scratchfs, const char *mnt, bool *lazy,
 		if (errno == EINVAL || errno == ENOENT)
 			return 0; /* not a mount point (any more) */
 		if (errno != EBUSY)
-			return m_err(-errno, err, err_len, "umount %s: %s", mnt,
-				     strerror(errno));
+			return sfs_err_rc(-errno, err, err_len, "umount %s: %s",
+					  mnt, strerror(errno));
 		/* Someone still has a file open though the engine is done
 		 * with it: detach; the daemon exits after the last close. */
 		if (umount2(mnt, MNT_DETACH | UMOUNT_NOFOLLOW) < 0)
-			return m_err(-errno, err, err_len, "umount -l %s: %s",
-				     mnt, strerror(errno));
+			return sfs_err_rc(-errno, err, err_len,
+					  "umount -l %s: %s", mnt,
+					  strerror(errno));
 		*lazy = true;
 		return 0;
 	}

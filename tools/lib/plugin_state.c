@@ -3,26 +3,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "sfs_log.h"
 #include "sfs_plugin.h"
-
-static __attribute__((format(printf, 4, 5))) int
-st_err(int rc, char *err, size_t err_len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && err_len) {
-		va_start(ap, fmt);
-		vsnprintf(err, err_len, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
+#include "sfs_sys.h"
 
 struct sfs_plugin_vol *sfs_plugin_vol_new(const char *name,
 					  const struct sfs_plugin_opts *o,
@@ -136,22 +124,6 @@ static json_t *encode_vol(const struct sfs_plugin_vol *v)
 	return o;
 }
 
-static int write_all(int fd, const char *buf, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, buf, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 static int fsync_dir_of(const char *path)
 {
 	char copy[PATH_MAX];
@@ -179,19 +151,19 @@ int sfs_plugin_state_save(const struct sfs_plugin_state *s, char *err,
 	root = json_pack("{s:i, s:I, s:o}", "version", SFS_PLUGIN_STATE_VERSION,
 			 "epoch", (json_int_t)s->epoch, "volumes", vols);
 	if (!root)
-		return st_err(-ENOMEM, err, err_len, "%s: out of memory",
-			      s->path);
+		return sfs_err_rc(-ENOMEM, err, err_len, "%s: out of memory",
+				  s->path);
 	for (size_t i = 0; i < s->n; i++) {
 		if (json_array_append_new(vols, encode_vol(s->vols[i]))) {
-			rc = st_err(-ENOMEM, err, err_len, "%s: out of memory",
-				    s->path);
+			rc = sfs_err_rc(-ENOMEM, err, err_len,
+					"%s: out of memory", s->path);
 			goto out;
 		}
 	}
 	text = json_dumps(root, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
 	if (!text) {
-		rc =
-		    st_err(-ENOMEM, err, err_len, "%s: out of memory", s->path);
+		rc = sfs_err_rc(-ENOMEM, err, err_len, "%s: out of memory",
+				s->path);
 		goto out;
 	}
 	snprintf(tmp, sizeof(tmp), "%s.tmp", s->path);
@@ -199,33 +171,34 @@ int sfs_plugin_state_save(const struct sfs_plugin_state *s, char *err,
 		  0600);
 	if (fd < 0) {
 		rc = -errno;
-		st_err(rc, err, err_len, "%s: %s", tmp, strerror(-rc));
+		sfs_err_rc(rc, err, err_len, "%s: %s", tmp, strerror(-rc));
 		goto out;
 	}
-	rc = write_all(fd, text, strlen(text));
+	rc = sfs_write_full(fd, text, strlen(text));
 	if (rc == 0)
-		rc = write_all(fd, "\n", 1);
+		rc = sfs_write_full(fd, "\n", 1);
 	if (rc == 0 && fsync(fd) < 0)
 		rc = -errno;
 	if (close(fd) < 0 && rc == 0)
 		rc = -errno;
 	fd = -1;
 	if (rc) {
-		st_err(rc, err, err_len, "%s: %s", tmp, strerror(-rc));
+		sfs_err_rc(rc, err, err_len, "%s: %s", tmp, strerror(-rc));
 		unlink(tmp);
 		goto out;
 	}
 	if (rename(tmp, s->path) < 0) {
 		rc = -errno;
-		st_err(rc, err, err_len, "rename %s: %s", tmp, strerror(-rc));
+		sfs_err_rc(rc, err, err_len, "rename %s: %s", tmp,
+			   strerror(-rc));
 		unlink(tmp);
 		goto out;
 	}
 	/* The rename itself must survive a crash too. */
 	rc = fsync_dir_of(s->path);
 	if (rc)
-		st_err(rc, err, err_len, "fsync directory of %s: %s", s->path,
-		       strerror(-rc));
+		sfs_err_rc(rc, err, err_len, "fsync directory of %s: %s",
+			   s->path, strerror(-rc));
 out:
 	free(text);
 	json_decref(root);
@@ -265,16 +238,17 @@ static int decode_refs(json_t *arr, struct sfs_plugin_vol *v, uint64_t epoch,
 
 		if (json_unpack_ex(r, &je, JSON_STRICT, "{s:s, s:I, s:I}", "id",
 				   &id, "count", &count, "epoch", &ep))
-			return st_err(-EINVAL, why, why_len, "refs[%zu]: %s", i,
-				      je.text);
+			return sfs_err_rc(-EINVAL, why, why_len,
+					  "refs[%zu]: %s", i, je.text);
 		if (!sfs_plugin_id_ok(id) || count < 1 || ep < 0 ||
 		    (uint64_t)ep > epoch)
-			return st_err(-EINVAL, why, why_len,
-				      "refs[%zu]: bad id, count or epoch", i);
+			return sfs_err_rc(-EINVAL, why, why_len,
+					  "refs[%zu]: bad id, count or epoch",
+					  i);
 		if (sfs_plugin_refs_set(&v->refs, id, (uint64_t)count,
 					(uint64_t)ep))
-			return st_err(-EINVAL, why, why_len,
-				      "refs[%zu]: duplicate id", i);
+			return sfs_err_rc(-EINVAL, why, why_len,
+					  "refs[%zu]: duplicate id", i);
 	}
 	return 0;
 }
@@ -297,30 +271,30 @@ static int decode_vol(json_t *j, uint64_t epoch, struct sfs_plugin_vol **out,
 			   "key", &key, "wipe", &wipe, "uid", &uid, "gid", &gid,
 			   "mode", &mode, "mounted", &mounted, "cipher",
 			   &cipher, "refs", &refs))
-		return st_err(-EINVAL, why, why_len, "%s", je.text);
+		return sfs_err_rc(-EINVAL, why, why_len, "%s", je.text);
 	if (!sfs_plugin_name_ok(name))
-		return st_err(-EINVAL, why, why_len, "bad volume name");
+		return sfs_err_rc(-EINVAL, why, why_len, "bad volume name");
 	o.hbi = hbi;
 	if (key_from_name(key, &o.key) || (o.key == SFS_KEY_NONE) == o.hbi)
-		return st_err(-EINVAL, why, why_len, "%s: bad key", name);
+		return sfs_err_rc(-EINVAL, why, why_len, "%s: bad key", name);
 	if (!strcmp(wipe, "on-unmount"))
 		o.wipe = SFS_PLUGIN_WIPE_ON_UNMOUNT;
 	else if (!strcmp(wipe, "on-remove"))
 		o.wipe = SFS_PLUGIN_WIPE_ON_REMOVE;
 	else
-		return st_err(-EINVAL, why, why_len, "%s: bad wipe", name);
+		return sfs_err_rc(-EINVAL, why, why_len, "%s: bad wipe", name);
 	if (uid < 0 || uid > 4294967294LL || gid < 0 || gid > 4294967294LL ||
 	    mode < 0 || mode > 07777 || created < 0 ||
 	    strlen(cipher) >= sizeof(v->cipher) || !json_is_array(refs))
-		return st_err(-EINVAL, why, why_len,
-			      "%s: bad uid, gid, mode, created, cipher or refs",
-			      name);
+		return sfs_err_rc(
+		    -EINVAL, why, why_len,
+		    "%s: bad uid, gid, mode, created, cipher or refs", name);
 	o.uid = (uid_t)uid;
 	o.gid = (gid_t)gid;
 	o.mode = (mode_t)mode;
 	v = sfs_plugin_vol_new(name, &o, (time_t)created);
 	if (!v)
-		return st_err(-ENOMEM, why, why_len, "out of memory");
+		return sfs_err_rc(-ENOMEM, why, why_len, "out of memory");
 	v->mounted = mounted;
 	strcpy(v->cipher, cipher);
 	rc = decode_refs(refs, v, epoch, why, why_len);
@@ -343,26 +317,27 @@ int sfs_plugin_state_load(struct sfs_plugin_state *s, const char *path,
 	int rc = 0;
 
 	if (strlen(path) >= sizeof(s->path))
-		return st_err(-ENAMETOOLONG, err, err_len, "%s: path too long",
-			      path);
+		return sfs_err_rc(-ENAMETOOLONG, err, err_len,
+				  "%s: path too long", path);
 	strcpy(s->path, path);
 	s->epoch = 0;
 	if (access(path, F_OK) < 0 && errno == ENOENT)
 		return 0;
 	root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
 	if (!root)
-		return st_err(-EINVAL, err, err_len, "%s:%d: %s", path, je.line,
-			      je.text);
+		return sfs_err_rc(-EINVAL, err, err_len, "%s:%d: %s", path,
+				  je.line, je.text);
 	if (json_unpack_ex(root, &je, JSON_STRICT, "{s:I, s:I, s:o}", "version",
 			   &version, "epoch", &epoch, "volumes", &vols)) {
-		rc = st_err(-EINVAL, err, err_len, "%s: %s", path, je.text);
+		rc = sfs_err_rc(-EINVAL, err, err_len, "%s: %s", path, je.text);
 		goto out;
 	}
 	if (version != SFS_PLUGIN_STATE_VERSION || epoch < 0 ||
 	    !json_is_array(vols)) {
-		rc = st_err(-EINVAL, err, err_len,
-			    "%s: unsupported version %lld or bad epoch/volumes",
-			    path, (long long)version);
+		rc = sfs_err_rc(
+		    -EINVAL, err, err_len,
+		    "%s: unsupported version %lld or bad epoch/volumes", path,
+		    (long long)version);
 		goto out;
 	}
 	s->epoch = (uint64_t)epoch;
@@ -380,8 +355,8 @@ int sfs_plugin_state_load(struct sfs_plugin_state *s, const char *path,
 					 "duplicate volume name");
 		}
 		if (rc) {
-			st_err(rc, err, err_len, "%s: volumes[%zu]: %s", path,
-			       i, why);
+			sfs_err_rc(rc, err, err_len, "%s: volumes[%zu]: %s",
+				   path, i, why);
 			sfs_plugin_state_free(s);
 			goto out;
 		}

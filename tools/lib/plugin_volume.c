@@ -11,7 +11,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,19 +23,6 @@
 #include "sfs_plugin.h"
 #include "sfs_volume.h"
 
-static __attribute__((format(printf, 4, 5))) int
-v_err(int rc, char *err, size_t err_len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && err_len) {
-		va_start(ap, fmt);
-		vsnprintf(err, err_len, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
-
 /* A name as it may appear in a message: only if it is a valid name (the
  * answer is JSON-escaped, but it also goes to the log). */
 static const char *shown(const char *name)
@@ -46,7 +32,8 @@ static const char *shown(const char *name)
 
 static int no_such(const char *name, char *err, size_t err_len)
 {
-	return v_err(-ENOENT, err, err_len, "no such volume: %s", shown(name));
+	return sfs_err_rc(-ENOENT, err, err_len, "no such volume: %s",
+			  shown(name));
 }
 
 /* Saves the state; a failure is logged and returned. Under p->lock. */
@@ -113,26 +100,21 @@ static int mkdir_p(const char *path, mode_t last_mode, char *err,
 {
 	char buf[PATH_MAX];
 	struct stat st;
+	int rc = sfs_plugin_mkdir_parents(path, err, err_len);
 
+	if (rc)
+		return rc;
 	snprintf(buf, sizeof(buf), "%s", path);
-	for (char *s = buf + 1; *s; s++) {
-		if (*s != '/')
-			continue;
-		*s = '\0';
-		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-			return v_err(-errno, err, err_len, "mkdir %s: %s", buf,
-				     strerror(errno));
-		*s = '/';
-	}
 	if (mkdir(buf, last_mode) < 0 && errno != EEXIST)
-		return v_err(-errno, err, err_len, "mkdir %s: %s", buf,
-			     strerror(errno));
+		return sfs_err_rc(-errno, err, err_len, "mkdir %s: %s", buf,
+				  strerror(errno));
 	if (lstat(buf, &st) < 0)
-		return v_err(-errno, err, err_len, "%s: %s", buf,
-			     strerror(errno));
+		return sfs_err_rc(-errno, err, err_len, "%s: %s", buf,
+				  strerror(errno));
 	if (!S_ISDIR(st.st_mode))
-		return v_err(-ENOTDIR, err, err_len,
-			     "%s is not a directory (or is a symlink)", buf);
+		return sfs_err_rc(-ENOTDIR, err, err_len,
+				  "%s is not a directory (or is a symlink)",
+				  buf);
 	return 0;
 }
 
@@ -146,10 +128,11 @@ int sfs_plugin_open(struct sfs_plugin *p, const struct sfs_plugin_cfg *cfg,
 
 	memset(p, 0, sizeof(*p));
 	if (cfg->root[0] != '/' || strlen(cfg->root) >= sizeof(p->root) - 300)
-		return v_err(-EINVAL, err, err_len,
-			     "plugin root must be an absolute path of at most "
-			     "%zu bytes: %s",
-			     sizeof(p->root) - 301, cfg->root);
+		return sfs_err_rc(
+		    -EINVAL, err, err_len,
+		    "plugin root must be an absolute path of at most "
+		    "%zu bytes: %s",
+		    sizeof(p->root) - 301, cfg->root);
 	strcpy(p->root, cfg->root);
 	snprintf(p->conf, sizeof(p->conf), "%s", cfg->conf ? cfg->conf : "");
 	snprintf(p->scratchfs, sizeof(p->scratchfs), "%s", cfg->scratchfs);
@@ -229,24 +212,26 @@ int sfs_plugin_create(struct sfs_plugin *p, const char *name,
 	int rc;
 
 	if (!sfs_plugin_name_ok(name))
-		return v_err(-EINVAL, err, err_len,
-			     "invalid volume name: use 1..%u of "
-			     "[A-Za-z0-9_.-], starting with a letter or digit",
-			     SFS_PLUGIN_NAME_MAX);
+		return sfs_err_rc(
+		    -EINVAL, err, err_len,
+		    "invalid volume name: use 1..%u of "
+		    "[A-Za-z0-9_.-], starting with a letter or digit",
+		    SFS_PLUGIN_NAME_MAX);
 	rc = sfs_plugin_opts_parse(opts, p->hbi_default, p->key_default, &o,
 				   err, err_len);
 	if (rc)
 		return rc;
 	if (sfs_plugin_paths(p->root, name, &pp))
-		return v_err(-ENAMETOOLONG, err, err_len,
-			     "volume name %s is too long for %s", name,
-			     p->root);
+		return sfs_err_rc(-ENAMETOOLONG, err, err_len,
+				  "volume name %s is too long for %s", name,
+				  p->root);
 	pthread_mutex_lock(&p->lock);
 	v = sfs_plugin_state_find(&p->state, name);
 	if (v) {
-		rc = v->removing ? v_err(-EBUSY, err, err_len,
-					 "volume %s is being removed", name)
-				 : 0;
+		rc = v->removing
+			 ? sfs_err_rc(-EBUSY, err, err_len,
+				      "volume %s is being removed", name)
+			 : 0;
 		pthread_mutex_unlock(&p->lock);
 		return rc;
 	}
@@ -255,7 +240,7 @@ int sfs_plugin_create(struct sfs_plugin *p, const char *name,
 		goto fail_dirs;
 	v = sfs_plugin_vol_new(name, &o, time(NULL));
 	if (!v) {
-		rc = v_err(-ENOMEM, err, err_len, "out of memory");
+		rc = sfs_err_rc(-ENOMEM, err, err_len, "out of memory");
 		goto fail_dirs;
 	}
 	rc = sfs_plugin_state_add(&p->state, v);
@@ -264,7 +249,7 @@ int sfs_plugin_create(struct sfs_plugin *p, const char *name,
 		if (rc)
 			sfs_plugin_state_del(&p->state, v);
 	} else {
-		v_err(rc, err, err_len, "out of memory");
+		sfs_err_rc(rc, err, err_len, "out of memory");
 	}
 	if (rc) {
 		sfs_plugin_vol_free(v);
@@ -327,8 +312,8 @@ static int ensure_mounted(struct sfs_plugin *p, struct sfs_plugin_vol *v,
 	if (ms == -ENOENT)
 		ms = SFS_PLUGIN_NOT_MOUNTED; /* recreated below */
 	if (ms < 0)
-		return v_err(ms, err, err_len, "%s: %s", pp->mnt,
-			     strerror(-ms));
+		return sfs_err_rc(ms, err, err_len, "%s: %s", pp->mnt,
+				  strerror(-ms));
 	if (ms == SFS_PLUGIN_MOUNTED) {
 		set_mounted(p, v, true);
 		return 0;
@@ -369,9 +354,9 @@ static int ensure_mounted(struct sfs_plugin *p, struct sfs_plugin_vol *v,
 	if (chown(pp->mnt, v->opts.uid, v->opts.gid) < 0 ||
 	    chmod(pp->mnt, v->opts.mode) < 0) {
 		rc = -errno;
-		v_err(rc, err, err_len,
-		      "volume %s: setting owner/mode of %s: %s", v->name,
-		      pp->mnt, strerror(-rc));
+		sfs_err_rc(rc, err, err_len,
+			   "volume %s: setting owner/mode of %s: %s", v->name,
+			   pp->mnt, strerror(-rc));
 		sfs_plugin_mount_stop(p->scratchfs, pp->mnt, &lazy, NULL, 0);
 		return rc;
 	}
@@ -394,9 +379,10 @@ int sfs_plugin_mount(struct sfs_plugin *p, const char *name, const char *id,
 	int rc;
 
 	if (!sfs_plugin_id_ok(id))
-		return v_err(-EINVAL, err, err_len,
-			     "invalid mount ID (1..%u printable characters)",
-			     SFS_PLUGIN_ID_MAX);
+		return sfs_err_rc(
+		    -EINVAL, err, err_len,
+		    "invalid mount ID (1..%u printable characters)",
+		    SFS_PLUGIN_ID_MAX);
 	v = pin(p, name);
 	if (!v)
 		return no_such(name, err, err_len);
@@ -407,7 +393,8 @@ int sfs_plugin_mount(struct sfs_plugin *p, const char *name, const char *id,
 	}
 	paths_of(p, v, &pp);
 	if (strlen(pp.mnt) >= mnt_len) {
-		rc = v_err(-ENAMETOOLONG, err, err_len, "mount point too long");
+		rc = sfs_err_rc(-ENAMETOOLONG, err, err_len,
+				"mount point too long");
 		goto out;
 	}
 	rc = ensure_mounted(p, v, &pp, err, err_len);
@@ -420,7 +407,7 @@ int sfs_plugin_mount(struct sfs_plugin *p, const char *name, const char *id,
 		save_locked(p);
 	pthread_mutex_unlock(&p->lock);
 	if (n < 0) {
-		rc = v_err((int)n, err, err_len, "out of memory");
+		rc = sfs_err_rc((int)n, err, err_len, "out of memory");
 		goto out;
 	}
 	strcpy(mnt, pp.mnt);
@@ -535,9 +522,9 @@ int sfs_plugin_remove(struct sfs_plugin *p, const char *name, char *err,
 		   : sfs_plugin_refs_since(&v->refs, p->state.epoch);
 	if (live > 0) {
 		pthread_mutex_unlock(&p->lock);
-		rc = v_err(-EBUSY, err, err_len,
-			   "volume %s is in use (%llu mounts)", name,
-			   (unsigned long long)live);
+		rc = sfs_err_rc(-EBUSY, err, err_len,
+				"volume %s is in use (%llu mounts)", name,
+				(unsigned long long)live);
 		goto out;
 	}
 	dropped = sfs_plugin_refs_drop_before(&v->refs, UINT64_MAX);
@@ -647,7 +634,8 @@ json_t *sfs_plugin_get(struct sfs_plugin *p, const char *name, int *rc,
 	} else {
 		j = volume_json(p, v);
 		if (!j)
-			*rc = v_err(-ENOMEM, err, err_len, "out of memory");
+			*rc =
+			    sfs_err_rc(-ENOMEM, err, err_len, "out of memory");
 	}
 	pthread_mutex_unlock(&p->lock);
 	return j;

@@ -7,7 +7,6 @@
 #include <limits.h>
 #include <linux/fs.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +21,9 @@
 
 #include "sfs_audit.h"
 #include "sfs_crypto.h"
+#include "sfs_log.h"
+#include "sfs_mountinfo.h"
+#include "sfs_sys.h"
 #include "sfs_wipe.h"
 
 #define META_DIR ".scratchfs"
@@ -98,18 +100,6 @@ static double now_ms(void)
 	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
-static __attribute__((format(printf, 3, 4))) void
-set_err(char *err, size_t err_len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || err_len == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, err_len, fmt, ap);
-	va_end(ap);
-}
-
 const char *sfs_wipe_method_name(enum sfs_wipe_method m)
 {
 	switch (m) {
@@ -137,55 +127,26 @@ struct mi_entry {
 	long user_id; /* fuse "user_id=" super option, -1 if absent */
 };
 
-/* Decodes the kernel's octal escapes (\040 etc.) into out. */
-static int mi_unescape(const char *in, size_t len, char *out, size_t out_len)
-{
-	size_t o = 0;
-
-	for (size_t i = 0; i < len; i++) {
-		char c = in[i];
-
-		if (c == '\\' && i + 3 < len + 1 && i + 3 <= len &&
-		    in[i + 1] >= '0' && in[i + 1] <= '3' && in[i + 2] >= '0' &&
-		    in[i + 2] <= '7' && in[i + 3] >= '0' && in[i + 3] <= '7') {
-			c = (char)((in[i + 1] - '0') * 64 +
-				   (in[i + 2] - '0') * 8 + (in[i + 3] - '0'));
-			i += 3;
-		}
-		if (o + 1 >= out_len)
-			return -ENAMETOOLONG;
-		out[o++] = c;
-	}
-	out[o] = '\0';
-	return 0;
-}
-
 /* Parses one mountinfo line; 0 or -EINVAL. */
 static int mi_parse(char *line, struct mi_entry *e)
 {
-	char *field[64];
-	int n = 0, dash = -1;
-	char *save = NULL, *tok, *p;
+	struct sfs_mountinfo mi;
+	char *p;
 
-	for (tok = strtok_r(line, " \n", &save); tok && n < 64;
-	     tok = strtok_r(NULL, " \n", &save)) {
-		if (dash < 0 && n >= 6 && strcmp(tok, "-") == 0)
-			dash = n;
-		field[n++] = tok;
-	}
-	if (dash < 0 || n < dash + 3)
+	if (sfs_mountinfo_parse(line, &mi) < 0)
 		return -EINVAL;
-	if (sscanf(field[2], "%u:%u", &e->major, &e->minor) != 2)
+	if (sscanf(mi.devno, "%u:%u", &e->major, &e->minor) != 2)
 		return -EINVAL;
-	if (mi_unescape(field[4], strlen(field[4]), e->mnt, sizeof(e->mnt)) ||
-	    mi_unescape(field[dash + 2], strlen(field[dash + 2]), e->source,
-			sizeof(e->source)))
+	if (strlen(mi.target) >= sizeof(e->mnt) ||
+	    strlen(mi.source) >= sizeof(e->source))
 		return -EINVAL;
-	snprintf(e->fstype, sizeof(e->fstype), "%s", field[dash + 1]);
+	strcpy(e->mnt, mi.target);
+	strcpy(e->source, mi.source);
+	snprintf(e->fstype, sizeof(e->fstype), "%s", mi.fstype);
 	e->user_id = -1;
-	if (n > dash + 3) {
-		p = strstr(field[dash + 3], "user_id=");
-		if (p && (p == field[dash + 3] || p[-1] == ','))
+	if (mi.super_opts) {
+		p = strstr(mi.super_opts, "user_id=");
+		if (p && (p == mi.super_opts || p[-1] == ','))
 			e->user_id = strtol(p + 8, NULL, 10);
 	}
 	return 0;
@@ -596,10 +557,11 @@ static int stop_daemons(struct ctx *c)
 		return 0;
 	}
 	r->daemon = SFS_WIPE_DAEMON_RUNNING;
-	set_err(c->err, c->err_len,
-		"%s: the scratchfs daemon (pid %d) does not exit, so its key "
-		"is still in memory",
-		r->backing, c->daemons[0].pid);
+	sfs_set_err(
+	    c->err, c->err_len,
+	    "%s: the scratchfs daemon (pid %d) does not exit, so its key "
+	    "is still in memory",
+	    r->backing, c->daemons[0].pid);
 	return -EIO;
 }
 
@@ -618,14 +580,15 @@ static void holders_message(struct ctx *c, const char *mnt)
 		len += (size_t)n;
 	}
 	if (r->n_holders)
-		set_err(c->err, c->err_len,
-			"%s is busy: in use by pid %s; stop %s or use --lazy",
-			mnt, list, r->n_holders > 1 ? "them" : "it");
+		sfs_set_err(
+		    c->err, c->err_len,
+		    "%s is busy: in use by pid %s; stop %s or use --lazy", mnt,
+		    list, r->n_holders > 1 ? "them" : "it");
 	else
-		set_err(c->err, c->err_len,
-			"%s is busy (no process found holding it: a mount "
-			"inside it?); use --lazy",
-			mnt);
+		sfs_set_err(c->err, c->err_len,
+			    "%s is busy (no process found holding it: a mount "
+			    "inside it?); use --lazy",
+			    mnt);
 }
 
 /* Unmounts every fuse.scratchfs mount of the backing directory. */
@@ -643,8 +606,8 @@ static int unmount_all(struct ctx *c)
 
 		rc = mi_find(match_source, r->backing, e);
 		if (rc < 0)
-			set_err(c->err, c->err_len, "/proc/self/mountinfo: %s",
-				strerror(-rc));
+			sfs_set_err(c->err, c->err_len,
+				    "/proc/self/mountinfo: %s", strerror(-rc));
 		if (rc <= 0)
 			break;
 		rc = 0;
@@ -674,14 +637,14 @@ static int unmount_all(struct ctx *c)
 			}
 		}
 		if (rc) {
-			set_err(c->err, c->err_len, "cannot unmount %s: %s",
-				e->mnt, strerror(-rc));
+			sfs_set_err(c->err, c->err_len, "cannot unmount %s: %s",
+				    e->mnt, strerror(-rc));
 			break;
 		}
 	}
 	if (rc == 0 && mi_find(match_source, r->backing, e) > 0) {
-		set_err(c->err, c->err_len, "%s is still mounted at %s",
-			r->backing, e->mnt);
+		sfs_set_err(c->err, c->err_len, "%s is still mounted at %s",
+			    r->backing, e->mnt);
 		rc = -EBUSY;
 	}
 	free(e);
@@ -696,18 +659,12 @@ static int unmount_all(struct ctx *c)
  * at most max names; returns the total count or -errno. */
 static int list_dir(int dfd, char names[][NAME_MAX + 1], int max)
 {
-	int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = sfs_opendir_at(dfd);
 	struct dirent *de;
-	DIR *d;
 	int n = 0;
 
-	if (fd < 0)
+	if (!d)
 		return -errno;
-	d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return -errno;
-	}
 	while ((de = readdir(d))) {
 		if (strcmp(de->d_name, ".") == 0 ||
 		    strcmp(de->d_name, "..") == 0)
@@ -758,15 +715,15 @@ static int classify(struct ctx *c, struct sfs_volume_header *h, enum kind *kind)
 	rc = sfs_volume_read(c->bfd, h, msg, sizeof(msg));
 	top = list_dir(c->bfd, names, 4);
 	if (top < 0) {
-		set_err(c->err, c->err_len, "%s: %s", r->backing,
-			strerror(-top));
+		sfs_set_err(c->err, c->err_len, "%s: %s", r->backing,
+			    strerror(-top));
 		return top;
 	}
 	if (fstatat(c->bfd, META_DIR, &st, AT_SYMLINK_NOFOLLOW) != 0) {
 		if (errno != ENOENT) {
 			rc = -errno;
-			set_err(c->err, c->err_len, "%s/%s: %s", r->backing,
-				META_DIR, strerror(-rc));
+			sfs_set_err(c->err, c->err_len, "%s/%s: %s", r->backing,
+				    META_DIR, strerror(-rc));
 			return rc;
 		}
 		if (top == 0)
@@ -782,14 +739,14 @@ static int classify(struct ctx *c, struct sfs_volume_header *h, enum kind *kind)
 			   O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (c->metafd < 0) {
 		rc = -errno;
-		set_err(c->err, c->err_len, "%s/%s: %s", r->backing, META_DIR,
-			strerror(-rc));
+		sfs_set_err(c->err, c->err_len, "%s/%s: %s", r->backing,
+			    META_DIR, strerror(-rc));
 		return rc;
 	}
 	n = list_dir(c->metafd, names, 4);
 	if (n < 0) {
-		set_err(c->err, c->err_len, "%s/%s: %s", r->backing, META_DIR,
-			strerror(-n));
+		sfs_set_err(c->err, c->err_len, "%s/%s: %s", r->backing,
+			    META_DIR, strerror(-n));
 		return n;
 	}
 	if (n > 3 || !names_only(names, n, meta_names)) {
@@ -799,9 +756,9 @@ static int classify(struct ctx *c, struct sfs_volume_header *h, enum kind *kind)
 	}
 	/* Only now, when it is one of ours: one wipe at a time. */
 	if (flock(c->metafd, LOCK_EX | LOCK_NB) != 0) {
-		set_err(c->err, c->err_len,
-			"%s: another wipe of this volume is running",
-			r->backing);
+		sfs_set_err(c->err, c->err_len,
+			    "%s: another wipe of this volume is running",
+			    r->backing);
 		return -EBUSY;
 	}
 	if (rc == 0) {
@@ -847,34 +804,10 @@ static int classify(struct ctx *c, struct sfs_volume_header *h, enum kind *kind)
  * Erasing key material
  */
 
-static int fsync_fd_dir(int dfd)
+/* 0 for a count, or the -errno. */
+static int status_of(ssize_t n)
 {
-	int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int rc = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (fsync(fd) != 0)
-		rc = -errno;
-	close(fd);
-	return rc;
-}
-
-static int pwrite_all(int fd, const uint8_t *buf, size_t len, off_t off)
-{
-	size_t done = 0;
-
-	while (done < len) {
-		ssize_t n =
-		    pwrite(fd, buf + done, len - done, off + (off_t)done);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -EIO;
-		done += (size_t)n;
-	}
-	return 0;
+	return n < 0 ? (int)n : 0;
 }
 
 /* Overwrites dfd/name (a header or its temp copy) with random bytes, then
@@ -908,7 +841,8 @@ static int destroy_key_file(int dfd, const char *name)
 					sfs_random(buf, n);
 				else
 					memset(buf, 0, n);
-				rc = pwrite_all(fd, buf, n, (off_t)off);
+				rc = status_of(
+				    sfs_pwrite_full(fd, buf, n, (off_t)off));
 			}
 			if (rc == 0 && fdatasync(fd) != 0)
 				rc = -errno;
@@ -948,12 +882,13 @@ static int write_marker(struct ctx *c)
 		   O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
-	rc = pwrite_all(fd, (const uint8_t *)line, strlen(line), 0);
+	rc = status_of(
+	    sfs_pwrite_full(fd, (const uint8_t *)line, strlen(line), 0));
 	if (rc == 0 && fsync(fd) != 0)
 		rc = -errno;
 	close(fd);
 	if (rc == 0)
-		rc = fsync_fd_dir(c->metafd);
+		rc = sfs_fsync_dir(c->metafd);
 	return rc;
 }
 
@@ -964,8 +899,8 @@ static int erase_keys(struct ctx *c)
 
 	rc = write_marker(c);
 	if (rc) {
-		set_err(c->err, c->err_len, "%s/%s/%s: %s", r->backing,
-			META_DIR, MARKER_FILE, strerror(-rc));
+		sfs_set_err(c->err, c->err_len, "%s/%s/%s: %s", r->backing,
+			    META_DIR, MARKER_FILE, strerror(-rc));
 		return rc;
 	}
 	for (int i = 0; i < 2; i++) {
@@ -973,9 +908,9 @@ static int erase_keys(struct ctx *c)
 
 		rc = destroy_key_file(c->metafd, name);
 		if (rc < 0) {
-			set_err(c->err, c->err_len,
-				"cannot destroy %s/%s/%s: %s", r->backing,
-				META_DIR, name, strerror(-rc));
+			sfs_set_err(c->err, c->err_len,
+				    "cannot destroy %s/%s/%s: %s", r->backing,
+				    META_DIR, name, strerror(-rc));
 			return rc;
 		}
 		if (rc > 0)
@@ -984,12 +919,12 @@ static int erase_keys(struct ctx *c)
 	if (r->header_destroyed && r->header_found &&
 	    r->mode == SFS_MODE_ENCRYPTED && r->key_source != SFS_KEY_EPHEMERAL)
 		r->keyslot_destroyed = true;
-	rc = fsync_fd_dir(c->metafd);
+	rc = sfs_fsync_dir(c->metafd);
 	if (rc == 0)
-		rc = fsync_fd_dir(c->bfd);
+		rc = sfs_fsync_dir(c->bfd);
 	if (rc)
-		set_err(c->err, c->err_len, "%s: fsync: %s", r->backing,
-			strerror(-rc));
+		sfs_set_err(c->err, c->err_len, "%s: fsync: %s", r->backing,
+			    strerror(-rc));
 	return rc;
 }
 
@@ -1027,8 +962,8 @@ static void note_err(struct ctx *c, int rc, const char *what)
 	if (c->first_err)
 		return;
 	c->first_err = rc;
-	set_err(c->err, c->err_len, "%s: cannot remove an entry (%s): %s",
-		c->r->backing, what, strerror(-rc));
+	sfs_set_err(c->err, c->err_len, "%s: cannot remove an entry (%s): %s",
+		    c->r->backing, what, strerror(-rc));
 }
 
 /* Whether an entry is on another mount than the backing directory (a bind
@@ -1128,7 +1063,8 @@ static int overwrite_file(struct ctx *c, int dfd, const char *name,
 					memset(buf, 0, n);
 				else
 					sfs_random(buf, n);
-				rc = pwrite_all(fd, buf, n, data);
+				rc = status_of(
+				    sfs_pwrite_full(fd, buf, n, data));
 				data += (off_t)n;
 				c->r->bytes_overwritten += n;
 				progress(c, false);
@@ -1175,19 +1111,14 @@ static void delete_entry(struct ctx *c, int dfd, const char *name,
 static int scan_dir(struct ctx *c, int fd, bool is_root, char **sub,
 		    struct dev_ino *sub_id, uint8_t *buf)
 {
-	int dup_fd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	struct dirent *de;
 	DIR *d;
 	int rc = 0;
 
 	*sub = NULL;
-	if (dup_fd < 0)
+	d = sfs_opendir_at(fd);
+	if (!d)
 		return -errno;
-	d = fdopendir(dup_fd);
-	if (!d) {
-		close(dup_fd);
-		return -errno;
-	}
 	while ((de = readdir(d))) {
 		const char *name = de->d_name;
 		struct statx sx;
@@ -1367,10 +1298,10 @@ static int delete_tree(struct ctx *c)
 				rc = parent < 0 ? -errno : -ESTALE;
 				if (parent >= 0)
 					close(parent);
-				set_err(c->err, c->err_len,
-					"%s: a directory was moved during "
-					"the wipe; stopped",
-					c->r->backing);
+				sfs_set_err(c->err, c->err_len,
+					    "%s: a directory was moved during "
+					    "the wipe; stopped",
+					    c->r->backing);
 				goto out;
 			}
 			close(fd);
@@ -1402,18 +1333,12 @@ out:
 /* Bytes the overwrite passes will write (for the progress line). */
 static uint64_t count_bytes(int dfd, dev_t dev, int depth)
 {
-	int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = sfs_opendir_at(dfd);
 	struct dirent *de;
 	uint64_t sum = 0;
-	DIR *d;
 
-	if (fd < 0)
+	if (!d)
 		return 0;
-	d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return 0;
-	}
 	while ((de = readdir(d))) {
 		struct stat st;
 
@@ -1537,7 +1462,7 @@ static int resolve(struct ctx *c, const char *path)
 	int rc;
 
 	if (len == 0 || len >= sizeof(trimmed)) {
-		set_err(c->err, c->err_len, "bad path \"%s\"", path);
+		sfs_set_err(c->err, c->err_len, "bad path \"%s\"", path);
 		return -EINVAL;
 	}
 	/* "link/" would follow the symlink: judge the name itself. */
@@ -1546,29 +1471,29 @@ static int resolve(struct ctx *c, const char *path)
 		trimmed[--len] = '\0';
 	if (lstat(trimmed, &st) == 0) {
 		if (S_ISLNK(st.st_mode)) {
-			set_err(c->err, c->err_len,
-				"%s is a symlink; refusing (give the real "
-				"path)",
-				path);
+			sfs_set_err(c->err, c->err_len,
+				    "%s is a symlink; refusing (give the real "
+				    "path)",
+				    path);
 			return -ELOOP;
 		}
 		if (!S_ISDIR(st.st_mode)) {
-			set_err(c->err, c->err_len,
-				"%s is not a directory; refusing", path);
+			sfs_set_err(c->err, c->err_len,
+				    "%s is not a directory; refusing", path);
 			return -ENOTDIR;
 		}
 	} else if (errno != ENOTCONN) {
 		rc = -errno;
-		set_err(c->err, c->err_len, "%s: %s", path, strerror(-rc));
+		sfs_set_err(c->err, c->err_len, "%s: %s", path, strerror(-rc));
 		return rc;
 	}
 	rc = canonical(trimmed, canon, &stale);
 	if (rc) {
-		set_err(c->err, c->err_len, "%s: %s", path, strerror(-rc));
+		sfs_set_err(c->err, c->err_len, "%s: %s", path, strerror(-rc));
 		return rc;
 	}
 	if (strcmp(canon, "/") == 0) {
-		set_err(c->err, c->err_len, "refusing to wipe /");
+		sfs_set_err(c->err, c->err_len, "refusing to wipe /");
 		return -EPERM;
 	}
 	e = malloc(sizeof(*e));
@@ -1576,8 +1501,8 @@ static int resolve(struct ctx *c, const char *path)
 		return -ENOMEM;
 	rc = mi_find(match_mnt, canon, e);
 	if (rc < 0) {
-		set_err(c->err, c->err_len, "/proc/self/mountinfo: %s",
-			strerror(-rc));
+		sfs_set_err(c->err, c->err_len, "/proc/self/mountinfo: %s",
+			    strerror(-rc));
 		free(e);
 		return rc;
 	}
@@ -1587,40 +1512,40 @@ static int resolve(struct ctx *c, const char *path)
 		snprintf(r->backing, sizeof(r->backing), "%s", e->source);
 		if (e->source[0] != '/' || lstat(e->source, &st) != 0 ||
 		    !S_ISDIR(st.st_mode) || strcmp(e->source, "/") == 0) {
-			set_err(c->err, c->err_len,
-				"%s is mounted from \"%s\", which is not a "
-				"backing directory; refusing",
-				canon, e->source);
+			sfs_set_err(c->err, c->err_len,
+				    "%s is mounted from \"%s\", which is not a "
+				    "backing directory; refusing",
+				    canon, e->source);
 			free(e);
 			return -EMEDIUMTYPE;
 		}
 		/* A user's FUSE mount can claim any source: only trust one
 		 * made by root or by the backing directory's owner. */
 		if (e->user_id > 0 && (uid_t)e->user_id != st.st_uid) {
-			set_err(c->err, c->err_len,
-				"%s (mounted by uid %ld) claims backing %s "
-				"owned by uid %u; refusing",
-				canon, e->user_id, e->source,
-				(unsigned int)st.st_uid);
+			sfs_set_err(c->err, c->err_len,
+				    "%s (mounted by uid %ld) claims backing %s "
+				    "owned by uid %u; refusing",
+				    canon, e->user_id, e->source,
+				    (unsigned int)st.st_uid);
 			free(e);
 			return -EPERM;
 		}
 		/* Mount sources are canonical already (the daemon uses
 		 * realpath); canonicalise anyway, and re-check. */
 		if (!realpath(e->source, canon) || strcmp(canon, "/") == 0) {
-			set_err(c->err, c->err_len,
-				"%s: bad backing directory %s", r->mountpoint,
-				e->source);
+			sfs_set_err(c->err, c->err_len,
+				    "%s: bad backing directory %s",
+				    r->mountpoint, e->source);
 			free(e);
 			return -EMEDIUMTYPE;
 		}
 		snprintf(r->backing, sizeof(r->backing), "%s", canon);
 	} else {
 		if (stale) {
-			set_err(c->err, c->err_len,
-				"%s: transport endpoint is not connected, "
-				"but it is not a scratchfs mount; refusing",
-				path);
+			sfs_set_err(c->err, c->err_len,
+				    "%s: transport endpoint is not connected, "
+				    "but it is not a scratchfs mount; refusing",
+				    path);
 			free(e);
 			return -ENOTCONN;
 		}
@@ -1631,8 +1556,8 @@ static int resolve(struct ctx *c, const char *path)
 	    open(r->backing, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (c->bfd < 0) {
 		rc = -errno;
-		set_err(c->err, c->err_len, "%s: %s", r->backing,
-			strerror(-rc));
+		sfs_set_err(c->err, c->err_len, "%s: %s", r->backing,
+			    strerror(-rc));
 		return rc;
 	}
 	{
@@ -1641,8 +1566,8 @@ static int resolve(struct ctx *c, const char *path)
 		if (statx(c->bfd, "", AT_EMPTY_PATH,
 			  STATX_BASIC_STATS | STATX_MNT_ID, &sx) != 0) {
 			rc = -errno;
-			set_err(c->err, c->err_len, "%s: %s", r->backing,
-				strerror(-rc));
+			sfs_set_err(c->err, c->err_len, "%s: %s", r->backing,
+				    strerror(-rc));
 			return rc;
 		}
 		c->dev = makedev(sx.stx_dev_major, sx.stx_dev_minor);
@@ -1778,9 +1703,9 @@ static int write_audit(struct ctx *c)
 
 static int map_refusal(struct ctx *c)
 {
-	set_err(c->err, c->err_len,
-		"%s is not a scratchfs volume (%s); refusing to touch it",
-		c->r->backing, c->why ? c->why : "no header");
+	sfs_set_err(c->err, c->err_len,
+		    "%s is not a scratchfs volume (%s); refusing to touch it",
+		    c->r->backing, c->why ? c->why : "no header");
 	return -EMEDIUMTYPE;
 }
 
@@ -1801,10 +1726,10 @@ int sfs_wipe_volume(const char *path, const struct sfs_wipe_opts *o,
 	int rc;
 
 	memset(r, 0, sizeof(*r));
-	set_err(err, err_len, "unknown error");
+	sfs_set_err(err, err_len, "unknown error");
 	if (c.o->passes > SFS_WIPE_MAX_PASSES) {
-		set_err(err, err_len, "passes: %u is out of range (0..%u)",
-			c.o->passes, SFS_WIPE_MAX_PASSES);
+		sfs_set_err(err, err_len, "passes: %u is out of range (0..%u)",
+			    c.o->passes, SFS_WIPE_MAX_PASSES);
 		rc = -EINVAL;
 		goto refused;
 	}
@@ -1878,12 +1803,12 @@ int sfs_wipe_volume(const char *path, const struct sfs_wipe_opts *o,
 		if (unlinkat(c.metafd, MARKER_FILE, 0) != 0 && errno != ENOENT)
 			rc = -errno;
 		if (rc == 0)
-			rc = fsync_fd_dir(c.metafd);
+			rc = sfs_fsync_dir(c.metafd);
 		if (rc == 0)
-			rc = fsync_fd_dir(c.bfd);
+			rc = sfs_fsync_dir(c.bfd);
 		if (rc)
-			set_err(err, err_len, "%s: %s", r->backing,
-				strerror(-rc));
+			sfs_set_err(err, err_len, "%s: %s", r->backing,
+				    strerror(-rc));
 	}
 	r->delete_ms = now_ms() - t - r->overwrite_ms;
 	if (rc)
@@ -1901,11 +1826,11 @@ verify:
 		goto failed;
 	}
 	if (!r->verified) {
-		set_err(err, err_len, "%s: verification failed:%s%s%s",
-			r->backing,
-			r->verify_not_mounted ? "" : " still mounted;",
-			r->verify_no_key ? "" : " key material left;",
-			r->verify_no_files ? "" : " files left;");
+		sfs_set_err(err, err_len, "%s: verification failed:%s%s%s",
+			    r->backing,
+			    r->verify_not_mounted ? "" : " still mounted;",
+			    r->verify_no_key ? "" : " key material left;",
+			    r->verify_no_files ? "" : " files left;");
 		rc = -EIO;
 		goto failed;
 	}
@@ -1916,10 +1841,11 @@ verify:
 	rc = write_audit(&c);
 	if (rc) {
 		/* The record is part of the job: say so, fail. */
-		set_err(err, err_len,
-			"%s: wiped and verified, but the audit record could "
-			"not be written: %s",
-			r->backing, strerror(-rc));
+		sfs_set_err(
+		    err, err_len,
+		    "%s: wiped and verified, but the audit record could "
+		    "not be written: %s",
+		    r->backing, strerror(-rc));
 		snprintf(r->error, sizeof(r->error), "%s", err);
 	}
 	goto out;

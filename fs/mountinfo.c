@@ -1,0 +1,90 @@
+/* mountinfo.c - splitting and decoding /proc/self/mountinfo lines (see
+ * include/sfs_mountinfo.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "sfs_mountinfo.h"
+
+void sfs_mountinfo_unescape(char *s)
+{
+	char *o = s;
+
+	while (*s) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' &&
+		    s[2] <= '7' && s[3] >= '0' && s[3] <= '7') {
+			*o++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 +
+				      (s[3] - '0'));
+			s += 4;
+		} else {
+			*o++ = *s++;
+		}
+	}
+	*o = '\0';
+}
+
+int sfs_mountinfo_parse(char *line, struct sfs_mountinfo *mi)
+{
+	char *save = NULL, *tok;
+	int n = 0, after = -1; /* fields after the "-", once seen */
+
+	memset(mi, 0, sizeof(*mi));
+	for (tok = strtok_r(line, " \n", &save); tok;
+	     tok = strtok_r(NULL, " \n", &save), n++) {
+		if (after >= 0) {
+			after++;
+			if (after == 1)
+				mi->fstype = tok;
+			else if (after == 2)
+				mi->source = tok;
+			else if (after == 3)
+				mi->super_opts = tok;
+		} else if (n == 2) {
+			mi->devno = tok;
+		} else if (n == 4) {
+			mi->target = tok;
+		} else if (n >= 6 && strcmp(tok, "-") == 0) {
+			after = 0;
+		}
+	}
+	/* A source implies the separator, hence all fields before it. */
+	if (!mi->source)
+		return -EINVAL;
+	sfs_mountinfo_unescape(mi->target);
+	sfs_mountinfo_unescape(mi->source);
+	return 0;
+}
+
+int sfs_raise_readahead(const char *mountpoint, unsigned int kb)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	char *line = NULL, dev[32] = "", path[96];
+	struct sfs_mountinfo mi;
+	size_t cap = 0;
+	int fd, rc = 0;
+
+	if (!f)
+		return -errno;
+	while (getline(&line, &cap, f) > 0) {
+		/* The last match is the newest mount there: ours. */
+		if (sfs_mountinfo_parse(line, &mi) == 0 &&
+		    strcmp(mi.fstype, "fuse.scratchfs") == 0 &&
+		    strcmp(mi.target, mountpoint) == 0)
+			snprintf(dev, sizeof(dev), "%s", mi.devno);
+	}
+	free(line);
+	fclose(f);
+	if (!dev[0])
+		return -ENOENT;
+	snprintf(path, sizeof(path), "/sys/class/bdi/%s/read_ahead_kb", dev);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (dprintf(fd, "%u\n", kb) < 0)
+		rc = -errno;
+	close(fd);
+	return rc;
+}
