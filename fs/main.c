@@ -175,7 +175,16 @@ static void harden_process(void)
 {
 	struct rlimit no_core = {0, 0};
 
+	struct rlimit files;
+
 	setrlimit(RLIMIT_CORE, &no_core);
+	/* Every inode the kernel knows pins an O_PATH fd: use all the open
+	 * files we may have, or a job with many files hits EMFILE. */
+	if (getrlimit(RLIMIT_NOFILE, &files) == 0 &&
+	    files.rlim_cur < files.rlim_max) {
+		files.rlim_cur = files.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &files);
+	}
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	/* The kernel already applied the caller's umask. */
 	umask(0);
@@ -340,6 +349,7 @@ static int open_volume(struct sfs_fs *fs, const struct sfs_config *cfg,
 		return -1;
 	}
 	fs->encrypted = hdr->mode == SFS_MODE_ENCRYPTED;
+	fs->durable = hdr->key_source != SFS_KEY_EPHEMERAL;
 	if (fs->encrypted) {
 		fs->crypto = sfs_crypto_new(hdr->aead, vk);
 		sfs_secret_free(vk);

@@ -195,10 +195,12 @@ int sfs_nameio_init_dir(struct sfs_fs *fs, int dir_fd)
 	n = sfs_pwrite_full(fd, iv, sizeof(iv), 0);
 	if (n < 0)
 		rc = (int)n;
-	else if (fsync(fd) < 0)
+	/* An ephemeral volume does not survive a crash (its key is gone), so
+	 * making its IVs durable would buy nothing: two fsyncs per mkdir. */
+	else if (fs->durable && fsync(fd) < 0)
 		rc = -errno;
 	close(fd);
-	if (rc == 0)
+	if (rc == 0 && fs->durable)
 		rc = sfs_fsync_dir(dir_fd);
 	if (rc < 0)
 		unlinkat(dir_fd, SFS_DIRIV_NAME, 0);

@@ -17,6 +17,9 @@ struct sfs_volume_header;
 
 struct sfs_fs {
 	bool encrypted;
+	/* The volume outlives a crash (persisted key or plain mode): its
+	 * metadata writes are fsynced. */
+	bool durable;
 	struct sfs_crypto *crypto; /* NULL in plain mode */
 	struct sfs_layout layout;  /* encrypted mode only */
 	dev_t dev;		   /* backing filesystem: never leave it */
