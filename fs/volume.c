@@ -285,25 +285,6 @@ int sfs_volume_decode(const uint8_t *in, size_t len,
 	return check_fields(h, err, err_len);
 }
 
-/* Reads up to max bytes of fd; returns the count or -errno. */
-static ssize_t read_all(int fd, uint8_t *buf, size_t max)
-{
-	size_t done = 0;
-
-	while (done < max) {
-		ssize_t n = read(fd, buf + done, max - done);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			break;
-		done += (size_t)n;
-	}
-	return (ssize_t)done;
-}
-
 int sfs_volume_read(int backing_fd, struct sfs_volume_header *h, char *err,
 		    size_t err_len)
 {
@@ -360,7 +341,7 @@ int sfs_volume_read(int backing_fd, struct sfs_volume_header *h, char *err,
 		rc = -EINVAL;
 		goto out;
 	}
-	n = read_all(fd, buf, sizeof(buf));
+	n = sfs_pread_full(fd, buf, sizeof(buf), 0);
 	if (n < 0) {
 		rc = (int)n;
 		sfs_set_err(err, err_len, "%s/%s: %s", META_DIR,
