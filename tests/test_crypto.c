@@ -4,7 +4,9 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "sfs_crypto.h"
 
@@ -246,6 +248,48 @@ ParameterizedTest(struct aead_case *tc, crypto, block_round_trip)
 	    sfs_block_open(&fk, out, sealed, 10 + tc->overhead, NULL, 0), 0);
 	sfs_file_key_wipe(&fk);
 	cr_assert(sfs_is_zero(&fk, sizeof(fk)));
+	sfs_crypto_free(c);
+}
+
+/* Nonces come from a per-thread pool: many seals in a row never repeat a
+ * nonce, and a forked child must not draw the bytes its parent draws next. */
+Test(crypto, block_nonces_never_repeat_also_across_fork)
+{
+	enum { SEALS = 2000, N = 16 };
+	static uint8_t nonces[SEALS][24];
+	uint8_t id[SFS_FILE_ID_BYTES] = {1}, in[N] = {0}, ad[24] = {0};
+	uint8_t sealed[N + 40], child_nonce[24];
+	struct sfs_crypto *c = crypto_fixed(SFS_AEAD_XCHACHA20POLY1305, 5);
+	struct sfs_file_key fk;
+	int pfd[2], status;
+	pid_t pid;
+
+	sfs_file_key_derive(&fk, c, id);
+	for (int i = 0; i < SEALS; i++) {
+		cr_assert_eq(sfs_block_seal(&fk, sealed, in, N, ad, 24), 0);
+		memcpy(nonces[i], sealed, 24);
+		for (int j = 0; j < i; j++)
+			cr_assert_neq(memcmp(nonces[i], nonces[j], 24), 0,
+				      "nonce %d repeats nonce %d", i, j);
+	}
+	cr_assert_eq(pipe(pfd), 0);
+	fflush(NULL);
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		int ok = sfs_block_seal(&fk, sealed, in, N, ad, 24) == 0 &&
+			 write(pfd[1], sealed, 24) == 24;
+		_exit(ok ? 0 : 1);
+	}
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	cr_assert_eq(read(pfd[0], child_nonce, 24), 24);
+	cr_assert_eq(sfs_block_seal(&fk, sealed, in, N, ad, 24), 0);
+	cr_assert_neq(memcmp(sealed, child_nonce, 24), 0,
+		      "parent and forked child drew the same nonce");
+	close(pfd[0]);
+	close(pfd[1]);
+	sfs_file_key_wipe(&fk);
 	sfs_crypto_free(c);
 }
 
