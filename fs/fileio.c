@@ -23,6 +23,9 @@
 
 static const uint8_t zero_block[SFS_BLOCK_SIZE];
 
+/* Writes up to this size prefetch the backing pages they partly cover. */
+#define PREFETCH_MAX (64 * 1024)
+
 int sfs_file_backing_flags(const struct sfs_fs *fs, int flags)
 {
 	flags &= ~(O_CREAT | O_EXCL | O_TRUNC | O_NOCTTY);
@@ -213,6 +216,12 @@ static ssize_t write_run(struct sfs_fs *fs, struct sfs_inode *inode, int fd,
 		rc = -errno;
 		goto out;
 	}
+	/* Cipher blocks are not page aligned: the backing fs reads both
+	 * partly covered pages of a small write before writing, one
+	 * synchronous disk read at a time. Asking for them first makes that
+	 * one request (half the waits of a random 4 KiB write). */
+	if ((size_t)clen <= PREFETCH_MAX)
+		(void)posix_fadvise(fd, coff, clen, POSIX_FADV_WILLNEED);
 	rc = sfs_pwrite_full(fd, cbuf, (size_t)clen, coff);
 	if (rc >= 0)
 		rc = (ssize_t)len;

@@ -306,6 +306,9 @@ ParameterizedTestParameters(content, round_trip)
 	    {SFS_AEAD_AES256GCM, 4096, 0},
 	    {SFS_AEAD_AES256GCM, 4097, 0},
 	    {SFS_AEAD_AES256GCM, 64 * 4096 + 100, 9},
+	    /* Long runs are sealed in parts on several threads. */
+	    {SFS_AEAD_AES256GCM, 256 * 4096, 0},
+	    {SFS_AEAD_XCHACHA20POLY1305, 255 * 4096 + 4095, 3},
 	};
 
 	return cr_make_param_array(struct rt_case, cases,
@@ -622,6 +625,37 @@ Test(content, failure_wipes_earlier_blocks)
 	cr_assert_eq(dec(&f, f.id, 0, 2 * cbs, &bad), -EIO);
 	cr_assert_eq(bad, 1);
 	cr_assert(sfs_is_zero(f.out, 2 * BS));
+	fixture_fini(&f);
+}
+
+/* Runs opened in parts on several threads: the reported block is the first
+ * bad one of the whole run, whichever part failed first, and no part's
+ * plaintext survives the failure. */
+Test(content, parallel_failure_reports_first_bad_block_and_wipes_all)
+{
+	enum { NB = 256 };
+	static const uint64_t bad_sets[][2] = {{200, 100}, {255, 255}, {0, 0},
+					       {129, 250}};
+	struct fixture f;
+	uint64_t bad;
+	size_t cbs;
+
+	fixture_init(&f, SFS_AEAD_AES256GCM, NB * BS);
+	cbs = f.l.cipher_bs;
+	for (size_t t = 0; t < sizeof(bad_sets) / sizeof(bad_sets[0]); t++) {
+		uint64_t want = bad_sets[t][0] < bad_sets[t][1]
+				    ? bad_sets[t][0]
+				    : bad_sets[t][1];
+
+		enc(&f, 0, NB * BS);
+		f.ct[bad_sets[t][0] * cbs + cbs / 2] ^= 1;
+		f.ct[bad_sets[t][1] * cbs + cbs / 3] ^= 2;
+		memset(f.out, 0xaa, NB * BS);
+		cr_assert_eq(dec(&f, f.id, 0, NB * cbs, &bad), -EIO);
+		cr_assert_eq(bad, want, "set %zu: bad %llu", t,
+			     (unsigned long long)bad);
+		cr_assert(sfs_is_zero(f.out, NB * BS), "set %zu", t);
+	}
 	fixture_fini(&f);
 }
 
