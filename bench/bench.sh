@@ -10,7 +10,8 @@
 #   bench/bench.sh --summary DIR      reprint the tables of a saved run
 # Environment:
 #   BENCH_REPS=N          repetitions (default 3; quick: 1)
-#   BENCH_TARGETS="..."   subset of: native hbi1 hbi0 gocryptfs
+#   BENCH_TARGETS="..."   subset of: native hbi1 hbi0 gocryptfs hbi1nx
+#                         (hbi1nx: hbi=1 with fuse.xattrs = false)
 #   BENCH_DIR=DIR         where the scratch dir is made (default /var/tmp); all
 #                         backing dirs live in one mkdtemp dir there, so every
 #                         target sits on the same filesystem
@@ -40,7 +41,7 @@ export LC_ALL=C
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
 
-TARGETS_ALL="native hbi1 hbi0 gocryptfs"
+TARGETS_ALL="native hbi1 hbi0 gocryptfs hbi1nx"
 WORKLOADS="seqwrite seqread randread randwrite untar lsR stat rmrf creates"
 
 die() {
@@ -93,9 +94,10 @@ summarize() {
 	}
 	BEGIN {
 		nw = split("seqwrite seqread randread randwrite untar lsR stat rmrf creates", W, " ")
-		nt = split("native hbi1 hbi0 gocryptfs", T, " ")
+		nt = split("native hbi1 hbi0 gocryptfs hbi1nx", T, " ")
 		tname["native"] = "native"; tname["hbi1"] = "scratchfs hbi=1"
 		tname["hbi0"] = "scratchfs hbi=0"; tname["gocryptfs"] = "gocryptfs"
+		tname["hbi1nx"] = "hbi=1, xattrs=false"
 		for (i = 1; i <= nw; i++) higher[W[i]] = 0
 		higher["seqwrite"] = higher["seqread"] = 1
 		higher["randread"] = higher["randwrite"] = 1
@@ -108,6 +110,7 @@ summarize() {
 		# run,rep,order,target,workload,status,seconds,bytes,ops,value,
 		# unit,cpu_s,hwm_kib
 		t = $4; w = $5
+		seen[t] = 1
 		if ($13 != "" && $13 + 0 > hwm[t]) hwm[t] = $13 + 0
 		if ($6 != "ok") { fails[t] = fails[t] " " w; next }
 		if (!(w in label)) label[w] = ""
@@ -125,6 +128,10 @@ summarize() {
 		reps[$2] = 1
 	}
 	END {
+		# Only the targets that ran get a column.
+		n = 0
+		for (j = 1; j <= nt; j++) if (T[j] in seen) T[++n] = T[j]
+		nt = n
 		desc["seqwrite"] = sprintf("seq write %d MiB, dd bs=1M conv=fsync (MiB/s)", seqmb)
 		desc["seqread"] = sprintf("seq read %d MiB cold, dd bs=1M (MiB/s)", seqmb)
 		desc["randread"] = "fio 4 KiB rand read cold, psync QD1 (IOPS)"
@@ -156,22 +163,27 @@ summarize() {
 		}
 
 		printf "\n### Speed ratios of medians (>1 = faster)\n\n"
-		printf "| workload | hbi=1 / native | hbi=0 / native | gocryptfs / native | hbi=1 / gocryptfs | hbi=0 / gocryptfs | hbi=1 / hbi=0 |\n"
-		printf "|---|---:|---:|---:|---:|---:|---:|\n"
+		nx = ("hbi1nx" in seen)
+		printf "| workload | hbi=1 / native | hbi=0 / native | gocryptfs / native | hbi=1 / gocryptfs | hbi=0 / gocryptfs | hbi=1 / hbi=0 |%s\n",
+		    nx ? " hbi=1 xattrs=false / gocryptfs |" : ""
+		printf "|---|---:|---:|---:|---:|---:|---:|%s\n", nx ? "---:|" : ""
 		for (i = 1; i <= nw; i++) {
 			w = W[i]
-			printf "| %s | %s | %s | %s | %s | %s | %s |\n", w,
+			printf "| %s | %s | %s | %s | %s | %s | %s |%s\n", w,
 			    rfmt(ratio(w, "hbi1", "native")), rfmt(ratio(w, "hbi0", "native")),
 			    rfmt(ratio(w, "gocryptfs", "native")), rfmt(ratio(w, "hbi1", "gocryptfs")),
-			    rfmt(ratio(w, "hbi0", "gocryptfs")), rfmt(ratio(w, "hbi1", "hbi0"))
+			    rfmt(ratio(w, "hbi0", "gocryptfs")), rfmt(ratio(w, "hbi1", "hbi0")),
+			    nx ? " " rfmt(ratio(w, "hbi1nx", "gocryptfs")) " |" : ""
 		}
 
-		printf "\n### Targets (issue 5): scratchfs hbi=1 against gocryptfs\n\n"
-		printf "| target | hbi=1 | goal | verdict | (hbi=0) |\n|---|---:|---:|---|---:|\n"
+		printf "\n### Targets (issue 5): scratchfs hbi=1 (built-in defaults) against gocryptfs\n\n"
+		printf "| target | hbi=1 | goal | verdict | (hbi=0) |%s\n|---|---:|---:|---|---:|%s\n",
+		    nx ? " (hbi=1, xattrs=false) |" : "", nx ? "---:|" : ""
 		for (i = 1; i <= nw; i++) {
 			w = W[i]; r = ratio(w, "hbi1", "gocryptfs")
-			printf "| %s vs gocryptfs | %s | >= %gx | %s | %s |\n", w, rfmt(r), goal[w],
-			    verdict(r, goal[w]), rfmt(ratio(w, "hbi0", "gocryptfs"))
+			printf "| %s vs gocryptfs | %s | >= %gx | %s | %s |%s\n", w, rfmt(r), goal[w],
+			    verdict(r, goal[w]), rfmt(ratio(w, "hbi0", "gocryptfs")),
+			    nx ? " " rfmt(ratio(w, "hbi1nx", "gocryptfs")) " |" : ""
 		}
 		split("seqwrite seqread", S, " ")
 		for (i = 1; i <= 2; i++) {
@@ -179,7 +191,7 @@ summarize() {
 			printf "| %s hbi=1 / hbi=0 | %s | >= 0.8x | %s | |\n", S[i], rfmt(r), verdict(r, 0.8)
 		}
 		m = 0; any = 0
-		for (t in hwm) if (t == "hbi1" || t == "hbi0") { any = 1; if (hwm[t] > m) m = hwm[t] }
+		for (t in hwm) if (t ~ /^hbi/) { any = 1; if (hwm[t] > m) m = hwm[t] }
 		if (copy_hwm > m) m = copy_hwm
 		if (any || copy_hwm) {
 			printf "| scratchfs daemon peak RSS, all runs | %.1f MiB | < 64 MiB | %s | |\n",
@@ -191,7 +203,7 @@ summarize() {
 
 		printf "\n### FUSE daemons: peak RSS and CPU\n\n"
 		printf "| target | peak RSS (VmHWM, max) | CPU s/GiB seq write | CPU s/GiB seq read |\n|---|---:|---:|---:|\n"
-		for (j = 2; j <= nt; j++) {
+		for (j = 1; j <= nt; j++) {
 			t = T[j]
 			if (!(t in hwm)) continue
 			stats("seqwrite" SUBSEP t SUBSEP "cpu"); cw = MED
@@ -347,6 +359,8 @@ echo "run,size_mib,status,erase_ms,delete_ms,unmount_ms,total_ms,wall_s,files_de
 echo "rep,order,target,start,load1,other_busy_pct,waited_s" >"$OUT/sessions.csv"
 CONF=$WORK/empty.conf	# built-in scratchfs defaults, whatever /etc says
 : >"$CONF"
+CONF_NX=$WORK/noxattr.conf	# the same with extended attributes off
+echo "fuse = { xattrs = false; };" >"$CONF_NX"
 PASSFILE=$WORK/gocryptfs.pass
 head -c 24 /dev/urandom | base64 >"$PASSFILE"
 chmod 600 "$PASSFILE"
@@ -415,6 +429,9 @@ mount_target() {
 	native) return 0 ;;
 	hbi1 | hbi0)
 		"$SFS" -f -c "$CONF" -o "hbi=${t#hbi}" "$bk" "$mnt" >>"$log" 2>&1 &
+		;;
+	hbi1nx)
+		"$SFS" -f -c "$CONF_NX" -o hbi=1 "$bk" "$mnt" >>"$log" 2>&1 &
 		;;
 	gocryptfs)
 		gocryptfs -init -q -passfile "$PASSFILE" "$bk" >>"$log" 2>&1 ||

@@ -31,6 +31,7 @@ void sfs_config_defaults(struct sfs_config *cfg)
 	cfg->fuse.allow_other = false;
 	cfg->fuse.default_permissions = true;
 	cfg->fuse.writeback_cache = true;
+	cfg->fuse.xattrs = true;
 	cfg->audit.file[0] = '\0';
 	cfg->audit.syslog = true;
 	cfg->wipe.passes = 0;
@@ -240,6 +241,8 @@ static int load_fuse(const struct file_ctx *fc, const config_setting_t *grp,
 				      &cfg->fuse.default_permissions);
 		} else if (strcmp(key, "writeback_cache") == 0) {
 			rc = get_bool(fc, s, name, &cfg->fuse.writeback_cache);
+		} else if (strcmp(key, "xattrs") == 0) {
+			rc = get_bool(fc, s, name, &cfg->fuse.xattrs);
 		} else {
 			rc = setting_err(fc, s, name, "unknown setting");
 		}

@@ -492,6 +492,7 @@ int main(int argc, char *argv[])
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
 	struct fuse_cmdline_opts fo = {0};
 	struct fuse_session *se = NULL;
+	struct fuse_lowlevel_ops ops;
 	struct sfs_volume_header hdr;
 	struct sfs_config cfg;
 	struct sfs_fs fs = {0};
@@ -560,7 +561,8 @@ int main(int argc, char *argv[])
 	root_fd = -1; /* owned by the inode table */
 	if (add_mount_options(&args, &cfg, backing) < 0)
 		goto out;
-	se = fuse_session_new(&args, &sfs_ops, sizeof(sfs_ops), &fs);
+	sfs_ops_fill(&ops, cfg.fuse.xattrs);
+	se = fuse_session_new(&args, &ops, sizeof(ops), &fs);
 	if (!se)
 		goto out;
 	if (fuse_set_signal_handlers(se) < 0)

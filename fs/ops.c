@@ -973,7 +973,7 @@ static void sfs_init(void *userdata, struct fuse_conn_info *conn)
 	conn->max_write = (unsigned int)fs->max_write;
 }
 
-const struct fuse_lowlevel_ops sfs_ops = {
+static const struct fuse_lowlevel_ops all_ops = {
     .init = sfs_init,
     .lookup = sfs_lookup,
     .forget = sfs_forget,
@@ -1010,3 +1010,14 @@ const struct fuse_lowlevel_ops sfs_ops = {
     .listxattr = sfs_listxattr,
     .removexattr = sfs_removexattr,
 };
+
+void sfs_ops_fill(struct fuse_lowlevel_ops *ops, bool xattrs)
+{
+	*ops = all_ops;
+	if (!xattrs) {
+		ops->setxattr = NULL;
+		ops->getxattr = NULL;
+		ops->listxattr = NULL;
+		ops->removexattr = NULL;
+	}
+}

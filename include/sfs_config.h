@@ -35,6 +35,7 @@ struct sfs_config {
 		bool allow_other;	  /* default false */
 		bool default_permissions; /* default true */
 		bool writeback_cache;	  /* default true */
+		bool xattrs;		  /* default true */
 	} fuse;
 	struct {
 		char file[PATH_MAX]; /* default "": no audit file; absolute */

@@ -4,7 +4,12 @@
 #define SFS_OPS_H
 
 #include <fuse_lowlevel.h>
+#include <stdbool.h>
 
-extern const struct fuse_lowlevel_ops sfs_ops;
+/* Fills ops with the operations of a mount. Without xattrs the four
+ * extended attribute operations are left out: the kernel then stops asking
+ * for security.capability before every write() (one round trip each) and
+ * answers EOPNOTSUPP to xattr calls itself, scratchfs-ctl status included. */
+void sfs_ops_fill(struct fuse_lowlevel_ops *ops, bool xattrs);
 
 #endif

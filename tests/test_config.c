@@ -48,6 +48,7 @@ static void assert_cfg_eq(const struct sfs_config *a,
 	cr_assert_eq(a->fuse.allow_other, b->fuse.allow_other);
 	cr_assert_eq(a->fuse.default_permissions, b->fuse.default_permissions);
 	cr_assert_eq(a->fuse.writeback_cache, b->fuse.writeback_cache);
+	cr_assert_eq(a->fuse.xattrs, b->fuse.xattrs);
 }
 
 /* Every field different from its default. */
@@ -64,6 +65,7 @@ static void poison(struct sfs_config *cfg)
 	cfg->fuse.allow_other = true;
 	cfg->fuse.default_permissions = false;
 	cfg->fuse.writeback_cache = false;
+	cfg->fuse.xattrs = false;
 }
 
 Test(config, defaults)
@@ -82,6 +84,7 @@ Test(config, defaults)
 	cr_assert_eq(cfg.fuse.allow_other, false);
 	cr_assert_eq(cfg.fuse.default_permissions, true);
 	cr_assert_eq(cfg.fuse.writeback_cache, true);
+	cr_assert_eq(cfg.fuse.xattrs, true);
 }
 
 Test(config, shipped_file_gives_defaults)
@@ -125,7 +128,7 @@ Test(config, shipped_file_documents_every_default)
 	}
 	fclose(in);
 	fclose(out);
-	cr_assert_eq(uncommented, 18, "found %d commented settings, want 18",
+	cr_assert_eq(uncommented, 19, "found %d commented settings, want 19",
 		     uncommented);
 
 	poison(&cfg);
@@ -153,6 +156,7 @@ Test(config, every_setting_applies)
 				 "  allow_other = true;\n"
 				 "  default_permissions = false;\n"
 				 "  writeback_cache = false;\n"
+				 "  xattrs = false;\n"
 				 "};\n");
 
 	sfs_config_defaults(&cfg);

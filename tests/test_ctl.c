@@ -388,6 +388,53 @@ Test(ctl_status, stale_mount, .init = init_one, .fini = fini_both,
 	cr_assert(strstr(ctl_err, "not a scratchfs mount"), "%s", ctl_err);
 }
 
+/* fuse.xattrs = false: the kernel answers xattr calls itself (so it no
+ * longer asks before every write), data still round-trips, and status
+ * says why it has no live counters instead of calling the mount broken. */
+Test(ctl_status, xattrs_off, .init = init_one, .fini = fini_both,
+     .timeout = 60)
+{
+	const char *f = sfs_mpath(&m1, "f");
+	char buf[8];
+	json_t *doc, *a;
+
+	sfs_mount_write_conf(&m1, "fuse = { xattrs = false; };\n");
+	sfs_mount_start(&m1, "hbi=1");
+	put_file(f, 3 * 4096 + 5, 7);
+	cr_assert_eq(setxattr(f, "user.k", "v", 1, 0), -1);
+	cr_assert_eq(errno, EOPNOTSUPP, "setxattr: %s", strerror(errno));
+	cr_assert_eq(getxattr(f, "user.k", buf, sizeof(buf)), -1);
+	cr_assert_eq(errno, EOPNOTSUPP, "getxattr: %s", strerror(errno));
+	cr_assert_eq(listxattr(f, buf, sizeof(buf)), -1);
+	cr_assert_eq(errno, EOPNOTSUPP, "listxattr: %s", strerror(errno));
+
+	cr_assert_eq(ctl(&m1, "status", "--json", m1.mnt), 0, "%s", ctl_err);
+	doc = ctl_json();
+	a = find_mount(doc, m1.mnt);
+	cr_assert_not_null(a, "%s", ctl_out);
+	cr_assert_str_eq(jstr(a, "state"), "running");
+	cr_assert(strstr(jstr(a, "error"), "xattrs = false"), "%s", ctl_out);
+	cr_assert(json_is_null(json_object_get(a, "counters")));
+	cr_assert_str_eq(jstr(a, "mode"), "encrypted");
+	json_decref(doc);
+	cr_assert_eq(ctl(&m1, "status", m1.mnt), 0, "%s", ctl_err);
+	cr_assert(strstr(ctl_out, "xattrs = false"), "%s", ctl_out);
+
+	/* Writes still work without the xattr round trips. */
+	{
+		size_t len;
+		uint8_t *got = sfs_read_file(f, &len), *want = malloc(len);
+
+		cr_assert(got && want);
+		cr_assert_eq(len, 3 * 4096 + 5);
+		sfs_fill_pattern(want, len, 7);
+		cr_assert_eq(memcmp(got, want, len), 0);
+		free(got);
+		free(want);
+	}
+	sfs_mount_stop(&m1);
+}
+
 /* Other users are refused by the daemon itself (allow_other lets their
  * request reach it). */
 Test(ctl_status, other_user_denied, .init = init_one, .fini = fini_both,

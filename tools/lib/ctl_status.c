@@ -298,8 +298,15 @@ static void probe(struct mstat *s)
 			 "%s: only root or the user who mounted it may ask",
 			 strerror(-rc));
 		break;
+	case -EOPNOTSUPP:
+		/* Mounted with fuse.xattrs = false: the kernel answers for
+		 * the daemon, which is there but cannot be asked. */
+		s->state = ST_RUNNING;
+		snprintf(s->error, sizeof(s->error),
+			 "no live counters: mounted with fuse.xattrs = false");
+		break;
 	default:
-		/* e.g. ENODATA/EOPNOTSUPP: a daemon without status support */
+		/* e.g. ENODATA: a daemon without status support */
 		s->state = ST_ERROR;
 		snprintf(s->error, sizeof(s->error),
 			 "cannot ask the daemon: %s", strerror(-rc));
@@ -399,7 +406,7 @@ static json_t *mount_json(const struct mstat *s)
 	rc |= set_str(o, "mountpoint", s->m->target);
 	rc |= set_str(o, "backing", s->m->source);
 	rc |= set_str(o, "state", state_names[s->state]);
-	if (s->state != ST_RUNNING)
+	if (s->state != ST_RUNNING || s->error[0])
 		rc |= set_str(o, "error", s->error);
 	if (s->daemon && json_is_integer(json_object_get(s->daemon, "pid")))
 		rc |= json_object_set(o, "pid",
@@ -550,7 +557,7 @@ static void print_table(const struct mstat *v, long n)
 		}
 	}
 	for (long i = 0; i < n; i++) {
-		if (v[i].state == ST_RUNNING)
+		if (v[i].state == ST_RUNNING && !v[i].error[0])
 			continue;
 		sfs_ctl_escape(cell[0], PATH_MAX, v[i].m->target);
 		printf("%s: %s\n", cell[0], v[i].error);
