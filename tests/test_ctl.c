@@ -391,8 +391,7 @@ Test(ctl_status, stale_mount, .init = init_one, .fini = fini_both,
 /* fuse.xattrs = false: the kernel answers xattr calls itself (so it no
  * longer asks before every write), data still round-trips, and status
  * says why it has no live counters instead of calling the mount broken. */
-Test(ctl_status, xattrs_off, .init = init_one, .fini = fini_both,
-     .timeout = 60)
+Test(ctl_status, xattrs_off, .init = init_one, .fini = fini_both, .timeout = 60)
 {
 	const char *f = sfs_mpath(&m1, "f");
 	char buf[8];
