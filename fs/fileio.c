@@ -26,6 +26,22 @@ static const uint8_t zero_block[SFS_BLOCK_SIZE];
 /* Writes up to this size prefetch the backing pages they partly cover. */
 #define PREFETCH_MAX (64 * 1024)
 
+/* Cipher blocks are not page aligned, so the backing fs reads both partly
+ * covered pages of a small write before writing them, one synchronous disk
+ * read at a time and under its inode lock. Asking for the pages first, and
+ * before taking our content lock, makes that one request per write and
+ * lets the kernel's concurrent writeback requests overlap their reads. */
+static void prefetch_blocks(const struct sfs_fs *fs, int fd, uint64_t off,
+			    size_t len)
+{
+	uint64_t c0 = sfs_cipher_off(&fs->layout, off / BS);
+	uint64_t c1 = sfs_cipher_off(&fs->layout, (off + len - 1) / BS + 1);
+
+	if (len <= PREFETCH_MAX)
+		(void)posix_fadvise(fd, (off_t)c0, (off_t)(c1 - c0),
+				    POSIX_FADV_WILLNEED);
+}
+
 int sfs_file_backing_flags(const struct sfs_fs *fs, int flags)
 {
 	flags &= ~(O_CREAT | O_EXCL | O_TRUNC | O_NOCTTY);
@@ -216,12 +232,6 @@ static ssize_t write_run(struct sfs_fs *fs, struct sfs_inode *inode, int fd,
 		rc = -errno;
 		goto out;
 	}
-	/* Cipher blocks are not page aligned: the backing fs reads both
-	 * partly covered pages of a small write before writing, one
-	 * synchronous disk read at a time. Asking for them first makes that
-	 * one request (half the waits of a random 4 KiB write). */
-	if ((size_t)clen <= PREFETCH_MAX)
-		(void)posix_fadvise(fd, coff, clen, POSIX_FADV_WILLNEED);
 	rc = sfs_pwrite_full(fd, cbuf, (size_t)clen, coff);
 	if (rc >= 0)
 		rc = (ssize_t)len;
@@ -370,6 +380,7 @@ ssize_t sfs_file_write(struct sfs_fs *fs, struct sfs_file *f,
 		return sfs_pwrite_full(f->fd, buf, len, off);
 	if (len == 0)
 		return 0;
+	prefetch_blocks(fs, f->fd, uoff, len);
 	pthread_rwlock_wrlock(&inode->content);
 	rc = file_sizes(fs, inode, f->fd, &csize, &psize);
 	if (rc < 0)
