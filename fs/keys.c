@@ -75,22 +75,15 @@ static const char *file_type(mode_t m)
 	return "not a regular file";
 }
 
-/* fsyncs the directory that contains path (absolute). 0 or -errno. */
-static int fsync_parent_of(const char *path)
+/* The directory that contains path (absolute) into dir: "/" for "/x".
+ * Returns the last '/' of path. */
+static const char *parent_of(const char *path, char dir[PATH_MAX])
 {
 	const char *slash = strrchr(path, '/');
-	char dir[PATH_MAX];
-	int fd, rc = 0;
 
-	snprintf(dir, sizeof(dir), "%.*s",
-		 slash == path ? 1 : (int)(slash - path), path);
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (fsync(fd) != 0)
-		rc = -errno;
-	close(fd);
-	return rc;
+	snprintf(dir, PATH_MAX, "%.*s", slash == path ? 1 : (int)(slash - path),
+		 path);
+	return slash;
 }
 
 /* Opens dir for fsync, creating it (0700, one level only) when missing.
@@ -104,8 +97,11 @@ static int open_parent(const char *dir, const char *path, char *err,
 	if (fd >= 0 || errno != ENOENT)
 		goto out;
 	if (mkdir(dir, 0700) == 0) {
+		char up[PATH_MAX];
+
 		/* Make the new directory itself durable too. */
-		rc = fsync_parent_of(dir);
+		parent_of(dir, up);
+		rc = sfs_fsync_dir_at(AT_FDCWD, up);
 		if (rc) {
 			sfs_set_err(
 			    err, err_len,
@@ -135,7 +131,7 @@ out:
 int sfs_keyfile_create(const char *path, const uint8_t key[SFS_KEY_BYTES],
 		       char *err, size_t err_len)
 {
-	const char *slash = strrchr(path, '/');
+	const char *slash;
 	char dir[PATH_MAX];
 	int dfd, fd, rc = 0;
 
@@ -144,9 +140,7 @@ int sfs_keyfile_create(const char *path, const uint8_t key[SFS_KEY_BYTES],
 			    path);
 		return -EINVAL;
 	}
-	/* path is absolute, so slash is non-NULL; "/x" has parent "/". */
-	snprintf(dir, sizeof(dir), "%.*s",
-		 slash == path ? 1 : (int)(slash - path), path);
+	slash = parent_of(path, dir);
 	dfd = open_parent(dir, path, err, err_len);
 	if (dfd < 0)
 		return dfd;

@@ -92,7 +92,12 @@ DIR *sfs_opendir_at(int dirfd)
 
 int sfs_fsync_dir(int dirfd)
 {
-	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	return sfs_fsync_dir_at(dirfd, ".");
+}
+
+int sfs_fsync_dir_at(int dirfd, const char *path)
+{
+	int fd = openat(dirfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	int rc = 0;
 
 	if (fd < 0)

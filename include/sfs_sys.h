@@ -29,6 +29,9 @@ DIR *sfs_opendir_at(int dirfd);
 /* fsyncs the directory dirfd (which may be an O_PATH fd) through a fresh
  * O_RDONLY descriptor, so a new or renamed entry in it is durable. */
 int sfs_fsync_dir(int dirfd);
+/* fsyncs the directory path (relative to dirfd, or absolute; AT_FDCWD
+ * works) the same way. 0 or -errno. */
+int sfs_fsync_dir_at(int dirfd, const char *path);
 
 /* Per-thread scratch buffer slots: fileio.c uses the first two for
  * plaintext and ciphertext, the FUSE layer the third for request data. */
