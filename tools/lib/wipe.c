@@ -7,6 +7,7 @@
 #include <limits.h>
 #include <linux/fs.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -194,33 +195,35 @@ static bool match_mnt(const struct mi_entry *e, const void *mnt)
 	return strcmp(e->fstype, FUSE_TYPE) == 0 && strcmp(e->mnt, mnt) == 0;
 }
 
-int sfs_wipe_find_mount(const char *backing, char *mnt, size_t mnt_len)
+/* mi_find, then copies the string field (an offsetof in struct mi_entry)
+ * of the entry found to out. 1, 0 or -errno as mi_find. */
+static int mi_find_str(bool (*match)(const struct mi_entry *, const void *),
+		       const void *arg, size_t field, char *out, size_t out_len)
 {
 	struct mi_entry *e = malloc(sizeof(*e));
 	int rc;
 
 	if (!e)
 		return -ENOMEM;
-	rc = mi_find(match_source, backing, e);
+	rc = mi_find(match, arg, e);
 	if (rc == 1)
-		snprintf(mnt, mnt_len, "%s", e->mnt);
+		snprintf(out, out_len, "%s", (const char *)e + field);
 	free(e);
 	return rc;
+}
+
+int sfs_wipe_find_mount(const char *backing, char *mnt, size_t mnt_len)
+{
+	return mi_find_str(match_source, backing,
+			   offsetof(struct mi_entry, mnt), mnt, mnt_len);
 }
 
 int sfs_wipe_find_backing(const char *mountpoint, char *backing,
 			  size_t backing_len)
 {
-	struct mi_entry *e = malloc(sizeof(*e));
-	int rc;
-
-	if (!e)
-		return -ENOMEM;
-	rc = mi_find(match_mnt, mountpoint, e);
-	if (rc == 1)
-		snprintf(backing, backing_len, "%s", e->source);
-	free(e);
-	return rc;
+	return mi_find_str(match_mnt, mountpoint,
+			   offsetof(struct mi_entry, source), backing,
+			   backing_len);
 }
 
 /*
