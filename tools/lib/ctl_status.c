@@ -557,42 +557,6 @@ static void print_table(const struct mstat *v, long n)
 	}
 }
 
-/* The absolute, symlink-free form of a mount point argument. A stale mount
- * point cannot be stat'ed (ENOTCONN), so then its parent is resolved. */
-static int resolve_mountpoint(const char *arg, char *out)
-{
-	char copy[PATH_MAX], dir[PATH_MAX], *slash, *base;
-	size_t len;
-
-	if (realpath(arg, out))
-		return 0;
-	if (errno != ENOTCONN && errno != ECONNABORTED)
-		return -errno;
-	len = strlen(arg);
-	if (len >= sizeof(copy))
-		return -ENAMETOOLONG;
-	memcpy(copy, arg, len + 1);
-	while (len > 1 && copy[len - 1] == '/')
-		copy[--len] = '\0';
-	slash = strrchr(copy, '/');
-	if (!slash) {
-		base = copy;
-		strcpy(dir, ".");
-	} else {
-		base = slash + 1;
-		*slash = '\0';
-		snprintf(dir, sizeof(dir), "%s", slash == copy ? "/" : copy);
-	}
-	if (!realpath(dir, out))
-		return -errno;
-	if (strlen(out) + 1 + strlen(base) >= PATH_MAX)
-		return -ENAMETOOLONG;
-	if (strcmp(out, "/") != 0)
-		strcat(out, "/");
-	strcat(out, base);
-	return 0;
-}
-
 static void status_usage(FILE *f)
 {
 	fprintf(f, "usage: scratchfs-ctl status [--json] [MOUNTPOINT]\n");
@@ -631,7 +595,7 @@ int sfs_ctl_status(int argc, char **argv)
 		return 2;
 	}
 	if (optind < argc) {
-		rc = resolve_mountpoint(argv[optind], want);
+		rc = sfs_mountpoint_realpath(argv[optind], want, NULL);
 		if (rc < 0) {
 			sfs_ctl_escape(esc, sizeof(esc), argv[optind]);
 			fprintf(stderr, "scratchfs-ctl: %s: %s\n", esc,

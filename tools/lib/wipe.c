@@ -1410,48 +1410,6 @@ static void verify(struct ctx *c)
  * The whole sequence
  */
 
-/* Canonical form of path, also for a dead FUSE mount point (where stat and
- * realpath fail with ENOTCONN): its parent resolved plus its name. */
-static int canonical(const char *path, char *out, bool *stale)
-{
-	char tmp[PATH_MAX], parent[PATH_MAX];
-	const char *base;
-	size_t len;
-	char *slash;
-
-	*stale = false;
-	if (realpath(path, out))
-		return 0;
-	if (errno != ENOTCONN)
-		return -errno;
-	*stale = true;
-	len = strlen(path);
-	if (len >= sizeof(tmp))
-		return -ENAMETOOLONG;
-	memcpy(tmp, path, len + 1);
-	while (len > 1 && tmp[len - 1] == '/')
-		tmp[--len] = '\0';
-	slash = strrchr(tmp, '/');
-	if (!slash) {
-		base = tmp;
-		snprintf(parent, sizeof(parent), ".");
-	} else {
-		*slash = '\0';
-		base = slash + 1;
-		snprintf(parent, sizeof(parent), "%s",
-			 slash == tmp ? "/" : tmp);
-	}
-	if (!*base || strcmp(base, ".") == 0 || strcmp(base, "..") == 0)
-		return -ENOTCONN;
-	if (!realpath(parent, tmp))
-		return -errno;
-	if ((size_t)snprintf(out, PATH_MAX, "%s/%s",
-			     strcmp(tmp, "/") == 0 ? "" : tmp,
-			     base) >= PATH_MAX)
-		return -ENAMETOOLONG;
-	return 0;
-}
-
 /* Finds the backing directory from path (backing or mount point), refusing
  * symlinks, "/" and non-directories. */
 static int resolve(struct ctx *c, const char *path)
@@ -1490,7 +1448,7 @@ static int resolve(struct ctx *c, const char *path)
 		sfs_set_err(c->err, c->err_len, "%s: %s", path, strerror(-rc));
 		return rc;
 	}
-	rc = canonical(trimmed, canon, &stale);
+	rc = sfs_mountpoint_realpath(trimmed, canon, &stale);
 	if (rc) {
 		sfs_set_err(c->err, c->err_len, "%s: %s", path, strerror(-rc));
 		return rc;
