@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "sfs_sys.h"
@@ -106,6 +107,28 @@ int sfs_fsync_dir_at(int dirfd, const char *path)
 		rc = -errno;
 	close(fd);
 	return rc;
+}
+
+const char *sfs_proc_stat(pid_t pid, char *buf, size_t len)
+{
+	char path[64], *paren;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n <= 0)
+		return NULL;
+	buf[n] = '\0';
+	/* comm may contain anything, so look after its last ')'. */
+	paren = strrchr(buf, ')');
+	if (!paren || paren[1] != ' ' || paren[2] == 'Z' || paren[2] == 'X')
+		return NULL;
+	return paren + 2;
 }
 
 static void bufs_free(void *p)

@@ -33,6 +33,12 @@ int sfs_fsync_dir(int dirfd);
  * works) the same way. 0 or -errno. */
 int sfs_fsync_dir_at(int dirfd, const char *path);
 
+/* Reads /proc/pid/stat into buf (len bytes, NUL-terminated) and returns
+ * its fields from the state (field 3) on, past the command name, which may
+ * hold any byte. NULL once pid has exited: gone, or a zombie (its memory,
+ * keys included, is freed). */
+const char *sfs_proc_stat(pid_t pid, char *buf, size_t len);
+
 /* Per-thread scratch buffer slots: fileio.c uses the first two for
  * plaintext and ciphertext, the FUSE layer the third for request data. */
 #define SFS_THREAD_BUFS 3U

@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "sfs_sys.h"
 #include "util.h"
 
 #define SFS_BIN SFS_BUILD_DIR "/scratchfs"
@@ -719,12 +720,13 @@ int sfs_procs_mentioning(const char *dir, const char *except, pid_t *first)
 	if (!d)
 		return 0;
 	while ((de = readdir(d))) {
+		pid_t pid = (pid_t)atoi(de->d_name);
 		char path[64], buf[8192], st[512];
 		ssize_t len;
 		int fd;
 
 		if (de->d_name[0] < '1' || de->d_name[0] > '9' ||
-		    (pid_t)atoi(de->d_name) == getpid())
+		    pid == getpid())
 			continue;
 		if (snprintf(path, sizeof(path), "/proc/%s/cmdline",
 			     de->d_name) >= (int)sizeof(path))
@@ -742,21 +744,10 @@ int sfs_procs_mentioning(const char *dir, const char *except, pid_t *first)
 		buf[len] = '\0';
 		if (!strstr(buf, dir) || (except && strstr(buf, except)))
 			continue;
-		if (snprintf(path, sizeof(path), "/proc/%s/stat", de->d_name) >=
-		    (int)sizeof(path))
-			continue;
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			continue;
-		len = read(fd, st, sizeof(st) - 1);
-		close(fd);
-		if (len <= 0)
-			continue;
-		st[len] = '\0';
-		if (strstr(st, ") Z ") || strstr(st, ") X "))
+		if (!sfs_proc_stat(pid, st, sizeof(st)))
 			continue;
 		if (first && !n)
-			*first = (pid_t)atoi(de->d_name);
+			*first = pid;
 		n++;
 	}
 	closedir(d);

@@ -234,31 +234,13 @@ int sfs_wipe_find_backing(const char *mountpoint, char *backing,
  * exited: gone, or a zombie (its memory, keys included, is freed). */
 static unsigned long long proc_start_time(int pid)
 {
-	char path[64], buf[1024];
-	unsigned long long start = 0;
-	ssize_t n;
-	char *p;
-	int fd;
+	char buf[1024];
+	const char *p = sfs_proc_stat(pid, buf, sizeof(buf));
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	/* comm may contain anything, so count fields after its ')'. */
-	p = strrchr(buf, ')');
-	if (!p || p[1] != ' ' || p[2] == 'Z' || p[2] == 'X')
-		return 0;
-	p++; /* the space before field 3 */
+	/* p is at field 3: step to the space before field 22. */
 	for (int field = 3; field < 22 && p; field++)
 		p = strchr(p + 1, ' ');
-	if (p)
-		start = strtoull(p + 1, NULL, 10);
-	return start;
+	return p ? strtoull(p + 1, NULL, 10) : 0;
 }
 
 static void proc_comm(int pid, char *out, size_t len)
