@@ -271,6 +271,27 @@ static pid_t spawn(const char *const argv[], const char *log)
 	return pid;
 }
 
+/* spawn() the daemon with @args (after argv[0]); fails the test when there
+ * are too many or fork fails. */
+static pid_t spawn_daemon(const char *const args[], const char *log)
+{
+	const char *argv[MAX_ARGS + 2];
+	size_t n;
+	pid_t pid;
+
+	argv[0] = SFS_BIN;
+	for (n = 0; args[n]; n++) {
+		if (n >= MAX_ARGS)
+			cr_assert_fail("too many daemon arguments");
+		argv[n + 1] = args[n];
+	}
+	argv[n + 1] = NULL;
+	pid = spawn(argv, log);
+	if (pid < 0)
+		cr_assert_fail("fork: %s", strerror((int)-pid));
+	return pid;
+}
+
 /* Shell-style status: exit code, or 128 + signal. */
 static int decode_status(int status)
 {
@@ -393,25 +414,13 @@ static void emergency_cleanup(struct sfs_mount *m)
 /* Run the daemon with @args; wait for a mount or an exit. */
 static void start_or_fail(struct sfs_mount *m, const char *const args[])
 {
-	const char *argv[MAX_ARGS + 2];
 	char why[256];
 	long waited;
-	size_t n;
 	int status;
 
-	argv[0] = SFS_BIN;
-	for (n = 0; args[n]; n++) {
-		if (n >= MAX_ARGS)
-			cr_assert_fail("too many daemon arguments");
-		argv[n + 1] = args[n];
-	}
-	argv[n + 1] = NULL;
 	if (m->pid > 0 || is_mounted(m->mnt))
 		cr_assert_fail("%s: already mounted", m->mnt);
-
-	m->pid = spawn(argv, m->log);
-	if (m->pid < 0)
-		cr_assert_fail("fork: %s", strerror((int)-m->pid));
+	m->pid = spawn_daemon(args, m->log);
 	for (waited = 0; waited <= SFS_MOUNT_WAIT_S * 1000L;
 	     waited += POLL_MS) {
 		if (waitpid(m->pid, &status, WNOHANG) == m->pid) {
@@ -453,23 +462,10 @@ void sfs_mount_start(struct sfs_mount *m, const char *opts)
 
 int sfs_mount_run_fail(struct sfs_mount *m, const char *const args[])
 {
-	const char *argv[MAX_ARGS + 2];
+	pid_t pid = spawn_daemon(args, m->log);
 	long waited;
-	size_t n;
-	pid_t pid;
 	int status;
 
-	argv[0] = SFS_BIN;
-	for (n = 0; args[n]; n++) {
-		if (n >= MAX_ARGS)
-			cr_assert_fail("too many daemon arguments");
-		argv[n + 1] = args[n];
-	}
-	argv[n + 1] = NULL;
-
-	pid = spawn(argv, m->log);
-	if (pid < 0)
-		cr_assert_fail("fork: %s", strerror((int)-pid));
 	for (waited = 0; waited <= SFS_MOUNT_WAIT_S * 1000L;
 	     waited += POLL_MS) {
 		if (waitpid(pid, &status, WNOHANG) == pid) {
