@@ -274,6 +274,32 @@ static bool is_pid_dir(const char *name)
 	return true;
 }
 
+/* The next process of /proc (proc) other than us; 0 at the end. */
+static int next_pid(DIR *proc)
+{
+	struct dirent *de;
+
+	while ((de = readdir(proc)))
+		if (is_pid_dir(de->d_name) && atoi(de->d_name) != getpid())
+			return atoi(de->d_name);
+	return 0;
+}
+
+/* The next open fd of pid (fds: its /proc/PID/fd) as "/proc/PID/fd/N" in
+ * path; false at the end. */
+static bool next_fd(DIR *fds, int pid, char *path, size_t len)
+{
+	struct dirent *fe;
+
+	while ((fe = readdir(fds))) {
+		if (is_pid_dir(fe->d_name)) {
+			snprintf(path, len, "/proc/%d/fd/%s", pid, fe->d_name);
+			return true;
+		}
+	}
+	return false;
+}
+
 /* Whether pid still is the process recorded in d. */
 static bool daemon_alive(const struct daemon *d)
 {
@@ -287,35 +313,25 @@ static bool daemon_alive(const struct daemon *d)
 static void find_daemons(struct ctx *c, const struct stat *bst)
 {
 	DIR *proc = opendir("/proc");
-	struct dirent *de;
+	int pid;
 
 	c->ndaemons = 0;
 	if (!proc)
 		return;
-	while ((de = readdir(proc)) && c->ndaemons < MAX_DAEMONS) {
+	while (c->ndaemons < MAX_DAEMONS && (pid = next_pid(proc))) {
 		char path[300], link[64];
 		bool has_root = false, has_fuse = false;
-		struct dirent *fe;
 		DIR *fds;
-		int pid;
 
-		if (!is_pid_dir(de->d_name))
-			continue;
-		pid = atoi(de->d_name);
-		if (pid == getpid())
-			continue;
 		snprintf(path, sizeof(path), "/proc/%d/fd", pid);
 		fds = opendir(path);
 		if (!fds)
 			continue;
-		while ((fe = readdir(fds)) && !(has_root && has_fuse)) {
+		while (!(has_root && has_fuse) &&
+		       next_fd(fds, pid, path, sizeof(path))) {
 			struct stat st;
 			ssize_t n;
 
-			if (!is_pid_dir(fe->d_name))
-				continue;
-			snprintf(path, sizeof(path), "/proc/%d/fd/%s", pid,
-				 fe->d_name);
 			n = readlink(path, link, sizeof(link) - 1);
 			if (n > 0) {
 				link[n] = '\0';
@@ -387,38 +403,27 @@ static void find_holders(struct ctx *c, const char *mnt)
 {
 	struct sfs_wipe_report *r = c->r;
 	DIR *proc = opendir("/proc");
-	struct dirent *de;
+	int pid;
 
 	r->n_holders = 0;
 	if (!proc)
 		return;
-	while ((de = readdir(proc)) && r->n_holders < SFS_WIPE_MAX_HOLDERS) {
+	while (r->n_holders < SFS_WIPE_MAX_HOLDERS && (pid = next_pid(proc))) {
 		char path[300];
 		bool held = false;
-		int pid;
 
-		if (!is_pid_dir(de->d_name))
-			continue;
-		pid = atoi(de->d_name);
-		if (pid == getpid())
-			continue;
 		snprintf(path, sizeof(path), "/proc/%d/cwd", pid);
 		held = link_under(path, mnt);
 		snprintf(path, sizeof(path), "/proc/%d/root", pid);
 		held = held || link_under(path, mnt);
 		if (!held) {
-			struct dirent *fe;
 			DIR *fds;
 
 			snprintf(path, sizeof(path), "/proc/%d/fd", pid);
 			fds = opendir(path);
-			while (fds && !held && (fe = readdir(fds))) {
-				if (!is_pid_dir(fe->d_name))
-					continue;
-				snprintf(path, sizeof(path), "/proc/%d/fd/%s",
-					 pid, fe->d_name);
+			while (fds && !held &&
+			       next_fd(fds, pid, path, sizeof(path)))
 				held = link_under(path, mnt);
-			}
 			if (fds)
 				closedir(fds);
 		}
