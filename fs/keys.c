@@ -177,7 +177,7 @@ static int read_key_file(int fd, const char *path, uint8_t *key, char *err,
 			 size_t err_len)
 {
 	struct stat st;
-	size_t done = 0;
+	ssize_t n;
 	int rc;
 
 	if (fstat(fd, &st) != 0) {
@@ -213,25 +213,17 @@ static int read_key_file(int fd, const char *path, uint8_t *key, char *err,
 			    (long long)st.st_size, SFS_KEY_BYTES);
 		return -EINVAL;
 	}
-	/* read(2), not stdio: no copies of the key in stdio buffers. */
-	while (done < SFS_KEY_BYTES) {
-		ssize_t n = read(fd, key + done, SFS_KEY_BYTES - done);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			rc = -errno;
-			sfs_set_err(err, err_len, "cannot read key file %s: %s",
-				    path, strerror(-rc));
-			return rc;
-		}
-		if (n == 0) {
-			sfs_set_err(err, err_len,
-				    "key file %s shrank while being read",
-				    path);
-			return -EIO;
-		}
-		done += (size_t)n;
+	/* pread(2), not stdio: no copies of the key in stdio buffers. */
+	n = sfs_pread_full(fd, key, SFS_KEY_BYTES, 0);
+	if (n < 0) {
+		sfs_set_err(err, err_len, "cannot read key file %s: %s", path,
+			    strerror((int)-n));
+		return (int)n;
+	}
+	if (n < (ssize_t)SFS_KEY_BYTES) {
+		sfs_set_err(err, err_len, "key file %s shrank while being read",
+			    path);
+		return -EIO;
 	}
 	return 0;
 }
