@@ -69,28 +69,12 @@ const char *sfs_bpath(const struct sfs_mount *m, const char *rel)
 
 int sfs_write_file(const char *path, const void *buf, size_t len)
 {
-	const char *p = buf;
-	int fd, rc = 0;
+	int fd, rc;
 
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return -errno;
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			rc = -errno;
-			break;
-		}
-		if (n == 0) {
-			rc = -EIO;
-			break;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
+	rc = sfs_write_full(fd, buf, len);
 	if (close(fd) && !rc)
 		rc = -errno;
 	return rc;
