@@ -75,6 +75,36 @@ static const char *file_type(mode_t m)
 	return "not a regular file";
 }
 
+/* Checks that a key file or key command (what, at path; st its stat) is a
+ * regular file, has none of the mode bits bad ("how by group or others":
+ * chmod fix) and, when we are root, is owned by root: one someone else owns
+ * could have been planted. 0, or -EINVAL / -EPERM with a message. */
+static int check_trusted(const struct stat *st, const char *what,
+			 const char *path, mode_t bad, const char *how,
+			 const char *fix, char *err, size_t err_len)
+{
+	if (!S_ISREG(st->st_mode)) {
+		sfs_set_err(err, err_len, "%s %s is %s", what, path,
+			    file_type(st->st_mode));
+		return -EINVAL;
+	}
+	if (st->st_mode & bad) {
+		sfs_set_err(err, err_len,
+			    "%s %s is %s by group or others (mode %04o): "
+			    "chmod %s %s",
+			    what, path, how,
+			    (unsigned int)(st->st_mode & 07777), fix, path);
+		return -EPERM;
+	}
+	if (geteuid() == 0 && st->st_uid != 0) {
+		sfs_set_err(err, err_len,
+			    "%s %s is owned by uid %u, not root: chown root %s",
+			    what, path, (unsigned int)st->st_uid, path);
+		return -EPERM;
+	}
+	return 0;
+}
+
 /* The directory that contains path (absolute) into dir: "/" for "/x".
  * Returns the last '/' of path. */
 static const char *parent_of(const char *path, char dir[PATH_MAX])
@@ -186,27 +216,10 @@ static int read_key_file(int fd, const char *path, uint8_t *key, char *err,
 			    strerror(-rc));
 		return rc;
 	}
-	if (!S_ISREG(st.st_mode)) {
-		sfs_set_err(err, err_len, "key file %s is %s", path,
-			    file_type(st.st_mode));
-		return -EINVAL;
-	}
-	if (st.st_mode & 077) {
-		sfs_set_err(err, err_len,
-			    "key file %s is accessible by group or others "
-			    "(mode %04o): chmod 600 %s",
-			    path, (unsigned int)(st.st_mode & 07777), path);
-		return -EPERM;
-	}
-	/* As root, a key file someone else owns could have been planted. */
-	if (geteuid() == 0 && st.st_uid != 0) {
-		sfs_set_err(
-		    err, err_len,
-		    "key file %s is owned by uid %u, not root: chown root "
-		    "%s",
-		    path, (unsigned int)st.st_uid, path);
-		return -EPERM;
-	}
+	rc = check_trusted(&st, "key file", path, 077, "accessible", "600", err,
+			   err_len);
+	if (rc)
+		return rc;
 	if (st.st_size != SFS_KEY_BYTES) {
 		sfs_set_err(err, err_len,
 			    "key file %s has %lld bytes, expected %u", path,
@@ -593,27 +606,10 @@ static int check_program(const char *prog, char *err, size_t err_len)
 			    strerror(-rc));
 		return rc;
 	}
-	if (!S_ISREG(st.st_mode)) {
-		sfs_set_err(err, err_len, "key command %s is %s", prog,
-			    file_type(st.st_mode));
-		return -EINVAL;
-	}
-	if (st.st_mode & 022) {
-		sfs_set_err(
-		    err, err_len,
-		    "key command %s is writable by group or others (mode "
-		    "%04o): chmod go-w %s",
-		    prog, (unsigned int)(st.st_mode & 07777), prog);
-		return -EPERM;
-	}
-	if (geteuid() == 0 && st.st_uid != 0) {
-		sfs_set_err(
-		    err, err_len,
-		    "key command %s is owned by uid %u, not root: chown "
-		    "root %s",
-		    prog, (unsigned int)st.st_uid, prog);
-		return -EPERM;
-	}
+	rc = check_trusted(&st, "key command", prog, 022, "writable", "go-w",
+			   err, err_len);
+	if (rc)
+		return rc;
 	if (access(prog, X_OK) != 0) {
 		rc = -errno;
 		sfs_set_err(err, err_len, "key command %s: %s", prog,
