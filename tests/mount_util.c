@@ -374,6 +374,16 @@ void sfs_mount_write_audit_conf(struct sfs_mount *m, const char *extra)
 	sfs_mount_write_conf(m, text);
 }
 
+void sfs_mount_write_keyring_conf(struct sfs_mount *m, const char *desc)
+{
+	char conf[256];
+
+	snprintf(conf, sizeof(conf),
+		 "key_source = \"keyring\";\nkeyring_description = \"%s\";\n",
+		 desc);
+	sfs_mount_write_conf(m, conf);
+}
+
 /* st_dev of the mount point differs from its parent's once mounted. */
 static bool dev_differs(const struct sfs_mount *m)
 {
