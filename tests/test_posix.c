@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "sfs_sys.h"
+#include "util.h"
 
 /*
  * Method: each scenario is written once against a base directory and run
@@ -311,11 +312,6 @@ static void rec_stat(struct trace *t, const char *what, const char *path,
 		     : 0);
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /* Names no scratchfs listing may ever show. */
 static bool reserved_name(const char *name)
 {
@@ -369,7 +365,7 @@ static void rec_listing(struct trace *t, const char *what, const char *path)
 	}
 	if (d)
 		closedir(d);
-	qsort(names, n, sizeof(*names), cmp_str);
+	qsort(names, n, sizeof(*names), sfs_cmp_str);
 	for (i = 0; i < n; i++) {
 		if (i && !strcmp(names[i], names[i - 1]))
 			dups++;
@@ -1899,7 +1895,7 @@ static void rec_xattr_list(struct trace *t, const char *what, const char *path)
 	for (p = buf; p < buf + n && cnt < 256; p += strlen(p) + 1)
 		if (!strncmp(p, "user.", 5))
 			names[cnt++] = p;
-	qsort(names, cnt, sizeof(*names), cmp_str);
+	qsort(names, cnt, sizeof(*names), sfs_cmp_str);
 	for (i = 0; i < cnt; i++)
 		h = fnv(h, names[i], strlen(names[i]) + 1);
 	snprintf(label, sizeof(label), "user xattrs %s", what);
