@@ -619,14 +619,6 @@ static int check_program(const char *prog, char *err, size_t err_len)
 	return 0;
 }
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Starts argv with stdout on out_fd (and stdin /dev/null) in a new process
  * group. Returns the pid or -errno. */
 static pid_t spawn_provider(char **argv, int out_fd)
@@ -690,7 +682,7 @@ static ssize_t read_provider(int fd, uint8_t *out, long long deadline)
 
 	while (done < COMMAND_OUT_MAX) {
 		struct pollfd pfd = {.fd = fd, .events = POLLIN};
-		long long left = deadline - now_ms();
+		long long left = deadline - sfs_now_ms();
 		ssize_t n;
 		int r;
 
@@ -727,7 +719,7 @@ static int wait_provider(pid_t pid, int *status, long long deadline)
 			return 0;
 		if (r < 0 && errno != EINTR)
 			return -errno;
-		if (now_ms() >= deadline)
+		if (sfs_now_ms() >= deadline)
 			return -ETIMEDOUT;
 		nanosleep(&tick, NULL);
 	}
@@ -822,7 +814,7 @@ static int command_load(const struct sfs_key_spec *spec, uint8_t *key,
 			    strerror(-rc));
 		goto out;
 	}
-	deadline = now_ms() + 1000LL * timeout;
+	deadline = sfs_now_ms() + 1000LL * timeout;
 	pid = spawn_provider(argv, p[1]);
 	close(p[1]);
 	if (pid < 0) {

@@ -17,6 +17,8 @@ ssize_t sfs_pwrite_full(int fd, const void *buf, size_t len, off_t off);
 /* Writes all len bytes at the file offset, retrying short writes and
  * EINTR; 0, or -errno (-EIO when write makes no progress). */
 int sfs_write_full(int fd, const void *buf, size_t len);
+/* CLOCK_MONOTONIC in whole milliseconds, for deadlines and rate limits. */
+long long sfs_now_ms(void);
 /* "/proc/self/fd/N" for an O_PATH fd, so calls that take no fd can reach it. */
 struct sfs_fdpath {
 	char path[32];

@@ -24,6 +24,7 @@
 #include "sfs_keys.h"
 #include "sfs_mountinfo.h"
 #include "sfs_status.h"
+#include "sfs_sys.h"
 #include "sfs_volume.h"
 
 #define MOUNTINFO "/proc/self/mountinfo"
@@ -152,14 +153,6 @@ struct mstat {
 	struct sfs_volume_header hdr;
 };
 
-static long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
 /* Child side: getxattr, then "O" + document or "E" + errno on fd. */
 static void __attribute__((noreturn)) query_child(const char *mnt, int fd)
 {
@@ -187,7 +180,7 @@ static void __attribute__((noreturn)) query_child(const char *mnt, int fd)
 static int query_daemon(const char *mnt, char *doc, size_t cap)
 {
 	char buf[SFS_STATUS_MAX + 1];
-	long deadline = now_ms() + QUERY_TIMEOUT_MS;
+	long long deadline = sfs_now_ms() + QUERY_TIMEOUT_MS;
 	size_t len = 0;
 	int p[2], rc = 0, e;
 	pid_t pid;
@@ -209,7 +202,7 @@ static int query_daemon(const char *mnt, char *doc, size_t cap)
 	close(p[1]);
 	for (;;) {
 		struct pollfd pfd = {.fd = p[0], .events = POLLIN};
-		long left = deadline - now_ms();
+		long long left = deadline - sfs_now_ms();
 		ssize_t n;
 
 		if (left <= 0) {
