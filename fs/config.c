@@ -581,7 +581,7 @@ out:
  * -o options.
  */
 
-static bool parse_bool(const char *s, bool *out)
+int sfs_config_parse_bool(const char *s, bool *out)
 {
 	static const char *const yes[] = {"1", "true", "yes"};
 	static const char *const no[] = {"0", "false", "no"};
@@ -589,14 +589,14 @@ static bool parse_bool(const char *s, bool *out)
 	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
 		if (strcmp(s, yes[i]) == 0) {
 			*out = true;
-			return true;
+			return 0;
 		}
 		if (strcmp(s, no[i]) == 0) {
 			*out = false;
-			return true;
+			return 0;
 		}
 	}
-	return false;
+	return -EINVAL;
 }
 
 static int apply_key(struct sfs_config *cfg, const char *val, char *why,
@@ -657,7 +657,7 @@ int sfs_config_apply_option(struct sfs_config *cfg, const char *opt, char *err,
 		return -EINVAL;
 	}
 	if (strcmp(name, "hbi") == 0) {
-		if (!parse_bool(val, &cfg->hbi_workspace)) {
+		if (sfs_config_parse_bool(val, &cfg->hbi_workspace)) {
 			sfs_set_err(
 			    why, sizeof(why),
 			    "bad value \"%s\" (use 1, 0, true, false, yes "
