@@ -121,8 +121,8 @@ int sfs_mountpoint_realpath(const char *path, char *out, bool *stale)
 		snprintf(parent, sizeof(parent), "%s",
 			 slash == tmp ? "/" : tmp);
 	}
-	/* These name the dead mount itself (or above it), not an entry of
-	 * a live parent. */
+	/* These name the dead mount itself or its parent, not an entry of a
+	 * live parent. */
 	if (!*base || strcmp(base, ".") == 0 || strcmp(base, "..") == 0)
 		return -ENOTCONN;
 	if (!realpath(parent, tmp))

@@ -1,5 +1,6 @@
-/* sfs_sys.h - small system-call helpers: full reads/writes, /proc/self/fd
- * paths, per-thread scratch buffers. Return 0 / a count, or -errno. */
+/* sfs_sys.h - small system-call helpers: full reads/writes, a monotonic
+ * clock, /proc paths, directory fsyncs, per-thread scratch buffers. Return
+ * 0 / a count, or -errno. */
 #ifndef SFS_SYS_H
 #define SFS_SYS_H
 
