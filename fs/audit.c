@@ -338,53 +338,58 @@ static void write_logged(struct sfs_audit *a, const char *event, json_t *f)
 			strerror(-rc));
 }
 
+/* Writes a record of volume_fields plus key = value (none when value is
+ * NULL); takes the reference to value. */
+static void write_volume_record(struct sfs_audit *a, const char *event,
+				const struct sfs_volume_header *h,
+				const char *backing, const char *mountpoint,
+				const char *key, json_t *value)
+{
+	json_t *f = volume_fields(h, backing, mountpoint);
+
+	if (f && value)
+		json_object_set_new(f, key, value);
+	else
+		json_decref(value);
+	write_logged(a, event, f);
+}
+
+static bool ephemeral_key(const struct sfs_volume_header *h)
+{
+	return h->mode == SFS_MODE_ENCRYPTED &&
+	       h->key_source == SFS_KEY_EPHEMERAL;
+}
+
 void sfs_audit_mount(struct sfs_audit *a, const struct sfs_volume_header *h,
 		     const char *backing, const char *mountpoint, bool created)
 {
-	bool ephemeral =
-	    h->mode == SFS_MODE_ENCRYPTED && h->key_source == SFS_KEY_EPHEMERAL;
-	json_t *f;
+	bool ephemeral = ephemeral_key(h);
 
 	if (!a)
 		return;
-	f = volume_fields(h, backing, mountpoint);
-	if (f)
-		json_object_set_new(f, "new_volume", json_boolean(created));
-	write_logged(a, "mount", f);
+	write_volume_record(a, "mount", h, backing, mountpoint, "new_volume",
+			    json_boolean(created));
 	if (h->mode != SFS_MODE_ENCRYPTED || !(created || ephemeral))
 		return;
-	f = volume_fields(h, backing, mountpoint);
-	if (f)
-		json_object_set_new(
-		    f, "key",
-		    json_string(ephemeral ? "volume key: random, in daemon "
-					    "memory only"
-					  : "volume key: random, wrapped in "
-					    "the header keyslot"));
-	write_logged(a, "key_create", f);
+	write_volume_record(
+	    a, "key_create", h, backing, mountpoint, "key",
+	    json_string(ephemeral ? "volume key: random, in daemon memory only"
+				  : "volume key: random, wrapped in the header "
+				    "keyslot"));
 }
 
 void sfs_audit_unmount(struct sfs_audit *a, const struct sfs_volume_header *h,
 		       const char *backing, const char *mountpoint)
 {
-	bool ephemeral =
-	    h->mode == SFS_MODE_ENCRYPTED && h->key_source == SFS_KEY_EPHEMERAL;
-	json_t *f;
-
 	if (!a)
 		return;
-	f = volume_fields(h, backing, mountpoint);
-	if (f && h->mode == SFS_MODE_ENCRYPTED)
-		json_object_set_new(f, "keys_in_memory", json_string("wiped"));
-	write_logged(a, "unmount", f);
-	if (!ephemeral)
+	write_volume_record(
+	    a, "unmount", h, backing, mountpoint, "keys_in_memory",
+	    h->mode == SFS_MODE_ENCRYPTED ? json_string("wiped") : NULL);
+	if (!ephemeral_key(h))
 		return;
-	f = volume_fields(h, backing, mountpoint);
-	if (f)
-		json_object_set_new(
-		    f, "key",
-		    json_string("ephemeral volume key wiped from memory; it "
-				"was never stored, so the volume's data is "
-				"crypto-erased"));
-	write_logged(a, "key_destroy", f);
+	write_volume_record(a, "key_destroy", h, backing, mountpoint, "key",
+			    json_string("ephemeral volume key wiped from "
+					"memory; it was never stored, so the "
+					"volume's data is crypto-erased"));
 }

@@ -185,71 +185,92 @@ static int get_uint(const struct file_ctx *fc, const config_setting_t *s,
 	return 0;
 }
 
-static int load_fuse(const struct file_ctx *fc, const config_setting_t *grp,
-		     struct sfs_config *cfg)
-{
-	int n = config_setting_length(grp);
+/* One member of a group (see load_group); key is its name there, name
+ * the dotted one for messages. */
+typedef int (*setting_fn)(const struct file_ctx *fc, const config_setting_t *s,
+			  const char *key, const char *name,
+			  struct sfs_config *cfg);
 
+/* Loads the group setting grp (named key) member by member with one; an
+ * unnamed member is an unknown setting. Stops at the first error. */
+static int load_group(const struct file_ctx *fc, const config_setting_t *grp,
+		      const char *key, setting_fn one, struct sfs_config *cfg)
+{
+	char name[128], why[128];
+	int n;
+
+	if (config_setting_type(grp) != CONFIG_TYPE_GROUP) {
+		snprintf(why, sizeof(why), "must be a group: %s = { ... };",
+			 key);
+		return setting_err(fc, grp, key, why);
+	}
+	n = config_setting_length(grp);
 	for (int i = 0; i < n; i++) {
 		const config_setting_t *s = config_setting_get_elem(grp, i);
-		const char *key = config_setting_name(s);
-		char name[128], why[128];
+		const char *member = config_setting_name(s);
 		int rc;
 
-		snprintf(name, sizeof(name), "fuse.%s", key ? key : "?");
-		if (!key) {
-			rc = setting_err(fc, s, name, "unknown setting");
-		} else if (strcmp(key, "max_threads") == 0) {
-			rc = get_uint(fc, s, name, MAX_THREADS_MIN,
-				      MAX_THREADS_MAX, &cfg->fuse.max_threads);
-		} else if (strcmp(key, "max_write") == 0) {
-			rc = get_uint(fc, s, name, MAX_WRITE_MIN, MAX_WRITE_MAX,
-				      &cfg->fuse.max_write);
-			/* Whole pages: the kernel splits writes on pages. */
-			if (rc == 0 && cfg->fuse.max_write % 4096 != 0) {
-				snprintf(why, sizeof(why),
-					 "%u is not a multiple of 4096",
-					 cfg->fuse.max_write);
-				rc = setting_err(fc, s, name, why);
-			}
-		} else if (strcmp(key, "cache_timeout") == 0) {
-			double v;
-
-			if (config_setting_type(s) == CONFIG_TYPE_FLOAT) {
-				v = config_setting_get_float(s);
-			} else if (config_setting_type(s) == CONFIG_TYPE_INT ||
-				   config_setting_type(s) ==
-				       CONFIG_TYPE_INT64) {
-				v = (double)config_setting_get_int64(s);
-			} else {
-				return setting_err(fc, s, name,
-						   "must be a number");
-			}
-			/* Written so that NaN fails too. */
-			if (!(v >= 0.0 && v <= CACHE_TIMEOUT_MAX)) {
-				snprintf(why, sizeof(why),
-					 "%g is out of range (0..%g seconds)",
-					 v, CACHE_TIMEOUT_MAX);
-				return setting_err(fc, s, name, why);
-			}
-			cfg->fuse.cache_timeout = v;
-			rc = 0;
-		} else if (strcmp(key, "allow_other") == 0) {
-			rc = get_bool(fc, s, name, &cfg->fuse.allow_other);
-		} else if (strcmp(key, "default_permissions") == 0) {
-			rc = get_bool(fc, s, name,
-				      &cfg->fuse.default_permissions);
-		} else if (strcmp(key, "writeback_cache") == 0) {
-			rc = get_bool(fc, s, name, &cfg->fuse.writeback_cache);
-		} else if (strcmp(key, "xattrs") == 0) {
-			rc = get_bool(fc, s, name, &cfg->fuse.xattrs);
-		} else {
-			rc = setting_err(fc, s, name, "unknown setting");
-		}
+		snprintf(name, sizeof(name), "%s.%s", key,
+			 member ? member : "?");
+		rc = member ? one(fc, s, member, name, cfg)
+			    : setting_err(fc, s, name, "unknown setting");
 		if (rc)
 			return rc;
 	}
 	return 0;
+}
+
+static int fuse_setting(const struct file_ctx *fc, const config_setting_t *s,
+			const char *key, const char *name,
+			struct sfs_config *cfg)
+{
+	char why[128];
+	int rc;
+
+	if (strcmp(key, "max_threads") == 0)
+		return get_uint(fc, s, name, MAX_THREADS_MIN, MAX_THREADS_MAX,
+				&cfg->fuse.max_threads);
+	if (strcmp(key, "max_write") == 0) {
+		rc = get_uint(fc, s, name, MAX_WRITE_MIN, MAX_WRITE_MAX,
+			      &cfg->fuse.max_write);
+		/* Whole pages: the kernel splits writes on pages. */
+		if (rc == 0 && cfg->fuse.max_write % 4096 != 0) {
+			snprintf(why, sizeof(why),
+				 "%u is not a multiple of 4096",
+				 cfg->fuse.max_write);
+			rc = setting_err(fc, s, name, why);
+		}
+		return rc;
+	}
+	if (strcmp(key, "cache_timeout") == 0) {
+		double v;
+
+		if (config_setting_type(s) == CONFIG_TYPE_FLOAT)
+			v = config_setting_get_float(s);
+		else if (config_setting_type(s) == CONFIG_TYPE_INT ||
+			 config_setting_type(s) == CONFIG_TYPE_INT64)
+			v = (double)config_setting_get_int64(s);
+		else
+			return setting_err(fc, s, name, "must be a number");
+		/* Written so that NaN fails too. */
+		if (!(v >= 0.0 && v <= CACHE_TIMEOUT_MAX)) {
+			snprintf(why, sizeof(why),
+				 "%g is out of range (0..%g seconds)", v,
+				 CACHE_TIMEOUT_MAX);
+			return setting_err(fc, s, name, why);
+		}
+		cfg->fuse.cache_timeout = v;
+		return 0;
+	}
+	if (strcmp(key, "allow_other") == 0)
+		return get_bool(fc, s, name, &cfg->fuse.allow_other);
+	if (strcmp(key, "default_permissions") == 0)
+		return get_bool(fc, s, name, &cfg->fuse.default_permissions);
+	if (strcmp(key, "writeback_cache") == 0)
+		return get_bool(fc, s, name, &cfg->fuse.writeback_cache);
+	if (strcmp(key, "xattrs") == 0)
+		return get_bool(fc, s, name, &cfg->fuse.xattrs);
+	return setting_err(fc, s, name, "unknown setting");
 }
 
 /* audit.file: "" (none) or an absolute path naming a file. */
@@ -277,62 +298,36 @@ static int parse_audit_file(const char *s, char out[PATH_MAX], char *why,
 	return 0;
 }
 
-static int load_audit(const struct file_ctx *fc, const config_setting_t *grp,
-		      struct sfs_config *cfg)
+static int audit_setting(const struct file_ctx *fc, const config_setting_t *s,
+			 const char *key, const char *name,
+			 struct sfs_config *cfg)
 {
-	int n = config_setting_length(grp);
+	char why[PATH_MAX + 128];
+	const char *str;
+	int rc;
 
-	for (int i = 0; i < n; i++) {
-		const config_setting_t *s = config_setting_get_elem(grp, i);
-		const char *key = config_setting_name(s);
-		char name[128], why[PATH_MAX + 128];
-		const char *str;
-		int rc;
-
-		snprintf(name, sizeof(name), "audit.%s", key ? key : "?");
-		if (!key) {
-			rc = setting_err(fc, s, name, "unknown setting");
-		} else if (strcmp(key, "file") == 0) {
-			rc = get_string(fc, s, name, &str);
-			if (rc == 0 && parse_audit_file(str, cfg->audit.file,
-							why, sizeof(why)))
-				rc = setting_err(fc, s, name, why);
-		} else if (strcmp(key, "syslog") == 0) {
-			rc = get_bool(fc, s, name, &cfg->audit.syslog);
-		} else {
-			rc = setting_err(fc, s, name, "unknown setting");
-		}
-		if (rc)
-			return rc;
+	if (strcmp(key, "file") == 0) {
+		rc = get_string(fc, s, name, &str);
+		if (rc == 0 &&
+		    parse_audit_file(str, cfg->audit.file, why, sizeof(why)))
+			rc = setting_err(fc, s, name, why);
+		return rc;
 	}
-	return 0;
+	if (strcmp(key, "syslog") == 0)
+		return get_bool(fc, s, name, &cfg->audit.syslog);
+	return setting_err(fc, s, name, "unknown setting");
 }
 
-static int load_wipe(const struct file_ctx *fc, const config_setting_t *grp,
-		     struct sfs_config *cfg)
+static int wipe_setting(const struct file_ctx *fc, const config_setting_t *s,
+			const char *key, const char *name,
+			struct sfs_config *cfg)
 {
-	int n = config_setting_length(grp);
-
-	for (int i = 0; i < n; i++) {
-		const config_setting_t *s = config_setting_get_elem(grp, i);
-		const char *key = config_setting_name(s);
-		char name[128];
-		int rc;
-
-		snprintf(name, sizeof(name), "wipe.%s", key ? key : "?");
-		if (!key)
-			rc = setting_err(fc, s, name, "unknown setting");
-		else if (strcmp(key, "passes") == 0)
-			rc = get_uint(fc, s, name, 0, WIPE_PASSES_MAX,
-				      &cfg->wipe.passes);
-		else if (strcmp(key, "discard") == 0)
-			rc = get_bool(fc, s, name, &cfg->wipe.discard);
-		else
-			rc = setting_err(fc, s, name, "unknown setting");
-		if (rc)
-			return rc;
-	}
-	return 0;
+	if (strcmp(key, "passes") == 0)
+		return get_uint(fc, s, name, 0, WIPE_PASSES_MAX,
+				&cfg->wipe.passes);
+	if (strcmp(key, "discard") == 0)
+		return get_bool(fc, s, name, &cfg->wipe.discard);
+	return setting_err(fc, s, name, "unknown setting");
 }
 
 /* key_command = ["/abs/program", "arg", ...]; (an array or list of
@@ -411,44 +406,31 @@ static int parse_plugin_path(const char *s, size_t max, char *out, char *why,
 	return 0;
 }
 
-static int load_volume_plugin(const struct file_ctx *fc,
-			      const config_setting_t *grp,
-			      struct sfs_config *cfg)
+static int plugin_setting(const struct file_ctx *fc, const config_setting_t *s,
+			  const char *key, const char *name,
+			  struct sfs_config *cfg)
 {
-	int n = config_setting_length(grp);
+	char why[SFS_PLUGIN_ROOT_MAX + 128];
+	const char *str;
+	int rc;
 
-	for (int i = 0; i < n; i++) {
-		const config_setting_t *s = config_setting_get_elem(grp, i);
-		const char *key = config_setting_name(s);
-		char name[128], why[SFS_PLUGIN_ROOT_MAX + 128];
-		const char *str;
-		int rc;
-
-		snprintf(name, sizeof(name), "volume_plugin.%s",
-			 key ? key : "?");
-		if (!key) {
-			rc = setting_err(fc, s, name, "unknown setting");
-		} else if (strcmp(key, "socket") == 0) {
-			rc = get_string(fc, s, name, &str);
-			if (rc == 0 &&
-			    parse_plugin_path(str, SFS_PLUGIN_SOCKET_MAX,
-					      cfg->volume_plugin.socket, why,
-					      sizeof(why)))
-				rc = setting_err(fc, s, name, why);
-		} else if (strcmp(key, "root") == 0) {
-			rc = get_string(fc, s, name, &str);
-			if (rc == 0 &&
-			    parse_plugin_path(str, SFS_PLUGIN_ROOT_MAX + 1,
-					      cfg->volume_plugin.root, why,
-					      sizeof(why)))
-				rc = setting_err(fc, s, name, why);
-		} else {
-			rc = setting_err(fc, s, name, "unknown setting");
-		}
-		if (rc)
-			return rc;
+	if (strcmp(key, "socket") == 0) {
+		rc = get_string(fc, s, name, &str);
+		if (rc == 0 && parse_plugin_path(str, SFS_PLUGIN_SOCKET_MAX,
+						 cfg->volume_plugin.socket, why,
+						 sizeof(why)))
+			rc = setting_err(fc, s, name, why);
+		return rc;
 	}
-	return 0;
+	if (strcmp(key, "root") == 0) {
+		rc = get_string(fc, s, name, &str);
+		if (rc == 0 && parse_plugin_path(str, SFS_PLUGIN_ROOT_MAX + 1,
+						 cfg->volume_plugin.root, why,
+						 sizeof(why)))
+			rc = setting_err(fc, s, name, why);
+		return rc;
+	}
+	return setting_err(fc, s, name, "unknown setting");
 }
 
 int sfs_config_set_plugin_socket(struct sfs_config *cfg, const char *path,
@@ -489,31 +471,14 @@ static int load_top(const struct file_ctx *fc, const config_setting_t *s,
 		return setting_err(fc, s, "?", "unknown setting");
 	if (strcmp(key, "hbi_workspace") == 0)
 		return get_bool(fc, s, key, &cfg->hbi_workspace);
-	if (strcmp(key, "fuse") == 0) {
-		if (config_setting_type(s) != CONFIG_TYPE_GROUP)
-			return setting_err(fc, s, key,
-					   "must be a group: fuse = { ... };");
-		return load_fuse(fc, s, cfg);
-	}
-	if (strcmp(key, "audit") == 0) {
-		if (config_setting_type(s) != CONFIG_TYPE_GROUP)
-			return setting_err(fc, s, key,
-					   "must be a group: audit = { ... };");
-		return load_audit(fc, s, cfg);
-	}
-	if (strcmp(key, "wipe") == 0) {
-		if (config_setting_type(s) != CONFIG_TYPE_GROUP)
-			return setting_err(fc, s, key,
-					   "must be a group: wipe = { ... };");
-		return load_wipe(fc, s, cfg);
-	}
-	if (strcmp(key, "volume_plugin") == 0) {
-		if (config_setting_type(s) != CONFIG_TYPE_GROUP)
-			return setting_err(fc, s, key,
-					   "must be a group: volume_plugin = "
-					   "{ ... };");
-		return load_volume_plugin(fc, s, cfg);
-	}
+	if (strcmp(key, "fuse") == 0)
+		return load_group(fc, s, key, fuse_setting, cfg);
+	if (strcmp(key, "audit") == 0)
+		return load_group(fc, s, key, audit_setting, cfg);
+	if (strcmp(key, "wipe") == 0)
+		return load_group(fc, s, key, wipe_setting, cfg);
+	if (strcmp(key, "volume_plugin") == 0)
+		return load_group(fc, s, key, plugin_setting, cfg);
 	if (strcmp(key, "cipher") == 0) {
 		rc = get_string(fc, s, key, &str);
 		if (rc == 0 &&
@@ -619,7 +584,7 @@ out:
  * -o options.
  */
 
-static bool parse_bool(const char *s, bool *out)
+int sfs_config_parse_bool(const char *s, bool *out)
 {
 	static const char *const yes[] = {"1", "true", "yes"};
 	static const char *const no[] = {"0", "false", "no"};
@@ -627,14 +592,14 @@ static bool parse_bool(const char *s, bool *out)
 	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
 		if (strcmp(s, yes[i]) == 0) {
 			*out = true;
-			return true;
+			return 0;
 		}
 		if (strcmp(s, no[i]) == 0) {
 			*out = false;
-			return true;
+			return 0;
 		}
 	}
-	return false;
+	return -EINVAL;
 }
 
 static int apply_key(struct sfs_config *cfg, const char *val, char *why,
@@ -695,7 +660,7 @@ int sfs_config_apply_option(struct sfs_config *cfg, const char *opt, char *err,
 		return -EINVAL;
 	}
 	if (strcmp(name, "hbi") == 0) {
-		if (!parse_bool(val, &cfg->hbi_workspace)) {
+		if (sfs_config_parse_bool(val, &cfg->hbi_workspace)) {
 			sfs_set_err(
 			    why, sizeof(why),
 			    "bad value \"%s\" (use 1, 0, true, false, yes "

@@ -75,22 +75,45 @@ static const char *file_type(mode_t m)
 	return "not a regular file";
 }
 
-/* fsyncs the directory that contains path (absolute). 0 or -errno. */
-static int fsync_parent_of(const char *path)
+/* Checks that a key file or key command (what, at path; st its stat) is a
+ * regular file, has none of the mode bits bad ("how by group or others":
+ * chmod fix) and, when we are root, is owned by root: one someone else owns
+ * could have been planted. 0, or -EINVAL / -EPERM with a message. */
+static int check_trusted(const struct stat *st, const char *what,
+			 const char *path, mode_t bad, const char *how,
+			 const char *fix, char *err, size_t err_len)
+{
+	if (!S_ISREG(st->st_mode)) {
+		sfs_set_err(err, err_len, "%s %s is %s", what, path,
+			    file_type(st->st_mode));
+		return -EINVAL;
+	}
+	if (st->st_mode & bad) {
+		sfs_set_err(err, err_len,
+			    "%s %s is %s by group or others (mode %04o): "
+			    "chmod %s %s",
+			    what, path, how,
+			    (unsigned int)(st->st_mode & 07777), fix, path);
+		return -EPERM;
+	}
+	if (geteuid() == 0 && st->st_uid != 0) {
+		sfs_set_err(err, err_len,
+			    "%s %s is owned by uid %u, not root: chown root %s",
+			    what, path, (unsigned int)st->st_uid, path);
+		return -EPERM;
+	}
+	return 0;
+}
+
+/* The directory that contains path (absolute) into dir: "/" for "/x".
+ * Returns the last '/' of path. */
+static const char *parent_of(const char *path, char dir[PATH_MAX])
 {
 	const char *slash = strrchr(path, '/');
-	char dir[PATH_MAX];
-	int fd, rc = 0;
 
-	snprintf(dir, sizeof(dir), "%.*s",
-		 slash == path ? 1 : (int)(slash - path), path);
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (fsync(fd) != 0)
-		rc = -errno;
-	close(fd);
-	return rc;
+	snprintf(dir, PATH_MAX, "%.*s", slash == path ? 1 : (int)(slash - path),
+		 path);
+	return slash;
 }
 
 /* Opens dir for fsync, creating it (0700, one level only) when missing.
@@ -104,8 +127,11 @@ static int open_parent(const char *dir, const char *path, char *err,
 	if (fd >= 0 || errno != ENOENT)
 		goto out;
 	if (mkdir(dir, 0700) == 0) {
+		char up[PATH_MAX];
+
 		/* Make the new directory itself durable too. */
-		rc = fsync_parent_of(dir);
+		parent_of(dir, up);
+		rc = sfs_fsync_dir_at(AT_FDCWD, up);
 		if (rc) {
 			sfs_set_err(
 			    err, err_len,
@@ -135,7 +161,7 @@ out:
 int sfs_keyfile_create(const char *path, const uint8_t key[SFS_KEY_BYTES],
 		       char *err, size_t err_len)
 {
-	const char *slash = strrchr(path, '/');
+	const char *slash;
 	char dir[PATH_MAX];
 	int dfd, fd, rc = 0;
 
@@ -144,9 +170,7 @@ int sfs_keyfile_create(const char *path, const uint8_t key[SFS_KEY_BYTES],
 			    path);
 		return -EINVAL;
 	}
-	/* path is absolute, so slash is non-NULL; "/x" has parent "/". */
-	snprintf(dir, sizeof(dir), "%.*s",
-		 slash == path ? 1 : (int)(slash - path), path);
+	slash = parent_of(path, dir);
 	dfd = open_parent(dir, path, err, err_len);
 	if (dfd < 0)
 		return dfd;
@@ -183,7 +207,7 @@ static int read_key_file(int fd, const char *path, uint8_t *key, char *err,
 			 size_t err_len)
 {
 	struct stat st;
-	size_t done = 0;
+	ssize_t n;
 	int rc;
 
 	if (fstat(fd, &st) != 0) {
@@ -192,52 +216,27 @@ static int read_key_file(int fd, const char *path, uint8_t *key, char *err,
 			    strerror(-rc));
 		return rc;
 	}
-	if (!S_ISREG(st.st_mode)) {
-		sfs_set_err(err, err_len, "key file %s is %s", path,
-			    file_type(st.st_mode));
-		return -EINVAL;
-	}
-	if (st.st_mode & 077) {
-		sfs_set_err(err, err_len,
-			    "key file %s is accessible by group or others "
-			    "(mode %04o): chmod 600 %s",
-			    path, (unsigned int)(st.st_mode & 07777), path);
-		return -EPERM;
-	}
-	/* As root, a key file someone else owns could have been planted. */
-	if (geteuid() == 0 && st.st_uid != 0) {
-		sfs_set_err(
-		    err, err_len,
-		    "key file %s is owned by uid %u, not root: chown root "
-		    "%s",
-		    path, (unsigned int)st.st_uid, path);
-		return -EPERM;
-	}
+	rc = check_trusted(&st, "key file", path, 077, "accessible", "600", err,
+			   err_len);
+	if (rc)
+		return rc;
 	if (st.st_size != SFS_KEY_BYTES) {
 		sfs_set_err(err, err_len,
 			    "key file %s has %lld bytes, expected %u", path,
 			    (long long)st.st_size, SFS_KEY_BYTES);
 		return -EINVAL;
 	}
-	/* read(2), not stdio: no copies of the key in stdio buffers. */
-	while (done < SFS_KEY_BYTES) {
-		ssize_t n = read(fd, key + done, SFS_KEY_BYTES - done);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			rc = -errno;
-			sfs_set_err(err, err_len, "cannot read key file %s: %s",
-				    path, strerror(-rc));
-			return rc;
-		}
-		if (n == 0) {
-			sfs_set_err(err, err_len,
-				    "key file %s shrank while being read",
-				    path);
-			return -EIO;
-		}
-		done += (size_t)n;
+	/* pread(2), not stdio: no copies of the key in stdio buffers. */
+	n = sfs_pread_full(fd, key, SFS_KEY_BYTES, 0);
+	if (n < 0) {
+		sfs_set_err(err, err_len, "cannot read key file %s: %s", path,
+			    strerror((int)-n));
+		return (int)n;
+	}
+	if (n < (ssize_t)SFS_KEY_BYTES) {
+		sfs_set_err(err, err_len, "key file %s shrank while being read",
+			    path);
+		return -EIO;
 	}
 	return 0;
 }
@@ -607,27 +606,10 @@ static int check_program(const char *prog, char *err, size_t err_len)
 			    strerror(-rc));
 		return rc;
 	}
-	if (!S_ISREG(st.st_mode)) {
-		sfs_set_err(err, err_len, "key command %s is %s", prog,
-			    file_type(st.st_mode));
-		return -EINVAL;
-	}
-	if (st.st_mode & 022) {
-		sfs_set_err(
-		    err, err_len,
-		    "key command %s is writable by group or others (mode "
-		    "%04o): chmod go-w %s",
-		    prog, (unsigned int)(st.st_mode & 07777), prog);
-		return -EPERM;
-	}
-	if (geteuid() == 0 && st.st_uid != 0) {
-		sfs_set_err(
-		    err, err_len,
-		    "key command %s is owned by uid %u, not root: chown "
-		    "root %s",
-		    prog, (unsigned int)st.st_uid, prog);
-		return -EPERM;
-	}
+	rc = check_trusted(&st, "key command", prog, 022, "writable", "go-w",
+			   err, err_len);
+	if (rc)
+		return rc;
 	if (access(prog, X_OK) != 0) {
 		rc = -errno;
 		sfs_set_err(err, err_len, "key command %s: %s", prog,
@@ -635,14 +617,6 @@ static int check_program(const char *prog, char *err, size_t err_len)
 		return rc;
 	}
 	return 0;
-}
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* Starts argv with stdout on out_fd (and stdin /dev/null) in a new process
@@ -708,7 +682,7 @@ static ssize_t read_provider(int fd, uint8_t *out, long long deadline)
 
 	while (done < COMMAND_OUT_MAX) {
 		struct pollfd pfd = {.fd = fd, .events = POLLIN};
-		long long left = deadline - now_ms();
+		long long left = deadline - sfs_now_ms();
 		ssize_t n;
 		int r;
 
@@ -745,7 +719,7 @@ static int wait_provider(pid_t pid, int *status, long long deadline)
 			return 0;
 		if (r < 0 && errno != EINTR)
 			return -errno;
-		if (now_ms() >= deadline)
+		if (sfs_now_ms() >= deadline)
 			return -ETIMEDOUT;
 		nanosleep(&tick, NULL);
 	}
@@ -840,7 +814,7 @@ static int command_load(const struct sfs_key_spec *spec, uint8_t *key,
 			    strerror(-rc));
 		goto out;
 	}
-	deadline = now_ms() + 1000LL * timeout;
+	deadline = sfs_now_ms() + 1000LL * timeout;
 	pid = spawn_provider(argv, p[1]);
 	close(p[1]);
 	if (pid < 0) {

@@ -143,20 +143,30 @@ static bool is_user_name(const char *name)
 	return strncmp(name, XATTR_USER_PREFIX, XATTR_USER_PREFIX_LEN) == 0;
 }
 
+/* Bounds name and copies it to out when it is not user.*: only those are
+ * encrypted. 1 when copied, 0 for a user.* name (its length in *len), or
+ * -ERANGE. */
+static int copy_unless_user(const char *name, char *out, size_t *len)
+{
+	*len = strnlen(name, XATTR_NAME_MAX + 1);
+	out[0] = '\0';
+	if (*len > XATTR_NAME_MAX)
+		return -ERANGE;
+	if (is_user_name(name))
+		return 0;
+	memcpy(out, name, *len + 1);
+	return 1;
+}
+
 int sfs_xattr_name_encrypt(const struct sfs_crypto *c, const char *name,
 			   char *out)
 {
 	uint8_t sealed[XATTR_SEALED_MAX];
-	size_t len = strnlen(name, XATTR_NAME_MAX + 1);
-	size_t x;
+	size_t len, x;
+	int rc = copy_unless_user(name, out, &len);
 
-	out[0] = '\0';
-	if (len > XATTR_NAME_MAX)
-		return -ERANGE;
-	if (!is_user_name(name)) {
-		memcpy(out, name, len + 1);
-		return 0;
-	}
+	if (rc)
+		return rc < 0 ? rc : 0;
 	x = len - XATTR_USER_PREFIX_LEN;
 	if (x == 0)
 		return -EINVAL;
@@ -177,17 +187,12 @@ int sfs_xattr_name_decrypt(const struct sfs_crypto *c, const char *backing,
 			   char *out)
 {
 	uint8_t sealed[XATTR_SEALED_MAX];
-	size_t len = strnlen(backing, XATTR_NAME_MAX + 1);
-	size_t x;
+	size_t len, x;
 	long m;
+	int rc = copy_unless_user(backing, out, &len);
 
-	out[0] = '\0';
-	if (len > XATTR_NAME_MAX)
-		return -ERANGE;
-	if (!is_user_name(backing)) {
-		memcpy(out, backing, len + 1);
-		return 0;
-	}
+	if (rc)
+		return rc < 0 ? rc : 0;
 	m = sfs_b64_decode(sealed, backing + XATTR_USER_PREFIX_LEN,
 			   len - XATTR_USER_PREFIX_LEN);
 	if (m <= (long)SFS_SIV_TAG_BYTES)

@@ -2,6 +2,7 @@
  * include/sfs_mountinfo.h). */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,4 +88,48 @@ int sfs_raise_readahead(const char *mountpoint, unsigned int kb)
 		rc = -errno;
 	close(fd);
 	return rc;
+}
+
+int sfs_mountpoint_realpath(const char *path, char *out, bool *stale)
+{
+	char tmp[PATH_MAX], parent[PATH_MAX];
+	const char *base;
+	size_t len;
+	char *slash;
+
+	if (stale)
+		*stale = false;
+	if (realpath(path, out))
+		return 0;
+	if (errno != ENOTCONN && errno != ECONNABORTED)
+		return -errno;
+	if (stale)
+		*stale = true;
+	len = strlen(path);
+	if (len >= sizeof(tmp))
+		return -ENAMETOOLONG;
+	memcpy(tmp, path, len + 1);
+	while (len > 1 && tmp[len - 1] == '/')
+		tmp[--len] = '\0';
+	slash = strrchr(tmp, '/');
+	if (!slash) {
+		base = tmp;
+		snprintf(parent, sizeof(parent), ".");
+	} else {
+		*slash = '\0';
+		base = slash + 1;
+		snprintf(parent, sizeof(parent), "%s",
+			 slash == tmp ? "/" : tmp);
+	}
+	/* These name the dead mount itself or its parent, not an entry of a
+	 * live parent. */
+	if (!*base || strcmp(base, ".") == 0 || strcmp(base, "..") == 0)
+		return -ENOTCONN;
+	if (!realpath(parent, tmp))
+		return -errno;
+	if ((size_t)snprintf(out, PATH_MAX, "%s/%s",
+			     strcmp(tmp, "/") == 0 ? "" : tmp,
+			     base) >= PATH_MAX)
+		return -ENAMETOOLONG;
+	return 0;
 }

@@ -4,6 +4,8 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "sfs_sys.h"
@@ -59,6 +61,14 @@ int sfs_write_full(int fd, const void *buf, size_t len)
 	return 0;
 }
 
+long long sfs_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 const char *sfs_fdpath(struct sfs_fdpath *p, int fd)
 {
 	snprintf(p->path, sizeof(p->path), "/proc/self/fd/%d", fd);
@@ -92,7 +102,12 @@ DIR *sfs_opendir_at(int dirfd)
 
 int sfs_fsync_dir(int dirfd)
 {
-	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	return sfs_fsync_dir_at(dirfd, ".");
+}
+
+int sfs_fsync_dir_at(int dirfd, const char *path)
+{
+	int fd = openat(dirfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	int rc = 0;
 
 	if (fd < 0)
@@ -101,6 +116,28 @@ int sfs_fsync_dir(int dirfd)
 		rc = -errno;
 	close(fd);
 	return rc;
+}
+
+const char *sfs_proc_stat(pid_t pid, char *buf, size_t len)
+{
+	char path[64], *paren;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n <= 0)
+		return NULL;
+	buf[n] = '\0';
+	/* comm may contain anything, so look after its last ')'. */
+	paren = strrchr(buf, ')');
+	if (!paren || paren[1] != ' ' || paren[2] == 'Z' || paren[2] == 'X')
+		return NULL;
+	return paren + 2;
 }
 
 static void bufs_free(void *p)

@@ -62,6 +62,10 @@ void sfs_config_defaults(struct sfs_config *cfg);
 int sfs_config_load(struct sfs_config *cfg, const char *path, char *err,
 		    size_t err_len);
 
+/* "1", "true" or "yes" sets *out, "0", "false" or "no" clears it; anything
+ * else is -EINVAL (and *out is left alone). */
+int sfs_config_parse_bool(const char *s, bool *out);
+
 /* Applies one mount option: hbi=1|0,
  * key=ephemeral|keyfile[:PATH]|keyring|command,
  * cipher=auto|aes256gcm|xchacha20poly1305. Returns 1 when applied, 0 when

@@ -3,6 +3,8 @@
 #ifndef SFS_MOUNTINFO_H
 #define SFS_MOUNTINFO_H
 
+#include <stdbool.h>
+
 /* Fields of one line; pointers into the line passed to the parser. */
 struct sfs_mountinfo {
 	char *devno;	  /* "major:minor" (3rd field) */
@@ -20,6 +22,13 @@ int sfs_mountinfo_parse(char *line, struct sfs_mountinfo *mi);
 /* Decodes the kernel's octal escapes of a mountinfo field (\040 for a
  * space, ...) in place. */
 void sfs_mountinfo_unescape(char *s);
+
+/* realpath() of path into out (PATH_MAX bytes), also for a dead FUSE mount
+ * point, which cannot be stat'ed (ENOTCONN, or ECONNABORTED after an
+ * abort): then its parent is resolved and its name appended, and *stale
+ * (when stale is not NULL) is set. 0 or -errno; -ENOTCONN when a dead
+ * path ends in ".", ".." or nothing to append. */
+int sfs_mountpoint_realpath(const char *path, char *out, bool *stale);
 
 /* FUSE mounts start with 128 KiB of readahead, so a sequential reader gets
  * one 128 KiB request per round trip; with 4 MiB the kernel keeps several

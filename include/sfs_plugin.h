@@ -264,6 +264,10 @@ int sfs_plugin_paths(const char *root, const char *name,
  * 0 or -errno with a message naming the directory. */
 int sfs_plugin_mkdir_parents(const char *path, char *err, size_t err_len);
 
+/* Creates directory path (0700) unless it exists; 0 when it then is a
+ * directory and not a symlink, else -errno with a message. */
+int sfs_plugin_mkdir(const char *path, char *err, size_t err_len);
+
 /* Creates (0700) whichever of dir, backing and mnt are missing. */
 int sfs_plugin_backing_prepare(const struct sfs_plugin_paths *p, char *err,
 			       size_t err_len);

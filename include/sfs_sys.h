@@ -1,5 +1,6 @@
-/* sfs_sys.h - small system-call helpers: full reads/writes, /proc/self/fd
- * paths, per-thread scratch buffers. Return 0 / a count, or -errno. */
+/* sfs_sys.h - small system-call helpers: full reads/writes, a monotonic
+ * clock, /proc paths, directory fsyncs, per-thread scratch buffers. Return
+ * 0 / a count, or -errno. */
 #ifndef SFS_SYS_H
 #define SFS_SYS_H
 
@@ -17,6 +18,8 @@ ssize_t sfs_pwrite_full(int fd, const void *buf, size_t len, off_t off);
 /* Writes all len bytes at the file offset, retrying short writes and
  * EINTR; 0, or -errno (-EIO when write makes no progress). */
 int sfs_write_full(int fd, const void *buf, size_t len);
+/* CLOCK_MONOTONIC in whole milliseconds, for deadlines and rate limits. */
+long long sfs_now_ms(void);
 /* "/proc/self/fd/N" for an O_PATH fd, so calls that take no fd can reach it. */
 struct sfs_fdpath {
 	char path[32];
@@ -29,6 +32,15 @@ DIR *sfs_opendir_at(int dirfd);
 /* fsyncs the directory dirfd (which may be an O_PATH fd) through a fresh
  * O_RDONLY descriptor, so a new or renamed entry in it is durable. */
 int sfs_fsync_dir(int dirfd);
+/* fsyncs the directory path (relative to dirfd, or absolute; AT_FDCWD
+ * works) the same way. 0 or -errno. */
+int sfs_fsync_dir_at(int dirfd, const char *path);
+
+/* Reads /proc/pid/stat into buf (len bytes, NUL-terminated) and returns
+ * its fields from the state (field 3) on, past the command name, which may
+ * hold any byte. NULL once pid has exited: gone, or a zombie (its memory,
+ * keys included, is freed). */
+const char *sfs_proc_stat(pid_t pid, char *buf, size_t len);
 
 /* Per-thread scratch buffer slots: fileio.c uses the first two for
  * plaintext and ciphertext, the FUSE layer the third for request data. */

@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "sfs_sys.h"
 #include "util.h"
 
 #define SFS_BIN SFS_BUILD_DIR "/scratchfs"
@@ -68,28 +69,12 @@ const char *sfs_bpath(const struct sfs_mount *m, const char *rel)
 
 int sfs_write_file(const char *path, const void *buf, size_t len)
 {
-	const char *p = buf;
-	int fd, rc = 0;
+	int fd, rc;
 
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return -errno;
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			rc = -errno;
-			break;
-		}
-		if (n == 0) {
-			rc = -EIO;
-			break;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
+	rc = sfs_write_full(fd, buf, len);
 	if (close(fd) && !rc)
 		rc = -errno;
 	return rc;
@@ -270,6 +255,27 @@ static pid_t spawn(const char *const argv[], const char *log)
 	return pid;
 }
 
+/* spawn() the daemon with @args (after argv[0]); fails the test when there
+ * are too many or fork fails. */
+static pid_t spawn_daemon(const char *const args[], const char *log)
+{
+	const char *argv[MAX_ARGS + 2];
+	size_t n;
+	pid_t pid;
+
+	argv[0] = SFS_BIN;
+	for (n = 0; args[n]; n++) {
+		if (n >= MAX_ARGS)
+			cr_assert_fail("too many daemon arguments");
+		argv[n + 1] = args[n];
+	}
+	argv[n + 1] = NULL;
+	pid = spawn(argv, log);
+	if (pid < 0)
+		cr_assert_fail("fork: %s", strerror((int)-pid));
+	return pid;
+}
+
 /* Shell-style status: exit code, or 128 + signal. */
 static int decode_status(int status)
 {
@@ -368,6 +374,16 @@ void sfs_mount_write_audit_conf(struct sfs_mount *m, const char *extra)
 	sfs_mount_write_conf(m, text);
 }
 
+void sfs_mount_write_keyring_conf(struct sfs_mount *m, const char *desc)
+{
+	char conf[256];
+
+	snprintf(conf, sizeof(conf),
+		 "key_source = \"keyring\";\nkeyring_description = \"%s\";\n",
+		 desc);
+	sfs_mount_write_conf(m, conf);
+}
+
 /* st_dev of the mount point differs from its parent's once mounted. */
 static bool dev_differs(const struct sfs_mount *m)
 {
@@ -392,25 +408,13 @@ static void emergency_cleanup(struct sfs_mount *m)
 /* Run the daemon with @args; wait for a mount or an exit. */
 static void start_or_fail(struct sfs_mount *m, const char *const args[])
 {
-	const char *argv[MAX_ARGS + 2];
 	char why[256];
 	long waited;
-	size_t n;
 	int status;
 
-	argv[0] = SFS_BIN;
-	for (n = 0; args[n]; n++) {
-		if (n >= MAX_ARGS)
-			cr_assert_fail("too many daemon arguments");
-		argv[n + 1] = args[n];
-	}
-	argv[n + 1] = NULL;
 	if (m->pid > 0 || is_mounted(m->mnt))
 		cr_assert_fail("%s: already mounted", m->mnt);
-
-	m->pid = spawn(argv, m->log);
-	if (m->pid < 0)
-		cr_assert_fail("fork: %s", strerror((int)-m->pid));
+	m->pid = spawn_daemon(args, m->log);
 	for (waited = 0; waited <= SFS_MOUNT_WAIT_S * 1000L;
 	     waited += POLL_MS) {
 		if (waitpid(m->pid, &status, WNOHANG) == m->pid) {
@@ -452,23 +456,10 @@ void sfs_mount_start(struct sfs_mount *m, const char *opts)
 
 int sfs_mount_run_fail(struct sfs_mount *m, const char *const args[])
 {
-	const char *argv[MAX_ARGS + 2];
+	pid_t pid = spawn_daemon(args, m->log);
 	long waited;
-	size_t n;
-	pid_t pid;
 	int status;
 
-	argv[0] = SFS_BIN;
-	for (n = 0; args[n]; n++) {
-		if (n >= MAX_ARGS)
-			cr_assert_fail("too many daemon arguments");
-		argv[n + 1] = args[n];
-	}
-	argv[n + 1] = NULL;
-
-	pid = spawn(argv, m->log);
-	if (pid < 0)
-		cr_assert_fail("fork: %s", strerror((int)-pid));
 	for (waited = 0; waited <= SFS_MOUNT_WAIT_S * 1000L;
 	     waited += POLL_MS) {
 		if (waitpid(pid, &status, WNOHANG) == pid) {
@@ -719,12 +710,13 @@ int sfs_procs_mentioning(const char *dir, const char *except, pid_t *first)
 	if (!d)
 		return 0;
 	while ((de = readdir(d))) {
+		pid_t pid = (pid_t)atoi(de->d_name);
 		char path[64], buf[8192], st[512];
 		ssize_t len;
 		int fd;
 
 		if (de->d_name[0] < '1' || de->d_name[0] > '9' ||
-		    (pid_t)atoi(de->d_name) == getpid())
+		    pid == getpid())
 			continue;
 		if (snprintf(path, sizeof(path), "/proc/%s/cmdline",
 			     de->d_name) >= (int)sizeof(path))
@@ -742,21 +734,10 @@ int sfs_procs_mentioning(const char *dir, const char *except, pid_t *first)
 		buf[len] = '\0';
 		if (!strstr(buf, dir) || (except && strstr(buf, except)))
 			continue;
-		if (snprintf(path, sizeof(path), "/proc/%s/stat", de->d_name) >=
-		    (int)sizeof(path))
-			continue;
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			continue;
-		len = read(fd, st, sizeof(st) - 1);
-		close(fd);
-		if (len <= 0)
-			continue;
-		st[len] = '\0';
-		if (strstr(st, ") Z ") || strstr(st, ") X "))
+		if (!sfs_proc_stat(pid, st, sizeof(st)))
 			continue;
 		if (first && !n)
-			*first = (pid_t)atoi(de->d_name);
+			*first = pid;
 		n++;
 	}
 	closedir(d);

@@ -54,6 +54,10 @@ void sfs_mount_write_conf(struct sfs_mount *m, const char *text);
  */
 void sfs_mount_write_audit_conf(struct sfs_mount *m, const char *extra);
 
+/* Replace m->conf with key_source "keyring" and keyring_description @desc.
+ * Fails the test on error. */
+void sfs_mount_write_keyring_conf(struct sfs_mount *m, const char *desc);
+
 /*
  * Start SFS_BUILD_DIR/scratchfs -f -c m->conf [-o @opts] m->backing m->mnt
  * (no -o when @opts is NULL) and wait until m->mnt is a mount (its st_dev

@@ -60,11 +60,6 @@ buf_printf(struct buf *b, const char *fmt, ...)
 	b->len += n;
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /* Appends "rel type size" lines for everything under dir, sorted. */
 static void snap_dir(struct buf *b, const char *dir, const char *rel)
 {
@@ -81,7 +76,7 @@ static void snap_dir(struct buf *b, const char *dir, const char *rel)
 		names[n++] = strdup(e->d_name);
 	}
 	closedir(d);
-	qsort(names, n, sizeof(names[0]), cmp_str);
+	qsort(names, n, sizeof(names[0]), sfs_cmp_str);
 	for (i = 0; i < n; i++) {
 		char path[PATH_MAX], sub[PATH_MAX];
 		struct stat st;

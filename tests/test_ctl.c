@@ -29,6 +29,7 @@
 #include "sfs_keys.h"
 #include "sfs_names.h"
 #include "sfs_volume.h"
+#include "util.h"
 
 #define CTL SFS_BUILD_DIR "/scratchfs-ctl"
 #define CTL_WAIT_S 30
@@ -164,14 +165,6 @@ static const char *jstr(json_t *o, const char *key)
 	return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
-static long long jint(json_t *o, const char *key)
-{
-	json_t *v = json_object_get(o, key);
-
-	cr_assert(json_is_integer(v), "%s is not an integer", key);
-	return json_integer_value(v);
-}
-
 /* The entry of mount point mnt in a status document, or NULL. */
 static json_t *find_mount(json_t *doc, const char *mnt)
 {
@@ -194,7 +187,7 @@ static long long counter(json_t *mount, const char *name)
 	json_t *c = json_object_get(mount, "counters");
 
 	cr_assert(json_is_object(c), "no counters: %s", ctl_out);
-	return jint(c, name);
+	return sfs_json_int(c, name);
 }
 
 static const char *keyfile(const struct sfs_mount *m)
@@ -304,8 +297,8 @@ Test(ctl_status, two_mounts_live_counters, .init = init_two, .fini = fini_both,
 	cr_assert(json_is_null(json_object_get(b, "key_id")));
 	cr_assert_str_eq(jstr(a, "volume_id"), vid1);
 	cr_assert_str_eq(jstr(b, "volume_id"), vid2);
-	cr_assert_eq(jint(a, "pid"), m1.pid);
-	cr_assert_eq(jint(b, "pid"), m2.pid);
+	cr_assert_eq(sfs_json_int(a, "pid"), m1.pid);
+	cr_assert_eq(sfs_json_int(b, "pid"), m2.pid);
 	w0 = counter(a, "bytes_written");
 	wops0 = counter(a, "write_ops");
 	r0 = counter(b, "bytes_read");
@@ -484,8 +477,8 @@ Test(ctl_status, xattr_protocol, .init = init_one, .fini = fini_both,
 	buf[m] = '\0';
 	j = json_loads(buf, 0, NULL);
 	cr_assert_not_null(j, "%s", buf);
-	cr_assert_eq(jint(j, "version"), 1);
-	cr_assert_eq(jint(j, "pid"), m1.pid);
+	cr_assert_eq(sfs_json_int(j, "version"), 1);
+	cr_assert_eq(sfs_json_int(j, "pid"), m1.pid);
 	json_decref(j);
 	/* Only the root serves it. */
 	cr_assert_lt(
@@ -605,7 +598,7 @@ Test(ctl_verify, clean_volume_passes, .init = init_one, .fini = fini_both,
 	cr_assert(json_is_true(json_object_get(doc, "clean")));
 	cr_assert_eq(json_array_size(json_object_get(doc, "offenders")), 0);
 	/* a, empty, dir, dir/sub, dir/b, dir/sub/c, long, link, fifo */
-	cr_assert_eq(jint(doc, "checked"), 9, "%s", ctl_out);
+	cr_assert_eq(sfs_json_int(doc, "checked"), 9, "%s", ctl_out);
 	json_decref(doc);
 	cr_assert_eq(ctl(&m1, "verify", m1.backing), 0);
 	cr_assert(strstr(ctl_out, "clean"), "%s", ctl_out);
@@ -876,8 +869,8 @@ Test(ctl_fsck, finds_exactly_the_corrupted_blocks, .init = init_one,
 			     ctl_out);
 		w[k].seen = true;
 		if (w[k].ino)
-			cr_assert_eq(jint(e, "ino"), (long long)w[k].ino, "%s",
-				     path);
+			cr_assert_eq(sfs_json_int(e, "ino"),
+				     (long long)w[k].ino, "%s", path);
 		blocks = json_object_get(e, "bad_blocks");
 		for (size_t b = 0; b < 4 && w[k].blocks[b] >= 0; b++)
 			cr_assert_eq(
@@ -1038,7 +1031,7 @@ static void provider_case(void (*lose_key)(void), const char *refusal)
 	cr_assert_eq(json_array_size(arr), 1, "%s", ctl_out);
 	e = json_array_get(arr, 0);
 	cr_assert_str_eq(jstr(e, "path"), "/f");
-	cr_assert_eq(jint(e, "ino"), (long long)ino);
+	cr_assert_eq(sfs_json_int(e, "ino"), (long long)ino);
 	cr_assert_eq(json_array_size(json_object_get(e, "bad_blocks")), 1);
 	cr_assert_eq(json_integer_value(
 			 json_array_get(json_object_get(e, "bad_blocks"), 0)),

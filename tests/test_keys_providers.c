@@ -152,16 +152,6 @@ Test(providers, ephemeral_remount_refused)
 
 /* ---- keyring ----------------------------------------------------------- */
 
-static void keyring_conf(struct sfs_mount *m)
-{
-	char conf[256];
-
-	snprintf(conf, sizeof(conf),
-		 "key_source = \"keyring\";\nkeyring_description = \"%s\";\n",
-		 desc);
-	sfs_mount_write_conf(m, conf);
-}
-
 Test(providers, keyring_roundtrip_never_on_disk)
 {
 	uint8_t key[SFS_KEY_BYTES + 1];
@@ -169,7 +159,7 @@ Test(providers, keyring_roundtrip_never_on_disk)
 	long perm_len;
 	char perm[128];
 
-	keyring_conf(&sfs_fx);
+	sfs_mount_write_keyring_conf(&sfs_fx, desc);
 	write_unmount_remount_read(&sfs_fx, "hbi=1");
 
 	/* The key sits in root's user keyring, outliving the daemon. */
@@ -193,7 +183,7 @@ Test(providers, keyring_revoked_refuses_remount)
 {
 	key_serial_t id;
 
-	keyring_conf(&sfs_fx);
+	sfs_mount_write_keyring_conf(&sfs_fx, desc);
 	sfs_mount_start(&sfs_fx, "hbi=1");
 	cr_assert_eq(sfs_write_file(sfs_mpath(&sfs_fx, "f"), "x", 1), 0);
 	sfs_mount_stop(&sfs_fx);
@@ -211,7 +201,7 @@ Test(providers, keyring_revoked_refuses_remount)
  * open the old volume. */
 Test(providers, keyring_key_gone_refuses_remount)
 {
-	keyring_conf(&sfs_fx);
+	sfs_mount_write_keyring_conf(&sfs_fx, desc);
 	sfs_mount_start(&sfs_fx, "hbi=1");
 	sfs_mount_stop(&sfs_fx);
 	cr_assert_eq(sfs_keyring_remove(desc, NULL, 0), 0);
@@ -226,7 +216,7 @@ Test(providers, keyring_wrong_payload_refused)
 	cr_assert_geq(add_key("user", desc, "0123456789abcdef", 16,
 			      KEY_SPEC_USER_KEYRING),
 		      0, "add_key: %s", strerror(errno));
-	keyring_conf(&sfs_fx);
+	sfs_mount_write_keyring_conf(&sfs_fx, desc);
 	snprintf(want, sizeof(want),
 		 "keyring key %s holds 16 bytes, expected 32", desc);
 	sfs_mount_expect_refused(&sfs_fx, "hbi=1", want);

@@ -9,6 +9,7 @@
 
 #include "sfs_meta.h"
 #include "sfs_names.h"
+#include "util.h"
 
 /* The longest X in "user.X" that still fits once encrypted:
  * 5 + base64url(16 + 171) = 5 + 250 = 255. */
@@ -261,12 +262,6 @@ Test(symlink, forged_plaintext)
 
 /* -- xattr names -------------------------------------------------------- */
 
-static bool is_b64url(const char *s)
-{
-	return s[strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxy"
-			   "z0123456789-_")] == '\0';
-}
-
 static void xname_round_trip(const char *name)
 {
 	char enc[XATTR_NAME_MAX + 1], back[XATTR_NAME_MAX + 1];
@@ -274,7 +269,7 @@ static void xname_round_trip(const char *name)
 	cr_assert_eq(sfs_xattr_name_encrypt(c, name, enc), 0, "'%.30s'", name);
 	cr_assert_leq(strlen(enc), XATTR_NAME_MAX);
 	cr_assert_eq(strncmp(enc, "user.", 5), 0);
-	cr_assert(is_b64url(enc + 5), "%s", enc);
+	cr_assert(sfs_is_b64url(enc + 5), "%s", enc);
 	cr_assert_str_neq(enc, name);
 	cr_assert_eq(sfs_xattr_name_decrypt(c, enc, back), 0);
 	cr_assert_str_eq(back, name);

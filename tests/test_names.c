@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "sfs_names.h"
+#include "util.h"
 
 /* Names longer than this do not fit SFS_SHORT_NAME_MAX once encoded:
  * base64url(16 + 160) = 235 chars, base64url(16 + 176) = 256 chars. */
@@ -53,12 +54,6 @@ static void make_name(char *out, size_t len, unsigned start)
 	out[len] = '\0';
 }
 
-static bool is_b64url(const char *s)
-{
-	return s[strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxy"
-			   "z0123456789-_")] == '\0';
-}
-
 /* Encrypts name, checks the backing form, and returns the full encoded name
  * (what sfs_name_decrypt takes). */
 static const char *check_encrypt(const char *name, struct sfs_ename *e)
@@ -71,14 +66,14 @@ static const char *check_encrypt(const char *name, struct sfs_ename *e)
 	if (len <= SHORT_PLAIN_MAX) {
 		cr_assert(!e->is_long, "len %zu", len);
 		cr_assert_str_empty(e->full);
-		cr_assert(is_b64url(e->backing));
+		cr_assert(sfs_is_b64url(e->backing));
 		cr_assert(!sfs_name_is_long(e->backing));
 		return e->backing;
 	}
 	cr_assert(e->is_long, "len %zu", len);
 	cr_assert_gt(strlen(e->full), SFS_SHORT_NAME_MAX);
 	cr_assert_lt(strlen(e->full), sizeof(e->full));
-	cr_assert(is_b64url(e->full));
+	cr_assert(sfs_is_b64url(e->full));
 	cr_assert(sfs_name_is_long(e->backing), "%s", e->backing);
 	cr_assert(sfs_name_is_reserved(e->backing, false));
 	return e->full;

@@ -22,6 +22,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "sfs_sys.h"
+#include "util.h"
+
 /*
  * Method: each scenario is written once against a base directory and run
  * twice, on the mount and on m->ref (a plain directory on the same disk).
@@ -235,43 +238,6 @@ static bool all_zero(const void *buf, size_t len)
 	return true;
 }
 
-/* pread until @len or EOF; returns bytes or -1. */
-static ssize_t pread_full(int fd, void *buf, size_t len, off_t off)
-{
-	size_t done = 0;
-
-	while (done < len) {
-		ssize_t n = pread(fd, (char *)buf + done, len - done,
-				  off + (off_t)done);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		if (n == 0)
-			break;
-		done += (size_t)n;
-	}
-	return (ssize_t)done;
-}
-
-static ssize_t pwrite_full(int fd, const void *buf, size_t len, off_t off)
-{
-	size_t done = 0;
-
-	while (done < len) {
-		ssize_t n = pwrite(fd, (const char *)buf + done, len - done,
-				   off + (off_t)done);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		done += (size_t)n;
-	}
-	return (ssize_t)done;
-}
-
 /*
  * Record size and content of @path (read() through a fresh fd): its length,
  * and either the first difference against @model or, without a model, a
@@ -306,7 +272,7 @@ static void rec_fd_content(struct trace *t, const char *what, int fd,
 	ssize_t n;
 
 	snprintf(label, sizeof(label), "fd read %s", what);
-	n = pread_full(fd, buf, mlen + 4096, 0);
+	n = sfs_pread_full(fd, buf, mlen + 4096, 0);
 	V(label, n);
 	snprintf(label, sizeof(label), "fd content %s", what);
 	V(label, n < 0		     ? -3
@@ -344,11 +310,6 @@ static void rec_stat(struct trace *t, const char *what, const char *path,
 	V(label, S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)
 		     ? (long long)st.st_rdev
 		     : 0);
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 /* Names no scratchfs listing may ever show. */
@@ -404,7 +365,7 @@ static void rec_listing(struct trace *t, const char *what, const char *path)
 	}
 	if (d)
 		closedir(d);
-	qsort(names, n, sizeof(*names), cmp_str);
+	qsort(names, n, sizeof(*names), sfs_cmp_str);
 	for (i = 0; i < n; i++) {
 		if (i && !strcmp(names[i], names[i - 1]))
 			dups++;
@@ -489,7 +450,7 @@ POSIX_TEST(read_write_offsets)
 		fd = OK(open(P("fresh"), O_RDWR | O_CREAT | O_TRUNC, 0644));
 		if (fd < 0)
 			continue;
-		R(pwrite_full(fd, data, len, off));
+		R(sfs_pwrite_full(fd, data, len, off));
 		R(fstat(fd, &st));
 		V("fstat size", st.st_size);
 		R(close(fd));
@@ -501,7 +462,7 @@ POSIX_TEST(read_write_offsets)
 		if (fd < 0)
 			continue;
 		/* A window one byte wider on each side of the write. */
-		R(pread_full(fd, buf, len + 2, off ? off - 1 : 0));
+		R(sfs_pread_full(fd, buf, len + 2, off ? off - 1 : 0));
 		R(pread(fd, buf, 4096, (off_t)flen));
 		R(pread(fd, buf, 1, (off_t)flen + 4096));
 		R(close(fd));
@@ -516,7 +477,7 @@ POSIX_TEST(read_write_offsets)
 
 		CTX("acc off=%lld len=%zu", (long long)off, len);
 		sfs_fill_pattern(data, len, (unsigned)i + 100);
-		R(pwrite_full(acc, data, len, off));
+		R(sfs_pwrite_full(acc, data, len, off));
 		memcpy(model + off, data, len);
 		if (len && (size_t)off + len > msize)
 			msize = (size_t)off + len;
@@ -1556,7 +1517,7 @@ POSIX_TEST(fallocate)
 
 	CTX("mode 0 over data");
 	sfs_fill_pattern(model, 3 * 4096, 41);
-	R(pwrite_full(fd, model, 3 * 4096, 0));
+	R(sfs_pwrite_full(fd, model, 3 * 4096, 0));
 	msize = 3 * 4096;
 	R(fallocate(fd, 0, 4096, 8192));
 	R(fstat(fd, &st));
@@ -1633,8 +1594,8 @@ POSIX_TEST(seek_data_hole)
 	if (fd < 0)
 		goto out;
 	sfs_fill_pattern(data, MIB, 51);
-	R(pwrite_full(fd, data, MIB, 0));
-	R(pwrite_full(fd, data, MIB, 2 * MIB));
+	R(sfs_pwrite_full(fd, data, MIB, 0));
+	R(sfs_pwrite_full(fd, data, MIB, 2 * MIB));
 	R(fsync(fd));
 	for (i = 0; i < sizeof(probes) / sizeof(probes[0]); i++) {
 		CTX("probe %lld", (long long)probes[i]);
@@ -1934,7 +1895,7 @@ static void rec_xattr_list(struct trace *t, const char *what, const char *path)
 	for (p = buf; p < buf + n && cnt < 256; p += strlen(p) + 1)
 		if (!strncmp(p, "user.", 5))
 			names[cnt++] = p;
-	qsort(names, cnt, sizeof(*names), cmp_str);
+	qsort(names, cnt, sizeof(*names), sfs_cmp_str);
 	for (i = 0; i < cnt; i++)
 		h = fnv(h, names[i], strlen(names[i]) + 1);
 	snprintf(label, sizeof(label), "user xattrs %s", what);

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "mount_util.h"
+#include "sfs_sys.h"
 
 /* Default seed; SFS_TEST_SEED=<number> replays another sequence. */
 #define DEFAULT_SEED 0x5eed5c4a7c4fULL
@@ -177,40 +178,25 @@ static bool check_size(struct runner *r, const struct rfile *f)
 static bool full_pread(struct runner *r, int fd, uint8_t *buf, size_t len,
 		       size_t off, size_t *got)
 {
-	*got = 0;
-	while (*got < len) {
-		ssize_t n = pread(fd, buf + *got, len - *got, off + *got);
+	ssize_t n = sfs_pread_full(fd, buf, len, (off_t)off);
 
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return fail(r, "pread(off %zu, len %zu): %s",
-				    off + *got, len - *got, strerror(errno));
-		if (n == 0)
-			break;
-		*got += n;
-	}
+	*got = 0;
+	if (n < 0)
+		return fail(r, "pread(off %zu, len %zu): %s", off, len,
+			    strerror((int)-n));
+	*got = (size_t)n;
 	return true;
 }
 
 static bool full_write(struct runner *r, int fd, const uint8_t *buf, size_t len,
 		       off_t off, bool append)
 {
-	size_t done = 0;
+	ssize_t rc = append ? sfs_write_full(fd, buf, len)
+			    : sfs_pwrite_full(fd, buf, len, off);
 
-	while (done < len) {
-		ssize_t n =
-		    append ? write(fd, buf + done, len - done)
-			   : pwrite(fd, buf + done, len - done, off + done);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return fail(r, "%s(len %zu): returned %zd: %s",
-				    append ? "write" : "pwrite", len - done, n,
-				    n < 0 ? strerror(errno) : "no progress");
-		done += n;
-	}
+	if (rc < 0)
+		return fail(r, "%s(len %zu): %s", append ? "write" : "pwrite",
+			    len, strerror((int)-rc));
 	return true;
 }
 

@@ -126,16 +126,6 @@ static void keyfile_conf(struct sfs_mount *m, const char *key)
 	sfs_mount_write_conf(m, conf);
 }
 
-static void keyring_conf(struct sfs_mount *m, const char *d)
-{
-	char conf[256];
-
-	snprintf(conf, sizeof(conf),
-		 "key_source = \"keyring\";\nkeyring_description = \"%s\";\n",
-		 d);
-	sfs_mount_write_conf(m, conf);
-}
-
 static unsigned char data[DATA_LEN];
 
 static void make_volume(struct sfs_mount *m, const char *opts)
@@ -286,7 +276,7 @@ Test(rotate, keyring_in_place)
 	uint8_t before[32], after[32];
 	key_serial_t id;
 
-	keyring_conf(&sfs_fx, desc);
+	sfs_mount_write_keyring_conf(&sfs_fx, desc);
 	make_volume(&sfs_fx, "hbi=1");
 	id = keyctl_search(KEY_SPEC_USER_KEYRING, "user", desc, 0);
 	cr_assert_geq(id, 0);
@@ -311,7 +301,7 @@ Test(rotate, keyring_in_place)
 	/* The old key, put back under another name, is refused. */
 	snprintf(old_desc, sizeof(old_desc), "%s.old", desc);
 	cr_assert_eq(sfs_keyring_store(old_desc, old_key, NULL, 0), 0);
-	keyring_conf(&sfs_fx, old_desc);
+	sfs_mount_write_keyring_conf(&sfs_fx, old_desc);
 	sfs_mount_expect_refused(&sfs_fx, "hbi=1", "does not open");
 }
 
@@ -324,7 +314,7 @@ Test(rotate, new_keyfile_moves_source)
 	struct sfs_volume_header h;
 	struct stat st;
 
-	keyring_conf(&sfs_fx, desc);
+	sfs_mount_write_keyring_conf(&sfs_fx, desc);
 	make_volume(&sfs_fx, "hbi=1");
 	CTL_OK(out, "key", "rotate", "-c", sfs_fx.conf, "--new-keyfile", moved,
 	       sfs_fx.backing);

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "mount_util.h"
+#include "sfs_sys.h"
 #include "util.h"
 
 #define PLUGIN_BIN SFS_BUILD_DIR "/scratchfs-volumed"
@@ -146,24 +147,13 @@ static int fuse_mounts_settled(void)
 /* True when pid is gone (or a zombie nobody reaps). */
 static bool gone(pid_t pid)
 {
-	char path[64], st[512];
-	ssize_t len;
-	int fd;
+	char st[512];
 
 	if (pid <= 0)
 		return true;
 	if (waitpid(pid, NULL, WNOHANG) == pid)
 		return true;
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return true;
-	len = read(fd, st, sizeof(st) - 1);
-	close(fd);
-	if (len <= 0)
-		return true;
-	st[len] = '\0';
-	return strstr(st, ") Z ") || strstr(st, ") X ");
+	return !sfs_proc_stat(pid, st, sizeof(st));
 }
 
 /* SIGTERM, wait up to seconds, then SIGKILL and wait again. */

@@ -153,14 +153,6 @@ static bool jbool(json_t *o, const char *key)
 	return json_is_true(v);
 }
 
-static long long jint(json_t *o, const char *key)
-{
-	json_t *v = json_object_get(o, key);
-
-	cr_assert(json_is_integer(v), "%s is not an integer", key);
-	return json_integer_value(v);
-}
-
 static double jnum(json_t *o, const char *key)
 {
 	json_t *v = json_object_get(o, key);
@@ -366,10 +358,10 @@ ParameterizedTest(int *i, wipe, hbi_crypto_erase, .init = init_hbi,
 	cr_assert(strstr(jstr(destroyed, "key"), "daemon has exited"));
 	cr_assert(jbool(destroyed, "header"));
 	/* canary, deep, big, link, fifo, hard, and the .sfs.* IV files */
-	cr_assert_geq(jint(destroyed, "files"), 6);
-	cr_assert_geq(jint(destroyed, "dirs"), 2);
-	cr_assert_geq(jint(destroyed, "bytes"), 4 << 20);
-	cr_assert_eq(jint(destroyed, "bytes_overwritten"), 0);
+	cr_assert_geq(sfs_json_int(destroyed, "files"), 6);
+	cr_assert_geq(sfs_json_int(destroyed, "dirs"), 2);
+	cr_assert_geq(sfs_json_int(destroyed, "bytes"), 4 << 20);
+	cr_assert_eq(sfs_json_int(destroyed, "bytes_overwritten"), 0);
 	/* The record on stdout is the one in the audit log. */
 	cr_assert_eq(audit_count(m, "wipe", &last), 1);
 	line = json_dumps(rec, JSON_COMPACT | JSON_PRESERVE_ORDER |
@@ -436,7 +428,8 @@ Test(wipe, hbi_ignores_passes, .init = init_hbi, .fini = fini)
 	cr_assert_eq(wipe_cli(m, m->mnt, "--passes", "2", &rec, NULL), 0);
 	assert_wiped(m, rec);
 	cr_assert_str_eq(jstr(rec, "method"), "crypto-erase");
-	cr_assert_eq(jint(json_object_get(rec, "destroyed"), "passes"), 0);
+	cr_assert_eq(sfs_json_int(json_object_get(rec, "destroyed"), "passes"),
+		     0);
 	json_decref(rec);
 	sfs_mount_stop(m);
 }
@@ -476,10 +469,10 @@ ParameterizedTest(int *i, wipe, plain, .init = init_setup, .fini = fini,
 	cr_assert_str_eq(jstr(rec, "method"), plain_cases[*i].method);
 	cr_assert_str_eq(jstr(rec, "mode"), "plain");
 	destroyed = json_object_get(rec, "destroyed");
-	cr_assert_geq(jint(destroyed, "bytes_overwritten"),
+	cr_assert_geq(sfs_json_int(destroyed, "bytes_overwritten"),
 		      (long long)plain_cases[*i].factor * (long long)big);
 	if (plain_cases[*i].factor == 0)
-		cr_assert_eq(jint(destroyed, "bytes_overwritten"), 0);
+		cr_assert_eq(sfs_json_int(destroyed, "bytes_overwritten"), 0);
 	cr_assert_not(
 	    sfs_tree_has_bytes(m->root, CANARY, strlen(CANARY), true));
 	json_decref(rec);
@@ -659,7 +652,7 @@ Test(wipe, planted_escapes_survive, .init = init_plain, .fini = fini,
 	assert_wiped(m, rec);
 	cr_assert_str_eq(jstr(rec, "method"), "overwrite+delete");
 	destroyed = json_object_get(rec, "destroyed");
-	cr_assert_geq(jint(destroyed, "mounts_detached"), 1);
+	cr_assert_geq(sfs_json_int(destroyed, "mounts_detached"), 1);
 	b = snapshot(out);
 	cr_assert_str_eq(a, b, "the outside directory changed");
 	free(a);
@@ -744,7 +737,7 @@ Test(wipe, busy_names_holder_then_lazy, .init = init_hbi, .fini = fini)
 	cr_assert(jbool(rec, "lazy"));
 	h = json_array_get(json_object_get(rec, "holders"), 0);
 	cr_assert_not_null(h);
-	cr_assert_eq(jint(h, "pid"), holder);
+	cr_assert_eq(sfs_json_int(h, "pid"), holder);
 	cr_assert_str_eq(jstr(h, "comm"), "sleep");
 	/* The key died now, not when the holder lets go. */
 	cr_assert(strstr(jstr(rec, "daemon"), "SIGTERM"), "%s",
@@ -917,7 +910,8 @@ Test(wipe, deep_tree, .init = init_plain, .fini = fini, .timeout = 45)
 	close(fd);
 	cr_assert_eq(wipe_cli(m, m->backing, NULL, NULL, &rec, NULL), 0);
 	assert_wiped(m, rec);
-	cr_assert_eq(jint(json_object_get(rec, "destroyed"), "dirs"), depth);
+	cr_assert_eq(sfs_json_int(json_object_get(rec, "destroyed"), "dirs"),
+		     depth);
 	json_decref(rec);
 }
 

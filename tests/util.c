@@ -200,3 +200,22 @@ bool sfs_tree_has_bytes(const char *dir, const void *needle, size_t len,
 	nftw(dir, search_one, 16, FTW_PHYS | FTW_MOUNT);
 	return search_found;
 }
+
+int sfs_cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+bool sfs_is_b64url(const char *s)
+{
+	return s[strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxy"
+			   "z0123456789-_")] == '\0';
+}
+
+long long sfs_json_int(json_t *o, const char *key)
+{
+	json_t *v = json_object_get(o, key);
+
+	cr_assert(json_is_integer(v), "%s is not an integer", key);
+	return json_integer_value(v);
+}

@@ -5,6 +5,7 @@
 
 #include <criterion/parameterized.h>
 #include <ftw.h>
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/stat.h>
@@ -91,5 +92,15 @@ bool sfs_tree_has_bytes(const char *dir, const void *needle, size_t len,
 pid_t sfs_spawn_redirected(const char *const argv[], const char *out_path,
 			   const char *err_path, void (*prep)(const void *arg),
 			   const void *arg);
+
+/* qsort comparator for an array of C strings. */
+int sfs_cmp_str(const void *a, const void *b);
+
+/* True when @s holds only base64url characters (A-Z a-z 0-9 - _). */
+bool sfs_is_b64url(const char *s);
+
+/* The integer member @key of JSON object @o; fails the test when it is
+ * missing or not an integer. */
+long long sfs_json_int(json_t *o, const char *key);
 
 #endif /* SFS_TESTS_UTIL_H */

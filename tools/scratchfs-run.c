@@ -382,10 +382,34 @@ static int take_slot(struct run *run)
 	return -EBUSY;
 }
 
-static int choose_dirs(struct run *run, struct sfs_wipe_report *r)
+/* The directory opt, or else sub in our slot: made if missing and resolved
+ * into out (PATH_MAX bytes); *made (only on success) tells whether we
+ * created it. what names it in the message. */
+static int choose_dir(const struct run *run, const char *opt, const char *sub,
+		      const char *what, char *out, bool *made)
 {
 	char path[PATH_MAX + 16];
-	bool made;
+	bool created;
+	int rc;
+
+	if (opt)
+		snprintf(path, sizeof(path), "%s", opt);
+	else
+		snprintf(path, sizeof(path), "%s/%s", run->slot, sub);
+	rc = make_dir(path, &created);
+	if (rc == 0 && !realpath(path, out))
+		rc = -errno;
+	if (rc) {
+		fprintf(stderr, PROG ": %s %s: %s\n", what, path,
+			strerror(-rc));
+		return rc;
+	}
+	*made = created;
+	return 0;
+}
+
+static int choose_dirs(struct run *run, struct sfs_wipe_report *r)
+{
 	int rc;
 
 	if (!run->opt_backing || !run->opt_mount) {
@@ -397,33 +421,13 @@ static int choose_dirs(struct run *run, struct sfs_wipe_report *r)
 		if (rc)
 			return rc;
 	}
-	if (run->opt_backing) {
-		snprintf(path, sizeof(path), "%s", run->opt_backing);
-	} else {
-		snprintf(path, sizeof(path), "%s/backing", run->slot);
-	}
-	rc = make_dir(path, &made);
-	if (rc == 0 && !realpath(path, run->backing))
-		rc = -errno;
-	if (rc) {
-		fprintf(stderr, PROG ": backing directory %s: %s\n", path,
-			strerror(-rc));
+	rc = choose_dir(run, run->opt_backing, "backing", "backing directory",
+			run->backing, &run->made_backing);
+	if (rc == 0)
+		rc = choose_dir(run, run->opt_mount, "mnt", "mount point",
+				run->mnt, &run->made_mnt);
+	if (rc)
 		return rc;
-	}
-	run->made_backing = made;
-	if (run->opt_mount)
-		snprintf(path, sizeof(path), "%s", run->opt_mount);
-	else
-		snprintf(path, sizeof(path), "%s/mnt", run->slot);
-	rc = make_dir(path, &made);
-	if (rc == 0 && !realpath(path, run->mnt))
-		rc = -errno;
-	if (rc) {
-		fprintf(stderr, PROG ": mount point %s: %s\n", path,
-			strerror(-rc));
-		return rc;
-	}
-	run->made_mnt = made;
 	/* One run per backing directory at a time. */
 	run->lock_fd =
 	    open(run->backing, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);

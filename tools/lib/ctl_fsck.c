@@ -70,25 +70,17 @@ struct fsck {
 	int qfd;	      /* quarantine directory, or -1 */
 	unsigned long files, dirs, symlinks, ndamaged, nquarantined;
 	uint64_t blocks, bytes;
-	long last_progress;
+	long long last_progress;
 	bool error;
 };
 
-static long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
 static void progress(struct fsck *f, bool force)
 {
-	long t;
+	long long t;
 
 	if (!f->progress)
 		return;
-	t = now_ms();
+	t = sfs_now_ms();
 	if (!force && t - f->last_progress < PROGRESS_MS)
 		return;
 	f->last_progress = t;

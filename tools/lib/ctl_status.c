@@ -24,6 +24,7 @@
 #include "sfs_keys.h"
 #include "sfs_mountinfo.h"
 #include "sfs_status.h"
+#include "sfs_sys.h"
 #include "sfs_volume.h"
 
 #define MOUNTINFO "/proc/self/mountinfo"
@@ -152,14 +153,6 @@ struct mstat {
 	struct sfs_volume_header hdr;
 };
 
-static long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
 /* Child side: getxattr, then "O" + document or "E" + errno on fd. */
 static void __attribute__((noreturn)) query_child(const char *mnt, int fd)
 {
@@ -187,7 +180,7 @@ static void __attribute__((noreturn)) query_child(const char *mnt, int fd)
 static int query_daemon(const char *mnt, char *doc, size_t cap)
 {
 	char buf[SFS_STATUS_MAX + 1];
-	long deadline = now_ms() + QUERY_TIMEOUT_MS;
+	long long deadline = sfs_now_ms() + QUERY_TIMEOUT_MS;
 	size_t len = 0;
 	int p[2], rc = 0, e;
 	pid_t pid;
@@ -209,7 +202,7 @@ static int query_daemon(const char *mnt, char *doc, size_t cap)
 	close(p[1]);
 	for (;;) {
 		struct pollfd pfd = {.fd = p[0], .events = POLLIN};
-		long left = deadline - now_ms();
+		long long left = deadline - sfs_now_ms();
 		ssize_t n;
 
 		if (left <= 0) {
@@ -564,42 +557,6 @@ static void print_table(const struct mstat *v, long n)
 	}
 }
 
-/* The absolute, symlink-free form of a mount point argument. A stale mount
- * point cannot be stat'ed (ENOTCONN), so then its parent is resolved. */
-static int resolve_mountpoint(const char *arg, char *out)
-{
-	char copy[PATH_MAX], dir[PATH_MAX], *slash, *base;
-	size_t len;
-
-	if (realpath(arg, out))
-		return 0;
-	if (errno != ENOTCONN && errno != ECONNABORTED)
-		return -errno;
-	len = strlen(arg);
-	if (len >= sizeof(copy))
-		return -ENAMETOOLONG;
-	memcpy(copy, arg, len + 1);
-	while (len > 1 && copy[len - 1] == '/')
-		copy[--len] = '\0';
-	slash = strrchr(copy, '/');
-	if (!slash) {
-		base = copy;
-		strcpy(dir, ".");
-	} else {
-		base = slash + 1;
-		*slash = '\0';
-		snprintf(dir, sizeof(dir), "%s", slash == copy ? "/" : copy);
-	}
-	if (!realpath(dir, out))
-		return -errno;
-	if (strlen(out) + 1 + strlen(base) >= PATH_MAX)
-		return -ENAMETOOLONG;
-	if (strcmp(out, "/") != 0)
-		strcat(out, "/");
-	strcat(out, base);
-	return 0;
-}
-
 static void status_usage(FILE *f)
 {
 	fprintf(f, "usage: scratchfs-ctl status [--json] [MOUNTPOINT]\n");
@@ -638,7 +595,7 @@ int sfs_ctl_status(int argc, char **argv)
 		return 2;
 	}
 	if (optind < argc) {
-		rc = resolve_mountpoint(argv[optind], want);
+		rc = sfs_mountpoint_realpath(argv[optind], want, NULL);
 		if (rc < 0) {
 			sfs_ctl_escape(esc, sizeof(esc), argv[optind]);
 			fprintf(stderr, "scratchfs-ctl: %s: %s\n", esc,

@@ -50,7 +50,7 @@ int sfs_plugin_mkdir_parents(const char *path, char *err, size_t err_len)
 	return 0;
 }
 
-static int mkdir_if_missing(const char *path, char *err, size_t err_len)
+int sfs_plugin_mkdir(const char *path, char *err, size_t err_len)
 {
 	struct stat st;
 
@@ -65,19 +65,20 @@ static int mkdir_if_missing(const char *path, char *err, size_t err_len)
 				  strerror(errno));
 	if (!S_ISDIR(st.st_mode))
 		return sfs_err_rc(-ENOTDIR, err, err_len,
-				  "%s is not a directory", path);
+				  "%s is not a directory (or is a symlink)",
+				  path);
 	return 0;
 }
 
 int sfs_plugin_backing_prepare(const struct sfs_plugin_paths *p, char *err,
 			       size_t err_len)
 {
-	int rc = mkdir_if_missing(p->dir, err, err_len);
+	int rc = sfs_plugin_mkdir(p->dir, err, err_len);
 
 	if (!rc)
-		rc = mkdir_if_missing(p->backing, err, err_len);
+		rc = sfs_plugin_mkdir(p->backing, err, err_len);
 	if (!rc)
-		rc = mkdir_if_missing(p->mnt, err, err_len);
+		rc = sfs_plugin_mkdir(p->mnt, err, err_len);
 	return rc;
 }
 

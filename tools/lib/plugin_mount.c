@@ -18,6 +18,7 @@
 
 #include "sfs_log.h"
 #include "sfs_plugin.h"
+#include "sfs_sys.h"
 
 extern char **environ;
 
@@ -277,22 +278,9 @@ pid_t sfs_plugin_mount_daemon(const char *scratchfs, const char *mnt)
 /* Gone, or a zombie nobody reaps (PID 1 in some containers does not). */
 static bool has_exited(pid_t pid)
 {
-	char path[64], buf[256];
-	const char *paren;
-	ssize_t n;
-	int fd;
+	char buf[256];
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return true;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return true;
-	buf[n] = '\0';
-	paren = strrchr(buf, ')');
-	return paren && paren[1] == ' ' && (paren[2] == 'Z' || paren[2] == 'X');
+	return !sfs_proc_stat(pid, buf, sizeof(buf));
 }
 
 int sfs_plugin_mount_stop(const char *scratchfs, const char *mnt, bool *lazy,

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sfs_config.h"
 #include "sfs_plugin.h"
 
 #define OPTS_SUPPORTED "hbi, key, wipe, uid, gid, mode"
@@ -86,19 +87,6 @@ static int parse_decimal(const char *s, unsigned long max, unsigned long *out)
 	return 0;
 }
 
-static int parse_bool(const char *s, bool *out)
-{
-	if (!strcmp(s, "1") || !strcmp(s, "true") || !strcmp(s, "yes")) {
-		*out = true;
-		return 0;
-	}
-	if (!strcmp(s, "0") || !strcmp(s, "false") || !strcmp(s, "no")) {
-		*out = false;
-		return 0;
-	}
-	return -EINVAL;
-}
-
 /* Which options were given; the defaults that depend on others (key,
  * wipe) are settled after all are read. */
 struct seen {
@@ -115,7 +103,7 @@ static int apply_one(const char *k, const char *v, struct sfs_plugin_opts *o,
 	clean(v, cv, sizeof(cv));
 	clean(k, ck, sizeof(ck));
 	if (!strcmp(k, "hbi")) {
-		if (parse_bool(v, &o->hbi))
+		if (sfs_config_parse_bool(v, &o->hbi))
 			return opt_err(err, err_len,
 				       "option hbi: \"%s\" is not 1 or 0", cv);
 	} else if (!strcmp(k, "key")) {

@@ -95,27 +95,12 @@ static void set_mounted(struct sfs_plugin *p, struct sfs_plugin_vol *v,
 	pthread_mutex_unlock(&p->lock);
 }
 
-static int mkdir_p(const char *path, mode_t last_mode, char *err,
-		   size_t err_len)
+/* path and its missing parents; path itself 0700 and not a symlink. */
+static int mkdir_p(const char *path, char *err, size_t err_len)
 {
-	char buf[PATH_MAX];
-	struct stat st;
 	int rc = sfs_plugin_mkdir_parents(path, err, err_len);
 
-	if (rc)
-		return rc;
-	snprintf(buf, sizeof(buf), "%s", path);
-	if (mkdir(buf, last_mode) < 0 && errno != EEXIST)
-		return sfs_err_rc(-errno, err, err_len, "mkdir %s: %s", buf,
-				  strerror(errno));
-	if (lstat(buf, &st) < 0)
-		return sfs_err_rc(-errno, err, err_len, "%s: %s", buf,
-				  strerror(errno));
-	if (!S_ISDIR(st.st_mode))
-		return sfs_err_rc(-ENOTDIR, err, err_len,
-				  "%s is not a directory (or is a symlink)",
-				  buf);
-	return 0;
+	return rc ? rc : sfs_plugin_mkdir(path, err, err_len);
 }
 
 int sfs_plugin_open(struct sfs_plugin *p, const struct sfs_plugin_cfg *cfg,
@@ -142,11 +127,11 @@ int sfs_plugin_open(struct sfs_plugin *p, const struct sfs_plugin_cfg *cfg,
 	p->mount_timeout_s = cfg->mount_timeout_s ? cfg->mount_timeout_s : 60;
 	p->wipe = cfg->wipe;
 
-	rc = mkdir_p(p->root, 0700, err, err_len);
+	rc = mkdir_p(p->root, err, err_len);
 	if (rc)
 		return rc;
 	snprintf(path, sizeof(path), "%s/volumes", p->root);
-	rc = mkdir_p(path, 0700, err, err_len);
+	rc = mkdir_p(path, err, err_len);
 	if (rc)
 		return rc;
 	snprintf(path, sizeof(path), "%s/%s", p->root, SFS_PLUGIN_STATE_FILE);

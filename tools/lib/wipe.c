@@ -7,6 +7,7 @@
 #include <limits.h>
 #include <linux/fs.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -194,33 +195,35 @@ static bool match_mnt(const struct mi_entry *e, const void *mnt)
 	return strcmp(e->fstype, FUSE_TYPE) == 0 && strcmp(e->mnt, mnt) == 0;
 }
 
-int sfs_wipe_find_mount(const char *backing, char *mnt, size_t mnt_len)
+/* mi_find, then copies the string field (an offsetof in struct mi_entry)
+ * of the entry found to out. 1, 0 or -errno as mi_find. */
+static int mi_find_str(bool (*match)(const struct mi_entry *, const void *),
+		       const void *arg, size_t field, char *out, size_t out_len)
 {
 	struct mi_entry *e = malloc(sizeof(*e));
 	int rc;
 
 	if (!e)
 		return -ENOMEM;
-	rc = mi_find(match_source, backing, e);
+	rc = mi_find(match, arg, e);
 	if (rc == 1)
-		snprintf(mnt, mnt_len, "%s", e->mnt);
+		snprintf(out, out_len, "%s", (const char *)e + field);
 	free(e);
 	return rc;
+}
+
+int sfs_wipe_find_mount(const char *backing, char *mnt, size_t mnt_len)
+{
+	return mi_find_str(match_source, backing,
+			   offsetof(struct mi_entry, mnt), mnt, mnt_len);
 }
 
 int sfs_wipe_find_backing(const char *mountpoint, char *backing,
 			  size_t backing_len)
 {
-	struct mi_entry *e = malloc(sizeof(*e));
-	int rc;
-
-	if (!e)
-		return -ENOMEM;
-	rc = mi_find(match_mnt, mountpoint, e);
-	if (rc == 1)
-		snprintf(backing, backing_len, "%s", e->source);
-	free(e);
-	return rc;
+	return mi_find_str(match_mnt, mountpoint,
+			   offsetof(struct mi_entry, source), backing,
+			   backing_len);
 }
 
 /*
@@ -231,31 +234,13 @@ int sfs_wipe_find_backing(const char *mountpoint, char *backing,
  * exited: gone, or a zombie (its memory, keys included, is freed). */
 static unsigned long long proc_start_time(int pid)
 {
-	char path[64], buf[1024];
-	unsigned long long start = 0;
-	ssize_t n;
-	char *p;
-	int fd;
+	char buf[1024];
+	const char *p = sfs_proc_stat(pid, buf, sizeof(buf));
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	/* comm may contain anything, so count fields after its ')'. */
-	p = strrchr(buf, ')');
-	if (!p || p[1] != ' ' || p[2] == 'Z' || p[2] == 'X')
-		return 0;
-	p++; /* the space before field 3 */
+	/* p is at field 3: step to the space before field 22. */
 	for (int field = 3; field < 22 && p; field++)
 		p = strchr(p + 1, ' ');
-	if (p)
-		start = strtoull(p + 1, NULL, 10);
-	return start;
+	return p ? strtoull(p + 1, NULL, 10) : 0;
 }
 
 static void proc_comm(int pid, char *out, size_t len)
@@ -289,6 +274,32 @@ static bool is_pid_dir(const char *name)
 	return true;
 }
 
+/* The next process of /proc (proc) other than us; 0 at the end. */
+static int next_pid(DIR *proc)
+{
+	struct dirent *de;
+
+	while ((de = readdir(proc)))
+		if (is_pid_dir(de->d_name) && atoi(de->d_name) != getpid())
+			return atoi(de->d_name);
+	return 0;
+}
+
+/* The next open fd of pid (fds: its /proc/PID/fd) as "/proc/PID/fd/N" in
+ * path; false at the end. */
+static bool next_fd(DIR *fds, int pid, char *path, size_t len)
+{
+	struct dirent *fe;
+
+	while ((fe = readdir(fds))) {
+		if (is_pid_dir(fe->d_name)) {
+			snprintf(path, len, "/proc/%d/fd/%s", pid, fe->d_name);
+			return true;
+		}
+	}
+	return false;
+}
+
 /* Whether pid still is the process recorded in d. */
 static bool daemon_alive(const struct daemon *d)
 {
@@ -302,35 +313,25 @@ static bool daemon_alive(const struct daemon *d)
 static void find_daemons(struct ctx *c, const struct stat *bst)
 {
 	DIR *proc = opendir("/proc");
-	struct dirent *de;
+	int pid;
 
 	c->ndaemons = 0;
 	if (!proc)
 		return;
-	while ((de = readdir(proc)) && c->ndaemons < MAX_DAEMONS) {
+	while (c->ndaemons < MAX_DAEMONS && (pid = next_pid(proc))) {
 		char path[300], link[64];
 		bool has_root = false, has_fuse = false;
-		struct dirent *fe;
 		DIR *fds;
-		int pid;
 
-		if (!is_pid_dir(de->d_name))
-			continue;
-		pid = atoi(de->d_name);
-		if (pid == getpid())
-			continue;
 		snprintf(path, sizeof(path), "/proc/%d/fd", pid);
 		fds = opendir(path);
 		if (!fds)
 			continue;
-		while ((fe = readdir(fds)) && !(has_root && has_fuse)) {
+		while (!(has_root && has_fuse) &&
+		       next_fd(fds, pid, path, sizeof(path))) {
 			struct stat st;
 			ssize_t n;
 
-			if (!is_pid_dir(fe->d_name))
-				continue;
-			snprintf(path, sizeof(path), "/proc/%d/fd/%s", pid,
-				 fe->d_name);
 			n = readlink(path, link, sizeof(link) - 1);
 			if (n > 0) {
 				link[n] = '\0';
@@ -402,38 +403,27 @@ static void find_holders(struct ctx *c, const char *mnt)
 {
 	struct sfs_wipe_report *r = c->r;
 	DIR *proc = opendir("/proc");
-	struct dirent *de;
+	int pid;
 
 	r->n_holders = 0;
 	if (!proc)
 		return;
-	while ((de = readdir(proc)) && r->n_holders < SFS_WIPE_MAX_HOLDERS) {
+	while (r->n_holders < SFS_WIPE_MAX_HOLDERS && (pid = next_pid(proc))) {
 		char path[300];
 		bool held = false;
-		int pid;
 
-		if (!is_pid_dir(de->d_name))
-			continue;
-		pid = atoi(de->d_name);
-		if (pid == getpid())
-			continue;
 		snprintf(path, sizeof(path), "/proc/%d/cwd", pid);
 		held = link_under(path, mnt);
 		snprintf(path, sizeof(path), "/proc/%d/root", pid);
 		held = held || link_under(path, mnt);
 		if (!held) {
-			struct dirent *fe;
 			DIR *fds;
 
 			snprintf(path, sizeof(path), "/proc/%d/fd", pid);
 			fds = opendir(path);
-			while (fds && !held && (fe = readdir(fds))) {
-				if (!is_pid_dir(fe->d_name))
-					continue;
-				snprintf(path, sizeof(path), "/proc/%d/fd/%s",
-					 pid, fe->d_name);
+			while (fds && !held &&
+			       next_fd(fds, pid, path, sizeof(path)))
 				held = link_under(path, mnt);
-			}
 			if (fds)
 				closedir(fds);
 		}
@@ -1407,48 +1397,6 @@ static void verify(struct ctx *c)
  * The whole sequence
  */
 
-/* Canonical form of path, also for a dead FUSE mount point (where stat and
- * realpath fail with ENOTCONN): its parent resolved plus its name. */
-static int canonical(const char *path, char *out, bool *stale)
-{
-	char tmp[PATH_MAX], parent[PATH_MAX];
-	const char *base;
-	size_t len;
-	char *slash;
-
-	*stale = false;
-	if (realpath(path, out))
-		return 0;
-	if (errno != ENOTCONN)
-		return -errno;
-	*stale = true;
-	len = strlen(path);
-	if (len >= sizeof(tmp))
-		return -ENAMETOOLONG;
-	memcpy(tmp, path, len + 1);
-	while (len > 1 && tmp[len - 1] == '/')
-		tmp[--len] = '\0';
-	slash = strrchr(tmp, '/');
-	if (!slash) {
-		base = tmp;
-		snprintf(parent, sizeof(parent), ".");
-	} else {
-		*slash = '\0';
-		base = slash + 1;
-		snprintf(parent, sizeof(parent), "%s",
-			 slash == tmp ? "/" : tmp);
-	}
-	if (!*base || strcmp(base, ".") == 0 || strcmp(base, "..") == 0)
-		return -ENOTCONN;
-	if (!realpath(parent, tmp))
-		return -errno;
-	if ((size_t)snprintf(out, PATH_MAX, "%s/%s",
-			     strcmp(tmp, "/") == 0 ? "" : tmp,
-			     base) >= PATH_MAX)
-		return -ENAMETOOLONG;
-	return 0;
-}
-
 /* Finds the backing directory from path (backing or mount point), refusing
  * symlinks, "/" and non-directories. */
 static int resolve(struct ctx *c, const char *path)
@@ -1487,7 +1435,7 @@ static int resolve(struct ctx *c, const char *path)
 		sfs_set_err(c->err, c->err_len, "%s: %s", path, strerror(-rc));
 		return rc;
 	}
-	rc = canonical(trimmed, canon, &stale);
+	rc = sfs_mountpoint_realpath(trimmed, canon, &stale);
 	if (rc) {
 		sfs_set_err(c->err, c->err_len, "%s: %s", path, strerror(-rc));
 		return rc;
