@@ -226,16 +226,31 @@ static int first_failure(const struct block_run *r, uint64_t *bad)
 	return 0;
 }
 
+/* Seals or opens (part) all blocks of r under the file's key. 0, or -1
+ * with the first failed block in *bad. */
+static int run_blocks(const struct sfs_crypto *c, struct block_run *r,
+		      void (*part)(void *, unsigned), uint64_t *bad)
+{
+	struct sfs_file_key fk;
+	int rc;
+
+	sfs_file_key_derive(&fk, c, r->id);
+	r->fk = &fk;
+	run_split(r, part);
+	rc = first_failure(r, bad);
+	r->fk = NULL;
+	sfs_file_key_wipe(&fk);
+	return rc;
+}
+
 ssize_t sfs_content_encrypt(const struct sfs_crypto *c,
 			    const struct sfs_layout *l,
 			    const uint8_t id[SFS_FILE_ID_BYTES],
 			    uint64_t first_block, const uint8_t *in, size_t len,
 			    uint8_t *out)
 {
-	struct sfs_file_key fk;
 	struct block_run r = {
 	    .l = l,
-	    .fk = &fk,
 	    .id = id,
 	    .first_block = first_block,
 	    .in = in,
@@ -244,7 +259,6 @@ ssize_t sfs_content_encrypt(const struct sfs_crypto *c,
 	    .nblocks = (len + SFS_BLOCK_SIZE - 1) / SFS_BLOCK_SIZE,
 	};
 	uint64_t bad;
-	int rc;
 
 	if (sfs_crypto_overhead(c) != l->overhead)
 		bug("sfs_content_encrypt: layout does not match cipher");
@@ -252,11 +266,7 @@ ssize_t sfs_content_encrypt(const struct sfs_crypto *c,
 		return 0;
 	if (sfs_content_cipher_len(l, len) > SSIZE_MAX)
 		return -EINVAL;
-	sfs_file_key_derive(&fk, c, id);
-	run_split(&r, seal_part);
-	rc = first_failure(&r, &bad);
-	sfs_file_key_wipe(&fk);
-	if (rc != 0)
+	if (run_blocks(c, &r, seal_part, &bad) != 0)
 		return -EIO;
 	return (ssize_t)sfs_content_cipher_len(l, len);
 }
@@ -277,10 +287,8 @@ ssize_t sfs_content_decrypt(const struct sfs_crypto *c,
 			    uint64_t first_block, const uint8_t *in,
 			    size_t in_len, uint8_t *out, uint64_t *bad_block)
 {
-	struct sfs_file_key fk;
 	struct block_run r = {
 	    .l = l,
-	    .fk = &fk,
 	    .id = id,
 	    .first_block = first_block,
 	    .in = in,
@@ -290,7 +298,6 @@ ssize_t sfs_content_decrypt(const struct sfs_crypto *c,
 	    .nonce_len = sfs_aead_nonce_bytes(sfs_crypto_aead(c)),
 	};
 	uint64_t bad;
-	int rc;
 
 	if (sfs_crypto_overhead(c) != l->overhead)
 		bug("sfs_content_decrypt: layout does not match cipher");
@@ -298,11 +305,7 @@ ssize_t sfs_content_decrypt(const struct sfs_crypto *c,
 		return 0;
 	if (in_len > SSIZE_MAX)
 		return -EINVAL;
-	sfs_file_key_derive(&fk, c, id);
-	run_split(&r, open_part);
-	rc = first_failure(&r, &bad);
-	sfs_file_key_wipe(&fk);
-	if (rc != 0) {
+	if (run_blocks(c, &r, open_part, &bad) != 0) {
 		/* No partial plaintext may escape a failed read. */
 		sfs_wipe(out, plain_len(l, in_len));
 		if (bad_block)
