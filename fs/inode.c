@@ -236,20 +236,31 @@ static void pin(struct sfs_inode_table *t, struct sfs_inode *n)
 	n->pinned = true;
 }
 
+union handle_buf {
+	struct file_handle fh;
+	char space[sizeof(struct file_handle) + MAX_HANDLE_SZ];
+};
+
+/* The file handle of the object open as fd into u; -errno. */
+static int handle_of(int fd, union handle_buf *u)
+{
+	int mount_id;
+
+	u->fh.handle_bytes = MAX_HANDLE_SZ;
+	return name_to_handle_at(fd, "", &u->fh, &mount_id, AT_EMPTY_PATH) < 0
+		   ? -errno
+		   : 0;
+}
+
 /* Takes n's file handle, sized to what the filesystem needs. */
 static int take_handle(struct sfs_inode *n)
 {
-	union {
-		struct file_handle fh;
-		char space[sizeof(struct file_handle) + MAX_HANDLE_SZ];
-	} u;
+	union handle_buf u;
 	struct file_handle *h;
-	int mount_id;
+	int rc = handle_of(n->path_fd, &u);
 
-	u.fh.handle_bytes = MAX_HANDLE_SZ;
-	if (name_to_handle_at(n->path_fd, "", &u.fh, &mount_id, AT_EMPTY_PATH) <
-	    0)
-		return -errno;
+	if (rc < 0)
+		return rc;
 	h = malloc(sizeof(*h) + u.fh.handle_bytes);
 	if (!h)
 		return -ENOMEM;
@@ -399,6 +410,35 @@ int sfs_itable_enable_parking(struct sfs_inode_table *t, int mount_fd,
 	return 0;
 }
 
+/* Whether the parked n is the object open as fd. A parked object may be
+ * deleted behind our back and its inode number reused; the handle tells
+ * them apart (it carries a generation). */
+static bool same_object(struct sfs_inode *n, int fd)
+{
+	union handle_buf u;
+
+	return handle_of(fd, &u) == 0 &&
+	       u.fh.handle_type == n->handle->handle_type &&
+	       u.fh.handle_bytes == n->handle->handle_bytes &&
+	       memcmp(u.fh.f_handle, n->handle->f_handle, u.fh.handle_bytes) ==
+		   0;
+}
+
+/* Takes n out of the hash; mutex held. */
+static void unhash(struct sfs_inode_table *t, struct sfs_inode *n)
+{
+	struct sfs_inode **pp;
+
+	for (pp = &t->buckets[bucket_of(t, n->dev, n->ino)]; *pp;
+	     pp = &(*pp)->next) {
+		if (*pp == n) {
+			*pp = n->next;
+			t->count--;
+			return;
+		}
+	}
+}
+
 struct sfs_inode *sfs_itable_get(struct sfs_inode_table *t, int fd,
 				 const struct stat *st)
 {
@@ -414,6 +454,12 @@ struct sfs_inode *sfs_itable_get(struct sfs_inode_table *t, int fd,
 		return &t->root;
 	}
 	n = find(t, st->st_dev, st->st_ino);
+	if (n && n->path_fd < 0 && !same_object(n, fd)) {
+		/* Stale: its object is gone (reopening it fails). The kernel
+		 * still has it until it forgets it. */
+		unhash(t, n);
+		n = NULL;
+	}
 	if (n) {
 		n->nlookup++;
 		/* A parked inode takes the fresh fd instead of a reopen. */
@@ -451,7 +497,6 @@ struct sfs_inode *sfs_itable_get(struct sfs_inode_table *t, int fd,
 void sfs_itable_forget(struct sfs_inode_table *t, struct sfs_inode *inode,
 		       uint64_t n)
 {
-	struct sfs_inode **pp;
 	bool held;
 
 	pthread_mutex_lock(&t->mutex);
@@ -466,14 +511,7 @@ void sfs_itable_forget(struct sfs_inode_table *t, struct sfs_inode *inode,
 		pthread_mutex_unlock(&t->mutex);
 		return;
 	}
-	for (pp = &t->buckets[bucket_of(t, inode->dev, inode->ino)]; *pp;
-	     pp = &(*pp)->next) {
-		if (*pp == inode) {
-			*pp = inode->next;
-			break;
-		}
-	}
-	t->count--;
+	unhash(t, inode);
 	ring_del(t, inode);
 	pthread_mutex_lock(&inode->fd_lock);
 	inode->doomed = true;

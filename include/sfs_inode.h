@@ -46,7 +46,7 @@ struct sfs_inode {
 
 	/* The O_PATH fd. Use sfs_inode_fd_get(), never this field. */
 	pthread_mutex_t fd_lock;
-	int path_fd;	    /* -1 while parked; fd_lock */
+	int path_fd; /* -1 while parked; fd_lock, written under table mutex */
 	unsigned int users; /* holders of path_fd; fd_lock */
 	bool referenced;    /* used since the clock hand passed; fd_lock */
 	bool pinned;	    /* never parked again; table mutex + fd_lock */
