@@ -231,11 +231,13 @@ static bool is_mounted(const char *path)
 
 /*
  * fork+exec @argv with stdout/stderr appended to @log (or inherited when
- * NULL) and stdin from /dev/null. The child gets SIGTERM if the test
- * process dies first, so a crashed test does not leave a daemon behind
- * (libfuse unmounts on SIGTERM). Returns the pid or -errno.
+ * NULL) and stdin from /dev/null, with RLIMIT_NOFILE @nofile when not 0.
+ * The child gets SIGTERM if the test process dies first, so a crashed test
+ * does not leave a daemon behind (libfuse unmounts on SIGTERM). Returns the
+ * pid or -errno.
  */
-static pid_t spawn(const char *const argv[], const char *log)
+static pid_t spawn(const char *const argv[], const char *log,
+		   unsigned long nofile)
 {
 	pid_t parent = getpid(), pid;
 
@@ -248,6 +250,12 @@ static pid_t spawn(const char *const argv[], const char *log)
 
 		if (prctl(PR_SET_PDEATHSIG, SIGTERM) || getppid() != parent)
 			_exit(127);
+		if (nofile) {
+			struct rlimit lim = {nofile, nofile};
+
+			if (setrlimit(RLIMIT_NOFILE, &lim))
+				_exit(127);
+		}
 		fd = open("/dev/null", O_RDONLY);
 		if (fd >= 0 && fd != 0) {
 			dup2(fd, 0);
@@ -408,7 +416,7 @@ static void start_or_fail(struct sfs_mount *m, const char *const args[])
 	if (m->pid > 0 || is_mounted(m->mnt))
 		cr_assert_fail("%s: already mounted", m->mnt);
 
-	m->pid = spawn(argv, m->log);
+	m->pid = spawn(argv, m->log, m->nofile);
 	if (m->pid < 0)
 		cr_assert_fail("fork: %s", strerror((int)-m->pid));
 	for (waited = 0; waited <= SFS_MOUNT_WAIT_S * 1000L;
@@ -466,7 +474,7 @@ int sfs_mount_run_fail(struct sfs_mount *m, const char *const args[])
 	}
 	argv[n + 1] = NULL;
 
-	pid = spawn(argv, m->log);
+	pid = spawn(argv, m->log, m->nofile);
 	if (pid < 0)
 		cr_assert_fail("fork: %s", strerror((int)-pid));
 	for (waited = 0; waited <= SFS_MOUNT_WAIT_S * 1000L;
@@ -520,7 +528,7 @@ static int stop_quiet(struct sfs_mount *m, char *why, size_t cap)
 
 	why[0] = '\0';
 	if (m->root[0] && is_mounted(m->mnt)) {
-		fpid = spawn(fm, m->log);
+		fpid = spawn(fm, m->log, 0);
 		if (fpid < 0 ||
 		    wait_bounded(fpid, SFS_STOP_WAIT_S * 1000L, &status)) {
 			if (fpid > 0)
