@@ -195,7 +195,7 @@ static void check_listing(const char *rel, char **want, int n)
 	free(got);
 }
 
-static void many_entries(bool encrypted)
+static void many_entries(void)
 {
 	char rel[128], rel2[128], buf[64];
 	int held[NHELD];
@@ -356,20 +356,19 @@ static void many_entries(bool encrypted)
 		close(fd);
 	}
 	assert_fds_in_limit("at the end");
-	(void)encrypted;
 	sfs_mount_stop(&sfs_fx);
 }
 
 Test(fdlimit, many_entries_hbi, .init = init_hbi, .fini = sfs_fx_fini,
      .timeout = 300)
 {
-	many_entries(true);
+	many_entries();
 }
 
 Test(fdlimit, many_entries_plain, .init = init_plain, .fini = sfs_fx_fini,
      .timeout = 300)
 {
-	many_entries(false);
+	many_entries();
 }
 
 /* A file unlinked while open keeps working through its fd, whether its
