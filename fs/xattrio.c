@@ -36,14 +36,16 @@ static int check_name(const struct sfs_fs *fs, const char *name)
 	return 0;
 }
 
-/* Path for the xattr calls, valid until path_done(); symlinks cannot be
- * reached through /proc without following them, and ext4 keeps no user
- * data on them. */
+/* Path for the xattr calls on attribute `name` (NULL: any), valid until
+ * path_done(); symlinks cannot be reached through /proc without following
+ * them, and ext4 keeps no user data on them. */
 static int inode_path(struct sfs_fs *fs, struct sfs_inode *inode,
-		      struct sfs_fdpath *p, const char **path)
+		      const char *name, struct sfs_fdpath *p, const char **path)
 {
-	int fd;
+	int fd, rc = name ? check_name(fs, name) : 0;
 
+	if (rc < 0)
+		return rc;
 	if (S_ISLNK(inode->type))
 		return -EOPNOTSUPP;
 	fd = sfs_inode_fd_get(fs->inodes, inode);
@@ -93,9 +95,7 @@ ssize_t sfs_xattr_get(struct sfs_fs *fs, struct sfs_inode *inode,
 	ssize_t n;
 	int rc;
 
-	rc = check_name(fs, name);
-	if (rc == 0)
-		rc = inode_path(fs, inode, &p, &path);
+	rc = inode_path(fs, inode, name, &p, &path);
 	if (rc < 0)
 		return rc;
 	if (!fs->encrypted || !is_user(name)) {
@@ -187,9 +187,7 @@ int sfs_xattr_set(struct sfs_fs *fs, struct sfs_inode *inode, const char *name,
 	const char *path;
 	int rc;
 
-	rc = check_name(fs, name);
-	if (rc == 0)
-		rc = inode_path(fs, inode, &p, &path);
+	rc = inode_path(fs, inode, name, &p, &path);
 	if (rc < 0)
 		return rc;
 	if (fs->encrypted && is_user(name))
@@ -210,7 +208,7 @@ ssize_t sfs_xattr_list(struct sfs_fs *fs, struct sfs_inode *inode, char *buf,
 	ssize_t n;
 	int rc;
 
-	rc = inode_path(fs, inode, &p, &path);
+	rc = inode_path(fs, inode, NULL, &p, &path);
 	if (rc < 0)
 		return rc == -EOPNOTSUPP ? 0 : rc;
 	n = listxattr(path, NULL, 0);
@@ -273,9 +271,7 @@ int sfs_xattr_remove(struct sfs_fs *fs, struct sfs_inode *inode,
 	const char *path;
 	int rc;
 
-	rc = check_name(fs, name);
-	if (rc == 0)
-		rc = inode_path(fs, inode, &p, &path);
+	rc = inode_path(fs, inode, name, &p, &path);
 	if (rc < 0)
 		return rc;
 	if (fs->encrypted && is_user(name)) {

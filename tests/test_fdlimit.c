@@ -46,27 +46,27 @@ static void init_plain(void)
 	start("hbi=0");
 }
 
-/* The daemon's open fds. */
-static int daemon_fds(void)
-{
-	char dir[64];
-	struct dirent *de;
-	int n = 0;
-	DIR *d;
-
-	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)sfs_fx.pid);
-	d = opendir(dir);
-	cr_assert_not_null(d, "%s: %s", dir, strerror(errno));
-	while ((de = readdir(d)))
-		n += de->d_name[0] != '.';
-	closedir(d);
-	return n;
-}
+/* body() as one test per mode, each with its own mount. */
+#define IN_BOTH_MODES(body, secs)                                              \
+	Test(fdlimit, body##_hbi, .init = init_hbi, .fini = sfs_fx_fini,       \
+	     .timeout = secs)                                                  \
+	{                                                                      \
+		body();                                                        \
+	}                                                                      \
+	Test(fdlimit, body##_plain, .init = init_plain, .fini = sfs_fx_fini,   \
+	     .timeout = secs)                                                  \
+	{                                                                      \
+		body();                                                        \
+	}
 
 static void assert_fds_in_limit(const char *when)
 {
-	int n = daemon_fds();
+	char dir[64];
+	int n;
 
+	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)sfs_fx.pid);
+	n = sfs_dir_entries(dir);
+	cr_assert_geq(n, 0, "%s: %s", dir, strerror(errno));
 	cr_assert_lt(n, NOFILE, "%s: daemon has %d fds open (limit %d)", when,
 		     n, NOFILE);
 }
@@ -359,17 +359,7 @@ static void many_entries(void)
 	sfs_mount_stop(&sfs_fx);
 }
 
-Test(fdlimit, many_entries_hbi, .init = init_hbi, .fini = sfs_fx_fini,
-     .timeout = 300)
-{
-	many_entries();
-}
-
-Test(fdlimit, many_entries_plain, .init = init_plain, .fini = sfs_fx_fini,
-     .timeout = 300)
-{
-	many_entries();
-}
+IN_BOTH_MODES(many_entries, 300)
 
 /* A file unlinked while open keeps working through its fd, whether its
  * inode fd was open or parked when the name went. */
@@ -433,17 +423,7 @@ static void unlinked_open(void)
 	sfs_mount_stop(&sfs_fx);
 }
 
-Test(fdlimit, unlinked_open_hbi, .init = init_hbi, .fini = sfs_fx_fini,
-     .timeout = 120)
-{
-	unlinked_open();
-}
-
-Test(fdlimit, unlinked_open_plain, .init = init_plain, .fini = sfs_fx_fini,
-     .timeout = 120)
-{
-	unlinked_open();
-}
+IN_BOTH_MODES(unlinked_open, 120)
 
 /* What a process whose working directory is `dir` sees after another
  * removed it: stat(".") and creating a file there, as "rc errno" pairs. */
@@ -542,17 +522,7 @@ static void rmdir_cwd(void)
 	sfs_mount_stop(&sfs_fx);
 }
 
-Test(fdlimit, rmdir_cwd_hbi, .init = init_hbi, .fini = sfs_fx_fini,
-     .timeout = 120)
-{
-	rmdir_cwd();
-}
-
-Test(fdlimit, rmdir_cwd_plain, .init = init_plain, .fini = sfs_fx_fini,
-     .timeout = 120)
-{
-	rmdir_cwd();
-}
+IN_BOTH_MODES(rmdir_cwd, 120)
 
 /* The entry of the backing directory `bdir` behind the mount path `rel`
  * (the mount shows backing inode numbers), into path. */
@@ -643,14 +613,4 @@ static void removed_behind_back(void)
 	sfs_mount_stop(&sfs_fx);
 }
 
-Test(fdlimit, removed_behind_back_hbi, .init = init_hbi, .fini = sfs_fx_fini,
-     .timeout = 120)
-{
-	removed_behind_back();
-}
-
-Test(fdlimit, removed_behind_back_plain, .init = init_plain,
-     .fini = sfs_fx_fini, .timeout = 120)
-{
-	removed_behind_back();
-}
+IN_BOTH_MODES(removed_behind_back, 120)
