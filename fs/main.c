@@ -228,14 +228,14 @@ static int open_backing(const char *backing, char *real, struct stat *st)
 
 /* Lets the inode table close the fds of unused entries once they would
  * take more than the open-file limit less a reserve (at most half the
- * limit) for fds it does not count. mount_fd: the backing root, O_RDONLY
- * (consumed). Without it every entry keeps its fd, as logged. */
-static void enable_parking(struct sfs_fs *fs, const struct sfs_config *cfg,
-			   int mount_fd)
+ * limit) for fds it does not count. Without handles every entry keeps its
+ * fd, as logged. */
+static void enable_parking(struct sfs_fs *fs, const struct sfs_config *cfg)
 {
+	struct sfs_inode *root = sfs_itable_root(fs->inodes);
 	size_t limit = 1024, reserve;
 	struct rlimit files;
-	int rc;
+	int rc, mount_fd;
 
 	if (getrlimit(RLIMIT_NOFILE, &files) == 0)
 		limit = files.rlim_cur > (rlim_t)SIZE_MAX / 2
@@ -244,9 +244,14 @@ static void enable_parking(struct sfs_fs *fs, const struct sfs_config *cfg,
 	reserve = FDS_FIXED + FDS_PER_THREAD * cfg->fuse.max_threads;
 	if (reserve > limit / 2)
 		reserve = limit / 2;
-	rc = mount_fd < 0 ? -errno
-			  : sfs_itable_enable_parking(fs->inodes, mount_fd,
-						      limit - reserve);
+	/* open_by_handle_at() takes no O_PATH fd. */
+	mount_fd = openat(sfs_inode_fd_get(fs->inodes, root), ".",
+			  O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	rc = mount_fd < 0 ? -errno : 0;
+	sfs_inode_fd_put(fs->inodes, root);
+	if (rc == 0)
+		rc = sfs_itable_enable_parking(fs->inodes, mount_fd,
+					       limit - reserve);
 	if (rc < 0)
 		sfs_log(LOG_WARNING,
 			"cannot reopen backing files by handle (%s): every "
@@ -533,7 +538,7 @@ int main(int argc, char *argv[])
 	struct cli cli = {0};
 	char backing[PATH_MAX];
 	struct stat root_st;
-	int ret = 1, root_fd = -1, ready_fd = -1, mount_fd;
+	int ret = 1, root_fd = -1, ready_fd = -1;
 	struct sfs_audit *audit = NULL;
 	bool mounted = false, created = false;
 	struct hup hup = {0};
@@ -587,17 +592,13 @@ int main(int argc, char *argv[])
 	fs.max_write = cfg.fuse.max_write;
 	fs.timeout = cfg.fuse.cache_timeout;
 	fs.writeback = cfg.fuse.writeback_cache;
-	/* open_by_handle_at() takes no O_PATH fd. */
-	mount_fd = openat(root_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	fs.inodes = sfs_itable_new(root_fd, &root_st);
 	if (!fs.inodes) {
 		fprintf(stderr, "scratchfs: out of memory\n");
-		if (mount_fd >= 0)
-			close(mount_fd);
 		goto out;
 	}
 	root_fd = -1; /* owned by the inode table */
-	enable_parking(&fs, &cfg, mount_fd);
+	enable_parking(&fs, &cfg);
 	if (add_mount_options(&args, &cfg, backing) < 0)
 		goto out;
 	se = fuse_session_new(&args, &sfs_ops, sizeof(sfs_ops), &fs);
