@@ -220,9 +220,10 @@ static int open_backing(const char *backing, char *real, struct stat *st)
 	return fd;
 }
 
-/* Per worker thread: a /dev/fuse clone, temporary fds and inode fds held
- * during one request. Plus stdio, /dev/fuse, logs, the root and mount fds.
- * Open files and directory streams are counted by the inode table. */
+/* Per worker thread: libfuse's splice pipe (2), a /dev/fuse clone with
+ * clone_fd, temporary fds and inode fds held during one request. Plus
+ * stdio, /dev/fuse, logs, the root and mount fds. Open files and directory
+ * streams are counted by the inode table. */
 #define FDS_PER_THREAD 8U
 #define FDS_FIXED 64U
 

@@ -251,8 +251,13 @@ static pid_t spawn(const char *const argv[], const char *log,
 		if (prctl(PR_SET_PDEATHSIG, SIGTERM) || getppid() != parent)
 			_exit(127);
 		if (nofile) {
-			struct rlimit lim = {nofile, nofile};
+			struct rlimit lim;
 
+			/* Only root could raise the hard limit. */
+			if (getrlimit(RLIMIT_NOFILE, &lim) == 0 &&
+			    lim.rlim_max < nofile)
+				nofile = lim.rlim_max;
+			lim.rlim_cur = lim.rlim_max = nofile;
 			if (setrlimit(RLIMIT_NOFILE, &lim))
 				_exit(127);
 		}

@@ -38,7 +38,8 @@ struct sfs_mount {
 	bool mounted;	 /* mnt is (believed to be) a live scratchfs mount */
 	int last_status; /* exit status of the last daemon that ended, or -1 */
 	/* When not 0, the daemon runs with RLIMIT_NOFILE soft = hard = nofile
-	 * (set before sfs_mount_start; sfs_mount_setup clears it). */
+	 * (at most the hard limit it would inherit; set before
+	 * sfs_mount_start; sfs_mount_setup clears it). */
 	unsigned long nofile;
 };
 
