@@ -116,6 +116,7 @@ void sfs_itable_unlink_end(struct sfs_inode_table *t);
  * never starved by cached entries. May park inodes. */
 void sfs_itable_other_fds(struct sfs_inode_table *t, int delta);
 
+/* The table's fd counters, for tests and diagnostics. */
 struct sfs_itable_stats {
 	size_t open;   /* inode fds open (the root's excluded) */
 	size_t parked; /* inodes whose fd is parked */
