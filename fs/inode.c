@@ -1,24 +1,56 @@
-/* inode.c - inode table hashed by backing (dev, ino), with lookup counts.
+/* inode.c - inode table hashed by backing (dev, ino), with lookup counts and
+ * an fd budget.
  *
  * The kernel's inode number for an entry is the address of its struct
  * sfs_inode (like libfuse's passthrough_ll), so every op finds its inode in
  * O(1); the hash table exists so that a second lookup of the same backing
- * object (a hard link, a rename) returns the same entry. */
+ * object (a hard link, a rename) returns the same entry.
+ *
+ * Parking (see sfs_inode.h): the inodes whose fd may be closed sit in a
+ * ring that a clock hand sweeps when the table is over budget: an inode
+ * used since the hand last passed (`referenced`) gets a second chance, one
+ * in use is skipped, the others are parked. New inodes join just behind the
+ * hand, so the hand reaches them last. Budget checks happen only where an
+ * fd is opened, so a table under budget costs nothing but counters.
+ */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "sfs_inode.h"
+#include "sfs_log.h"
+
+/* Most fds one park pass closes; it parks down to this far below the
+ * budget, so passes run about once per PARK_BATCH fds opened. */
+#define PARK_BATCH 32U
 
 struct sfs_inode_table {
-	pthread_mutex_t mutex; /* before any inode's locks */
+	/* Shared by removals of names, exclusive for park passes: a pass
+	 * never runs between a removal's check and the removal itself.
+	 * Prefers writers, so a stream of unlinks cannot starve parking. */
+	pthread_rwlock_t unlink_lock;
+	pthread_mutex_t mutex; /* before any inode's fd_lock */
 	struct sfs_inode **buckets;
 	size_t nbuckets; /* power of two */
 	size_t count;
+	struct sfs_inode *hand; /* the ring's clock hand; NULL when empty */
+	int mount_fd;		/* -1: parking off */
+	size_t max_fds;
+	bool handle_warned; /* table mutex */
+	atomic_bool park_noted;
+	atomic_size_t nopen;
+	atomic_size_t nparked;
+	atomic_size_t npinned;
+	atomic_size_t nother;
 	struct sfs_inode root; /* never freed, never in the hash */
 };
+
+/* This thread holds unlink_lock shared: a park pass would deadlock. */
+static __thread bool in_unlink;
 
 static size_t bucket_of(const struct sfs_inode_table *t, dev_t dev, ino_t ino)
 {
@@ -30,26 +62,44 @@ static size_t bucket_of(const struct sfs_inode_table *t, dev_t dev, ino_t ino)
 static void inode_init(struct sfs_inode *inode, int fd, const struct stat *st)
 {
 	memset(inode, 0, sizeof(*inode));
-	inode->fd = fd;
+	inode->path_fd = fd;
 	inode->dev = st->st_dev;
 	inode->ino = st->st_ino;
 	inode->type = st->st_mode & S_IFMT;
+	pthread_mutex_init(&inode->fd_lock, NULL);
 	pthread_rwlock_init(&inode->content, NULL);
 	pthread_mutex_init(&inode->meta_lock, NULL);
 }
 
 static void inode_destroy(struct sfs_inode *inode)
 {
-	close(inode->fd);
+	if (inode->path_fd >= 0)
+		close(inode->path_fd);
+	free(inode->handle);
+	pthread_mutex_destroy(&inode->fd_lock);
 	pthread_rwlock_destroy(&inode->content);
 	pthread_mutex_destroy(&inode->meta_lock);
 	memset(inode->diriv, 0, sizeof(inode->diriv));
 	memset(inode->file_id, 0, sizeof(inode->file_id));
 }
 
+/* Frees an inode already out of the hash and the ring. */
+static void inode_free(struct sfs_inode_table *t, struct sfs_inode *inode)
+{
+	if (inode->path_fd >= 0)
+		atomic_fetch_sub(&t->nopen, 1);
+	else
+		atomic_fetch_sub(&t->nparked, 1);
+	if (inode->pinned)
+		atomic_fetch_sub(&t->npinned, 1);
+	inode_destroy(inode);
+	free(inode);
+}
+
 struct sfs_inode_table *sfs_itable_new(int root_fd, const struct stat *st)
 {
 	struct sfs_inode_table *t = calloc(1, sizeof(*t));
+	pthread_rwlockattr_t attr;
 
 	if (!t)
 		return NULL;
@@ -59,7 +109,13 @@ struct sfs_inode_table *sfs_itable_new(int root_fd, const struct stat *st)
 		free(t);
 		return NULL;
 	}
+	pthread_rwlockattr_init(&attr);
+	pthread_rwlockattr_setkind_np(
+	    &attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&t->unlink_lock, &attr);
+	pthread_rwlockattr_destroy(&attr);
 	pthread_mutex_init(&t->mutex, NULL);
+	t->mount_fd = -1;
 	inode_init(&t->root, root_fd, st);
 	t->root.nlookup = 2; /* the kernel never forgets the root */
 	return t;
@@ -79,7 +135,10 @@ void sfs_itable_free(struct sfs_inode_table *t)
 		}
 	}
 	inode_destroy(&t->root);
+	if (t->mount_fd >= 0)
+		close(t->mount_fd);
 	pthread_mutex_destroy(&t->mutex);
+	pthread_rwlock_destroy(&t->unlink_lock);
 	free(t->buckets);
 	free(t);
 }
@@ -118,10 +177,273 @@ static void maybe_grow(struct sfs_inode_table *t)
 	free(old);
 }
 
+/* The inode of (dev, ino), root excluded; mutex held. */
+static struct sfs_inode *find(struct sfs_inode_table *t, dev_t dev, ino_t ino)
+{
+	struct sfs_inode *n;
+
+	for (n = t->buckets[bucket_of(t, dev, ino)]; n; n = n->next)
+		if (n->dev == dev && n->ino == ino)
+			return n;
+	return NULL;
+}
+
+/* Ring insertion just behind the hand; mutex held. */
+static void ring_add(struct sfs_inode_table *t, struct sfs_inode *n)
+{
+	if (t->mount_fd < 0 || n->in_ring || n->pinned || n->doomed)
+		return;
+	if (!t->hand) {
+		n->ring_next = n->ring_prev = n;
+		t->hand = n;
+	} else {
+		n->ring_next = t->hand;
+		n->ring_prev = t->hand->ring_prev;
+		n->ring_prev->ring_next = n;
+		t->hand->ring_prev = n;
+	}
+	n->in_ring = true;
+}
+
+static void ring_del(struct sfs_inode_table *t, struct sfs_inode *n)
+{
+	if (!n->in_ring)
+		return;
+	if (n->ring_next == n) {
+		t->hand = NULL;
+	} else {
+		n->ring_prev->ring_next = n->ring_next;
+		n->ring_next->ring_prev = n->ring_prev;
+		if (t->hand == n)
+			t->hand = n->ring_next;
+	}
+	n->in_ring = false;
+}
+
+static bool over_budget(struct sfs_inode_table *t)
+{
+	return t->mount_fd >= 0 &&
+	       atomic_load(&t->nopen) + atomic_load(&t->nother) > t->max_fds;
+}
+
+/* Never parks n again: it has no name left, or no handle. Both locks
+ * held. */
+static void pin(struct sfs_inode_table *t, struct sfs_inode *n)
+{
+	ring_del(t, n);
+	if (!n->pinned)
+		atomic_fetch_add(&t->npinned, 1);
+	n->pinned = true;
+}
+
+union handle_buf {
+	struct file_handle fh;
+	char space[sizeof(struct file_handle) + MAX_HANDLE_SZ];
+};
+
+/* The file handle of the object open as fd into u; -errno. */
+static int handle_of(int fd, union handle_buf *u)
+{
+	int mount_id;
+
+	u->fh.handle_bytes = MAX_HANDLE_SZ;
+	return name_to_handle_at(fd, "", &u->fh, &mount_id, AT_EMPTY_PATH) < 0
+		   ? -errno
+		   : 0;
+}
+
+/* Takes n's file handle, sized to what the filesystem needs. */
+static int take_handle(struct sfs_inode *n)
+{
+	union handle_buf u;
+	struct file_handle *h;
+	int rc = handle_of(n->path_fd, &u);
+
+	if (rc < 0)
+		return rc;
+	h = malloc(sizeof(*h) + u.fh.handle_bytes);
+	if (!h)
+		return -ENOMEM;
+	memcpy(h, &u.fh, sizeof(*h) + u.fh.handle_bytes);
+	n->handle = h;
+	return 0;
+}
+
+/* Looks at the inode under the hand (both locks held) and moves the hand
+ * on. Returns the fd to close when it parked it, else -1. */
+static int clock_step(struct sfs_inode_table *t, struct sfs_inode *n)
+{
+	struct stat st;
+	int rc, fd;
+
+	if (n->users > 0 || n->referenced) {
+		n->referenced = false;
+		t->hand = n->ring_next;
+		return -1;
+	}
+	/* An object without a name could not be reopened by handle. */
+	if (fstatat(n->path_fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) <
+		0 ||
+	    st.st_nlink == 0) {
+		pin(t, n);
+		return -1;
+	}
+	if (!n->handle && (rc = take_handle(n)) < 0) {
+		if (!t->handle_warned)
+			sfs_log(LOG_WARNING,
+				"cannot take a file handle (%s): such entries "
+				"keep their descriptors open",
+				strerror(-rc));
+		t->handle_warned = true;
+		pin(t, n);
+		return -1;
+	}
+	fd = n->path_fd;
+	n->path_fd = -1;
+	ring_del(t, n);
+	atomic_fetch_sub(&t->nopen, 1);
+	atomic_fetch_add(&t->nparked, 1);
+	return fd;
+}
+
+/* One park pass: closes up to PARK_BATCH unused fds, least recently used
+ * first, until the table is PARK_BATCH (at most half the budget) below its
+ * budget. The closes happen after the locks are dropped. */
+static void park(struct sfs_inode_table *t)
+{
+	size_t slack =
+	    t->max_fds / 2 < PARK_BATCH ? t->max_fds / 2 : PARK_BATCH;
+	size_t target = t->max_fds - slack, steps, n = 0;
+	int fds[PARK_BATCH];
+
+	if (in_unlink)
+		return; /* the next fd opened parks */
+	if (!atomic_exchange(&t->park_noted, true))
+		sfs_log(LOG_INFO,
+			"over %zu open descriptors: closing those of unused "
+			"entries (reopened by handle when needed)",
+			t->max_fds);
+	pthread_rwlock_wrlock(&t->unlink_lock);
+	pthread_mutex_lock(&t->mutex);
+	/* Two turns of the ring at most: the first may only clear
+	 * `referenced`. */
+	steps = 2 * atomic_load(&t->nopen) + 1;
+	while (t->hand && n < PARK_BATCH && steps-- > 0 &&
+	       atomic_load(&t->nopen) + atomic_load(&t->nother) > target) {
+		struct sfs_inode *c = t->hand;
+		int fd;
+
+		pthread_mutex_lock(&c->fd_lock);
+		fd = clock_step(t, c);
+		pthread_mutex_unlock(&c->fd_lock);
+		if (fd >= 0)
+			fds[n++] = fd;
+	}
+	pthread_mutex_unlock(&t->mutex);
+	pthread_rwlock_unlock(&t->unlink_lock);
+	for (size_t i = 0; i < n; i++)
+		close(fds[i]);
+}
+
+/* Opens n's object from its handle and checks it is still n: handles
+ * carry a generation, this also guards against a filesystem whose do not.
+ * Returns the fd or -errno. */
+static int reopen(struct sfs_inode_table *t, struct sfs_inode *n)
+{
+	struct stat st;
+	int fd, rc;
+
+	fd = open_by_handle_at(t->mount_fd, n->handle, O_PATH | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? -ESTALE : -errno;
+	if (fstatat(fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0) {
+		rc = -errno;
+		close(fd);
+		return rc;
+	}
+	if (st.st_dev != n->dev || st.st_ino != n->ino ||
+	    (st.st_mode & S_IFMT) != n->type) {
+		close(fd);
+		return -ESTALE;
+	}
+	return fd;
+}
+
+/* Makes fd (open on n's object) n's fd when n is parked; both locks held.
+ * Returns true when fd was taken. */
+static bool adopt(struct sfs_inode_table *t, struct sfs_inode *n, int fd)
+{
+	if (n->path_fd >= 0 || n->doomed)
+		return false;
+	n->path_fd = fd;
+	atomic_fetch_sub(&t->nparked, 1);
+	atomic_fetch_add(&t->nopen, 1);
+	ring_add(t, n);
+	return true;
+}
+
+int sfs_itable_enable_parking(struct sfs_inode_table *t, int mount_fd,
+			      size_t max_fds)
+{
+	struct sfs_inode probe;
+	int rc, fd;
+
+	/* The root's own handle shows whether handles work at all. */
+	memset(&probe, 0, sizeof(probe));
+	probe.path_fd = t->root.path_fd;
+	probe.dev = t->root.dev;
+	probe.ino = t->root.ino;
+	probe.type = t->root.type;
+	rc = take_handle(&probe);
+	t->mount_fd = mount_fd;
+	if (rc == 0) {
+		fd = reopen(t, &probe);
+		rc = fd < 0 ? fd : close(fd);
+	}
+	free(probe.handle);
+	if (rc < 0) {
+		t->mount_fd = -1;
+		close(mount_fd);
+		return rc;
+	}
+	t->max_fds = max_fds;
+	return 0;
+}
+
+/* Whether the parked n is the object open as fd. A parked object may be
+ * deleted behind our back and its inode number reused; the handle tells
+ * them apart (it carries a generation). */
+static bool same_object(struct sfs_inode *n, int fd)
+{
+	union handle_buf u;
+
+	return handle_of(fd, &u) == 0 &&
+	       u.fh.handle_type == n->handle->handle_type &&
+	       u.fh.handle_bytes == n->handle->handle_bytes &&
+	       memcmp(u.fh.f_handle, n->handle->f_handle, u.fh.handle_bytes) ==
+		   0;
+}
+
+/* Takes n out of the hash; mutex held. */
+static void unhash(struct sfs_inode_table *t, struct sfs_inode *n)
+{
+	struct sfs_inode **pp;
+
+	for (pp = &t->buckets[bucket_of(t, n->dev, n->ino)]; *pp;
+	     pp = &(*pp)->next) {
+		if (*pp == n) {
+			*pp = n->next;
+			t->count--;
+			return;
+		}
+	}
+}
+
 struct sfs_inode *sfs_itable_get(struct sfs_inode_table *t, int fd,
 				 const struct stat *st)
 {
 	struct sfs_inode *n;
+	bool over;
 	size_t k;
 
 	pthread_mutex_lock(&t->mutex);
@@ -131,35 +453,51 @@ struct sfs_inode *sfs_itable_get(struct sfs_inode_table *t, int fd,
 		close(fd);
 		return &t->root;
 	}
-	k = bucket_of(t, st->st_dev, st->st_ino);
-	for (n = t->buckets[k]; n; n = n->next) {
-		if (n->dev == st->st_dev && n->ino == st->st_ino) {
-			n->nlookup++;
+	n = find(t, st->st_dev, st->st_ino);
+	if (n && n->path_fd < 0 && !same_object(n, fd)) {
+		/* Stale: its object is gone (reopening it fails). The kernel
+		 * still has it until it forgets it. */
+		unhash(t, n);
+		n = NULL;
+	}
+	if (n) {
+		n->nlookup++;
+		/* A parked inode takes the fresh fd instead of a reopen. */
+		pthread_mutex_lock(&n->fd_lock);
+		if (adopt(t, n, fd))
+			fd = -1;
+		pthread_mutex_unlock(&n->fd_lock);
+	} else {
+		n = malloc(sizeof(*n));
+		if (!n) {
 			pthread_mutex_unlock(&t->mutex);
 			close(fd);
-			return n;
+			return NULL;
 		}
+		inode_init(n, fd, st);
+		fd = -1;
+		n->nlookup = 1;
+		k = bucket_of(t, st->st_dev, st->st_ino);
+		n->next = t->buckets[k];
+		t->buckets[k] = n;
+		t->count++;
+		atomic_fetch_add(&t->nopen, 1);
+		ring_add(t, n);
+		maybe_grow(t);
 	}
-	n = malloc(sizeof(*n));
-	if (!n) {
-		pthread_mutex_unlock(&t->mutex);
-		close(fd);
-		return NULL;
-	}
-	inode_init(n, fd, st);
-	n->nlookup = 1;
-	n->next = t->buckets[k];
-	t->buckets[k] = n;
-	t->count++;
-	maybe_grow(t);
+	over = over_budget(t);
 	pthread_mutex_unlock(&t->mutex);
+	if (fd >= 0)
+		close(fd);
+	if (over)
+		park(t);
 	return n;
 }
 
 void sfs_itable_forget(struct sfs_inode_table *t, struct sfs_inode *inode,
 		       uint64_t n)
 {
-	struct sfs_inode **pp;
+	bool held;
 
 	pthread_mutex_lock(&t->mutex);
 	if (n > inode->nlookup) {
@@ -173,15 +511,123 @@ void sfs_itable_forget(struct sfs_inode_table *t, struct sfs_inode *inode,
 		pthread_mutex_unlock(&t->mutex);
 		return;
 	}
-	for (pp = &t->buckets[bucket_of(t, inode->dev, inode->ino)]; *pp;
-	     pp = &(*pp)->next) {
-		if (*pp == inode) {
-			*pp = inode->next;
-			break;
-		}
-	}
-	t->count--;
+	unhash(t, inode);
+	ring_del(t, inode);
+	pthread_mutex_lock(&inode->fd_lock);
+	inode->doomed = true;
+	held = inode->users > 0;
+	pthread_mutex_unlock(&inode->fd_lock);
 	pthread_mutex_unlock(&t->mutex);
-	inode_destroy(inode);
-	free(inode);
+	if (!held)
+		inode_free(t, inode);
+}
+
+int sfs_inode_fd_get(struct sfs_inode_table *t, struct sfs_inode *inode)
+{
+	bool over;
+	int fd, ret;
+
+	pthread_mutex_lock(&inode->fd_lock);
+	inode->users++;
+	inode->referenced = true;
+	fd = inode->path_fd;
+	pthread_mutex_unlock(&inode->fd_lock);
+	if (fd >= 0)
+		return fd;
+
+	/* Parked: the handle is set and stays, the syscall runs unlocked. */
+	fd = reopen(t, inode);
+	if (fd < 0) {
+		sfs_inode_fd_put(t, inode);
+		return fd;
+	}
+	pthread_mutex_lock(&t->mutex);
+	pthread_mutex_lock(&inode->fd_lock);
+	if (adopt(t, inode, fd))
+		fd = -1; /* else another thread was first */
+	ret = inode->path_fd;
+	pthread_mutex_unlock(&inode->fd_lock);
+	over = over_budget(t);
+	pthread_mutex_unlock(&t->mutex);
+	if (fd >= 0)
+		close(fd);
+	if (ret < 0) {
+		/* Forgotten meanwhile (a kernel bug: it uses the inode). */
+		sfs_inode_fd_put(t, inode);
+		return -ESTALE;
+	}
+	if (over)
+		park(t);
+	return ret;
+}
+
+void sfs_inode_fd_put(struct sfs_inode_table *t, struct sfs_inode *inode)
+{
+	bool last;
+
+	pthread_mutex_lock(&inode->fd_lock);
+	if (inode->users == 0) {
+		fprintf(stderr, "BUG: inode fd put without a get\n");
+		abort();
+	}
+	last = --inode->users == 0 && inode->doomed;
+	pthread_mutex_unlock(&inode->fd_lock);
+	if (last)
+		inode_free(t, inode);
+}
+
+void sfs_itable_unlink_begin(struct sfs_inode_table *t, int dir_fd,
+			     const char *name)
+{
+	struct sfs_inode *n;
+	struct stat st;
+	int fd;
+
+	if (t->mount_fd < 0)
+		return;
+	pthread_rwlock_rdlock(&t->unlink_lock);
+	in_unlink = true;
+	/* Passes are excluded until _end: nothing parked now, none will be. */
+	if (atomic_load(&t->nparked) == 0 ||
+	    fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return;
+	pthread_mutex_lock(&t->mutex);
+	n = find(t, st.st_dev, st.st_ino);
+	if (n) {
+		/* Rare enough (a parked entry being removed) to reopen under
+		 * the locks, which keeps n alive. */
+		pthread_mutex_lock(&n->fd_lock);
+		if (n->path_fd < 0 && !n->doomed && (fd = reopen(t, n)) >= 0 &&
+		    !adopt(t, n, fd))
+			close(fd);
+		pthread_mutex_unlock(&n->fd_lock);
+	}
+	pthread_mutex_unlock(&t->mutex);
+}
+
+void sfs_itable_unlink_end(struct sfs_inode_table *t)
+{
+	if (t->mount_fd < 0)
+		return;
+	in_unlink = false;
+	pthread_rwlock_unlock(&t->unlink_lock);
+}
+
+void sfs_itable_other_fds(struct sfs_inode_table *t, int delta)
+{
+	if (delta < 0) {
+		atomic_fetch_sub(&t->nother, (size_t)-delta);
+		return;
+	}
+	atomic_fetch_add(&t->nother, (size_t)delta);
+	if (over_budget(t))
+		park(t);
+}
+
+void sfs_itable_stats(struct sfs_inode_table *t, struct sfs_itable_stats *s)
+{
+	s->open = atomic_load(&t->nopen);
+	s->parked = atomic_load(&t->nparked);
+	s->pinned = atomic_load(&t->npinned);
+	s->other = atomic_load(&t->nother);
 }

@@ -178,8 +178,8 @@ static void harden_process(void)
 	struct rlimit files;
 
 	setrlimit(RLIMIT_CORE, &no_core);
-	/* Every inode the kernel knows pins an O_PATH fd: use all the open
-	 * files we may have, or a job with many files hits EMFILE. */
+	/* Every inode the kernel knows has an O_PATH fd until the inode table
+	 * runs short and parks some: use all the open files we may have. */
 	if (getrlimit(RLIMIT_NOFILE, &files) == 0 &&
 	    files.rlim_cur < files.rlim_max) {
 		files.rlim_cur = files.rlim_max;
@@ -218,6 +218,47 @@ static int open_backing(const char *backing, char *real, struct stat *st)
 		return -1;
 	}
 	return fd;
+}
+
+/* Per worker thread: libfuse's splice pipe (2), a /dev/fuse clone with
+ * clone_fd, temporary fds and inode fds held during one request. Plus
+ * stdio, /dev/fuse, logs, the root and mount fds. Open files and directory
+ * streams are counted by the inode table. */
+#define FDS_PER_THREAD 8U
+#define FDS_FIXED 64U
+
+/* Lets the inode table close the fds of unused entries once they would
+ * take more than the open-file limit less a reserve (at most half the
+ * limit) for fds it does not count. Without handles every entry keeps its
+ * fd, as logged. */
+static void enable_parking(struct sfs_fs *fs, const struct sfs_config *cfg)
+{
+	struct sfs_inode *root = sfs_itable_root(fs->inodes);
+	size_t limit = 1024, reserve;
+	struct rlimit files;
+	int rc, mount_fd;
+
+	if (getrlimit(RLIMIT_NOFILE, &files) == 0)
+		limit = files.rlim_cur > (rlim_t)SIZE_MAX / 2
+			    ? SIZE_MAX / 2
+			    : (size_t)files.rlim_cur;
+	reserve = FDS_FIXED + FDS_PER_THREAD * cfg->fuse.max_threads;
+	if (reserve > limit / 2)
+		reserve = limit / 2;
+	/* open_by_handle_at() takes no O_PATH fd. */
+	mount_fd = openat(sfs_inode_fd_get(fs->inodes, root), ".",
+			  O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	rc = mount_fd < 0 ? -errno : 0;
+	sfs_inode_fd_put(fs->inodes, root);
+	if (rc == 0)
+		rc = sfs_itable_enable_parking(fs->inodes, mount_fd,
+					       limit - reserve);
+	if (rc < 0)
+		sfs_log(LOG_WARNING,
+			"cannot reopen backing files by handle (%s): every "
+			"entry the kernel caches keeps a descriptor, and more "
+			"than about %zu of them fail with EMFILE",
+			strerror(-rc), limit - reserve);
 }
 
 static int check_mountpoint(const char *mnt, const char *backing_real)
@@ -559,6 +600,7 @@ int main(int argc, char *argv[])
 		goto out;
 	}
 	root_fd = -1; /* owned by the inode table */
+	enable_parking(&fs, &cfg);
 	if (add_mount_options(&args, &cfg, backing) < 0)
 		goto out;
 	sfs_ops_fill(&ops, cfg.fuse.xattrs);

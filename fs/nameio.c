@@ -25,6 +25,49 @@ static bool is_root(struct sfs_fs *fs, struct sfs_inode *dir)
 	return dir == sfs_itable_root(fs->inodes);
 }
 
+/* openat() relative to the inode dir; -errno. */
+static int open_in(struct sfs_fs *fs, struct sfs_inode *dir, const char *name,
+		   int flags, mode_t mode)
+{
+	int dfd = sfs_inode_fd_get(fs->inodes, dir), fd;
+
+	if (dfd < 0)
+		return dfd;
+	fd = openat(dfd, name, flags, mode);
+	if (fd < 0)
+		fd = -errno;
+	sfs_inode_fd_put(fs->inodes, dir);
+	return fd;
+}
+
+/* fstatat() (not following symlinks) relative to the inode dir; -errno. */
+static int stat_in(struct sfs_fs *fs, struct sfs_inode *dir, const char *name,
+		   struct stat *st)
+{
+	int dfd = sfs_inode_fd_get(fs->inodes, dir), rc = 0;
+
+	if (dfd < 0)
+		return dfd;
+	if (fstatat(dfd, name, st, AT_SYMLINK_NOFOLLOW) < 0)
+		rc = -errno;
+	sfs_inode_fd_put(fs->inodes, dir);
+	return rc;
+}
+
+/* unlinkat() relative to the inode dir; -errno. */
+static int unlink_in(struct sfs_fs *fs, struct sfs_inode *dir, const char *name,
+		     int flags)
+{
+	int dfd = sfs_inode_fd_get(fs->inodes, dir), rc = 0;
+
+	if (dfd < 0)
+		return dfd;
+	if (unlinkat(dfd, name, flags) < 0)
+		rc = -errno;
+	sfs_inode_fd_put(fs->inodes, dir);
+	return rc;
+}
+
 /* The IV of directory dir, from the cache or its IV file. */
 static int dir_iv(struct sfs_fs *fs, struct sfs_inode *dir,
 		  uint8_t iv[SFS_DIRIV_BYTES])
@@ -39,7 +82,10 @@ static int dir_iv(struct sfs_fs *fs, struct sfs_inode *dir,
 		return 0;
 	}
 	pthread_mutex_unlock(&dir->meta_lock);
-	fd = openat(dir->fd, SFS_DIRIV_NAME, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	fd = open_in(fs, dir, SFS_DIRIV_NAME, O_RDONLY | O_NOFOLLOW | O_CLOEXEC,
+		     0);
+	if (fd == -ESTALE)
+		return fd; /* the directory is gone, not damaged */
 	if (fd < 0) {
 		sfs_report_integrity(fs, dir->ino, SFS_NO_BLOCK,
 				     "directory IV missing");
@@ -96,17 +142,18 @@ int sfs_nameio_prepare(struct sfs_fs *fs, struct sfs_inode *dir,
 	if (!fs->encrypted || !en->is_long)
 		return 0;
 	sfs_name_sidecar(en->backing, sidecar);
-	fd = openat(dir->fd, sidecar,
+	fd =
+	    open_in(fs, dir, sidecar,
 		    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0400);
 	if (fd < 0)
 		/* An existing sidecar holds the same deterministic name. */
-		return errno == EEXIST ? 0 : -errno;
+		return fd == -EEXIST ? 0 : fd;
 	n = sfs_pwrite_full(fd, en->full, len, 0);
 	if (n < 0)
 		rc = (int)n;
 	close(fd);
 	if (rc < 0)
-		unlinkat(dir->fd, sidecar, 0);
+		unlink_in(fs, dir, sidecar, 0);
 	else
 		*created = true;
 	return rc;
@@ -120,19 +167,19 @@ void sfs_nameio_release(struct sfs_fs *fs, struct sfs_inode *dir,
 	if (!fs->encrypted || !en->is_long)
 		return;
 	sfs_name_sidecar(en->backing, sidecar);
-	unlinkat(dir->fd, sidecar, 0);
+	unlink_in(fs, dir, sidecar, 0);
 }
 
 /* Reads a long name's sidecar into full (NUL-terminated). */
-static int read_sidecar(struct sfs_inode *dir, const char *backing, char *full,
-			size_t size)
+static int read_sidecar(struct sfs_fs *fs, struct sfs_inode *dir,
+			const char *backing, char *full, size_t size)
 {
 	char sidecar[NAME_MAX + 1];
 	ssize_t n;
 	int fd;
 
 	sfs_name_sidecar(backing, sidecar);
-	fd = openat(dir->fd, sidecar, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	fd = open_in(fs, dir, sidecar, O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0);
 	if (fd < 0)
 		return -EIO;
 	n = sfs_pread_full(fd, full, size - 1, 0);
@@ -159,7 +206,8 @@ int sfs_nameio_decode(struct sfs_fs *fs, struct sfs_inode *dir,
 		return 0;
 	}
 	if (sfs_name_is_long(backing)) {
-		if (read_sidecar(dir, backing, en.full, sizeof(en.full)) < 0) {
+		if (read_sidecar(fs, dir, backing, en.full, sizeof(en.full)) <
+		    0) {
 			sfs_report_integrity(fs, dir->ino, SFS_NO_BLOCK,
 					     "long name sidecar unreadable");
 			return -EIO;
@@ -326,16 +374,16 @@ int sfs_nameio_rmdir(struct sfs_fs *fs, struct sfs_inode *dir,
 	int fd, rc;
 
 	if (!fs->encrypted)
-		return unlinkat(dir->fd, en->backing, AT_REMOVEDIR) < 0 ? -errno
-									: 0;
-	fd = openat(dir->fd, en->backing,
-		    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		return unlink_in(fs, dir, en->backing, AT_REMOVEDIR);
+	fd = open_in(fs, dir, en->backing,
+		     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	rc = take_iv(fd, &r);
-	if (rc == 0 && unlinkat(dir->fd, en->backing, AT_REMOVEDIR) < 0) {
-		rc = -errno;
-		put_back_iv(fd, &r);
+	if (rc == 0) {
+		rc = unlink_in(fs, dir, en->backing, AT_REMOVEDIR);
+		if (rc < 0)
+			put_back_iv(fd, &r);
 	}
 	close(fd);
 	return rc;
@@ -352,18 +400,19 @@ int sfs_nameio_prepare_replace(struct sfs_fs *fs, struct sfs_inode *olddir,
 
 	r->fd = -1;
 	r->had_iv = false;
-	if (!fs->encrypted ||
-	    fstatat(dir->fd, en->backing, &dst, AT_SYMLINK_NOFOLLOW) < 0 ||
+	if (!fs->encrypted || stat_in(fs, dir, en->backing, &dst) < 0 ||
 	    !S_ISDIR(dst.st_mode) ||
-	    fstatat(olddir->fd, oldname->backing, &src, AT_SYMLINK_NOFOLLOW) <
-		0 ||
+	    stat_in(fs, olddir, oldname->backing, &src) < 0 ||
 	    !S_ISDIR(src.st_mode) || src.st_ino == dst.st_ino)
 		/* Nothing of ours in the way; rename(2) decides. */
 		return 0;
-	r->fd = openat(dir->fd, en->backing,
-		       O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (r->fd < 0)
-		return -errno;
+	r->fd = open_in(fs, dir, en->backing,
+			O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0);
+	if (r->fd < 0) {
+		rc = r->fd;
+		r->fd = -1;
+		return rc;
+	}
 	rc = take_iv(r->fd, r);
 	if (rc < 0) {
 		close(r->fd);
@@ -387,7 +436,7 @@ int sfs_nameio_symlink(struct sfs_fs *fs, struct sfs_inode *dir,
 {
 	char enc[SFS_BACKING_SYMLINK_MAX + 1];
 	const char *stored = target;
-	int rc;
+	int dfd, rc = 0;
 
 	if (fs->encrypted) {
 		rc = sfs_symlink_encrypt(fs->crypto, target, enc);
@@ -395,7 +444,29 @@ int sfs_nameio_symlink(struct sfs_fs *fs, struct sfs_inode *dir,
 			return rc;
 		stored = enc;
 	}
-	return symlinkat(stored, dir->fd, en->backing) < 0 ? -errno : 0;
+	dfd = sfs_inode_fd_get(fs->inodes, dir);
+	if (dfd < 0)
+		return dfd;
+	if (symlinkat(stored, dfd, en->backing) < 0)
+		rc = -errno;
+	sfs_inode_fd_put(fs->inodes, dir);
+	return rc;
+}
+
+/* readlinkat() of the symlink inode into buf; its length or -errno. */
+static ssize_t read_link(struct sfs_fs *fs, struct sfs_inode *inode, char *buf,
+			 size_t size)
+{
+	int fd = sfs_inode_fd_get(fs->inodes, inode);
+	ssize_t n;
+
+	if (fd < 0)
+		return fd;
+	n = readlinkat(fd, "", buf, size);
+	if (n < 0)
+		n = -errno;
+	sfs_inode_fd_put(fs->inodes, inode);
+	return n;
 }
 
 ssize_t sfs_nameio_readlink(struct sfs_fs *fs, struct sfs_inode *inode,
@@ -405,15 +476,15 @@ ssize_t sfs_nameio_readlink(struct sfs_fs *fs, struct sfs_inode *inode,
 	ssize_t n;
 
 	if (!fs->encrypted) {
-		n = readlinkat(inode->fd, "", buf, PATH_MAX - 1);
+		n = read_link(fs, inode, buf, PATH_MAX - 1);
 		if (n < 0)
-			return -errno;
+			return n;
 		buf[n] = '\0';
 		return n;
 	}
-	n = readlinkat(inode->fd, "", enc, sizeof(enc));
+	n = read_link(fs, inode, enc, sizeof(enc));
 	if (n < 0)
-		return -errno;
+		return n;
 	if ((size_t)n >= sizeof(enc))
 		n = -EIO;
 	else

@@ -3,10 +3,11 @@
  *
  * Every inode is an O_PATH fd on the backing filesystem (inode.c), and every
  * operation works relative to such fds, so no path is ever walked and a
- * symlink in the backing directory is never followed. Names, contents,
- * symlink targets and xattrs go through nameio.c, fileio.c and xattrio.c,
- * which hide whether the volume is encrypted. Errors inside are -errno;
- * this file alone turns them into replies.
+ * symlink in the backing directory is never followed. An inode's fd is held
+ * (sfs_inode_fd_get/put) only for the length of one operation. Names,
+ * contents, symlink targets and xattrs go through nameio.c, fileio.c and
+ * xattrio.c, which hide whether the volume is encrypted. Errors inside are
+ * -errno; this file alone turns them into replies.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -81,8 +82,15 @@ static void reply_rc(fuse_req_t req, int rc)
 /* Attributes of a backing object as the mount shows them. */
 static int get_attr(struct sfs_fs *fs, struct sfs_inode *inode, struct stat *st)
 {
-	if (fstatat(inode->fd, "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
-		return -errno;
+	int fd = sfs_inode_fd_get(fs->inodes, inode), rc = 0;
+
+	if (fd < 0)
+		return fd;
+	if (fstatat(fd, "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
+		rc = -errno;
+	sfs_inode_fd_put(fs->inodes, inode);
+	if (rc < 0)
+		return rc;
 	sfs_file_fix_attr(fs, st);
 	sfs_nameio_fix_attr(fs, inode, st);
 	return 0;
@@ -118,10 +126,11 @@ static int fill_entry(struct sfs_fs *fs, int fd, struct fuse_entry_param *e)
 	return 0;
 }
 
-static int lookup_backing(struct sfs_fs *fs, struct sfs_inode *dir,
-			  const char *backing, struct fuse_entry_param *e)
+/* The entry `backing` of the directory dir_fd (a held inode fd). */
+static int lookup_at(struct sfs_fs *fs, int dir_fd, const char *backing,
+		     struct fuse_entry_param *e)
 {
-	int fd = openat(dir->fd, backing, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	int fd = openat(dir_fd, backing, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 
 	if (fd < 0)
 		return -errno;
@@ -140,13 +149,16 @@ static int encode_existing(struct sfs_fs *fs, struct sfs_inode *dir,
 static void sfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct sfs_fs *fs = fs_of(req);
+	struct sfs_inode *dir = inode_of(req, parent);
+	int dfd = sfs_inode_fd_get(fs->inodes, dir), rc;
 	struct fuse_entry_param e;
 	struct sfs_ename en;
-	int rc;
 
-	rc = encode_existing(fs, inode_of(req, parent), name, &en);
+	rc = dfd < 0 ? dfd : encode_existing(fs, dir, name, &en);
 	if (rc == 0)
-		rc = lookup_backing(fs, inode_of(req, parent), en.backing, &e);
+		rc = lookup_at(fs, dfd, en.backing, &e);
+	if (dfd >= 0)
+		sfs_inode_fd_put(fs->inodes, dir);
 	if (rc == -ENOENT && fs->timeout > 0) {
 		/* The mount is exclusive: absence can be cached too. */
 		memset(&e, 0, sizeof(e));
@@ -191,8 +203,8 @@ static void sfs_getattr(fuse_req_t req, fuse_ino_t ino,
 }
 
 /* Truncates through the open file, or through a temporary read-write open
- * when the kernel sends a plain truncate(2). */
-static int set_size(struct sfs_fs *fs, struct sfs_inode *inode,
+ * of the inode's fd ipfd when the kernel sends a plain truncate(2). */
+static int set_size(struct sfs_fs *fs, struct sfs_inode *inode, int ipfd,
 		    struct fuse_file_info *fi, off_t size)
 {
 	struct sfs_fdpath p;
@@ -202,7 +214,7 @@ static int set_size(struct sfs_fs *fs, struct sfs_inode *inode,
 		return sfs_file_truncate(fs, inode, file_of(fi)->fd, size);
 	if (!S_ISREG(inode->type))
 		return S_ISDIR(inode->type) ? -EISDIR : -EINVAL;
-	fd = open(sfs_fdpath(&p, inode->fd), O_RDWR | O_CLOEXEC);
+	fd = open(sfs_fdpath(&p, ipfd), O_RDWR | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
 	rc = sfs_file_truncate(fs, inode, fd, size);
@@ -210,8 +222,7 @@ static int set_size(struct sfs_fs *fs, struct sfs_inode *inode,
 	return rc;
 }
 
-static int set_times(struct sfs_inode *inode, const struct stat *attr,
-		     int valid)
+static int set_times(int ipfd, const struct stat *attr, int valid)
 {
 	struct timespec ts[2] = {{.tv_nsec = UTIME_OMIT},
 				 {.tv_nsec = UTIME_OMIT}};
@@ -224,10 +235,45 @@ static int set_times(struct sfs_inode *inode, const struct stat *attr,
 		ts[1].tv_nsec = UTIME_NOW;
 	else if (valid & FUSE_SET_ATTR_MTIME)
 		ts[1] = attr->st_mtim;
-	return utimensat(inode->fd, "", ts,
-			 AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0
+	return utimensat(ipfd, "", ts, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0
 		   ? -errno
 		   : 0;
+}
+
+/* The changes of one setattr, through the held inode fd ipfd. */
+static int set_attrs(struct sfs_fs *fs, struct sfs_inode *inode, int ipfd,
+		     const struct stat *attr, int valid,
+		     struct fuse_file_info *fi)
+{
+	struct sfs_fdpath p;
+	int rc;
+
+	if (valid & FUSE_SET_ATTR_MODE) {
+		if (fi)
+			rc = fchmod(file_of(fi)->fd, attr->st_mode);
+		else
+			rc = chmod(sfs_fdpath(&p, ipfd), attr->st_mode);
+		if (rc < 0)
+			return -errno;
+	}
+	if (valid & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
+		uid_t uid =
+		    valid & FUSE_SET_ATTR_UID ? attr->st_uid : (uid_t)-1;
+		gid_t gid =
+		    valid & FUSE_SET_ATTR_GID ? attr->st_gid : (gid_t)-1;
+		if (fchownat(ipfd, "", uid, gid,
+			     AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
+			return -errno;
+	}
+	if (valid & FUSE_SET_ATTR_SIZE) {
+		rc = set_size(fs, inode, ipfd, fi, attr->st_size);
+		if (rc < 0)
+			return rc;
+	}
+	if (valid & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME |
+		     FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME_NOW))
+		return set_times(ipfd, attr, valid);
+	return 0;
 }
 
 static void sfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
@@ -235,49 +281,21 @@ static void sfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 {
 	struct sfs_fs *fs = fs_of(req);
 	struct sfs_inode *inode = inode_of(req, ino);
-	struct sfs_fdpath p;
+	int fd = sfs_inode_fd_get(fs->inodes, inode), rc;
 	struct stat st;
-	int rc = 0;
 
-	if (valid & FUSE_SET_ATTR_MODE) {
-		if (fi)
-			rc = fchmod(file_of(fi)->fd, attr->st_mode);
-		else
-			rc = chmod(sfs_fdpath(&p, inode->fd), attr->st_mode);
-		if (rc < 0)
-			goto err;
-	}
-	if (valid & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
-		uid_t uid =
-		    valid & FUSE_SET_ATTR_UID ? attr->st_uid : (uid_t)-1;
-		gid_t gid =
-		    valid & FUSE_SET_ATTR_GID ? attr->st_gid : (gid_t)-1;
-		rc = fchownat(inode->fd, "", uid, gid,
-			      AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
-		if (rc < 0)
-			goto err;
-	}
-	if (valid & FUSE_SET_ATTR_SIZE) {
-		rc = set_size(fs, inode, fi, attr->st_size);
-		if (rc < 0)
-			goto out;
-	}
-	if (valid & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME |
-		     FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME_NOW)) {
-		rc = set_times(inode, attr, valid);
-		if (rc < 0)
-			goto out;
-	}
-	rc = get_attr(fs, inode, &st);
-	if (rc == 0) {
-		fuse_reply_attr(req, &st, fs->timeout);
+	if (fd < 0) {
+		reply_rc(req, fd);
 		return;
 	}
-	goto out;
-err:
-	rc = -errno;
-out:
-	reply_rc(req, rc);
+	rc = set_attrs(fs, inode, fd, attr, valid, fi);
+	sfs_inode_fd_put(fs->inodes, inode);
+	if (rc == 0)
+		rc = get_attr(fs, inode, &st);
+	if (rc < 0)
+		reply_rc(req, rc);
+	else
+		fuse_reply_attr(req, &st, fs->timeout);
 }
 
 static void sfs_readlink(fuse_req_t req, fuse_ino_t ino)
@@ -295,8 +313,8 @@ static void sfs_readlink(fuse_req_t req, fuse_ino_t ino)
  * kernel would for a local filesystem. A set-group-ID directory already
  * made the backing filesystem pick the group. chown clears set-id bits, so
  * they are put back. */
-static int set_owner(fuse_req_t req, struct sfs_inode *dir, int dir_fd,
-		     const char *backing, mode_t mode)
+static int set_owner(fuse_req_t req, int dir_fd, const char *backing,
+		     mode_t mode)
 {
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
 	struct stat dst;
@@ -304,7 +322,7 @@ static int set_owner(fuse_req_t req, struct sfs_inode *dir, int dir_fd,
 
 	if (geteuid() != 0 || (ctx->uid == 0 && ctx->gid == 0))
 		return 0;
-	if (fstatat(dir->fd, "", &dst, AT_EMPTY_PATH) < 0)
+	if (fstatat(dir_fd, "", &dst, AT_EMPTY_PATH) < 0)
 		return -errno;
 	if (dst.st_mode & S_ISGID)
 		gid = (gid_t)-1;
@@ -323,12 +341,12 @@ static void make_node(fuse_req_t req, fuse_ino_t parent, const char *name,
 {
 	struct sfs_fs *fs = fs_of(req);
 	struct sfs_inode *dir = inode_of(req, parent);
+	int dfd = sfs_inode_fd_get(fs->inodes, dir), rc;
 	struct fuse_entry_param e;
 	struct sfs_ename en;
 	bool sidecar;
-	int rc;
 
-	rc = sfs_nameio_encode(fs, dir, name, &en);
+	rc = dfd < 0 ? dfd : sfs_nameio_encode(fs, dir, name, &en);
 	if (rc == 0)
 		rc = sfs_nameio_prepare(fs, dir, &en, &sidecar);
 	if (rc < 0)
@@ -336,34 +354,35 @@ static void make_node(fuse_req_t req, fuse_ino_t parent, const char *name,
 	if (link)
 		rc = sfs_nameio_symlink(fs, dir, &en, link);
 	else if (S_ISDIR(mode))
-		rc =
-		    mkdirat(dir->fd, en.backing, mode & 07777) < 0 ? -errno : 0;
+		rc = mkdirat(dfd, en.backing, mode & 07777) < 0 ? -errno : 0;
 	else
-		rc = mknodat(dir->fd, en.backing, mode, rdev) < 0 ? -errno : 0;
+		rc = mknodat(dfd, en.backing, mode, rdev) < 0 ? -errno : 0;
 	if (rc < 0) {
 		if (sidecar)
 			sfs_nameio_release(fs, dir, &en);
 		goto out;
 	}
-	rc = set_owner(req, dir, dir->fd, en.backing, link ? S_IFLNK : mode);
+	rc = set_owner(req, dfd, en.backing, link ? S_IFLNK : mode);
 	if (rc == 0 && S_ISDIR(mode) && !link) {
-		int fd = openat(dir->fd, en.backing,
+		int fd = openat(dfd, en.backing,
 				O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		rc = fd < 0 ? -errno : sfs_nameio_init_dir(fs, fd);
 		if (fd >= 0)
 			close(fd);
 	}
 	if (rc == 0)
-		rc = lookup_backing(fs, dir, en.backing, &e);
+		rc = lookup_at(fs, dfd, en.backing, &e);
 	if (rc < 0) {
-		/* Leave nothing half-made behind. */
+		/* Leave nothing half-made behind (the table never saw it). */
 		if (S_ISDIR(mode) && !link)
 			sfs_nameio_rmdir(fs, dir, &en);
 		else
-			unlinkat(dir->fd, en.backing, 0);
+			unlinkat(dfd, en.backing, 0);
 		sfs_nameio_release(fs, dir, &en);
 	}
 out:
+	if (dfd >= 0)
+		sfs_inode_fd_put(fs->inodes, dir);
 	if (rc < 0)
 		reply_rc(req, rc);
 	else
@@ -393,59 +412,72 @@ static void sfs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 {
 	struct sfs_fs *fs = fs_of(req);
 	struct sfs_inode *dir = inode_of(req, newparent);
+	struct sfs_inode *inode = inode_of(req, ino);
+	int dfd = sfs_inode_fd_get(fs->inodes, dir), fd = -1, rc;
 	struct fuse_entry_param e;
 	struct sfs_ename en;
 	bool sidecar;
-	int rc;
 
-	rc = sfs_nameio_encode(fs, dir, newname, &en);
+	if (dfd >= 0)
+		fd = sfs_inode_fd_get(fs->inodes, inode);
+	rc = dfd < 0 ? dfd : fd < 0 ? fd : 0;
+	if (rc == 0)
+		rc = sfs_nameio_encode(fs, dir, newname, &en);
 	if (rc == 0)
 		rc = sfs_nameio_prepare(fs, dir, &en, &sidecar);
 	if (rc < 0)
 		goto out;
-	if (linkat(inode_of(req, ino)->fd, "", dir->fd, en.backing,
-		   AT_EMPTY_PATH) < 0) {
+	if (linkat(fd, "", dfd, en.backing, AT_EMPTY_PATH) < 0) {
 		rc = -errno;
 		if (sidecar)
 			sfs_nameio_release(fs, dir, &en);
 		goto out;
 	}
-	rc = lookup_backing(fs, dir, en.backing, &e);
+	rc = lookup_at(fs, dfd, en.backing, &e);
 out:
+	if (fd >= 0)
+		sfs_inode_fd_put(fs->inodes, inode);
+	if (dfd >= 0)
+		sfs_inode_fd_put(fs->inodes, dir);
 	if (rc < 0)
 		reply_rc(req, rc);
 	else
 		fuse_reply_entry(req, &e);
 }
 
-static void sfs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+/* unlink and rmdir: removes the entry `name` of parent. */
+static void remove_entry(fuse_req_t req, fuse_ino_t parent, const char *name,
+			 bool is_dir)
 {
 	struct sfs_fs *fs = fs_of(req);
 	struct sfs_inode *dir = inode_of(req, parent);
+	int dfd = sfs_inode_fd_get(fs->inodes, dir), rc;
 	struct sfs_ename en;
-	int rc;
 
-	rc = encode_existing(fs, dir, name, &en);
-	if (rc == 0 && unlinkat(dir->fd, en.backing, 0) < 0)
-		rc = -errno;
+	rc = dfd < 0 ? dfd : encode_existing(fs, dir, name, &en);
+	if (rc == 0) {
+		sfs_itable_unlink_begin(fs->inodes, dfd, en.backing);
+		if (is_dir)
+			rc = sfs_nameio_rmdir(fs, dir, &en);
+		else if (unlinkat(dfd, en.backing, 0) < 0)
+			rc = -errno;
+		sfs_itable_unlink_end(fs->inodes);
+	}
 	if (rc == 0)
 		sfs_nameio_release(fs, dir, &en);
+	if (dfd >= 0)
+		sfs_inode_fd_put(fs->inodes, dir);
 	reply_rc(req, rc);
+}
+
+static void sfs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	remove_entry(req, parent, name, false);
 }
 
 static void sfs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	struct sfs_fs *fs = fs_of(req);
-	struct sfs_inode *dir = inode_of(req, parent);
-	struct sfs_ename en;
-	int rc;
-
-	rc = encode_existing(fs, dir, name, &en);
-	if (rc == 0)
-		rc = sfs_nameio_rmdir(fs, dir, &en);
-	if (rc == 0)
-		sfs_nameio_release(fs, dir, &en);
-	reply_rc(req, rc);
+	remove_entry(req, parent, name, true);
 }
 
 static void sfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
@@ -456,23 +488,35 @@ static void sfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct sfs_inode *dir = inode_of(req, parent);
 	struct sfs_inode *newdir = inode_of(req, newparent);
 	struct sfs_replaced replaced = {.fd = -1};
+	int dfd = sfs_inode_fd_get(fs->inodes, dir), ndfd = -1, rc;
+	bool replaces = !(flags & (RENAME_EXCHANGE | RENAME_NOREPLACE));
 	struct sfs_ename en, newen;
 	bool sidecar = false;
-	int rc;
 
-	rc = encode_existing(fs, dir, name, &en);
+	if (dfd >= 0)
+		ndfd = sfs_inode_fd_get(fs->inodes, newdir);
+	rc = dfd < 0 ? dfd : ndfd < 0 ? ndfd : 0;
+	if (rc == 0)
+		rc = encode_existing(fs, dir, name, &en);
 	if (rc == 0)
 		rc = sfs_nameio_encode(fs, newdir, newname, &newen);
 	if (rc == 0)
 		rc = sfs_nameio_prepare(fs, newdir, &newen, &sidecar);
 	if (rc < 0)
 		goto out;
-	if (!(flags & (RENAME_EXCHANGE | RENAME_NOREPLACE)))
+	if (replaces)
 		rc = sfs_nameio_prepare_replace(fs, dir, &en, newdir, &newen,
 						&replaced);
-	if (rc == 0 && renameat2(dir->fd, en.backing, newdir->fd, newen.backing,
-				 flags) < 0)
-		rc = -errno;
+	if (rc == 0) {
+		/* A replaced entry loses a name. */
+		if (replaces)
+			sfs_itable_unlink_begin(fs->inodes, ndfd,
+						newen.backing);
+		if (renameat2(dfd, en.backing, ndfd, newen.backing, flags) < 0)
+			rc = -errno;
+		if (replaces)
+			sfs_itable_unlink_end(fs->inodes);
+	}
 	sfs_nameio_finish_replace(&replaced, rc == 0);
 	if (rc < 0) {
 		if (sidecar)
@@ -485,6 +529,10 @@ static void sfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	    (dir != newdir || strcmp(en.backing, newen.backing) != 0))
 		sfs_nameio_release(fs, dir, &en);
 out:
+	if (ndfd >= 0)
+		sfs_inode_fd_put(fs->inodes, newdir);
+	if (dfd >= 0)
+		sfs_inode_fd_put(fs->inodes, dir);
 	reply_rc(req, rc);
 }
 
@@ -496,6 +544,7 @@ static int new_file(struct sfs_fs *fs, int fd, struct sfs_inode *inode,
 	if (!f)
 		return -ENOMEM;
 	atomic_fetch_add(&fs->open_files, 1);
+	sfs_itable_other_fds(fs->inodes, 1);
 	f->fd = fd;
 	f->inode = inode;
 	fi->fh = (uintptr_t)f;
@@ -510,21 +559,21 @@ static void sfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct sfs_fs *fs = fs_of(req);
 	struct sfs_inode *dir = inode_of(req, parent);
 	int flags = sfs_file_backing_flags(fs, fi->flags) | O_NOFOLLOW;
+	int dfd = sfs_inode_fd_get(fs->inodes, dir), fd = -1, rc;
 	struct fuse_entry_param e;
 	struct sfs_ename en;
 	bool sidecar, existed = false;
-	int fd = -1, rc;
 
-	rc = sfs_nameio_encode(fs, dir, name, &en);
+	rc = dfd < 0 ? dfd : sfs_nameio_encode(fs, dir, name, &en);
 	if (rc == 0)
 		rc = sfs_nameio_prepare(fs, dir, &en, &sidecar);
 	if (rc < 0)
 		goto out;
-	fd = openat(dir->fd, en.backing, flags | O_CREAT | O_EXCL, mode);
+	fd = openat(dfd, en.backing, flags | O_CREAT | O_EXCL, mode);
 	if (fd < 0 && errno == EEXIST && !(fi->flags & O_EXCL)) {
 		/* Someone created it since the kernel's lookup. */
 		existed = true;
-		fd = openat(dir->fd, en.backing, flags);
+		fd = openat(dfd, en.backing, flags);
 	}
 	if (fd < 0) {
 		rc = -errno;
@@ -533,12 +582,12 @@ static void sfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		goto out;
 	}
 	if (!existed)
-		rc = set_owner(req, dir, dir->fd, en.backing, mode);
+		rc = set_owner(req, dfd, en.backing, mode);
 	if (rc == 0)
-		rc = lookup_backing(fs, dir, en.backing, &e);
+		rc = lookup_at(fs, dfd, en.backing, &e);
 	if (rc < 0) {
 		if (!existed) {
-			unlinkat(dir->fd, en.backing, 0);
+			unlinkat(dfd, en.backing, 0);
 			sfs_nameio_release(fs, dir, &en);
 		}
 		goto out;
@@ -552,11 +601,14 @@ static void sfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		sfs_itable_forget(fs->inodes, inode, 1);
 		goto out;
 	}
+	sfs_inode_fd_put(fs->inodes, dir);
 	fuse_reply_create(req, &e, fi);
 	return;
 out:
 	if (fd >= 0)
 		close(fd);
+	if (dfd >= 0)
+		sfs_inode_fd_put(fs->inodes, dir);
 	reply_rc(req, rc);
 }
 
@@ -564,15 +616,20 @@ static void sfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct sfs_fs *fs = fs_of(req);
 	struct sfs_inode *inode = inode_of(req, ino);
+	int pfd = sfs_inode_fd_get(fs->inodes, inode), fd, rc = 0;
 	struct sfs_fdpath p;
-	int fd, rc = 0;
 
+	if (pfd < 0) {
+		reply_rc(req, pfd);
+		return;
+	}
 	/* Re-open through /proc: the inode's O_PATH fd cannot do I/O, and
 	 * the path cannot be a symlink planted in the backing directory. */
-	fd = open(sfs_fdpath(&p, inode->fd),
-		  sfs_file_backing_flags(fs, fi->flags));
-	if (fd < 0) {
-		reply_rc(req, -errno);
+	fd = open(sfs_fdpath(&p, pfd), sfs_file_backing_flags(fs, fi->flags));
+	rc = fd < 0 ? -errno : 0;
+	sfs_inode_fd_put(fs->inodes, inode);
+	if (rc < 0) {
+		reply_rc(req, rc);
 		return;
 	}
 	if (fi->flags & O_TRUNC)
@@ -596,6 +653,7 @@ static void sfs_release(fuse_req_t req, fuse_ino_t ino,
 	close(f->fd);
 	free(f);
 	atomic_fetch_sub(&fs_of(req)->open_files, 1);
+	sfs_itable_other_fds(fs_of(req)->inodes, -1);
 	fuse_reply_err(req, 0);
 }
 
@@ -716,23 +774,29 @@ static void sfs_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
 static void sfs_opendir(fuse_req_t req, fuse_ino_t ino,
 			struct fuse_file_info *fi)
 {
+	struct sfs_fs *fs = fs_of(req);
+	struct sfs_inode *inode = inode_of(req, ino);
 	struct sfs_dirh *d = calloc(1, sizeof(*d));
-	int fd, rc;
+	int pfd, fd = -1, rc = ENOMEM;
 
-	if (!d) {
-		fuse_reply_err(req, ENOMEM);
-		return;
-	}
-	fd = openat(inode_of(req, ino)->fd, ".",
-		    O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0 || !(d->dp = fdopendir(fd))) {
+	pfd = d ? sfs_inode_fd_get(fs->inodes, inode) : -ENOMEM;
+	if (pfd >= 0) {
+		fd = openat(pfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		rc = errno;
-		if (fd >= 0)
+		sfs_inode_fd_put(fs->inodes, inode);
+	} else {
+		rc = -pfd;
+	}
+	if (fd < 0 || !(d->dp = fdopendir(fd))) {
+		if (fd >= 0) {
+			rc = errno;
 			close(fd);
+		}
 		free(d);
 		fuse_reply_err(req, rc);
 		return;
 	}
+	sfs_itable_other_fds(fs->inodes, 1);
 	fi->fh = (uintptr_t)d;
 	/* The mount is exclusive: the kernel may keep directory listings, and
 	 * drops them itself when we change the directory. */
@@ -747,11 +811,13 @@ static bool is_dot_or_dotdot(const char *name)
 	       (name[1] == '\0' || (name[1] == '.' && name[2] == '\0'));
 }
 
-/* One directory entry into the reply buffer. Returns its size (which may
- * exceed rem: then nothing was added) or -errno; 0 means skip the entry. */
+/* One directory entry of the stream d on dir into the reply buffer.
+ * Returns its size (which may exceed rem: then nothing was added) or
+ * -errno; 0 means skip the entry. */
 static ssize_t add_entry(fuse_req_t req, struct sfs_inode *dir,
-			 struct dirent *de, char *p, size_t rem, bool plus)
+			 struct sfs_dirh *d, char *p, size_t rem, bool plus)
 {
+	struct dirent *de = d->entry;
 	struct sfs_fs *fs = fs_of(req);
 	char name[NAME_MAX + 1];
 	struct fuse_entry_param e = {0};
@@ -771,7 +837,8 @@ static ssize_t add_entry(fuse_req_t req, struct sfs_inode *dir,
 		return (ssize_t)fuse_add_direntry(req, p, rem, name, &e.attr,
 						  de->d_off);
 	if (!is_dot_or_dotdot(de->d_name)) {
-		rc = lookup_backing(fs, dir, de->d_name, &e);
+		/* The stream's own fd: the inode's may be parked. */
+		rc = lookup_at(fs, dirfd(d->dp), de->d_name, &e);
 		if (rc == -ENOENT || rc == -EXDEV)
 			return 0; /* raced with an unlink, or a mount point */
 		if (rc < 0)
@@ -813,7 +880,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
 				break;
 			}
 		}
-		n = add_entry(req, dir, d->entry, p, rem, plus);
+		n = add_entry(req, dir, d, p, rem, plus);
 		if (n < 0) {
 			rc = (int)n;
 			break;
@@ -853,6 +920,7 @@ static void sfs_releasedir(fuse_req_t req, fuse_ino_t ino,
 	(void)ino;
 	closedir(d->dp);
 	free(d);
+	sfs_itable_other_fds(fs_of(req)->inodes, -1);
 	fuse_reply_err(req, 0);
 }
 
@@ -868,10 +936,19 @@ static void sfs_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
 
 static void sfs_statfs(fuse_req_t req, fuse_ino_t ino)
 {
+	struct sfs_inode_table *t = fs_of(req)->inodes;
+	struct sfs_inode *inode = inode_of(req, ino);
+	int fd = sfs_inode_fd_get(t, inode), rc = 0;
 	struct statvfs sv;
 
-	if (fstatvfs(inode_of(req, ino)->fd, &sv) < 0) {
-		reply_rc(req, -errno);
+	if (fd >= 0 && fstatvfs(fd, &sv) < 0)
+		rc = -errno;
+	if (fd >= 0)
+		sfs_inode_fd_put(t, inode);
+	else
+		rc = fd;
+	if (rc < 0) {
+		reply_rc(req, rc);
 		return;
 	}
 	/* Long names are stored under a hash: any NAME_MAX name fits. */

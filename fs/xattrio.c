@@ -1,5 +1,6 @@
 /* xattrio.c - extended attributes through /proc/self/fd paths (the inode
- * table holds O_PATH fds, which the f*xattr calls do not accept).
+ * table holds O_PATH fds, which the f*xattr calls do not accept). Each
+ * public function holds the inode's fd while it uses the path.
  *
  * Encrypted user.* values are bound to a random per-inode id kept in the
  * backing attribute SFS_XATTR_ID_NAME, and to their encrypted name, so a
@@ -35,15 +36,28 @@ static int check_name(const struct sfs_fs *fs, const char *name)
 	return 0;
 }
 
-/* Path for the xattr calls; symlinks cannot be reached through /proc
- * without following them, and ext4 keeps no user data on them. */
-static int inode_path(struct sfs_inode *inode, struct sfs_fdpath *p,
-		      const char **path)
+/* Path for the xattr calls on attribute `name` (NULL: any), valid until
+ * path_done(); symlinks cannot be reached through /proc without following
+ * them, and ext4 keeps no user data on them. */
+static int inode_path(struct sfs_fs *fs, struct sfs_inode *inode,
+		      const char *name, struct sfs_fdpath *p, const char **path)
 {
+	int fd, rc = name ? check_name(fs, name) : 0;
+
+	if (rc < 0)
+		return rc;
 	if (S_ISLNK(inode->type))
 		return -EOPNOTSUPP;
-	*path = sfs_fdpath(p, inode->fd);
+	fd = sfs_inode_fd_get(fs->inodes, inode);
+	if (fd < 0)
+		return fd;
+	*path = sfs_fdpath(p, fd);
 	return 0;
+}
+
+static void path_done(struct sfs_fs *fs, struct sfs_inode *inode)
+{
+	sfs_inode_fd_put(fs->inodes, inode);
 }
 
 /* The inode's xattr id; creates it when `create` and missing. */
@@ -81,27 +95,25 @@ ssize_t sfs_xattr_get(struct sfs_fs *fs, struct sfs_inode *inode,
 	ssize_t n;
 	int rc;
 
-	rc = check_name(fs, name);
-	if (rc == 0)
-		rc = inode_path(inode, &p, &path);
+	rc = inode_path(fs, inode, name, &p, &path);
 	if (rc < 0)
 		return rc;
 	if (!fs->encrypted || !is_user(name)) {
 		n = getxattr(path, name, buf, size);
-		return n < 0 ? -errno : n;
+		if (n < 0)
+			n = -errno;
+		goto out;
 	}
-	rc = sfs_xattr_name_encrypt(fs->crypto, name, bname);
-	if (rc < 0)
-		return rc;
-	n = getxattr(path, bname, NULL, 0);
+	n = sfs_xattr_name_encrypt(fs->crypto, name, bname);
 	if (n < 0)
-		return -errno;
-	if ((size_t)n < SFS_XATTR_OVERHEAD) {
-		sfs_report_integrity(
-		    fs, inode->ino, SFS_NO_BLOCK,
-		    "extended attribute does not authenticate");
-		return -EIO;
+		goto out;
+	n = getxattr(path, bname, NULL, 0);
+	if (n < 0) {
+		n = -errno;
+		goto out;
 	}
+	if ((size_t)n < SFS_XATTR_OVERHEAD)
+		goto bad;
 	cap = (size_t)n;
 	sealed = malloc(cap);
 	plain = malloc(cap);
@@ -120,18 +132,19 @@ ssize_t sfs_xattr_get(struct sfs_fs *fs, struct sfs_inode *inode,
 	if (rc == 0)
 		n = sfs_xattr_value_decrypt(fs->crypto, id, bname, sealed,
 					    (size_t)n, plain);
-	if (rc < 0 || n < 0) {
-		sfs_report_integrity(
-		    fs, inode->ino, SFS_NO_BLOCK,
-		    "extended attribute does not authenticate");
-		n = -EIO;
-		goto out;
-	}
+	if (rc < 0 || n < 0)
+		goto bad;
 	if (size != 0 && (size_t)n > size)
 		n = -ERANGE;
 	else if (size != 0)
 		memcpy(buf, plain, (size_t)n);
+	goto out;
+bad:
+	sfs_report_integrity(fs, inode->ino, SFS_NO_BLOCK,
+			     "extended attribute does not authenticate");
+	n = -EIO;
 out:
+	path_done(fs, inode);
 	if (plain) {
 		sfs_wipe(plain, cap);
 		free(plain);
@@ -140,24 +153,15 @@ out:
 	return n;
 }
 
-int sfs_xattr_set(struct sfs_fs *fs, struct sfs_inode *inode, const char *name,
-		  const void *value, size_t size, int flags)
+/* sfs_xattr_set() of an encrypted user.* attribute, through path. */
+static int set_sealed(struct sfs_fs *fs, const char *path, const char *name,
+		      const void *value, size_t size, int flags)
 {
 	char bname[XATTR_NAME_MAX + 1];
 	uint8_t id[SFS_XATTR_ID_BYTES], *sealed;
-	struct sfs_fdpath p;
-	const char *path;
 	ssize_t n;
 	int rc;
 
-	rc = check_name(fs, name);
-	if (rc == 0)
-		rc = inode_path(inode, &p, &path);
-	if (rc < 0)
-		return rc;
-	if (!fs->encrypted || !is_user(name))
-		return setxattr(path, name, value, size, flags) < 0 ? -errno
-								    : 0;
 	rc = sfs_xattr_name_encrypt(fs->crypto, name, bname);
 	if (rc < 0)
 		return rc;
@@ -176,6 +180,24 @@ int sfs_xattr_set(struct sfs_fs *fs, struct sfs_inode *inode, const char *name,
 	return rc;
 }
 
+int sfs_xattr_set(struct sfs_fs *fs, struct sfs_inode *inode, const char *name,
+		  const void *value, size_t size, int flags)
+{
+	struct sfs_fdpath p;
+	const char *path;
+	int rc;
+
+	rc = inode_path(fs, inode, name, &p, &path);
+	if (rc < 0)
+		return rc;
+	if (fs->encrypted && is_user(name))
+		rc = set_sealed(fs, path, name, value, size, flags);
+	else if (setxattr(path, name, value, size, flags) < 0)
+		rc = -errno;
+	path_done(fs, inode);
+	return rc;
+}
+
 ssize_t sfs_xattr_list(struct sfs_fs *fs, struct sfs_inode *inode, char *buf,
 		       size_t size)
 {
@@ -186,12 +208,14 @@ ssize_t sfs_xattr_list(struct sfs_fs *fs, struct sfs_inode *inode, char *buf,
 	ssize_t n;
 	int rc;
 
-	rc = inode_path(inode, &p, &path);
+	rc = inode_path(fs, inode, NULL, &p, &path);
 	if (rc < 0)
 		return rc == -EOPNOTSUPP ? 0 : rc;
 	n = listxattr(path, NULL, 0);
-	if (n < 0)
-		return -errno;
+	if (n < 0) {
+		n = -errno;
+		goto out;
+	}
 	raw = malloc((size_t)n + 1);
 	out = malloc((size_t)n + 1);
 	if (!raw || !out) {
@@ -233,6 +257,7 @@ ssize_t sfs_xattr_list(struct sfs_fs *fs, struct sfs_inode *inode, char *buf,
 			memcpy(buf, out, used);
 	}
 out:
+	path_done(fs, inode);
 	free(raw);
 	free(out);
 	return n;
@@ -246,16 +271,15 @@ int sfs_xattr_remove(struct sfs_fs *fs, struct sfs_inode *inode,
 	const char *path;
 	int rc;
 
-	rc = check_name(fs, name);
-	if (rc == 0)
-		rc = inode_path(inode, &p, &path);
+	rc = inode_path(fs, inode, name, &p, &path);
 	if (rc < 0)
 		return rc;
 	if (fs->encrypted && is_user(name)) {
 		rc = sfs_xattr_name_encrypt(fs->crypto, name, bname);
-		if (rc < 0)
-			return rc;
 		name = bname;
 	}
-	return removexattr(path, name) < 0 ? -errno : 0;
+	if (rc == 0 && removexattr(path, name) < 0)
+		rc = -errno;
+	path_done(fs, inode);
+	return rc;
 }

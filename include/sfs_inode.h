@@ -1,13 +1,30 @@
 /* sfs_inode.h - the inode table: one entry per backing (dev, ino) the kernel
  * knows about, holding an O_PATH fd and the kernel's lookup count.
  *
- * Lock order: table mutex before an inode's content lock or id lock.
+ * The kernel may know more entries than the daemon may open files. With
+ * parking enabled, the fds of entries nobody uses are closed ("parked")
+ * when the table goes over its fd budget, least recently used first (a
+ * CLOCK approximation of LRU, so that using an fd takes no global lock),
+ * and reopened from a file handle (open_by_handle_at) when needed again.
+ * Every use of an inode's fd is therefore bracketed by sfs_inode_fd_get()
+ * and sfs_inode_fd_put(); an fd is never closed while held.
+ *
+ * A handle cannot bring back an object that lost its last name (unlinked
+ * but open, a removed working directory): such objects are never parked.
+ * Parking checks the link count first, and a parked object about to lose a
+ * name is reopened first: every removal of a name (unlink, rmdir, rename
+ * over an entry) runs between sfs_itable_unlink_begin() and _end().
+ *
+ * Lock order: the table's unlink lock, then the table mutex, then an
+ * inode's fd_lock. An inode's content lock and meta_lock are never held
+ * while taking any of these (nor taken under them).
  */
 #ifndef SFS_INODE_H
 #define SFS_INODE_H
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -15,13 +32,27 @@
 #include "sfs_content.h"
 #include "sfs_names.h"
 
+struct file_handle;
+
 struct sfs_inode {
 	struct sfs_inode *next; /* hash chain; protected by table mutex */
 	uint64_t nlookup;	/* protected by table mutex */
-	int fd;			/* O_PATH, valid while nlookup > 0 */
+	/* Ring of inodes the clock hand may park; protected by table mutex. */
+	struct sfs_inode *ring_next, *ring_prev;
+	bool in_ring;
 	dev_t dev;
 	ino_t ino;
 	mode_t type; /* S_IFMT bits; a backing inode never changes type */
+
+	/* The O_PATH fd. Use sfs_inode_fd_get(), never this field. */
+	pthread_mutex_t fd_lock;
+	int path_fd; /* -1 while parked; fd_lock, written under table mutex */
+	unsigned int users; /* holders of path_fd; fd_lock */
+	bool referenced;    /* used since the clock hand passed; fd_lock */
+	bool pinned;	    /* never parked again; table mutex + fd_lock */
+	bool doomed;	    /* forgotten while held: last put frees */
+	/* Set once, when first parked; freed with the inode. */
+	struct file_handle *handle;
 
 	/* Readers of file content share it; writers and truncation hold it
 	 * exclusively, so a read-modify-write of a block is atomic. */
@@ -39,19 +70,59 @@ struct sfs_inode {
 struct sfs_inode_table;
 
 /* Creates a table whose root is the directory fd root_fd (O_PATH; owned by
- * the table from now on). NULL when out of memory. */
+ * the table from now on). Parking is off. NULL when out of memory. */
 struct sfs_inode_table *sfs_itable_new(int root_fd, const struct stat *st);
 void sfs_itable_free(struct sfs_inode_table *t);
 struct sfs_inode *sfs_itable_root(struct sfs_inode_table *t);
 
+/* Turns parking on, right after sfs_itable_new(): inode fds plus the fds
+ * counted with sfs_itable_other_fds() are kept at most max_fds (fds in use
+ * excepted). mount_fd is the backing root opened O_RDONLY (the kernel
+ * refuses an O_PATH fd there); the table owns it from now on, also on
+ * failure. Checks that a handle of the root can be reopened: -errno (e.g.
+ * -EPERM without CAP_DAC_READ_SEARCH) leaves parking off. */
+int sfs_itable_enable_parking(struct sfs_inode_table *t, int mount_fd,
+			      size_t max_fds);
+
 /* Returns the inode for the backing object opened as fd (O_PATH) with
  * attributes st, creating it when new, and takes one lookup reference.
- * fd is consumed: kept by a new inode, closed when the inode existed.
- * Returns NULL (and closes fd) when out of memory. */
+ * fd is consumed: kept by a new or parked inode, closed otherwise.
+ * Returns NULL (and closes fd) when out of memory. May park other inodes. */
 struct sfs_inode *sfs_itable_get(struct sfs_inode_table *t, int fd,
 				 const struct stat *st);
-/* Drops n lookup references; frees the inode at zero. */
+/* Drops n lookup references; frees the inode at zero (once no one holds
+ * its fd). */
 void sfs_itable_forget(struct sfs_inode_table *t, struct sfs_inode *inode,
 		       uint64_t n);
+
+/* The inode's O_PATH fd, reopened when parked; valid until the matching
+ * sfs_inode_fd_put(). -ESTALE when the backing object is gone, -errno
+ * otherwise. Cheap when the fd is open: one per-inode lock, no syscall.
+ * May park other inodes. */
+int sfs_inode_fd_get(struct sfs_inode_table *t, struct sfs_inode *inode);
+void sfs_inode_fd_put(struct sfs_inode_table *t, struct sfs_inode *inode);
+
+/* Bracket the removal of backing entry `name` of the directory dir_fd (held
+ * with sfs_inode_fd_get()). Between them no fd is parked, and the object
+ * behind name is not parked: once it has no name left, parking sees that
+ * and keeps its fd. Call no other table function in between except
+ * sfs_inode_fd_get/put() of inodes already held. */
+void sfs_itable_unlink_begin(struct sfs_inode_table *t, int dir_fd,
+			     const char *name);
+void sfs_itable_unlink_end(struct sfs_inode_table *t);
+
+/* Counts delta long-lived fds other than inode fds (open files, directory
+ * streams: each holds a real fd) against the budget, so that they are
+ * never starved by cached entries. May park inodes. */
+void sfs_itable_other_fds(struct sfs_inode_table *t, int delta);
+
+/* The table's fd counters, for tests and diagnostics. */
+struct sfs_itable_stats {
+	size_t open;   /* inode fds open (the root's excluded) */
+	size_t parked; /* inodes whose fd is parked */
+	size_t pinned; /* inodes never parked (no name left, no handle) */
+	size_t other;  /* see sfs_itable_other_fds() */
+};
+void sfs_itable_stats(struct sfs_inode_table *t, struct sfs_itable_stats *s);
 
 #endif

@@ -216,11 +216,13 @@ static bool is_mounted(const char *path)
 
 /*
  * fork+exec @argv with stdout/stderr appended to @log (or inherited when
- * NULL) and stdin from /dev/null. The child gets SIGTERM if the test
- * process dies first, so a crashed test does not leave a daemon behind
- * (libfuse unmounts on SIGTERM). Returns the pid or -errno.
+ * NULL) and stdin from /dev/null, with RLIMIT_NOFILE @nofile when not 0.
+ * The child gets SIGTERM if the test process dies first, so a crashed test
+ * does not leave a daemon behind (libfuse unmounts on SIGTERM). Returns the
+ * pid or -errno.
  */
-static pid_t spawn(const char *const argv[], const char *log)
+static pid_t spawn(const char *const argv[], const char *log,
+		   unsigned long nofile)
 {
 	pid_t parent = getpid(), pid;
 
@@ -233,6 +235,17 @@ static pid_t spawn(const char *const argv[], const char *log)
 
 		if (prctl(PR_SET_PDEATHSIG, SIGTERM) || getppid() != parent)
 			_exit(127);
+		if (nofile) {
+			struct rlimit lim;
+
+			/* Only root could raise the hard limit. */
+			if (getrlimit(RLIMIT_NOFILE, &lim) == 0 &&
+			    lim.rlim_max < nofile)
+				nofile = lim.rlim_max;
+			lim.rlim_cur = lim.rlim_max = nofile;
+			if (setrlimit(RLIMIT_NOFILE, &lim))
+				_exit(127);
+		}
 		fd = open("/dev/null", O_RDONLY);
 		if (fd >= 0 && fd != 0) {
 			dup2(fd, 0);
@@ -257,7 +270,8 @@ static pid_t spawn(const char *const argv[], const char *log)
 
 /* spawn() the daemon with @args (after argv[0]); fails the test when there
  * are too many or fork fails. */
-static pid_t spawn_daemon(const char *const args[], const char *log)
+static pid_t spawn_daemon(const char *const args[], const char *log,
+			  unsigned long nofile)
 {
 	const char *argv[MAX_ARGS + 2];
 	size_t n;
@@ -270,7 +284,7 @@ static pid_t spawn_daemon(const char *const args[], const char *log)
 		argv[n + 1] = args[n];
 	}
 	argv[n + 1] = NULL;
-	pid = spawn(argv, log);
+	pid = spawn(argv, log, nofile);
 	if (pid < 0)
 		cr_assert_fail("fork: %s", strerror((int)-pid));
 	return pid;
@@ -414,7 +428,7 @@ static void start_or_fail(struct sfs_mount *m, const char *const args[])
 
 	if (m->pid > 0 || is_mounted(m->mnt))
 		cr_assert_fail("%s: already mounted", m->mnt);
-	m->pid = spawn_daemon(args, m->log);
+	m->pid = spawn_daemon(args, m->log, m->nofile);
 	for (waited = 0; waited <= SFS_MOUNT_WAIT_S * 1000L;
 	     waited += POLL_MS) {
 		if (waitpid(m->pid, &status, WNOHANG) == m->pid) {
@@ -456,7 +470,7 @@ void sfs_mount_start(struct sfs_mount *m, const char *opts)
 
 int sfs_mount_run_fail(struct sfs_mount *m, const char *const args[])
 {
-	pid_t pid = spawn_daemon(args, m->log);
+	pid_t pid = spawn_daemon(args, m->log, m->nofile);
 	long waited;
 	int status;
 
@@ -511,7 +525,7 @@ static int stop_quiet(struct sfs_mount *m, char *why, size_t cap)
 
 	why[0] = '\0';
 	if (m->root[0] && is_mounted(m->mnt)) {
-		fpid = spawn(fm, m->log);
+		fpid = spawn(fm, m->log, 0);
 		if (fpid < 0 ||
 		    wait_bounded(fpid, SFS_STOP_WAIT_S * 1000L, &status)) {
 			if (fpid > 0)

@@ -37,6 +37,10 @@ struct sfs_mount {
 	pid_t pid;	 /* the running daemon, or -1 */
 	bool mounted;	 /* mnt is (believed to be) a live scratchfs mount */
 	int last_status; /* exit status of the last daemon that ended, or -1 */
+	/* When not 0, the daemon runs with RLIMIT_NOFILE soft = hard = nofile
+	 * (at most the hard limit it would inherit; set before
+	 * sfs_mount_start; sfs_mount_setup clears it). */
+	unsigned long nofile;
 };
 
 /*

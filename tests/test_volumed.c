@@ -1357,17 +1357,8 @@ Test(volumed, restart_after_kill_9_keeps_volumes_counts_and_mounts)
 	j = ok("/VolumeDriver.List", "{}");
 	cr_assert_eq(json_array_size(json_object_get(j, "Volumes")), 0);
 	json_decref(j);
-	{
-		DIR *d = opendir(sfs_join(fx.proot, "volumes"));
-		struct dirent *de;
-		int n = 0;
-
-		cr_assert(d);
-		while ((de = readdir(d)))
-			n += de->d_name[0] != '.';
-		closedir(d);
-		cr_assert_eq(n, 0, "volume directories left behind");
-	}
+	cr_assert_eq(sfs_dir_entries(sfs_join(fx.proot, "volumes")), 0,
+		     "volume directories left behind");
 }
 
 Test(volumed, dead_fuse_daemon_is_replaced_on_mount)

@@ -561,17 +561,8 @@ Test(volumed_docker, keyfile_volume_outlives_containers_and_bad_options)
 	     e.name);
 	must("docker volume rm sk1");
 	cr_assert_eq(access(vol_path("sk1", NULL), F_OK), -1);
-	{
-		DIR *d = opendir(sfs_join(e.proot, "volumes"));
-		struct dirent *de;
-		int left = 0;
-
-		cr_assert(d);
-		while ((de = readdir(d)))
-			left += de->d_name[0] != '.';
-		closedir(d);
-		cr_assert_eq(left, 0, "volumes left in the plugin root");
-	}
+	cr_assert_eq(sfs_dir_entries(sfs_join(e.proot, "volumes")), 0,
+		     "volumes left in the plugin root");
 }
 
 Test(volumed_docker, plugin_kill_9_under_a_running_container)

@@ -39,6 +39,20 @@ int sfs_rm_one(const char *path, const struct stat *st, int flag,
 	return flag == FTW_DP ? rmdir(path) : unlink(path);
 }
 
+int sfs_dir_entries(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while ((de = readdir(d)))
+		n += de->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
 void sfs_tmpdir_make(char *dir, size_t cap, const char *tag)
 {
 	snprintf(dir, cap, "/tmp/sfs-test-%s-XXXXXX", tag);

@@ -27,6 +27,10 @@
 					   sizeof(idx) / sizeof(idx[0]));      \
 	}
 
+/* Entries of @dir whose names do not start with '.'; -1 when it cannot be
+ * read. */
+int sfs_dir_entries(const char *dir);
+
 /* Sleeps @ms milliseconds, resuming after signals. */
 void sfs_sleep_ms(long ms);
 
