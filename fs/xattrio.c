@@ -60,6 +60,24 @@ static void path_done(struct sfs_fs *fs, struct sfs_inode *inode)
 	sfs_inode_fd_put(fs->inodes, inode);
 }
 
+/* The kernel asks for security.capability before every write(2), and the
+ * answer is nearly always "none". Only a setxattr or removexattr through
+ * this (exclusive) mount can add one, so "absent" is remembered per inode,
+ * tagged with a generation that those two bump before and after changing
+ * it: an answer read across a change never sticks. */
+#define CAPS_NAME "security.capability"
+
+static bool is_caps(const char *name)
+{
+	return strcmp(name, CAPS_NAME) == 0;
+}
+
+static void caps_changing(struct sfs_inode *inode, const char *name)
+{
+	if (is_caps(name))
+		atomic_fetch_add(&inode->caps_gen, 1);
+}
+
 /* The inode's xattr id; creates it when `create` and missing. */
 static int xattr_id(const char *path, uint8_t id[SFS_XATTR_ID_BYTES],
 		    bool create)
@@ -92,9 +110,12 @@ ssize_t sfs_xattr_get(struct sfs_fs *fs, struct sfs_inode *inode,
 	struct sfs_fdpath p;
 	const char *path;
 	size_t cap = 0;
+	unsigned int caps_gen = atomic_load(&inode->caps_gen);
 	ssize_t n;
 	int rc;
 
+	if (is_caps(name) && atomic_load(&inode->caps_absent) == caps_gen + 1)
+		return -ENODATA;
 	rc = inode_path(fs, inode, name, &p, &path);
 	if (rc < 0)
 		return rc;
@@ -102,6 +123,8 @@ ssize_t sfs_xattr_get(struct sfs_fs *fs, struct sfs_inode *inode,
 		n = getxattr(path, name, buf, size);
 		if (n < 0)
 			n = -errno;
+		if (n == -ENODATA && is_caps(name))
+			atomic_store(&inode->caps_absent, caps_gen + 1);
 		goto out;
 	}
 	n = sfs_xattr_name_encrypt(fs->crypto, name, bname);
@@ -190,10 +213,12 @@ int sfs_xattr_set(struct sfs_fs *fs, struct sfs_inode *inode, const char *name,
 	rc = inode_path(fs, inode, name, &p, &path);
 	if (rc < 0)
 		return rc;
+	caps_changing(inode, name);
 	if (fs->encrypted && is_user(name))
 		rc = set_sealed(fs, path, name, value, size, flags);
 	else if (setxattr(path, name, value, size, flags) < 0)
 		rc = -errno;
+	caps_changing(inode, name);
 	path_done(fs, inode);
 	return rc;
 }
@@ -278,8 +303,10 @@ int sfs_xattr_remove(struct sfs_fs *fs, struct sfs_inode *inode,
 		rc = sfs_xattr_name_encrypt(fs->crypto, name, bname);
 		name = bname;
 	}
+	caps_changing(inode, name);
 	if (rc == 0 && removexattr(path, name) < 0)
 		rc = -errno;
+	caps_changing(inode, name);
 	path_done(fs, inode);
 	return rc;
 }

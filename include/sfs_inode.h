@@ -23,6 +23,7 @@
 #define SFS_INODE_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -65,6 +66,11 @@ struct sfs_inode {
 	uint8_t file_id[SFS_FILE_ID_BYTES];
 	bool have_diriv;
 	uint8_t diriv[SFS_DIRIV_BYTES];
+
+	/* security.capability is known absent while caps_absent == caps_gen
+	 * + 1 (xattrio.c: the kernel asks before every write). */
+	atomic_uint caps_gen;
+	atomic_uint caps_absent;
 };
 
 struct sfs_inode_table;

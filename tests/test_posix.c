@@ -2389,3 +2389,45 @@ Test(posix_plain, permissions_non_root, .init = init_plain_perm,
 {
 	perm_body();
 }
+
+/* The daemon remembers that a file has no security.capability (the kernel
+ * asks before every write): setting one through the mount must show at
+ * once, and the write that follows must drop it again, as on ext4. */
+static void check_capability_cache(void)
+{
+	/* vfs_cap_data revision 2 (20 bytes): permitted = CAP_NET_RAW. */
+	const uint32_t caps[5] = {0x02000000, 1U << 13, 0, 0, 0};
+	const char *f = sfs_mpath(&sfs_fx, "capfile");
+	uint32_t got[8];
+	int fd = open(f, O_CREAT | O_RDWR, 0755);
+
+	cr_assert_geq(fd, 0, "%s", strerror(errno));
+	cr_assert_eq(pwrite(fd, "a", 1, 0), 1);
+	cr_assert_eq(getxattr(f, "security.capability", got, sizeof(got)), -1);
+	cr_assert_eq(errno, ENODATA, "%s", strerror(errno));
+	cr_assert_eq(setxattr(f, "security.capability", caps, sizeof(caps), 0),
+		     0, "%s", strerror(errno));
+	cr_assert_eq(getxattr(f, "security.capability", got, sizeof(got)),
+		     (ssize_t)sizeof(caps), "set capability not visible");
+	cr_assert_eq(memcmp(got, caps, sizeof(caps)), 0);
+	/* A write by an unprivileged-looking path drops it (file_remove_privs
+	 * through the mount's removexattr). */
+	cr_assert_eq(pwrite(fd, "b", 1, 0), 1);
+	cr_assert_eq(getxattr(f, "security.capability", got, sizeof(got)), -1,
+		     "capability survived a write");
+	cr_assert_eq(errno, ENODATA, "%s", strerror(errno));
+	close(fd);
+	sfs_mount_stop(&sfs_fx);
+}
+
+Test(posix_hbi, capability_cache, .init = sfs_fx_init_hbi, .fini = sfs_fx_fini,
+     .timeout = TEST_TIMEOUT)
+{
+	check_capability_cache();
+}
+
+Test(posix_plain, capability_cache, .init = sfs_fx_init_plain,
+     .fini = sfs_fx_fini, .timeout = TEST_TIMEOUT)
+{
+	check_capability_cache();
+}
