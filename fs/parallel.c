@@ -82,6 +82,25 @@ static void *pool_thread(void *unused)
 	return NULL;
 }
 
+/* fork() copies only the forking thread: the child has no pool threads,
+ * and the mutex must not be copied while one of them holds it. */
+static void fork_prepare(void)
+{
+	pthread_mutex_lock(&pool.mutex);
+}
+
+static void fork_parent(void)
+{
+	pthread_mutex_unlock(&pool.mutex);
+}
+
+static void fork_child(void)
+{
+	pool.threads = 0;
+	pool.head = NULL;
+	pthread_mutex_unlock(&pool.mutex);
+}
+
 static void pool_start(void)
 {
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
@@ -91,7 +110,9 @@ static void pool_start(void)
 
 	if (want > SFS_PARALLEL_MAX_THREADS)
 		want = SFS_PARALLEL_MAX_THREADS;
-	if (want == 0 || pthread_attr_init(&attr) != 0)
+	if (want == 0 ||
+	    pthread_atfork(fork_prepare, fork_parent, fork_child) != 0 ||
+	    pthread_attr_init(&attr) != 0)
 		return;
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	/* Parts are short and call no deep libraries. */

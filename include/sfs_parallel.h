@@ -13,7 +13,8 @@
  * Calls may run concurrently, so each must touch only its own share of
  * arg. The pool (one thread per online CPU but one, at most
  * SFS_PARALLEL_MAX_THREADS) starts on first use; if it cannot start, every
- * part runs on the calling thread. */
+ * part runs on the calling thread, as it does in a child forked after the
+ * pool started. */
 void sfs_parallel_run(void (*part)(void *arg, unsigned i), void *arg,
 		      unsigned nparts);
 

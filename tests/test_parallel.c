@@ -3,8 +3,11 @@
 #include <criterion/parameterized.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "sfs_parallel.h"
 
@@ -96,4 +99,34 @@ Test(parallel, parts_run_at_the_same_time)
 	sfs_parallel_run(meet_part, &m, 2);
 	cr_assert(atomic_load(&m.met[0]) && atomic_load(&m.met[1]),
 		  "the two parts never ran together");
+}
+
+/* A child forked after the pool started has no pool threads: it must know
+ * that and still finish every job on its own. */
+Test(parallel, forked_child_runs_alone)
+{
+	int status;
+	pid_t pid;
+
+	if (sfs_parallel_width() < 2)
+		cr_skip_test("one CPU: no pool threads");
+	run_and_check(8);
+	fflush(NULL);
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		struct counts c = {.n = 8,
+				   .ran = calloc(9, sizeof(atomic_uint))};
+		int ok = c.ran && sfs_parallel_width() == 1;
+
+		if (ok)
+			sfs_parallel_run(count_part, &c, 8);
+		for (unsigned i = 0; ok && i < 8; i++)
+			ok = atomic_load(&c.ran[i]) == 1;
+		_exit(ok ? 0 : 1);
+	}
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		  "the forked child thought it had pool threads");
+	run_and_check(8);
 }
