@@ -428,6 +428,16 @@ static int take_down(struct sfs_plugin *p, struct sfs_plugin_vol *v,
 	return rc < 0 ? rc : 0;
 }
 
+/* Notes mount refs of an earlier engine run that were just dropped. */
+static void log_reclaimed(const char *name, uint64_t dropped)
+{
+	if (dropped)
+		sfs_log(LOG_NOTICE,
+			"volume %s: reclaimed %llu mounts leaked by a previous "
+			"engine run",
+			name, (unsigned long long)dropped);
+}
+
 int sfs_plugin_unmount(struct sfs_plugin *p, const char *name, const char *id,
 		       char *err, size_t err_len)
 {
@@ -467,11 +477,7 @@ int sfs_plugin_unmount(struct sfs_plugin *p, const char *name, const char *id,
 			"volume %s: unmount of an ID that holds no mount "
 			"(ignored)",
 			name);
-	if (dropped)
-		sfs_log(LOG_NOTICE,
-			"volume %s: reclaimed %llu mounts leaked by a previous "
-			"engine run",
-			name, (unsigned long long)dropped);
+	log_reclaimed(name, dropped);
 	if (!changed || total > 0)
 		goto out;
 	rc = take_down(p, v, &pp, v->opts.wipe == SFS_PLUGIN_WIPE_ON_UNMOUNT,
@@ -517,11 +523,7 @@ int sfs_plugin_remove(struct sfs_plugin *p, const char *name, char *err,
 	if (dropped)
 		save_locked(p);
 	pthread_mutex_unlock(&p->lock);
-	if (dropped)
-		sfs_log(LOG_NOTICE,
-			"volume %s: reclaimed %llu mounts leaked by a previous "
-			"engine run",
-			name, (unsigned long long)dropped);
+	log_reclaimed(name, dropped);
 	paths_of(p, v, &pp);
 	/* Remove always wipes, whatever the wipe= option says. */
 	rc = take_down(p, v, &pp, true, err, err_len);
