@@ -28,16 +28,16 @@ static const uint8_t zero_block[SFS_BLOCK_SIZE];
 
 /* Cipher blocks are not page aligned, so the backing fs reads both partly
  * covered pages of a small write before writing them, one synchronous disk
- * read at a time and under its inode lock. Asking for the pages first, and
- * before taking our content lock, makes that one request per write and
- * lets the kernel's concurrent writeback requests overlap their reads. */
+ * read at a time. Asking for the pages first makes that one request per
+ * write. Only ciphertext that exists (below csize) can need reading: an
+ * append, the common small write, costs no extra system call. */
 static void prefetch_blocks(const struct sfs_fs *fs, int fd, uint64_t off,
-			    size_t len)
+			    size_t len, uint64_t csize)
 {
 	uint64_t c0 = sfs_cipher_off(&fs->layout, off / BS);
 	uint64_t c1 = sfs_cipher_off(&fs->layout, (off + len - 1) / BS + 1);
 
-	if (len <= PREFETCH_MAX)
+	if (len <= PREFETCH_MAX && c0 < csize)
 		(void)posix_fadvise(fd, (off_t)c0, (off_t)(c1 - c0),
 				    POSIX_FADV_WILLNEED);
 }
@@ -380,11 +380,11 @@ ssize_t sfs_file_write(struct sfs_fs *fs, struct sfs_file *f,
 		return sfs_pwrite_full(f->fd, buf, len, off);
 	if (len == 0)
 		return 0;
-	prefetch_blocks(fs, f->fd, uoff, len);
 	pthread_rwlock_wrlock(&inode->content);
 	rc = file_sizes(fs, inode, f->fd, &csize, &psize);
 	if (rc < 0)
 		goto out;
+	prefetch_blocks(fs, f->fd, uoff, len, csize);
 	rc = id_for_write(fs, inode, f->fd, csize, id, &created);
 	if (rc < 0)
 		goto out;
