@@ -101,8 +101,6 @@ static void nonce_draw(uint8_t *out, size_t len)
 	}
 	nonce_pool_left -= len;
 	memcpy(out, nonce_pool + nonce_pool_left, len);
-	/* Never hand the same bytes out twice. */
-	sodium_memzero(nonce_pool + nonce_pool_left, len);
 }
 
 int sfs_crypto_init(void)
