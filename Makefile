@@ -54,6 +54,10 @@ BINS       = $(BUILD)/scratchfs $(TOOL_BINS)
 .PHONY: all deps check check-plain check-asan test run install uninstall \
         clean format format-check sweep bench
 .DEFAULT_GOAL := all
+# Keep every object: make would delete the tools' and tests' objects as
+# intermediates, so a second make running meanwhile (make check's
+# install test, an editor's build) could find them gone at link time.
+.SECONDARY:
 
 all: $(BINS)
 
