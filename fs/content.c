@@ -34,51 +34,78 @@ static void block_ad(uint8_t ad[AD_BYTES], const uint8_t id[SFS_FILE_ID_BYTES],
 	put_be64(ad + SFS_FILE_ID_BYTES, block);
 }
 
-void sfs_layout_init(struct sfs_layout *l, size_t overhead)
+void sfs_layout_init(struct sfs_layout *l, size_t slot_bytes)
 {
-	/* The hole rule and size checks need room for a nonce and a tag. */
-	if (overhead == 0 || overhead > SFS_NONCE_MAX_BYTES + SFS_TAG_BYTES)
-		bug("sfs_layout_init: impossible block overhead");
-	l->overhead = overhead;
-	l->cipher_bs = SFS_BLOCK_SIZE + overhead;
+	/* The hole rule needs a nonce; a slot is nonce + tag. */
+	if (slot_bytes <= SFS_TAG_BYTES ||
+	    slot_bytes > SFS_NONCE_MAX_BYTES + SFS_TAG_BYTES)
+		bug("sfs_layout_init: impossible slot size");
+	l->slot_bytes = slot_bytes;
+	l->group_blocks = (SFS_BLOCK_SIZE - SFS_META_HEAD_BYTES) / slot_bytes;
 }
 
-uint64_t sfs_cipher_off(const struct sfs_layout *l, uint64_t block)
+/* Bytes of one group: its metadata page and its data pages. */
+static uint64_t group_bytes(const struct sfs_layout *l)
 {
-	return SFS_FILE_HEADER_BYTES + block * l->cipher_bs;
+	return (l->group_blocks + 1) * SFS_BLOCK_SIZE;
+}
+
+uint64_t sfs_data_off(const struct sfs_layout *l, uint64_t block)
+{
+	uint64_t g = block / l->group_blocks, j = block % l->group_blocks;
+
+	return g * group_bytes(l) + (1 + j) * SFS_BLOCK_SIZE;
+}
+
+uint64_t sfs_slot_off(const struct sfs_layout *l, uint64_t block)
+{
+	uint64_t g = block / l->group_blocks, j = block % l->group_blocks;
+
+	return g * group_bytes(l) + SFS_META_HEAD_BYTES + j * l->slot_bytes;
+}
+
+uint64_t sfs_group_left(const struct sfs_layout *l, uint64_t block)
+{
+	return l->group_blocks - block % l->group_blocks;
+}
+
+uint64_t sfs_block_at(const struct sfs_layout *l, uint64_t coff)
+{
+	uint64_t g = coff / group_bytes(l), in = coff % group_bytes(l);
+
+	if (in < SFS_BLOCK_SIZE) /* the metadata page: its first block */
+		return g * l->group_blocks;
+	return g * l->group_blocks + in / SFS_BLOCK_SIZE - 1;
 }
 
 uint64_t sfs_cipher_size(const struct sfs_layout *l, uint64_t plain_size)
 {
-	uint64_t full = plain_size / SFS_BLOCK_SIZE;
-	uint64_t rem = plain_size % SFS_BLOCK_SIZE;
+	uint64_t last;
 
 	if (plain_size == 0)
 		return 0;
-	return SFS_FILE_HEADER_BYTES + full * l->cipher_bs +
-	       (rem ? rem + l->overhead : 0);
+	last = (plain_size - 1) / SFS_BLOCK_SIZE;
+	return sfs_data_off(l, last) + (plain_size - last * SFS_BLOCK_SIZE);
 }
 
 int sfs_plain_size(const struct sfs_layout *l, uint64_t cipher_size,
 		   uint64_t *plain)
 {
-	uint64_t body, full, rem;
+	uint64_t g = cipher_size / group_bytes(l);
+	uint64_t in = cipher_size % group_bytes(l);
 
-	*plain = 0;
+	*plain = g * l->group_blocks * SFS_BLOCK_SIZE;
 	if (cipher_size == 0)
 		return 0;
 	if (cipher_size < SFS_FILE_HEADER_BYTES)
 		return -EIO;
-	body = cipher_size - SFS_FILE_HEADER_BYTES;
-	full = body / l->cipher_bs;
-	rem = body % l->cipher_bs;
-	*plain = full * SFS_BLOCK_SIZE;
-	if (rem == 0)
+	if (in > SFS_BLOCK_SIZE) {
+		*plain += in - SFS_BLOCK_SIZE;
 		return 0;
-	if (rem <= l->overhead)
-		return -EIO; /* best guess: the full blocks before it */
-	*plain += rem - l->overhead;
-	return 0;
+	}
+	/* Ends inside a metadata page: only the first may (a header, perhaps
+	 * slots, no data yet: an empty file); in == 0 ends a full group. */
+	return in == 0 || g == 0 ? 0 : -EIO;
 }
 
 void sfs_header_new(uint8_t hdr[SFS_FILE_HEADER_BYTES],
@@ -107,12 +134,9 @@ int sfs_header_parse(const uint8_t hdr[SFS_FILE_HEADER_BYTES],
 	return 0;
 }
 
-size_t sfs_content_cipher_len(const struct sfs_layout *l, size_t len)
+size_t sfs_content_slots_len(const struct sfs_layout *l, size_t len)
 {
-	size_t rem = len % SFS_BLOCK_SIZE;
-
-	return len / SFS_BLOCK_SIZE * l->cipher_bs +
-	       (rem ? rem + l->overhead : 0);
+	return (len + SFS_BLOCK_SIZE - 1) / SFS_BLOCK_SIZE * l->slot_bytes;
 }
 
 /* A run of blocks sealed or opened in parts on several cores (parallel.c).
@@ -123,13 +147,14 @@ struct block_run {
 	const struct sfs_file_key *fk;
 	const uint8_t *id;
 	uint64_t first_block;
-	const uint8_t *in;
-	size_t in_len; /* plaintext (seal) or cipher (open) bytes */
-	uint8_t *out;
+	const uint8_t *in; /* plaintext (seal) or ciphertext (open) */
+	size_t len;
+	uint8_t *out;	       /* ciphertext (seal) or plaintext (open) */
+	uint8_t *slots;	       /* written by seal */
+	const uint8_t *cslots; /* read by open */
 	size_t nblocks;
 	unsigned nparts;
-	size_t nonce_len;
-	int rc[SFS_PARALLEL_MAX_THREADS + 1];	   /* per part */
+	int rc[SFS_PARALLEL_MAX_THREADS + 1];	    /* per part */
 	uint64_t bad[SFS_PARALLEL_MAX_THREADS + 1]; /* first failed block */
 };
 
@@ -148,29 +173,28 @@ static void run_split(struct block_run *r, void (*part)(void *, unsigned))
 	sfs_parallel_run(part, r, r->nparts);
 }
 
-static void part_range(const struct block_run *r, unsigned i, size_t *from,
-		       size_t *to)
+/* Block k of the run: its offset in the data and its length. */
+static size_t block_span(const struct block_run *r, size_t k, size_t *off)
 {
-	*from = r->nblocks * i / r->nparts;
-	*to = r->nblocks * (i + 1) / r->nparts;
+	*off = k * SFS_BLOCK_SIZE;
+	return r->len - *off < SFS_BLOCK_SIZE ? r->len - *off : SFS_BLOCK_SIZE;
 }
 
 static void seal_part(void *arg, unsigned i)
 {
 	struct block_run *r = arg;
-	const size_t cbs = r->l->cipher_bs;
+	const size_t sb = r->l->slot_bytes;
 	uint8_t ad[AD_BYTES];
-	size_t k, to;
+	size_t k = r->nblocks * i / r->nparts;
+	size_t to = r->nblocks * (i + 1) / r->nparts;
 
 	r->rc[i] = 0;
-	for (part_range(r, i, &k, &to); k < to; k++) {
-		size_t off = k * SFS_BLOCK_SIZE;
-		size_t n = r->in_len - off < SFS_BLOCK_SIZE ? r->in_len - off
-							     : SFS_BLOCK_SIZE;
+	for (; k < to; k++) {
+		size_t off, n = block_span(r, k, &off);
 
 		block_ad(ad, r->id, r->first_block + k);
-		if (sfs_block_seal(r->fk, r->out + k * cbs, r->in + off, n, ad,
-				   sizeof(ad)) != 0) {
+		if (sfs_block_seal(r->fk, r->out + off, r->slots + k * sb,
+				   r->in + off, n, ad, sizeof(ad)) != 0) {
 			r->rc[i] = -1;
 			r->bad[i] = r->first_block + k;
 			return;
@@ -181,30 +205,27 @@ static void seal_part(void *arg, unsigned i)
 static void open_part(void *arg, unsigned i)
 {
 	struct block_run *r = arg;
-	const struct sfs_layout *l = r->l;
+	const size_t sb = r->l->slot_bytes;
 	uint8_t ad[AD_BYTES];
-	size_t k, to;
+	size_t k = r->nblocks * i / r->nparts;
+	size_t to = r->nblocks * (i + 1) / r->nparts;
 
 	r->rc[i] = 0;
-	for (part_range(r, i, &k, &to); k < to; k++) {
-		size_t off = k * l->cipher_bs;
-		size_t n = r->in_len - off < l->cipher_bs ? r->in_len - off
-							  : l->cipher_bs;
-		const uint8_t *blk = r->in + off;
-		uint8_t *out = r->out + k * SFS_BLOCK_SIZE;
+	for (; k < to; k++) {
+		size_t off, n = block_span(r, k, &off);
+		const uint8_t *slot = r->cslots + k * sb;
 		int rc = 0;
 
-		if (n <= l->overhead) {
-			rc = -1;
-		} else if (sfs_is_zero(blk, r->nonce_len)) {
+		if (sfs_is_zero(slot, sb)) {
 			/* Hole: a sealed block never has a zero nonce. */
-			if (sfs_is_zero(blk, n))
-				memset(out, 0, n - l->overhead);
+			if (sfs_is_zero(r->in + off, n))
+				memset(r->out + off, 0, n);
 			else
 				rc = -1;
 		} else {
 			block_ad(ad, r->id, r->first_block + k);
-			rc = sfs_block_open(r->fk, out, blk, n, ad, sizeof(ad));
+			rc = sfs_block_open(r->fk, r->out + off, r->in + off, n,
+					    slot, ad, sizeof(ad));
 		}
 		if (rc != 0) {
 			r->rc[i] = -1;
@@ -234,6 +255,9 @@ static int run_blocks(const struct sfs_crypto *c, struct block_run *r,
 	struct sfs_file_key fk;
 	int rc;
 
+	if (sfs_crypto_overhead(c) != r->l->slot_bytes)
+		bug("content: layout does not match cipher");
+	r->nblocks = (r->len + SFS_BLOCK_SIZE - 1) / SFS_BLOCK_SIZE;
 	sfs_file_key_derive(&fk, c, r->id);
 	r->fk = &fk;
 	run_split(r, part);
@@ -247,70 +271,52 @@ ssize_t sfs_content_encrypt(const struct sfs_crypto *c,
 			    const struct sfs_layout *l,
 			    const uint8_t id[SFS_FILE_ID_BYTES],
 			    uint64_t first_block, const uint8_t *in, size_t len,
-			    uint8_t *out)
+			    uint8_t *data, uint8_t *slots)
 {
 	struct block_run r = {
 	    .l = l,
 	    .id = id,
 	    .first_block = first_block,
 	    .in = in,
-	    .in_len = len,
-	    .out = out,
-	    .nblocks = (len + SFS_BLOCK_SIZE - 1) / SFS_BLOCK_SIZE,
+	    .len = len,
+	    .out = data,
+	    .slots = slots,
 	};
 	uint64_t bad;
 
-	if (sfs_crypto_overhead(c) != l->overhead)
-		bug("sfs_content_encrypt: layout does not match cipher");
-	if (len == 0)
-		return 0;
-	if (sfs_content_cipher_len(l, len) > SSIZE_MAX)
+	if (len > SSIZE_MAX)
 		return -EINVAL;
 	if (run_blocks(c, &r, seal_part, &bad) != 0)
 		return -EIO;
-	return (ssize_t)sfs_content_cipher_len(l, len);
-}
-
-/* Plaintext bytes the blocks of in_len cipher bytes decrypt to (0 for a
- * last block too short to hold any). */
-static size_t plain_len(const struct sfs_layout *l, size_t in_len)
-{
-	size_t rem = in_len % l->cipher_bs;
-
-	return in_len / l->cipher_bs * SFS_BLOCK_SIZE +
-	       (rem > l->overhead ? rem - l->overhead : 0);
+	return (ssize_t)len;
 }
 
 ssize_t sfs_content_decrypt(const struct sfs_crypto *c,
 			    const struct sfs_layout *l,
 			    const uint8_t id[SFS_FILE_ID_BYTES],
-			    uint64_t first_block, const uint8_t *in,
-			    size_t in_len, uint8_t *out, uint64_t *bad_block)
+			    uint64_t first_block, const uint8_t *data,
+			    size_t len, const uint8_t *slots, uint8_t *out,
+			    uint64_t *bad_block)
 {
 	struct block_run r = {
 	    .l = l,
 	    .id = id,
 	    .first_block = first_block,
-	    .in = in,
-	    .in_len = in_len,
+	    .in = data,
+	    .len = len,
 	    .out = out,
-	    .nblocks = (in_len + l->cipher_bs - 1) / l->cipher_bs,
-	    .nonce_len = sfs_aead_nonce_bytes(sfs_crypto_aead(c)),
+	    .cslots = slots,
 	};
 	uint64_t bad;
 
-	if (sfs_crypto_overhead(c) != l->overhead)
-		bug("sfs_content_decrypt: layout does not match cipher");
-	if (in_len == 0)
-		return 0;
-	if (in_len > SSIZE_MAX)
+	if (len > SSIZE_MAX)
 		return -EINVAL;
 	if (run_blocks(c, &r, open_part, &bad) != 0) {
 		/* No partial plaintext may escape a failed read. */
-		sfs_wipe(out, plain_len(l, in_len));
+		sfs_wipe(out, len);
 		if (bad_block)
 			*bad_block = bad;
 		return -EIO;
 	}
-	return (ssize_t)plain_len(l, in_len);
+	return (ssize_t)len;
 }

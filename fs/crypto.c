@@ -229,7 +229,8 @@ static double time_aead(enum sfs_aead aead, uint8_t *buf, uint8_t *out,
 	}
 	t0 = now_sec();
 	for (i = 0; rc == 0 && i < blocks; i++)
-		rc = sfs_block_seal(&fk, out, buf, 4096, ad, sizeof(ad));
+		rc = sfs_block_seal(&fk, out, out + 4096, buf, 4096, ad,
+				    sizeof(ad));
 	t = now_sec() - t0;
 	sfs_file_key_wipe(&fk);
 	return rc == 0 ? t : -1;
@@ -436,7 +437,7 @@ void sfs_file_key_wipe(struct sfs_file_key *fk)
 	sodium_memzero(fk, sizeof(*fk));
 }
 
-int sfs_block_seal(const struct sfs_file_key *fk, uint8_t *out,
+int sfs_block_seal(const struct sfs_file_key *fk, uint8_t *ct, uint8_t *slot,
 		   const uint8_t *in, size_t len, const uint8_t *ad,
 		   size_t ad_len)
 {
@@ -447,44 +448,39 @@ int sfs_block_seal(const struct sfs_file_key *fk, uint8_t *out,
 		return -1;
 	/* An all-zero nonce marks a hole; never emit one (p = 2^-96). */
 	do
-		nonce_draw(out, nlen);
-	while (sodium_is_zero(out, nlen));
+		nonce_draw(slot, nlen);
+	while (sodium_is_zero(slot, nlen));
 	if (fk->aead == SFS_AEAD_AES256GCM)
-		rc = crypto_aead_aes256gcm_encrypt_afternm(
-		    out + nlen, NULL, in, len, ad, ad_len, NULL, out,
+		rc = crypto_aead_aes256gcm_encrypt_detached_afternm(
+		    ct, slot + nlen, NULL, in, len, ad, ad_len, NULL, slot,
 		    gcm_state(fk));
 	else
-		rc = crypto_aead_xchacha20poly1305_ietf_encrypt(
-		    out + nlen, NULL, in, len, ad, ad_len, NULL, out,
+		rc = crypto_aead_xchacha20poly1305_ietf_encrypt_detached(
+		    ct, slot + nlen, NULL, in, len, ad, ad_len, NULL, slot,
 		    fk->state);
 	return rc == 0 ? 0 : -1;
 }
 
 int sfs_block_open(const struct sfs_file_key *fk, uint8_t *out,
-		   const uint8_t *in, size_t in_len, const uint8_t *ad,
-		   size_t ad_len)
+		   const uint8_t *ct, size_t len, const uint8_t *slot,
+		   const uint8_t *ad, size_t ad_len)
 {
 	size_t nlen = sfs_aead_nonce_bytes(fk->aead);
-	size_t out_len;
-	int rc;
+	int rc = -1;
 
-	if (nlen == 0 || in_len < nlen + SFS_TAG_BYTES)
-		return -1;
-	out_len = in_len - nlen - SFS_TAG_BYTES;
-	if (sodium_is_zero(in, nlen)) {
-		memset(out, 0, out_len);
-		return -1;
+	if (nlen != 0 && !sodium_is_zero(slot, nlen)) {
+		if (fk->aead == SFS_AEAD_AES256GCM)
+			rc = crypto_aead_aes256gcm_decrypt_detached_afternm(
+			    out, NULL, ct, len, slot + nlen, ad, ad_len, slot,
+			    gcm_state(fk));
+		else
+			rc =
+			    crypto_aead_xchacha20poly1305_ietf_decrypt_detached(
+				out, NULL, ct, len, slot + nlen, ad, ad_len,
+				slot, fk->state);
 	}
-	if (fk->aead == SFS_AEAD_AES256GCM)
-		rc = crypto_aead_aes256gcm_decrypt_afternm(
-		    out, NULL, NULL, in + nlen, in_len - nlen, ad, ad_len, in,
-		    gcm_state(fk));
-	else
-		rc = crypto_aead_xchacha20poly1305_ietf_decrypt(
-		    out, NULL, NULL, in + nlen, in_len - nlen, ad, ad_len, in,
-		    fk->state);
 	if (rc != 0) {
-		memset(out, 0, out_len);
+		memset(out, 0, len);
 		return -1;
 	}
 	return 0;

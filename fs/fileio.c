@@ -1,10 +1,10 @@
 /* fileio.c - read/write/truncate/fallocate/lseek of one backing file.
  *
  * Plain mode passes through. Encrypted mode maps plaintext ranges onto the
- * block layout of content.c: a partial block is read, decrypted, merged and
- * re-encrypted (read-modify-write) under the inode's exclusive content lock;
- * growing a file first re-encrypts a short last block to full length so the
- * blocks after it keep their offsets (skipped blocks stay holes).
+ * block layout of content.c (stored through blockio.c): a partial block is
+ * read, decrypted, merged and re-encrypted (read-modify-write) under the
+ * inode's exclusive content lock; growing a file first re-encrypts a short
+ * last block to full length (skipped blocks stay holes).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "sfs_blockio.h"
 #include "sfs_crypto.h"
 #include "sfs_fileio.h"
 #include "sfs_log.h"
@@ -23,29 +24,10 @@
 
 static const uint8_t zero_block[SFS_BLOCK_SIZE];
 
-/* Writes up to this size prefetch the backing pages they partly cover. */
-#define PREFETCH_MAX (64 * 1024)
-
-/* Cipher blocks are not page aligned, so the backing fs reads both partly
- * covered pages of a small write before writing them, one synchronous disk
- * read at a time. Asking for the pages first makes that one request per
- * write. Only ciphertext that exists (below csize) can need reading: an
- * append, the common small write, costs no extra system call. */
-static void prefetch_blocks(const struct sfs_fs *fs, int fd, uint64_t off,
-			    size_t len, uint64_t csize)
-{
-	uint64_t c0 = sfs_cipher_off(&fs->layout, off / BS);
-	uint64_t c1 = sfs_cipher_off(&fs->layout, (off + len - 1) / BS + 1);
-
-	if (len <= PREFETCH_MAX && c0 < csize)
-		(void)posix_fadvise(fd, (off_t)c0, (off_t)(c1 - c0),
-				    POSIX_FADV_WILLNEED);
-}
-
 int sfs_file_backing_flags(const struct sfs_fs *fs, int flags)
 {
 	flags &= ~(O_CREAT | O_EXCL | O_TRUNC | O_NOCTTY);
-	/* The header breaks O_DIRECT alignment; the kernel still serves the
+	/* Slots are not page-sized I/O; the kernel still serves the
 	 * caller's O_DIRECT semantics (no page cache) through FUSE. */
 	flags &= ~O_DIRECT;
 	if (fs->encrypted || fs->writeback) {
@@ -148,23 +130,22 @@ static int load_block(struct sfs_fs *fs, struct sfs_inode *inode, int fd,
 		      const uint8_t *id, uint64_t psize, uint64_t block,
 		      uint8_t *dst)
 {
-	uint8_t cbuf[SFS_BLOCK_SIZE + SFS_NONCE_MAX_BYTES + SFS_TAG_BYTES];
+	uint8_t slot[SFS_NONCE_MAX_BYTES + SFS_TAG_BYTES];
 	uint64_t start = block * BS, bad;
-	size_t plen, clen;
+	size_t plen;
 	ssize_t n;
 
 	memset(dst, 0, BS);
 	if (start >= psize)
 		return 0;
 	plen = psize - start < BS ? (size_t)(psize - start) : BS;
-	clen = plen + fs->layout.overhead;
-	n = sfs_pread_full(fd, cbuf, clen,
-			   (off_t)sfs_cipher_off(&fs->layout, block));
+	n = sfs_blocks_read(&fs->layout, fd, block, dst, plen, slot);
 	if (n < 0)
 		return (int)n;
-	if ((size_t)n != clen ||
-	    sfs_content_decrypt(fs->crypto, &fs->layout, id, block, cbuf, clen,
-				dst, &bad) < 0) {
+	if ((size_t)n != plen ||
+	    sfs_content_decrypt(fs->crypto, &fs->layout, id, block, dst, plen,
+				slot, dst, &bad) < 0) {
+		memset(dst, 0, BS);
 		sfs_report_integrity(fs, inode->ino, block,
 				     "block authentication failed");
 		return -EIO;
@@ -184,9 +165,9 @@ static ssize_t write_run(struct sfs_fs *fs, struct sfs_inode *inode, int fd,
 	uint64_t old_in_last = psize > b1 * BS ? psize - b1 * BS : 0;
 	size_t last_len = (size_t)(end - b1 * BS);
 	const uint8_t *src = buf;
-	uint8_t *pbuf = NULL, *cbuf;
+	uint8_t *pbuf = NULL, *cbuf, *slots;
 	size_t run_len;
-	ssize_t clen, rc;
+	ssize_t rc;
 
 	if (old_in_last > last_len)
 		last_len = old_in_last > BS ? BS : (size_t)old_in_last;
@@ -212,27 +193,18 @@ static ssize_t write_run(struct sfs_fs *fs, struct sfs_inode *inode, int fd,
 		memcpy(pbuf + head, buf, len);
 		src = pbuf;
 	}
-	cbuf = sfs_thread_buf(SFS_BUF_CIPHER,
-			      sfs_content_cipher_len(&fs->layout, run_len));
-	if (!cbuf) {
+	cbuf = sfs_thread_buf(SFS_BUF_CIPHER, run_len);
+	slots = sfs_thread_buf(SFS_BUF_SLOTS,
+			       sfs_content_slots_len(&fs->layout, run_len));
+	if (!cbuf || !slots) {
 		rc = -ENOMEM;
 		goto out;
 	}
-	clen = sfs_content_encrypt(fs->crypto, &fs->layout, id, b0, src,
-				   run_len, cbuf);
-	if (clen < 0) {
-		rc = clen;
-		goto out;
-	}
-	off_t coff = (off_t)sfs_cipher_off(&fs->layout, b0);
-	/* Reserve the space first so a full disk fails the whole write
-	 * instead of leaving a torn block. */
-	if (fallocate(fd, FALLOC_FL_KEEP_SIZE, coff, clen) < 0 &&
-	    errno != EOPNOTSUPP) {
-		rc = -errno;
-		goto out;
-	}
-	rc = sfs_pwrite_full(fd, cbuf, (size_t)clen, coff);
+	rc = sfs_content_encrypt(fs->crypto, &fs->layout, id, b0, src, run_len,
+				 cbuf, slots);
+	if (rc >= 0)
+		rc =
+		    sfs_blocks_write(&fs->layout, fd, b0, cbuf, run_len, slots);
 	if (rc >= 0)
 		rc = (ssize_t)len;
 out:
@@ -300,9 +272,9 @@ ssize_t sfs_file_read(struct sfs_fs *fs, struct sfs_file *f, size_t len,
 		      off_t off, uint8_t **data)
 {
 	struct sfs_inode *inode = f->inode;
-	uint8_t id[SFS_FILE_ID_BYTES], *cbuf, *pbuf;
+	uint8_t id[SFS_FILE_ID_BYTES], *pbuf, *slots;
 	uint64_t csize, psize, b0, b1, bad, uoff = (uint64_t)off;
-	size_t nblocks, clen, skip;
+	size_t nblocks, dlen;
 	ssize_t rc, n;
 
 	*data = NULL;
@@ -324,36 +296,34 @@ ssize_t sfs_file_read(struct sfs_fs *fs, struct sfs_file *f, size_t len,
 	b0 = uoff / BS;
 	b1 = (uoff + len - 1) / BS;
 	nblocks = (size_t)(b1 - b0 + 1);
-	clen = nblocks * fs->layout.cipher_bs;
-	cbuf = sfs_thread_buf(SFS_BUF_CIPHER, clen);
+	dlen = psize - b0 * BS < nblocks * BS ? (size_t)(psize - b0 * BS)
+					      : nblocks * BS;
 	pbuf = sfs_thread_buf(SFS_BUF_PLAIN, nblocks * BS);
-	if (!cbuf || !pbuf) {
+	slots = sfs_thread_buf(SFS_BUF_SLOTS, nblocks * fs->layout.slot_bytes);
+	if (!pbuf || !slots) {
 		rc = -ENOMEM;
 		goto out;
 	}
-	n = sfs_pread_full(f->fd, cbuf, clen,
-			   (off_t)sfs_cipher_off(&fs->layout, b0));
+	n = sfs_blocks_read(&fs->layout, f->fd, b0, pbuf, dlen, slots);
+	if (n >= 0 && (size_t)n < dlen) {
+		/* The file shrank under us or lost a block. */
+		sfs_report_integrity(fs, inode->ino, b1, "short block");
+		n = -EIO;
+	}
 	if (n < 0) {
 		rc = n;
 		goto out;
 	}
-	skip = (size_t)(uoff - b0 * BS);
-	rc = sfs_content_decrypt(fs->crypto, &fs->layout, id, b0, cbuf,
-				 (size_t)n, pbuf, &bad);
+	/* In place: the ciphertext is not needed once it is opened. */
+	rc = sfs_content_decrypt(fs->crypto, &fs->layout, id, b0, pbuf, dlen,
+				 slots, pbuf, &bad);
 	if (rc < 0) {
 		sfs_report_integrity(fs, inode->ino, bad,
 				     "block authentication failed");
 		rc = -EIO;
 		goto out;
 	}
-	if ((size_t)rc < skip + len) {
-		/* The file shrank under us or lost a block. */
-		sfs_report_integrity(fs, inode->ino, b1, "short block");
-		sfs_wipe(pbuf, (size_t)rc);
-		rc = -EIO;
-		goto out;
-	}
-	*data = pbuf + skip;
+	*data = pbuf + (uoff - b0 * BS);
 	rc = (ssize_t)len;
 out:
 	pthread_rwlock_unlock(&inode->content);
@@ -384,7 +354,6 @@ ssize_t sfs_file_write(struct sfs_fs *fs, struct sfs_file *f,
 	rc = file_sizes(fs, inode, f->fd, &csize, &psize);
 	if (rc < 0)
 		goto out;
-	prefetch_blocks(fs, f->fd, uoff, len, csize);
 	rc = id_for_write(fs, inode, f->fd, csize, id, &created);
 	if (rc < 0)
 		goto out;
@@ -402,6 +371,18 @@ out:
 	pthread_rwlock_unlock(&inode->content);
 	sfs_wipe(id, sizeof(id));
 	return rc;
+}
+
+/* After a file shrank from psize to size: zeroes the slots the cut blocks
+ * leave in the last group, so that when the file grows again its new
+ * blocks read as holes. */
+static int clear_cut_slots(const struct sfs_layout *l, int fd, uint64_t size,
+			   uint64_t psize)
+{
+	uint64_t keep = (size + BS - 1) / BS, old = (psize + BS - 1) / BS;
+	uint64_t group_end = keep - 1 + sfs_group_left(l, keep - 1);
+
+	return sfs_slots_clear(l, fd, keep, old < group_end ? old : group_end);
 }
 
 /* Truncation with the content lock held exclusively. */
@@ -439,6 +420,10 @@ static int truncate_locked(struct sfs_fs *fs, struct sfs_inode *inode, int fd,
 	} else if (size > psize) {
 		rc = pad_last_block(fs, inode, fd, id, psize, size);
 	}
+	/* Slots first: a crash in between leaves the blocks being cut
+	 * unreadable, never stale slots that a later growth would expose. */
+	if (rc >= 0 && size < psize)
+		rc = clear_cut_slots(&fs->layout, fd, size, psize);
 	if (rc >= 0 &&
 	    ftruncate(fd, (off_t)sfs_cipher_size(&fs->layout, size)) < 0)
 		rc = -errno;
@@ -488,13 +473,9 @@ static int punch_locked(struct sfs_fs *fs, struct sfs_inode *inode, int fd,
 	 * rewritten instead, since its stored length must stay. */
 	end_full = end / BS;
 	if (first_full < end_full) {
-		off_t c0 = (off_t)sfs_cipher_off(&fs->layout, first_full);
-		off_t c1 = (off_t)sfs_cipher_off(&fs->layout, end_full);
-		if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-			      c0, c1 - c0) < 0) {
-			rc = -errno;
+		rc = sfs_blocks_punch(&fs->layout, fd, first_full, end_full);
+		if (rc < 0)
 			goto out;
-		}
 		rc =
 		    write_zeros(fs, inode, fd, id, off, first_full * BS, psize);
 		if (rc == 0)
@@ -512,10 +493,9 @@ out:
 static int allocate_locked(struct sfs_fs *fs, int fd, uint64_t off,
 			   uint64_t end)
 {
-	off_t c0 = (off_t)sfs_cipher_off(&fs->layout, off / BS);
-	off_t c1 = (off_t)sfs_cipher_off(&fs->layout, (end - 1) / BS + 1);
+	uint64_t b0 = off / BS;
 
-	return fallocate(fd, FALLOC_FL_KEEP_SIZE, c0, c1 - c0) < 0 ? -errno : 0;
+	return sfs_blocks_reserve(&fs->layout, fd, b0, (size_t)(end - b0 * BS));
 }
 
 int sfs_file_fallocate(struct sfs_fs *fs, struct sfs_file *f, int mode,
@@ -550,22 +530,14 @@ int sfs_file_fallocate(struct sfs_fs *fs, struct sfs_file *f, int mode,
 	return rc;
 }
 
-/* Block of the backing file that holds cipher offset coff. */
-static uint64_t block_at(const struct sfs_layout *l, uint64_t coff)
-{
-	if (coff < SFS_FILE_HEADER_BYTES)
-		return 0;
-	return (coff - SFS_FILE_HEADER_BYTES) / l->cipher_bs;
-}
-
 /* A stored block is a hole exactly when its nonce is zero: blocks are
  * always written whole with a random nonce. */
 static int block_is_hole(struct sfs_fs *fs, int fd, uint64_t block)
 {
 	uint8_t nonce[SFS_NONCE_MAX_BYTES];
-	size_t nlen = fs->layout.overhead - SFS_TAG_BYTES;
+	size_t nlen = fs->layout.slot_bytes - SFS_TAG_BYTES;
 	ssize_t n = sfs_pread_full(fd, nonce, nlen,
-				   (off_t)sfs_cipher_off(&fs->layout, block));
+				   (off_t)sfs_slot_off(&fs->layout, block));
 
 	if (n < 0)
 		return (int)n;
@@ -584,7 +556,7 @@ static off_t lseek_locked(struct sfs_fs *fs, struct sfs_file *f, off_t off,
 		return -ENXIO;
 	block = uoff / BS;
 	for (;;) {
-		off_t c = (off_t)sfs_cipher_off(&fs->layout, block);
+		off_t c = (off_t)sfs_data_off(&fs->layout, block);
 		off_t found;
 
 		if (block * BS >= psize)
@@ -598,8 +570,8 @@ static off_t lseek_locked(struct sfs_fs *fs, struct sfs_file *f, off_t off,
 				   : -errno;
 		if ((uint64_t)found >= csize)
 			return whence == SEEK_DATA ? -ENXIO : (off_t)psize;
-		if (block_at(&fs->layout, (uint64_t)found) > block)
-			block = block_at(&fs->layout, (uint64_t)found);
+		if (sfs_block_at(&fs->layout, (uint64_t)found) > block)
+			block = sfs_block_at(&fs->layout, (uint64_t)found);
 		if (block * BS >= psize)
 			continue;
 		rc = block_is_hole(fs, f->fd, block);

@@ -87,7 +87,8 @@ struct sfs_crypto *sfs_crypto_new(enum sfs_aead aead,
 				  const uint8_t vk[SFS_KEY_BYTES]);
 void sfs_crypto_free(struct sfs_crypto *c);
 enum sfs_aead sfs_crypto_aead(const struct sfs_crypto *c);
-/* Bytes a sealed block adds to its plaintext: nonce + tag. */
+/* Bytes of a sealed block's slot: nonce + tag (stored apart from the
+ * ciphertext, which is as long as the plaintext). */
 size_t sfs_crypto_overhead(const struct sfs_crypto *c);
 
 /* A per-file content key, derived per request on the caller's stack. */
@@ -101,16 +102,17 @@ void sfs_file_key_derive(struct sfs_file_key *fk, const struct sfs_crypto *c,
 			 const uint8_t file_id[SFS_FILE_ID_BYTES]);
 void sfs_file_key_wipe(struct sfs_file_key *fk);
 
-/* Seals len bytes of in into out = nonce || ciphertext || tag (len +
- * overhead bytes) with a fresh random nonce, authenticating ad. */
-int sfs_block_seal(const struct sfs_file_key *fk, uint8_t *out,
+/* Seals len bytes of in into ct (len bytes; ct may be in) and slot =
+ * nonce || tag (overhead bytes), with a fresh random nonce, authenticating
+ * ad. The nonce is never all zero. */
+int sfs_block_seal(const struct sfs_file_key *fk, uint8_t *ct, uint8_t *slot,
 		   const uint8_t *in, size_t len, const uint8_t *ad,
 		   size_t ad_len);
-/* Opens in (in_len bytes, nonce || ciphertext || tag) into out
- * (in_len - overhead bytes). On failure out is zeroed. */
+/* Opens ct (len bytes) with slot = nonce || tag into out (len bytes; out
+ * may be ct). An all-zero nonce fails. On failure out is zeroed. */
 int sfs_block_open(const struct sfs_file_key *fk, uint8_t *out,
-		   const uint8_t *in, size_t in_len, const uint8_t *ad,
-		   size_t ad_len) SFS_WUR;
+		   const uint8_t *ct, size_t len, const uint8_t *slot,
+		   const uint8_t *ad, size_t ad_len) SFS_WUR;
 
 /* Deterministic authenticated encryption (SIV): out = T || C with
  * T = BLAKE2b-128(mac key, iv || pt) and C = pt XOR XChaCha20(enc key,

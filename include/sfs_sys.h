@@ -42,10 +42,16 @@ int sfs_fsync_dir_at(int dirfd, const char *path);
  * keys included, is freed). */
 const char *sfs_proc_stat(pid_t pid, char *buf, size_t len);
 
-/* Per-thread scratch buffer slots: fileio.c uses the first two for
- * plaintext and ciphertext, the FUSE layer the third for request data. */
-#define SFS_THREAD_BUFS 3U
-enum { SFS_BUF_PLAIN = 0, SFS_BUF_CIPHER = 1, SFS_BUF_REQUEST = 2 };
+/* Per-thread scratch buffers: fileio.c uses three for plaintext,
+ * ciphertext and block slots (nonces and tags), the FUSE layer one for
+ * request data. */
+#define SFS_THREAD_BUFS 4U
+enum {
+	SFS_BUF_PLAIN = 0,
+	SFS_BUF_CIPHER = 1,
+	SFS_BUF_REQUEST = 2,
+	SFS_BUF_SLOTS = 3
+};
 /* Per-thread scratch buffer `slot` of at least len bytes, reused
  * across requests and freed when the thread exits. NULL when out of memory.
  * Callers wipe plaintext they leave in it. */

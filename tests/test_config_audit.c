@@ -545,13 +545,13 @@ Test(config_audit, daemon_integrity_record)
 	closedir(d);
 	cr_assert_neq(file[0], '\0');
 	cr_assert_eq(stat(file, &st), 0);
-	/* Flip a ciphertext byte in block 1 (18-byte header, 4136-byte
-	 * blocks: see doc/FORMAT.md). */
+	/* Flip a ciphertext byte in block 1 (a metadata page, then one page
+	 * per block: see doc/FORMAT.md). */
 	fd = open(file, O_RDWR);
 	cr_assert(fd >= 0);
-	cr_assert_eq(pread(fd, buf, 1, 18 + 4136 + 100), 1);
+	cr_assert_eq(pread(fd, buf, 1, 2 * 4096 + 100), 1);
 	buf[0] ^= 1;
-	cr_assert_eq(pwrite(fd, buf, 1, 18 + 4136 + 100), 1);
+	cr_assert_eq(pwrite(fd, buf, 1, 2 * 4096 + 100), 1);
 	close(fd);
 	sfs_mount_start(m, opts);
 	fd = open(sfs_mpath(m, "f"), O_RDONLY);

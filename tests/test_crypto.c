@@ -8,6 +8,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "sfs_crypto.h"
 
 static void setup(void)
@@ -210,15 +212,63 @@ static struct aead_case aead_cases[] = {
 
 static const uint8_t ad0[24] = "file-id-0000000\0\0\0\0\0\0\0\0";
 
+/* The per-file key computed with libsodium directly, as doc/FORMAT.md
+ * defines it: BLAKE2b-256(key = KDF(vk, 1, "sfs-cont"), msg = file id),
+ * for the volume key crypto_fixed(aead, seed) uses. */
+static void file_key_by_hand(uint8_t key[SFS_KEY_BYTES], uint8_t seed,
+			     const uint8_t id[SFS_FILE_ID_BYTES])
+{
+	uint8_t vk[SFS_KEY_BYTES], kc[SFS_KEY_BYTES];
+
+	memset(vk, seed, sizeof(vk));
+	cr_assert_eq(
+	    crypto_kdf_derive_from_key(kc, sizeof(kc), 1, "sfs-cont", vk), 0);
+	cr_assert_eq(crypto_generichash(key, SFS_KEY_BYTES, id,
+					SFS_FILE_ID_BYTES, kc, sizeof(kc)),
+		     0);
+}
+
+/* libsodium's detached AEAD, called directly: ct (len bytes) and a 16-byte
+ * tag under the given nonce. */
+static void seal_by_hand(enum sfs_aead aead, const uint8_t *key,
+			 const uint8_t *nonce, uint8_t *ct, uint8_t *tag,
+			 const uint8_t *in, size_t len, const uint8_t *ad,
+			 size_t ad_len)
+{
+	int rc;
+
+	if (aead == SFS_AEAD_AES256GCM)
+		rc = crypto_aead_aes256gcm_encrypt_detached(
+		    ct, tag, NULL, in, len, ad, ad_len, NULL, nonce, key);
+	else
+		rc = crypto_aead_xchacha20poly1305_ietf_encrypt_detached(
+		    ct, tag, NULL, in, len, ad, ad_len, NULL, nonce, key);
+	cr_assert_eq(rc, 0);
+}
+
+static int open_by_hand(enum sfs_aead aead, const uint8_t *key,
+			const uint8_t *nonce, uint8_t *out, const uint8_t *ct,
+			size_t len, const uint8_t *tag, const uint8_t *ad,
+			size_t ad_len)
+{
+	if (aead == SFS_AEAD_AES256GCM)
+		return crypto_aead_aes256gcm_decrypt_detached(
+		    out, NULL, ct, len, tag, ad, ad_len, nonce, key);
+	return crypto_aead_xchacha20poly1305_ietf_decrypt_detached(
+	    out, NULL, ct, len, tag, ad, ad_len, nonce, key);
+}
+
 AEAD_PARAMS(block_round_trip)
 ParameterizedTest(struct aead_case *tc, crypto, block_round_trip)
 {
 	static const size_t lens[] = {0, 1, 15, 16, 17, 100, 4095, 4096};
-	uint8_t in[4096], sealed[4096 + 40], sealed2[4096 + 40], out[4096];
+	uint8_t in[4096], ct[4096 + 1], ct2[4096], out[4096 + 1];
+	uint8_t slot[40 + 8], slot2[40];
 	uint8_t id[SFS_FILE_ID_BYTES] = {9};
+	size_t nlen = tc->overhead - SFS_TAG_BYTES;
 	struct sfs_file_key fk;
 	struct sfs_crypto *c;
-	size_t i;
+	size_t i, j;
 
 	skip_unavailable(tc->aead);
 	c = crypto_fixed(tc->aead, 1);
@@ -229,25 +279,165 @@ ParameterizedTest(struct aead_case *tc, crypto, block_round_trip)
 	for (i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
 		size_t n = lens[i];
 
+		memset(ct, 0xcc, sizeof(ct));
+		memset(slot, 0xcc, sizeof(slot));
 		memset(out, 0xee, sizeof(out));
-		cr_assert_eq(sfs_block_seal(&fk, sealed, in, n, ad0, 24), 0);
-		cr_assert_eq(
-		    sfs_block_open(&fk, out, sealed, n + tc->overhead, ad0, 24),
-		    0, "len %zu", n);
+		cr_assert_eq(sfs_block_seal(&fk, ct, slot, in, n, ad0, 24), 0);
+		/* Exactly len ciphertext bytes and overhead slot bytes. */
+		cr_assert_eq(ct[n], 0xcc, "len %zu: ciphertext overruns", n);
+		for (j = tc->overhead; j < sizeof(slot); j++)
+			cr_assert_eq(slot[j], 0xcc, "len %zu: slot overruns",
+				     n);
+		cr_assert(!sfs_is_zero(slot, nlen), "len %zu: zero nonce", n);
+		cr_assert_eq(sfs_block_open(&fk, out, ct, n, slot, ad0, 24), 0,
+			     "len %zu", n);
 		cr_assert_eq(memcmp(out, in, n), 0, "len %zu", n);
+		cr_assert_eq(out[n], 0xee, "len %zu: plaintext overruns", n);
 		/* Fresh nonce every time, so ciphertexts never repeat. */
-		cr_assert_eq(sfs_block_seal(&fk, sealed2, in, n, ad0, 24), 0);
-		cr_assert_neq(memcmp(sealed, sealed2, n + tc->overhead), 0);
-		if (n >= 16)
-			cr_assert_neq(memcmp(sealed + tc->overhead - 16, in, n),
-				      0, "plaintext visible");
+		cr_assert_eq(sfs_block_seal(&fk, ct2, slot2, in, n, ad0, 24),
+			     0);
+		cr_assert_neq(memcmp(slot, slot2, nlen), 0, "nonce repeats");
+		cr_assert_neq(memcmp(slot + nlen, slot2 + nlen, SFS_TAG_BYTES),
+			      0);
+		if (n >= 16) {
+			cr_assert_neq(memcmp(ct, ct2, n), 0);
+			cr_assert_neq(memcmp(ct, in, n), 0,
+				      "plaintext visible");
+		}
 	}
 	/* NULL AD with zero length is fine too. */
-	cr_assert_eq(sfs_block_seal(&fk, sealed, in, 10, NULL, 0), 0);
-	cr_assert_eq(
-	    sfs_block_open(&fk, out, sealed, 10 + tc->overhead, NULL, 0), 0);
+	cr_assert_eq(sfs_block_seal(&fk, ct, slot, in, 10, NULL, 0), 0);
+	cr_assert_eq(sfs_block_open(&fk, out, ct, 10, slot, NULL, 0), 0);
+	cr_assert_eq(memcmp(out, in, 10), 0);
 	sfs_file_key_wipe(&fk);
 	cr_assert(sfs_is_zero(&fk, sizeof(fk)));
+	sfs_crypto_free(c);
+}
+
+/* ct may be in and out may be ct: both ciphers seal and open in place. */
+AEAD_PARAMS(block_in_place)
+ParameterizedTest(struct aead_case *tc, crypto, block_in_place)
+{
+	static const size_t lens[] = {1, 17, 100, 4095, 4096};
+	uint8_t in[4096], buf[4096], out[4096], slot[40];
+	uint8_t id[SFS_FILE_ID_BYTES] = {8};
+	struct sfs_file_key fk;
+	struct sfs_crypto *c;
+	size_t i;
+
+	skip_unavailable(tc->aead);
+	c = crypto_fixed(tc->aead, 15);
+	sfs_file_key_derive(&fk, c, id);
+	fill(in, sizeof(in), 4);
+	for (i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+		size_t n = lens[i];
+
+		memcpy(buf, in, n);
+		cr_assert_eq(sfs_block_seal(&fk, buf, slot, buf, n, ad0, 24), 0,
+			     "len %zu", n);
+		if (n >= 16)
+			cr_assert_neq(
+			    memcmp(buf, in, n), 0,
+			    "len %zu: sealed in place, plaintext left", n);
+		/* An ordinary ciphertext: it opens into another buffer. */
+		memset(out, 0xaa, n);
+		cr_assert_eq(sfs_block_open(&fk, out, buf, n, slot, ad0, 24), 0,
+			     "len %zu", n);
+		cr_assert_eq(memcmp(out, in, n), 0, "len %zu", n);
+		/* And in place. */
+		cr_assert_eq(sfs_block_open(&fk, buf, buf, n, slot, ad0, 24), 0,
+			     "len %zu: open in place", n);
+		cr_assert_eq(memcmp(buf, in, n), 0, "len %zu", n);
+		/* A failed open in place leaves zeros, not the ciphertext. */
+		cr_assert_eq(sfs_block_seal(&fk, buf, slot, buf, n, ad0, 24),
+			     0);
+		buf[n / 2] ^= 0x10;
+		cr_assert_neq(sfs_block_open(&fk, buf, buf, n, slot, ad0, 24),
+			      0, "len %zu", n);
+		cr_assert(sfs_is_zero(buf, n), "len %zu: not wiped", n);
+	}
+	sfs_file_key_wipe(&fk);
+	sfs_crypto_free(c);
+}
+
+/* Pins the block format: the slot is nonce || tag, the ciphertext is
+ * libsodium's detached ciphertext under the per-file key. A block sealed
+ * here opens with libsodium directly, and the other way round. */
+AEAD_PARAMS(block_matches_libsodium)
+ParameterizedTest(struct aead_case *tc, crypto, block_matches_libsodium)
+{
+	enum { N = 300 };
+	uint8_t id[SFS_FILE_ID_BYTES], key[SFS_KEY_BYTES];
+	uint8_t in[N], ct[N], out[N], slot[40];
+	size_t nlen = tc->overhead - SFS_TAG_BYTES, i;
+	struct sfs_file_key fk;
+	struct sfs_crypto *c;
+
+	skip_unavailable(tc->aead);
+	cr_assert_eq(nlen, sfs_aead_nonce_bytes(tc->aead));
+	for (i = 0; i < sizeof(id); i++)
+		id[i] = (uint8_t)(i + 1);
+	c = crypto_fixed(tc->aead, 0x42);
+	sfs_file_key_derive(&fk, c, id);
+	file_key_by_hand(key, 0x42, id);
+	fill(in, N, 1);
+
+	cr_assert_eq(sfs_block_seal(&fk, ct, slot, in, N, ad0, 24), 0);
+	memset(out, 0, N);
+	cr_assert_eq(
+	    open_by_hand(tc->aead, key, slot, out, ct, N, slot + nlen, ad0, 24),
+	    0, "libsodium cannot open a sealed block");
+	cr_assert_eq(memcmp(out, in, N), 0);
+
+	memset(slot, 0x5c, nlen);
+	seal_by_hand(tc->aead, key, slot, ct, slot + nlen, in, N, ad0, 24);
+	memset(out, 0xaa, N);
+	cr_assert_eq(sfs_block_open(&fk, out, ct, N, slot, ad0, 24), 0,
+		     "a block sealed with libsodium does not open");
+	cr_assert_eq(memcmp(out, in, N), 0);
+	sodium_memzero(key, sizeof(key));
+	sfs_file_key_wipe(&fk);
+	sfs_crypto_free(c);
+}
+
+/* An all-zero nonce marks a hole: a block sealed (by hand) under the zero
+ * nonce is refused although its tag is valid. */
+AEAD_PARAMS(block_zero_nonce_refused)
+ParameterizedTest(struct aead_case *tc, crypto, block_zero_nonce_refused)
+{
+	enum { N = 64 };
+	uint8_t id[SFS_FILE_ID_BYTES] = {3}, key[SFS_KEY_BYTES];
+	uint8_t in[N], ct[N], out[N], slot[40];
+	size_t nlen = tc->overhead - SFS_TAG_BYTES;
+	struct sfs_file_key fk;
+	struct sfs_crypto *c;
+
+	skip_unavailable(tc->aead);
+	c = crypto_fixed(tc->aead, 16);
+	sfs_file_key_derive(&fk, c, id);
+	file_key_by_hand(key, 16, id);
+	fill(in, N, 2);
+
+	memset(slot, 0, nlen);
+	seal_by_hand(tc->aead, key, slot, ct, slot + nlen, in, N, ad0, 24);
+	cr_assert_eq(
+	    open_by_hand(tc->aead, key, slot, out, ct, N, slot + nlen, ad0, 24),
+	    0, "the tag is valid");
+	memset(out, 0xaa, N);
+	cr_assert_neq(sfs_block_open(&fk, out, ct, N, slot, ad0, 24), 0,
+		      "zero nonce accepted");
+	cr_assert(sfs_is_zero(out, N));
+	/* An empty block under the zero nonce too. */
+	seal_by_hand(tc->aead, key, slot, ct, slot + nlen, in, 0, ad0, 24);
+	cr_assert_neq(sfs_block_open(&fk, out, ct, 0, slot, ad0, 24), 0);
+
+	/* Only the all-zero nonce: one set bit makes an ordinary nonce. */
+	slot[nlen - 1] = 1;
+	seal_by_hand(tc->aead, key, slot, ct, slot + nlen, in, N, ad0, 24);
+	cr_assert_eq(sfs_block_open(&fk, out, ct, N, slot, ad0, 24), 0);
+	cr_assert_eq(memcmp(out, in, N), 0);
+	sodium_memzero(key, sizeof(key));
+	sfs_file_key_wipe(&fk);
 	sfs_crypto_free(c);
 }
 
@@ -258,7 +448,7 @@ Test(crypto, block_nonces_never_repeat_also_across_fork)
 	enum { SEALS = 2000, N = 16 };
 	static uint8_t nonces[SEALS][24];
 	uint8_t id[SFS_FILE_ID_BYTES] = {1}, in[N] = {0}, ad[24] = {0};
-	uint8_t sealed[N + 40], child_nonce[24];
+	uint8_t ct[N], slot[40], child_nonce[24];
 	struct sfs_crypto *c = crypto_fixed(SFS_AEAD_XCHACHA20POLY1305, 5);
 	struct sfs_file_key fk;
 	int pfd[2], status;
@@ -266,8 +456,8 @@ Test(crypto, block_nonces_never_repeat_also_across_fork)
 
 	sfs_file_key_derive(&fk, c, id);
 	for (int i = 0; i < SEALS; i++) {
-		cr_assert_eq(sfs_block_seal(&fk, sealed, in, N, ad, 24), 0);
-		memcpy(nonces[i], sealed, 24);
+		cr_assert_eq(sfs_block_seal(&fk, ct, slot, in, N, ad, 24), 0);
+		memcpy(nonces[i], slot, 24);
 		for (int j = 0; j < i; j++)
 			cr_assert_neq(memcmp(nonces[i], nonces[j], 24), 0,
 				      "nonce %d repeats nonce %d", i, j);
@@ -277,15 +467,15 @@ Test(crypto, block_nonces_never_repeat_also_across_fork)
 	pid = fork();
 	cr_assert_geq(pid, 0);
 	if (pid == 0) {
-		int ok = sfs_block_seal(&fk, sealed, in, N, ad, 24) == 0 &&
-			 write(pfd[1], sealed, 24) == 24;
+		int ok = sfs_block_seal(&fk, ct, slot, in, N, ad, 24) == 0 &&
+			 write(pfd[1], slot, 24) == 24;
 		_exit(ok ? 0 : 1);
 	}
 	cr_assert_eq(waitpid(pid, &status, 0), pid);
 	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	cr_assert_eq(read(pfd[0], child_nonce, 24), 24);
-	cr_assert_eq(sfs_block_seal(&fk, sealed, in, N, ad, 24), 0);
-	cr_assert_neq(memcmp(sealed, child_nonce, 24), 0,
+	cr_assert_eq(sfs_block_seal(&fk, ct, slot, in, N, ad, 24), 0);
+	cr_assert_neq(memcmp(slot, child_nonce, 24), 0,
 		      "parent and forked child drew the same nonce");
 	close(pfd[0]);
 	close(pfd[1]);
@@ -293,33 +483,58 @@ Test(crypto, block_nonces_never_repeat_also_across_fork)
 	sfs_crypto_free(c);
 }
 
-/* Every single-bit flip anywhere (nonce, ciphertext, tag) must fail and
- * leave the output zeroed. */
+/* Every single-bit flip anywhere in the ciphertext or in the slot (nonce,
+ * tag) must fail and leave the output zeroed. */
 AEAD_PARAMS(block_tamper_every_bit)
 ParameterizedTest(struct aead_case *tc, crypto, block_tamper_every_bit)
 {
 	enum { N = 48 };
-	uint8_t in[N], sealed[N + 40], bad[N + 40], out[N];
+	uint8_t in[N], ct[N], bad[N], slot[40], bad_slot[40], out[N];
 	uint8_t id[SFS_FILE_ID_BYTES] = {9};
-	size_t total = N + tc->overhead, byte;
 	struct sfs_file_key fk;
 	struct sfs_crypto *c;
+	size_t byte;
 	int bit;
 
 	skip_unavailable(tc->aead);
 	c = crypto_fixed(tc->aead, 2);
 	sfs_file_key_derive(&fk, c, id);
 	fill(in, N, 5);
-	cr_assert_eq(sfs_block_seal(&fk, sealed, in, N, ad0, 24), 0);
-	for (byte = 0; byte < total; byte++) {
-		for (bit = 0; bit < 8; bit += 3) {
-			memcpy(bad, sealed, total);
+	cr_assert_eq(sfs_block_seal(&fk, ct, slot, in, N, ad0, 24), 0);
+	cr_assert_eq(sfs_block_open(&fk, out, ct, N, slot, ad0, 24), 0);
+	for (byte = 0; byte < N; byte++) {
+		for (bit = 0; bit < 8; bit++) {
+			memcpy(bad, ct, N);
 			bad[byte] ^= (uint8_t)(1u << bit);
 			memset(out, 0xaa, N);
 			cr_assert_neq(
-			    sfs_block_open(&fk, out, bad, total, ad0, 24), 0,
-			    "flip byte %zu bit %d accepted", byte, bit);
+			    sfs_block_open(&fk, out, bad, N, slot, ad0, 24), 0,
+			    "ciphertext byte %zu bit %d accepted", byte, bit);
 			cr_assert(sfs_is_zero(out, N), "output not zeroed");
+		}
+	}
+	for (byte = 0; byte < tc->overhead; byte++) {
+		for (bit = 0; bit < 8; bit++) {
+			memcpy(bad_slot, slot, tc->overhead);
+			bad_slot[byte] ^= (uint8_t)(1u << bit);
+			memset(out, 0xaa, N);
+			cr_assert_neq(
+			    sfs_block_open(&fk, out, ct, N, bad_slot, ad0, 24),
+			    0, "slot byte %zu bit %d accepted", byte, bit);
+			cr_assert(sfs_is_zero(out, N), "output not zeroed");
+		}
+	}
+	/* An empty block is all slot: its tag still covers the AD. */
+	cr_assert_eq(sfs_block_seal(&fk, ct, slot, in, 0, ad0, 24), 0);
+	cr_assert_eq(sfs_block_open(&fk, out, ct, 0, slot, ad0, 24), 0);
+	for (byte = 0; byte < tc->overhead; byte++) {
+		for (bit = 0; bit < 8; bit++) {
+			memcpy(bad_slot, slot, tc->overhead);
+			bad_slot[byte] ^= (uint8_t)(1u << bit);
+			cr_assert_neq(
+			    sfs_block_open(&fk, out, ct, 0, bad_slot, ad0, 24),
+			    0, "empty block: slot byte %zu bit %d accepted",
+			    byte, bit);
 		}
 	}
 	sfs_file_key_wipe(&fk);
@@ -330,10 +545,10 @@ AEAD_PARAMS(block_wrong_context)
 ParameterizedTest(struct aead_case *tc, crypto, block_wrong_context)
 {
 	enum { N = 100 };
-	uint8_t in[N], sealed[N + 40], bad[N + 41], out[N + 1];
+	uint8_t in[N], ct[N + 1], ct2[N], out[N + 1];
+	uint8_t slot[40], slot2[40], bad_slot[40];
 	uint8_t id[SFS_FILE_ID_BYTES] = {9}, id2[SFS_FILE_ID_BYTES] = {10};
 	uint8_t ad1[24];
-	size_t total = N + tc->overhead;
 	size_t nlen = tc->overhead - SFS_TAG_BYTES;
 	struct sfs_file_key fk, fk2;
 	struct sfs_crypto *c, *other;
@@ -343,69 +558,90 @@ ParameterizedTest(struct aead_case *tc, crypto, block_wrong_context)
 	other = crypto_fixed(tc->aead, 4);
 	sfs_file_key_derive(&fk, c, id);
 	fill(in, N, 7);
-	cr_assert_eq(sfs_block_seal(&fk, sealed, in, N, ad0, 24), 0);
+	cr_assert_eq(sfs_block_seal(&fk, ct, slot, in, N, ad0, 24), 0);
 
 	/* Other block number in the AD. */
 	memcpy(ad1, ad0, 24);
 	ad1[23] ^= 1;
 	memset(out, 0xaa, N);
-	cr_assert_neq(sfs_block_open(&fk, out, sealed, total, ad1, 24), 0);
+	cr_assert_neq(sfs_block_open(&fk, out, ct, N, slot, ad1, 24), 0);
 	cr_assert(sfs_is_zero(out, N));
 	/* AD shorter / absent. */
-	cr_assert_neq(sfs_block_open(&fk, out, sealed, total, ad0, 23), 0);
-	cr_assert_neq(sfs_block_open(&fk, out, sealed, total, NULL, 0), 0);
+	cr_assert_neq(sfs_block_open(&fk, out, ct, N, slot, ad0, 23), 0);
+	cr_assert_neq(sfs_block_open(&fk, out, ct, N, slot, NULL, 0), 0);
 
 	/* Other file id: other per-file key. */
 	sfs_file_key_derive(&fk2, c, id2);
 	memset(out, 0xaa, N);
-	cr_assert_neq(sfs_block_open(&fk2, out, sealed, total, ad0, 24), 0);
+	cr_assert_neq(sfs_block_open(&fk2, out, ct, N, slot, ad0, 24), 0);
 	cr_assert(sfs_is_zero(out, N));
 	sfs_file_key_wipe(&fk2);
 
 	/* Same file id, other volume key. */
 	sfs_file_key_derive(&fk2, other, id);
-	cr_assert_neq(sfs_block_open(&fk2, out, sealed, total, ad0, 24), 0);
+	cr_assert_neq(sfs_block_open(&fk2, out, ct, N, slot, ad0, 24), 0);
 	sfs_file_key_wipe(&fk2);
 
 	/* Re-derived key for the same file works: derivation is stable. */
 	sfs_file_key_derive(&fk2, c, id);
-	cr_assert_eq(sfs_block_open(&fk2, out, sealed, total, ad0, 24), 0);
+	cr_assert_eq(sfs_block_open(&fk2, out, ct, N, slot, ad0, 24), 0);
 	cr_assert_eq(memcmp(out, in, N), 0);
 	sfs_file_key_wipe(&fk2);
 
-	/* Truncated by one byte, and extended by one byte. */
-	memset(out, 0xaa, N);
-	cr_assert_neq(sfs_block_open(&fk, out, sealed, total - 1, ad0, 24), 0);
+	/* Truncated by one byte (out is wiped, nothing past it touched), and
+	 * extended by one byte. */
+	memset(out, 0xaa, N + 1);
+	cr_assert_neq(sfs_block_open(&fk, out, ct, N - 1, slot, ad0, 24), 0);
 	cr_assert(sfs_is_zero(out, N - 1));
-	memcpy(bad, sealed, total);
-	bad[total] = 0;
-	cr_assert_neq(sfs_block_open(&fk, out, bad, total + 1, ad0, 24), 0);
+	cr_assert_eq(out[N - 1], 0xaa, "wrote past len");
+	ct[N] = 0;
+	memset(out, 0xaa, N + 1);
+	cr_assert_neq(sfs_block_open(&fk, out, ct, N + 1, slot, ad0, 24), 0);
 	cr_assert(sfs_is_zero(out, N + 1));
-	/* Too short to hold nonce and tag: out is not touched at all. */
-	cr_assert_neq(
-	    sfs_block_open(&fk, out, sealed, tc->overhead - 1, ad0, 24), 0);
-	cr_assert_neq(sfs_block_open(&fk, out, sealed, 0, ad0, 24), 0);
-	/* Exactly nonce + tag of a non-empty block: fails too. */
-	cr_assert_neq(sfs_block_open(&fk, out, sealed, tc->overhead, ad0, 24),
-		      0);
+	/* The slot of a non-empty block does not open zero bytes. */
+	cr_assert_neq(sfs_block_open(&fk, out, ct, 0, slot, ad0, 24), 0);
+
+	/* Slots and ciphertexts of two blocks do not mix, even under the same
+	 * key, AD and plaintext. */
+	cr_assert_eq(sfs_block_seal(&fk, ct2, slot2, in, N, ad0, 24), 0);
+	cr_assert_eq(sfs_block_open(&fk, out, ct2, N, slot2, ad0, 24), 0);
+	memset(out, 0xaa, N);
+	cr_assert_neq(sfs_block_open(&fk, out, ct, N, slot2, ad0, 24), 0);
+	cr_assert(sfs_is_zero(out, N));
+	cr_assert_neq(sfs_block_open(&fk, out, ct2, N, slot, ad0, 24), 0);
 
 	/* All-zero nonce is the hole marker, never a sealed block. */
-	memcpy(bad, sealed, total);
-	memset(bad, 0, nlen);
+	memcpy(bad_slot, slot, tc->overhead);
+	memset(bad_slot, 0, nlen);
 	memset(out, 0xaa, N);
-	cr_assert_neq(sfs_block_open(&fk, out, bad, total, ad0, 24), 0);
+	cr_assert_neq(sfs_block_open(&fk, out, ct, N, bad_slot, ad0, 24), 0);
 	cr_assert(sfs_is_zero(out, N));
-	memset(bad, 0, total);
-	cr_assert_neq(sfs_block_open(&fk, out, bad, total, ad0, 24), 0);
+	/* A hole (zero slot, zero data) is no block either: holes are the
+	 * content layer's business. */
+	memset(bad_slot, 0, tc->overhead);
+	memset(ct, 0, N);
+	cr_assert_neq(sfs_block_open(&fk, out, ct, N, bad_slot, ad0, 24), 0);
 
 	sfs_file_key_wipe(&fk);
 	sfs_crypto_free(c);
 	sfs_crypto_free(other);
 }
 
+/* A key without an AEAD neither seals nor opens. */
+Test(crypto, block_without_aead_fails)
+{
+	struct sfs_file_key fk = {.aead = SFS_AEAD_NONE};
+	uint8_t in[32] = {1}, ct[32], slot[40] = {1}, out[32];
+
+	cr_assert_neq(sfs_block_seal(&fk, ct, slot, in, 32, ad0, 24), 0);
+	memset(out, 0xaa, sizeof(out));
+	cr_assert_neq(sfs_block_open(&fk, out, in, 32, slot, ad0, 24), 0);
+	cr_assert(sfs_is_zero(out, sizeof(out)));
+}
+
 Test(crypto, ciphers_do_not_cross)
 {
-	uint8_t in[64], sealed[64 + 40], out[64 + 12];
+	uint8_t in[64], ct[64], slot[40], out[64];
 	uint8_t id[SFS_FILE_ID_BYTES] = {1};
 	struct sfs_file_key fx, fa;
 	struct sfs_crypto *cx, *ca;
@@ -416,9 +652,15 @@ Test(crypto, ciphers_do_not_cross)
 	sfs_file_key_derive(&fx, cx, id);
 	sfs_file_key_derive(&fa, ca, id);
 	fill(in, sizeof(in), 1);
-	cr_assert_eq(sfs_block_seal(&fx, sealed, in, 64, ad0, 24), 0);
-	cr_assert_neq(sfs_block_open(&fa, out, sealed, 64 + 40, ad0, 24), 0);
-	cr_assert(sfs_is_zero(out, 64 + 12));
+	cr_assert_eq(sfs_block_seal(&fx, ct, slot, in, 64, ad0, 24), 0);
+	memset(out, 0xaa, sizeof(out));
+	cr_assert_neq(sfs_block_open(&fa, out, ct, 64, slot, ad0, 24), 0);
+	cr_assert(sfs_is_zero(out, sizeof(out)));
+	memset(slot, 0x77, sizeof(slot));
+	cr_assert_eq(sfs_block_seal(&fa, ct, slot, in, 64, ad0, 24), 0);
+	memset(out, 0xaa, sizeof(out));
+	cr_assert_neq(sfs_block_open(&fx, out, ct, 64, slot, ad0, 24), 0);
+	cr_assert(sfs_is_zero(out, sizeof(out)));
 	sfs_file_key_wipe(&fx);
 	sfs_file_key_wipe(&fa);
 	sfs_crypto_free(cx);

@@ -35,11 +35,11 @@
 #define CTL_WAIT_S 30
 #define MAX_ARGS 16
 
-/* Geometry with cipher=xchacha20poly1305 (doc/FORMAT.md). */
+/* Geometry with cipher=xchacha20poly1305 (doc/FORMAT.md section 5): groups
+ * of a metadata page and K data pages. */
 #define BS 4096L
 #define HDR 18L
-#define NONCE 24L
-#define CBS (BS + NONCE + 16L)
+#define K ((BS - 64L) / (24L + 16L))
 
 /* snprintf that fails the test instead of truncating. */
 static __attribute__((format(printf, 3, 4))) void fmt(char *buf, size_t cap,
@@ -615,7 +615,7 @@ Test(ctl_verify, reports_exactly_the_planted_offenders, .init = init_one,
 {
 	struct planted p[16];
 	char ba[PATH_MAX], bdir[PATH_MAX], bsub[PATH_MAX], name[PATH_MAX];
-	char side[PATH_MAX], buf[4 * CBS];
+	char side[PATH_MAX], buf[4 * BS];
 	json_t *doc, *arr, *e;
 	size_t n = 0, i, k, len;
 	uint8_t *data;
@@ -647,9 +647,11 @@ Test(ctl_verify, reports_exactly_the_planted_offenders, .init = init_one,
 	memset(buf, 'p', 200);
 	cr_assert_eq(sfs_write_file(sfs_bpath(&m1, name), buf, 200), 0);
 	PLANT(name, "no file header");
-	/* 3. A valid header and an impossible size. */
+	/* 3. A valid header and an impossible size: the file ends inside the
+	 * second metadata page. */
 	random_name(name, 48);
-	cr_assert_eq(sfs_write_file(sfs_bpath(&m1, name), data, HDR + 20), 0);
+	cr_assert_eq(sfs_write_file(sfs_bpath(&m1, name), data, HDR), 0);
+	cr_assert_eq(truncate(sfs_bpath(&m1, name), (K + 1) * BS + 20), 0);
 	PLANT(name, "not a ciphertext size");
 	/* 4. A directory without its IV. */
 	random_name(name, 32);
@@ -768,7 +770,7 @@ static bool exists(const char *path)
 /* Byte inside the ciphertext of block k. */
 static off_t block_byte(long k)
 {
-	return HDR + k * CBS + NONCE + 100;
+	return k / K * (K + 1) * BS + (1 + k % K) * BS + 50;
 }
 
 struct want {

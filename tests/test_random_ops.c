@@ -629,14 +629,16 @@ static double now_s(void)
 }
 
 /* Backing size of a plain_size-byte file, for a cipher whose per-block
- * overhead (nonce + tag) is ovh. */
+ * slot (nonce + tag) is ovh bytes (doc/FORMAT.md section 5.3: groups of a
+ * metadata page and (4096 - 64) / ovh data pages). */
 static uint64_t cipher_size(uint64_t plain, uint64_t ovh)
 {
-	uint64_t rem = plain % 4096;
+	uint64_t k = (4096 - 64) / ovh, last = (plain - 1) / 4096;
 
 	if (plain == 0)
 		return 0;
-	return 18 + plain / 4096 * (4096 + ovh) + (rem ? rem + ovh : 0);
+	return last / k * (k + 1) * 4096 + (1 + last % k) * 4096 + plain -
+	       last * 4096;
 }
 
 static int cmp_u64(const void *a, const void *b)

@@ -19,14 +19,17 @@
 #include "mount_util.h"
 #include "util.h"
 
-/* Geometry with cipher=xchacha20poly1305 (see doc/FORMAT.md): an 18-byte
- * file header, then per 4096-byte block a 24-byte nonce, the ciphertext and
- * a 16-byte tag. */
+/* Geometry with cipher=xchacha20poly1305 (see doc/FORMAT.md section 5):
+ * groups of one metadata page (the 18-byte file header in the first one's
+ * 64-byte head, then a slot = 24-byte nonce || 16-byte tag per block) and
+ * K data pages, each holding one block's ciphertext. */
 #define BS 4096L
 #define HDR 18L
+#define HEAD 64L
 #define NONCE 24L
 #define TAG 16L
-#define CBS (BS + NONCE + TAG)
+#define SLOT (NONCE + TAG)
+#define K ((BS - HEAD) / SLOT)
 
 /* The control file every test reads after tampering with something else. */
 #define OTHER "other"
@@ -41,18 +44,21 @@ static void join(char *out, const char *dir, const char *name)
 	cr_assert(n > 0 && n < PATH_MAX, "path too long: %s/%s", dir, name);
 }
 
-static uint64_t cipher_size(uint64_t plain)
+static off_t data_off(long block)
 {
-	uint64_t rem = plain % BS;
-
-	if (plain == 0)
-		return 0;
-	return HDR + plain / BS * CBS + (rem ? rem + NONCE + TAG : 0);
+	return block / K * (K + 1) * BS + (1 + block % K) * BS;
 }
 
-static off_t block_off(long block)
+static off_t slot_off(long block)
 {
-	return HDR + block * CBS;
+	return block / K * (K + 1) * BS + HEAD + block % K * SLOT;
+}
+
+static uint64_t cipher_size(uint64_t plain)
+{
+	long last = (long)((plain - 1) / BS);
+
+	return plain == 0 ? 0 : (uint64_t)data_off(last) + plain - last * BS;
 }
 
 static void mount_volume(struct sfs_mount *m)
@@ -284,17 +290,19 @@ static void check_survived(const struct sfs_mount *m)
 
 struct flip_case {
 	long block;
-	long pos; /* byte inside the cipher block */
+	bool in_slot; /* the byte is in the block's slot, not its data */
+	long pos;     /* byte inside the slot or the data */
 	const char *what;
 };
 
 static const struct flip_case flip_byte_cases[] = {
-    {2, 0, "first nonce byte"},
-    {2, NONCE + 2000, "ciphertext byte"},
-    {2, CBS - 1, "last tag byte"},
-    {0, NONCE, "first ciphertext byte of block 0"},
-    {4, NONCE + 999, "last ciphertext byte of the partial block"},
-    {4, NONCE + 1000 + TAG - 1, "tag end of the partial block"},
+    {2, true, 0, "first nonce byte"},
+    {2, false, 2000, "ciphertext byte"},
+    {2, true, SLOT - 1, "last tag byte"},
+    {2, true, NONCE, "first tag byte"},
+    {0, false, 0, "first ciphertext byte of block 0"},
+    {4, false, 999, "last ciphertext byte of the partial block"},
+    {4, true, SLOT - 1, "tag end of the partial block"},
 };
 
 SFS_CASE_PARAMS(tamper, flip_byte, flip_byte_cases)
@@ -312,18 +320,36 @@ ParameterizedTest(int *ci, tamper, flip_byte, .init = sfs_fx_init_setup,
 
 	backing_file(m, VICTIM_LEN, path);
 	cr_log_info("flipping the %s (block %ld)", c->what, c->block);
-	flip_byte(path, block_off(c->block) + c->pos);
+	flip_byte(path, (c->in_slot ? slot_off(c->block) : data_off(c->block)) +
+			    c->pos);
 
 	mount_volume(m);
 	check_blocks(m, VICTIM, VICTIM_LEN, VICTIM_SEED, &c->block, 1);
 	check_survived(m);
 }
 
+/* A whole stored block, as an attacker would move it: data and slot. */
+struct stored_block {
+	uint8_t data[BS], slot[SLOT];
+};
+
+static void block_read(const char *path, long b, struct stored_block *sb)
+{
+	bread(path, data_off(b), sb->data, BS);
+	bread(path, slot_off(b), sb->slot, SLOT);
+}
+
+static void block_write(const char *path, long b, const struct stored_block *sb)
+{
+	bwrite(path, data_off(b), sb->data, BS);
+	bwrite(path, slot_off(b), sb->slot, SLOT);
+}
+
 Test(tamper, swap_blocks_within_a_file, .init = sfs_fx_init_setup,
      .fini = sfs_fx_fini, .timeout = 60)
 {
 	struct sfs_mount *m = &sfs_fx;
-	static uint8_t b1[CBS], b3[CBS];
+	static struct stored_block b1, b3;
 	static const long bad[] = {1, 3};
 	char path[PATH_MAX];
 
@@ -332,10 +358,10 @@ Test(tamper, swap_blocks_within_a_file, .init = sfs_fx_init_setup,
 	populate_done(m);
 
 	backing_file(m, VICTIM_LEN, path);
-	bread(path, block_off(1), b1, CBS);
-	bread(path, block_off(3), b3, CBS);
-	bwrite(path, block_off(1), b3, CBS);
-	bwrite(path, block_off(3), b1, CBS);
+	block_read(path, 1, &b1);
+	block_read(path, 3, &b3);
+	block_write(path, 1, &b3);
+	block_write(path, 3, &b1);
 
 	mount_volume(m);
 	check_blocks(m, VICTIM, VICTIM_LEN, VICTIM_SEED, bad, 2);
@@ -346,7 +372,7 @@ Test(tamper, move_block_between_files, .init = sfs_fx_init_setup,
      .fini = sfs_fx_fini, .timeout = 60)
 {
 	struct sfs_mount *m = &sfs_fx;
-	static uint8_t blk[CBS];
+	static struct stored_block blk;
 	static const long bad[] = {2};
 	const size_t alen = 4 * BS + 500, blen = 4 * BS + 900;
 	char a[PATH_MAX], b[PATH_MAX];
@@ -358,8 +384,8 @@ Test(tamper, move_block_between_files, .init = sfs_fx_init_setup,
 
 	backing_file(m, alen, a);
 	backing_file(m, blen, b);
-	bread(a, block_off(2), blk, CBS);
-	bwrite(b, block_off(2), blk, CBS);
+	block_read(a, 2, &blk);
+	block_write(b, 2, &blk);
 
 	mount_volume(m);
 	check_blocks(m, "b", blen, 4, bad, 1);
@@ -370,19 +396,19 @@ Test(tamper, move_block_between_files, .init = sfs_fx_init_setup,
 struct cut_case {
 	long cut;	/* new backing size */
 	long bad_block; /* the block that must give EIO, or -1 */
-	/* The size left is a possible one, so the whole blocks before the cut
-	 * must still read. An impossible size (a tail shorter than nonce +
-	 * tag, or a cut header) may instead refuse the whole file. */
+	/* The whole blocks before the cut must still read. Otherwise (a cut
+	 * header, or a cut inside the first metadata page, which leaves an
+	 * empty file) the file may refuse or lose everything. */
 	bool prefix_ok;
 	const char *what;
 };
 
 static const struct cut_case truncate_backing_cases[] = {
-    {HDR + 2 * CBS + 2000, 2, true, "mid-ciphertext of block 2"},
-    {HDR + 2 * CBS + NONCE + TAG + 1, 2, true, "one payload byte left"},
-    {HDR + 4 * CBS + 500, 4, true, "inside the partial last block"},
-    {HDR + 2 * CBS + 30, -1, false, "inside the nonce of block 2"},
-    {HDR + 2 * CBS, -1, true, "at a block boundary"},
+    {2 * BS + BS + 2000, 2, true, "mid-ciphertext of block 2"},
+    {3 * BS + 1, 2, true, "one ciphertext byte of block 2 left"},
+    {5 * BS + 500, 4, true, "inside the partial last block"},
+    {HEAD + 2 * SLOT + 10, -1, false, "inside the slot of block 2"},
+    {3 * BS, -1, true, "at a block boundary"},
     {10, -1, false, "inside the file header"},
 };
 
@@ -410,7 +436,7 @@ ParameterizedTest(int *ci, tamper, truncate_backing, .init = sfs_fx_init_setup,
 	 * that). */
 	for (b = 0; b * BS < VICTIM_LEN; b++) {
 		read_checked(m, VICTIM, b * BS, BS, orig, VICTIM_LEN);
-		if (c->prefix_ok && c->cut >= block_off(b + 1) &&
+		if (c->prefix_ok && c->cut >= data_off(b) + BS &&
 		    (b + 1) * BS <= VICTIM_LEN)
 			expect_ok(m, VICTIM, b * BS, BS, orig, VICTIM_LEN);
 	}

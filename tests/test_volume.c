@@ -168,7 +168,7 @@ Test(volume, layout_is_pinned)
 	h.aead = SFS_AEAD_AES256GCM;
 	sfs_volume_encode(&h, buf);
 	cr_assert_eq(memcmp(buf, "SCRFSVOL", 8), 0);
-	cr_assert_eq(memcmp(buf + 8, "\0\0\0\1", 4), 0);
+	cr_assert_eq(memcmp(buf + 8, "\0\0\0\2", 4), 0);
 	cr_assert_eq(memcmp(buf + 12, "\0\0\0\0", 4), 0);
 	cr_assert_eq(memcmp(buf + 16, h.uuid, 16), 0);
 	cr_assert_eq(buf[32], 1);
@@ -262,7 +262,7 @@ Test(volume, bad_magic)
 
 Test(volume, unknown_version)
 {
-	static const uint32_t versions[] = {0, 2, 7, 0x01000000};
+	static const uint32_t versions[] = {0, 3, 7, 0x01000000};
 
 	for (size_t i = 0; i < sizeof(versions) / sizeof(versions[0]); i++) {
 		struct sfs_volume_header h;
@@ -274,12 +274,29 @@ Test(volume, unknown_version)
 		sfs_volume_encode(&h, buf);
 		snprintf(msg, sizeof(msg),
 			 "volume header: unsupported format version %u (this "
-			 "scratchfs reads 1)",
+			 "scratchfs reads 2)",
 			 versions[i]);
 		expect_decode_fails(buf, HB, msg);
 		/* A future format may be longer: still the version message. */
 		expect_decode_fails(buf, 12, msg);
 	}
+}
+
+/* Version 1 (scratchfs 0.1) had another content layout: refused with a
+ * message that says what to do, not read as version 2. */
+Test(volume, version_1_is_refused_with_advice)
+{
+	struct sfs_volume_header h;
+	uint8_t buf[HB];
+
+	make_hdr(&h, SFS_MODE_ENCRYPTED, SFS_KEY_EPHEMERAL);
+	h.version = 1;
+	sfs_volume_encode(&h, buf);
+	expect_decode_fails(buf, HB,
+			    "volume header: format version 1 (scratchfs 0.1, "
+			    "packed content blocks) is not read by this "
+			    "scratchfs (reads 2): mount it with scratchfs 0.1 "
+			    "to copy its files out");
 }
 
 Test(volume, unknown_flags)
@@ -685,7 +702,7 @@ Test(volume, open_fresh_creates_each_kind)
 		cr_assert_eq(sfs_volume_read(backing_fd, &d, err, sizeof(err)),
 			     0, "%s", err);
 		assert_hdr_eq(&h, &d);
-		cr_assert_eq(h.version, 1);
+		cr_assert_eq(h.version, 2);
 		cr_assert_eq(h.block_size, 4096);
 		cr_assert_not(sfs_is_zero(h.uuid, sizeof(h.uuid)));
 		if (ps[i].encrypted) {

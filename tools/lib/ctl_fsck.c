@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "sfs_blockio.h"
 #include "sfs_config.h"
 #include "sfs_content.h"
 #include "sfs_crypto.h"
@@ -64,6 +65,7 @@ struct fsck {
 	bool json, quarantine, progress;
 	json_t *damaged;
 	uint8_t *cbuf, *pbuf; /* cipher / plaintext chunk buffers */
+	uint8_t *sbuf;	      /* the chunk's slots */
 	uint8_t *xval, *xout; /* an attribute value, sealed / opened */
 	size_t chunk;	      /* bytes in cbuf */
 	void *seen;	      /* tsearch tree of hard-linked inodes */
@@ -146,26 +148,28 @@ static void io_fail(struct fsck *f, const char *brel, const char *what, int err)
  * Contents.
  */
 
-/* Authenticates blocks first..first+n-1 held in f->cbuf (len bytes); bad
- * ones are added to d. */
+/* Authenticates the blocks from first held in f->cbuf (len bytes) with
+ * their slots in f->sbuf; bad ones are added to d. */
 static void check_chunk(struct fsck *f, const uint8_t id[SFS_FILE_ID_BYTES],
 			uint64_t first, size_t len, struct damage *d)
 {
+	const size_t sb = f->l.slot_bytes;
 	size_t off;
 	ssize_t r;
 
-	r = sfs_content_decrypt(f->c, &f->l, id, first, f->cbuf, len, f->pbuf,
-				NULL);
+	r = sfs_content_decrypt(f->c, &f->l, id, first, f->cbuf, len, f->sbuf,
+				f->pbuf, NULL);
 	if (r < 0) {
 		/* Find every bad block, not just the first. */
-		for (off = 0; off < len; off += f->l.cipher_bs) {
-			size_t n = len - off < f->l.cipher_bs ? len - off
-							      : f->l.cipher_bs;
+		for (off = 0; off < len; off += SFS_BLOCK_SIZE) {
+			size_t k = off / SFS_BLOCK_SIZE;
+			size_t n = len - off < SFS_BLOCK_SIZE ? len - off
+							      : SFS_BLOCK_SIZE;
 
 			if (sfs_content_decrypt(
-				f->c, &f->l, id, first + off / f->l.cipher_bs,
-				f->cbuf + off, n, f->pbuf, NULL) < 0)
-				bad_block(d, first + off / f->l.cipher_bs);
+				f->c, &f->l, id, first + k, f->cbuf + off, n,
+				f->sbuf + k * sb, f->pbuf, NULL) < 0)
+				bad_block(d, first + k);
 		}
 	}
 	sfs_wipe(f->pbuf, f->chunk);
@@ -176,7 +180,7 @@ static void check_file(struct fsck *f, int dfd, const char *name,
 		       struct damage *d)
 {
 	uint8_t hdr[SFS_FILE_HEADER_BYTES], id[SFS_FILE_ID_BYTES];
-	uint64_t size = (uint64_t)st->st_size, plain, off, block;
+	uint64_t size = (uint64_t)st->st_size, plain, block;
 	ssize_t n;
 	int fd;
 
@@ -203,13 +207,15 @@ static void check_file(struct fsck *f, int dfd, const char *name,
 		goto out;
 	}
 	if (sfs_plain_size(&f->l, size, &plain) < 0)
-		problem(d, "size %llu is impossible: last block truncated",
+		problem(d,
+			"size %llu is impossible: ends inside block metadata",
 			(unsigned long long)size);
-	for (block = 0, off = SFS_FILE_HEADER_BYTES; off < size;) {
-		size_t len =
-		    size - off < f->chunk ? (size_t)(size - off) : f->chunk;
+	for (block = 0; block * SFS_BLOCK_SIZE < plain;) {
+		uint64_t left = plain - block * SFS_BLOCK_SIZE;
+		size_t len = left < f->chunk ? (size_t)left : f->chunk;
+		size_t nb;
 
-		n = sfs_pread_full(fd, f->cbuf, len, (off_t)off);
+		n = sfs_blocks_read(&f->l, fd, block, f->cbuf, len, f->sbuf);
 		if (n < 0) {
 			io_fail(f, brel, "read", (int)-n);
 			goto out;
@@ -219,10 +225,10 @@ static void check_file(struct fsck *f, int dfd, const char *name,
 		if (len == 0)
 			break;
 		check_chunk(f, id, block, len, d);
-		block += (len + f->l.cipher_bs - 1) / f->l.cipher_bs;
-		f->blocks += (len + f->l.cipher_bs - 1) / f->l.cipher_bs;
+		nb = (len + SFS_BLOCK_SIZE - 1) / SFS_BLOCK_SIZE;
+		block += nb;
+		f->blocks += nb;
 		f->bytes += len;
-		off += len;
 		progress(f, false);
 	}
 out:
@@ -892,13 +898,14 @@ int sfs_ctl_fsck(int argc, char **argv)
 	if (!f.c)
 		goto out;
 	sfs_layout_init(&f.l, sfs_crypto_overhead(f.c));
-	f.chunk = CHUNK_BLOCKS * f.l.cipher_bs;
+	f.chunk = CHUNK_BLOCKS * SFS_BLOCK_SIZE;
 	f.cbuf = malloc(f.chunk);
 	f.pbuf = malloc(f.chunk);
+	f.sbuf = malloc(CHUNK_BLOCKS * f.l.slot_bytes);
 	f.xval = malloc(XATTR_SIZE_MAX);
 	f.xout = malloc(XATTR_SIZE_MAX);
 	f.damaged = json_array();
-	if (!f.cbuf || !f.pbuf || !f.xval || !f.xout || !f.damaged) {
+	if (!f.cbuf || !f.pbuf || !f.sbuf || !f.xval || !f.xout || !f.damaged) {
 		fprintf(stderr, "scratchfs-ctl: out of memory\n");
 		goto out;
 	}
@@ -920,6 +927,7 @@ out:
 		sfs_wipe(f.pbuf, f.chunk);
 	free(f.pbuf);
 	free(f.cbuf);
+	free(f.sbuf);
 	free(f.xval);
 	free(f.xout);
 	free(rootd.blocks);
