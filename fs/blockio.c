@@ -3,6 +3,9 @@
  * their slots, so a run costs two system calls per group it touches. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "sfs_blockio.h"
 #include "sfs_sys.h"
@@ -89,15 +92,40 @@ int sfs_blocks_reserve(const struct sfs_layout *l, int fd, uint64_t first,
 	return 0;
 }
 
+/* Takes back a failed append to a file of csize bytes: its slots in the
+ * old last group (slots past the end must stay zero), then its bytes.
+ * Best effort: the write's error is what the caller reports. */
+static void undo_append(const struct sfs_layout *l, int fd, uint64_t first,
+			size_t len, uint64_t csize)
+{
+	uint64_t end = first + (len + BS - 1) / BS;
+	uint64_t stop = first + sfs_group_left(l, first);
+
+	(void)sfs_slots_clear(l, fd, first, end < stop ? end : stop);
+	(void)ftruncate(fd, (off_t)csize);
+}
+
 int sfs_blocks_write(const struct sfs_layout *l, int fd, uint64_t first,
 		     const uint8_t *data, size_t len, const uint8_t *slots)
 {
+	uint64_t b = first;
 	size_t done = 0;
-	int rc = sfs_blocks_reserve(l, fd, first, len);
+	struct stat st;
+	bool append;
+	int rc = 0;
 
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	/* A run that overwrites stored blocks is reserved first, so a full
+	 * disk fails it before it tears one. An append is not (that would
+	 * cost a fallocate per write, and unwritten extents to convert
+	 * later): a failed one is taken back instead. */
+	append = sfs_data_off(l, first) >= (uint64_t)st.st_size;
+	if (!append)
+		rc = sfs_blocks_reserve(l, fd, first, len);
 	while (rc == 0 && done < len) {
 		uint64_t nb;
-		size_t n = group_piece(l, first, len - done, &nb);
+		size_t n = group_piece(l, b, len - done, &nb);
 		size_t sl = (size_t)nb * l->slot_bytes;
 		ssize_t w;
 
@@ -105,16 +133,18 @@ int sfs_blocks_write(const struct sfs_layout *l, int fd, uint64_t first,
 		 * one of them) leaves a slot that does not match its data:
 		 * that block reads as -EIO, never as other bytes. */
 		w = sfs_pwrite_full(fd, data + done, n,
-				    (off_t)sfs_data_off(l, first));
+				    (off_t)sfs_data_off(l, b));
 		if (w >= 0)
 			w = sfs_pwrite_full(fd, slots, sl,
-					    (off_t)sfs_slot_off(l, first));
+					    (off_t)sfs_slot_off(l, b));
 		if (w < 0)
 			rc = (int)w;
 		done += n;
-		first += nb;
+		b += nb;
 		slots += sl;
 	}
+	if (rc < 0 && append)
+		undo_append(l, fd, first, len, (uint64_t)st.st_size);
 	return rc;
 }
 
