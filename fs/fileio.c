@@ -39,6 +39,45 @@ int sfs_file_backing_flags(const struct sfs_fs *fs, int flags)
 	return flags | O_CLOEXEC;
 }
 
+void sfs_file_close(struct sfs_fs *fs, struct sfs_file *f)
+{
+	int dfd = atomic_load(&f->dfd);
+
+	close(f->fd);
+	if (dfd >= 0) {
+		close(dfd);
+		sfs_itable_other_fds(fs->inodes, -1);
+	}
+}
+
+/* f's O_DIRECT descriptor for a read of len bytes, or -1: short reads use
+ * the page cache, so files that never see a long read never open one. */
+static int direct_fd(struct sfs_fs *fs, struct sfs_file *f, size_t len)
+{
+	int dfd = atomic_load(&f->dfd), flags, unopened = SFS_DFD_UNOPENED;
+	struct sfs_fdpath p;
+
+	if (dfd != SFS_DFD_UNOPENED || len < SFS_DIRECT_MIN_BYTES)
+		return dfd < 0 ? -1 : dfd;
+	flags = fcntl(f->fd, F_GETFL);
+	if (flags < 0)
+		return -1;
+	dfd = open(sfs_fdpath(&p, f->fd),
+		   (flags & O_ACCMODE) | O_DIRECT | O_CLOEXEC);
+	if (dfd < 0) {
+		/* Only a refusal is for good; running out of fds is not. */
+		if (errno == EINVAL)
+			atomic_store(&f->dfd, -1);
+		return -1;
+	}
+	if (!atomic_compare_exchange_strong(&f->dfd, &unopened, dfd)) {
+		close(dfd); /* another thread was first */
+		return unopened < 0 ? -1 : unopened;
+	}
+	sfs_itable_other_fds(fs->inodes, 1);
+	return dfd;
+}
+
 void sfs_file_fix_attr(const struct sfs_fs *fs, struct stat *st)
 {
 	uint64_t plain;
@@ -139,7 +178,7 @@ static int load_block(struct sfs_fs *fs, struct sfs_inode *inode, int fd,
 	if (start >= psize)
 		return 0;
 	plen = psize - start < BS ? (size_t)(psize - start) : BS;
-	n = sfs_blocks_read(&fs->layout, fd, block, dst, plen, slot);
+	n = sfs_blocks_read(&fs->layout, fd, -1, block, dst, plen, slot);
 	if (n < 0)
 		return (int)n;
 	if ((size_t)n != plen ||
@@ -304,7 +343,8 @@ ssize_t sfs_file_read(struct sfs_fs *fs, struct sfs_file *f, size_t len,
 		rc = -ENOMEM;
 		goto out;
 	}
-	n = sfs_blocks_read(&fs->layout, f->fd, b0, pbuf, dlen, slots);
+	n = sfs_blocks_read(&fs->layout, f->fd, direct_fd(fs, f, dlen), b0,
+			    pbuf, dlen, slots);
 	if (n >= 0 && (size_t)n < dlen) {
 		/* The file shrank under us or lost a block. */
 		sfs_report_integrity(fs, inode->ino, b1, "short block");

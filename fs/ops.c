@@ -546,6 +546,7 @@ static int new_file(struct sfs_fs *fs, int fd, struct sfs_inode *inode,
 	atomic_fetch_add(&fs->open_files, 1);
 	sfs_itable_other_fds(fs->inodes, 1);
 	f->fd = fd;
+	atomic_init(&f->dfd, SFS_DFD_UNOPENED);
 	f->inode = inode;
 	fi->fh = (uintptr_t)f;
 	/* The mount is exclusive: cached pages stay valid across opens. */
@@ -650,7 +651,7 @@ static void sfs_release(fuse_req_t req, fuse_ino_t ino,
 	struct sfs_file *f = file_of(fi);
 
 	(void)ino;
-	close(f->fd);
+	sfs_file_close(fs_of(req), f);
 	free(f);
 	atomic_fetch_sub(&fs_of(req)->open_files, 1);
 	sfs_itable_other_fds(fs_of(req)->inodes, -1);

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -25,6 +26,35 @@ ssize_t sfs_pread_full(int fd, void *buf, size_t len, off_t off)
 		if (n == 0)
 			break;
 		done += (size_t)n;
+	}
+	return (ssize_t)done;
+}
+
+ssize_t sfs_preadv_full(int fd, struct iovec *iov, int count, off_t off)
+{
+	size_t done = 0;
+
+	while (count > 0) {
+		ssize_t n = preadv(fd, iov, count, off + (off_t)done);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0)
+			break;
+		done += (size_t)n;
+		/* Step past what arrived; a short read resumes mid-iovec. */
+		while (count > 0 && (size_t)n >= iov->iov_len) {
+			n -= (ssize_t)iov->iov_len;
+			iov++;
+			count--;
+		}
+		if (count > 0) {
+			iov->iov_base = (char *)iov->iov_base + n;
+			iov->iov_len -= (size_t)n;
+		}
 	}
 	return (ssize_t)done;
 }
@@ -171,8 +201,10 @@ uint8_t *sfs_thread_buf(unsigned int slot, size_t len)
 		}
 	}
 	if (tb->len[slot] < len) {
-		uint8_t *nb = malloc(len);
-		if (!nb)
+		void *nb;
+
+		/* Page aligned, so the buffers can take direct I/O. */
+		if (posix_memalign(&nb, SFS_PAGE_BYTES, len) != 0)
 			return NULL;
 		free(tb->buf[slot]);
 		tb->buf[slot] = nb;

@@ -10,11 +10,19 @@
 
 #include "sfs_content.h"
 
+/* Reads shorter than this go through the backing page cache even where a
+ * direct-I/O descriptor exists: small random reads then find their
+ * metadata pages cached. */
+#define SFS_DIRECT_MIN_BYTES (128U * 1024U)
+
 /* Reads the ciphertext of blocks first.. (len bytes, the last block may be
- * short) into data and their slots into slots. Returns the data bytes
- * read, less than len only where the file ends, or -errno. */
-ssize_t sfs_blocks_read(const struct sfs_layout *l, int fd, uint64_t first,
-			uint8_t *data, size_t len, uint8_t *slots);
+ * short) into data and their slots into slots. dfd is the same file opened
+ * O_DIRECT (used when data is page aligned), or -1; with it, data must have
+ * room for len rounded up to a whole block. Returns the data bytes read,
+ * less than len only where the file ends, or -errno. */
+ssize_t sfs_blocks_read(const struct sfs_layout *l, int fd, int dfd,
+			uint64_t first, uint8_t *data, size_t len,
+			uint8_t *slots);
 
 /* Reserves backing space (metadata pages and data) for the blocks holding
  * len data bytes from block first, without changing the file size. 0 or
@@ -22,9 +30,9 @@ ssize_t sfs_blocks_read(const struct sfs_layout *l, int fd, uint64_t first,
 int sfs_blocks_reserve(const struct sfs_layout *l, int fd, uint64_t first,
 		       size_t len);
 
-/* Writes blocks first.. (len data bytes and their slots). The space is
- * reserved first, so a full disk fails the write before any of it lands
- * instead of leaving a torn block. 0 or -errno. */
+/* Writes blocks first.. (len data bytes and their slots). Overwrites are
+ * reserved first, so a full disk fails them before any of it lands instead
+ * of leaving a torn block; a failed append is taken back. 0 or -errno. */
 int sfs_blocks_write(const struct sfs_layout *l, int fd, uint64_t first,
 		     const uint8_t *data, size_t len, const uint8_t *slots);
 

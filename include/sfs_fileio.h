@@ -17,9 +17,13 @@
 #include "sfs_inode.h"
 
 /* An open file: the backing fd (read-write whenever the mode needs
- * read-modify-write) and its inode. */
+ * read-modify-write), its inode, and the same file opened O_DIRECT for
+ * long runs (fileio.c opens it on first use; SFS_DFD_UNOPENED until then,
+ * -1 where the backing filesystem refuses direct I/O). */
+#define SFS_DFD_UNOPENED (-2)
 struct sfs_file {
 	int fd;
+	_Atomic int dfd;
 	struct sfs_inode *inode;
 };
 
@@ -29,6 +33,9 @@ struct sfs_file {
  * O_APPEND and O_DIRECT are dropped where the kernel or a block layout owns
  * the offsets. */
 int sfs_file_backing_flags(const struct sfs_fs *fs, int flags);
+
+/* Closes f's descriptors (f itself stays the caller's). */
+void sfs_file_close(struct sfs_fs *fs, struct sfs_file *f);
 
 /* Turns backing attributes into what the mount shows (plaintext size). */
 void sfs_file_fix_attr(const struct sfs_fs *fs, struct stat *st);

@@ -12,6 +12,9 @@
 /* Reads up to len bytes at off, retrying short reads; returns the bytes read
  * (less than len only at end of file) or -errno. */
 ssize_t sfs_pread_full(int fd, void *buf, size_t len, off_t off);
+/* The same over an iovec array, which it consumes (iov is changed). */
+struct iovec;
+ssize_t sfs_preadv_full(int fd, struct iovec *iov, int count, off_t off);
 /* Writes all len bytes at off or fails with -errno (-EIO when a write
  * makes no progress). */
 ssize_t sfs_pwrite_full(int fd, const void *buf, size_t len, off_t off);
@@ -43,18 +46,20 @@ int sfs_fsync_dir_at(int dirfd, const char *path);
 const char *sfs_proc_stat(pid_t pid, char *buf, size_t len);
 
 /* Per-thread scratch buffers: fileio.c uses three for plaintext,
- * ciphertext and block slots (nonces and tags), the FUSE layer one for
- * request data. */
-#define SFS_THREAD_BUFS 4U
+ * ciphertext and block slots (nonces and tags), blockio.c one for
+ * metadata pages, the FUSE layer one for request data. */
+#define SFS_THREAD_BUFS 5U
 enum {
 	SFS_BUF_PLAIN = 0,
 	SFS_BUF_CIPHER = 1,
 	SFS_BUF_REQUEST = 2,
-	SFS_BUF_SLOTS = 3
+	SFS_BUF_SLOTS = 3,
+	SFS_BUF_META = 4
 };
-/* Per-thread scratch buffer `slot` of at least len bytes, reused
- * across requests and freed when the thread exits. NULL when out of memory.
- * Callers wipe plaintext they leave in it. */
+#define SFS_PAGE_BYTES 4096U
+/* Per-thread scratch buffer `slot` of at least len bytes, page aligned,
+ * reused across requests and freed when the thread exits. NULL when out of
+ * memory. Callers wipe plaintext they leave in it. */
 uint8_t *sfs_thread_buf(unsigned int slot, size_t len);
 
 #endif

@@ -215,7 +215,8 @@ static void check_file(struct fsck *f, int dfd, const char *name,
 		size_t len = left < f->chunk ? (size_t)left : f->chunk;
 		size_t nb;
 
-		n = sfs_blocks_read(&f->l, fd, block, f->cbuf, len, f->sbuf);
+		n = sfs_blocks_read(&f->l, fd, -1, block, f->cbuf, len,
+				    f->sbuf);
 		if (n < 0) {
 			io_fail(f, brel, "read", (int)-n);
 			goto out;
