@@ -29,6 +29,7 @@
 #include "sfs_config.h"
 #include "sfs_crypto.h"
 #include "sfs_fs.h"
+#include "sfs_fuseio.h"
 #include "sfs_inode.h"
 #include "sfs_log.h"
 #include "sfs_nameio.h"
@@ -611,6 +612,7 @@ int main(int argc, char *argv[])
 		goto out_session;
 	if (fuse_session_mount(se, fo.mountpoint) < 0)
 		goto out_handlers;
+	(void)sfs_fuseio_install(se); /* logs when it cannot */
 	/* Recorded before the parent exits, so the record exists once the
 	 * mount command returns. */
 	mounted = true;

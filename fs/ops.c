@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "sfs_fileio.h"
+#include "sfs_fuseio.h"
 #include "sfs_log.h"
 #include "sfs_mountinfo.h"
 #include "sfs_nameio.h"
@@ -202,6 +203,46 @@ static void sfs_getattr(fuse_req_t req, fuse_ino_t ino,
 		fuse_reply_attr(req, &st, fs->timeout);
 }
 
+/* Whether the caller of req is in group gid (its fsgid or a supplementary
+ * group, which libfuse reads from /proc). */
+static bool caller_in_group(fuse_req_t req, gid_t gid)
+{
+	gid_t groups[64];
+	int n;
+
+	if (fuse_req_ctx(req)->gid == gid)
+		return true;
+	n = fuse_req_getgroups(req, 64, groups);
+	for (int i = 0; i < n && i < 64; i++)
+		if (groups[i] == gid)
+			return true;
+	return false;
+}
+
+/* Clears the set-ID bits a change of content by req's caller, who lacks
+ * CAP_FSETID, clears on a local filesystem: set-user-ID, and set-group-ID
+ * where the group may execute or the caller is not in the file's group.
+ * With FUSE_HANDLE_KILLPRIV_V2 (fuseio.c) that is ours to do. fd is any
+ * descriptor of the file, O_PATH included. */
+static int drop_setid(fuse_req_t req, int fd)
+{
+	struct sfs_fdpath p;
+	struct stat st;
+	mode_t mode;
+
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode) || !(st.st_mode & (S_ISUID | S_ISGID)))
+		return 0;
+	mode = st.st_mode & 07777 & ~S_ISUID;
+	if ((mode & S_ISGID) &&
+	    ((mode & S_IXGRP) || !caller_in_group(req, st.st_gid)))
+		mode &= ~S_ISGID;
+	if (mode == (st.st_mode & 07777))
+		return 0;
+	return chmod(sfs_fdpath(&p, fd), mode) < 0 ? -errno : 0;
+}
+
 /* Truncates through the open file, or through a temporary read-write open
  * of the inode's fd ipfd when the kernel sends a plain truncate(2). */
 static int set_size(struct sfs_fs *fs, struct sfs_inode *inode, int ipfd,
@@ -241,10 +282,11 @@ static int set_times(int ipfd, const struct stat *attr, int valid)
 }
 
 /* The changes of one setattr, through the held inode fd ipfd. */
-static int set_attrs(struct sfs_fs *fs, struct sfs_inode *inode, int ipfd,
+static int set_attrs(fuse_req_t req, struct sfs_inode *inode, int ipfd,
 		     const struct stat *attr, int valid,
 		     struct fuse_file_info *fi)
 {
+	struct sfs_fs *fs = fs_of(req);
 	struct sfs_fdpath p;
 	int rc;
 
@@ -270,6 +312,15 @@ static int set_attrs(struct sfs_fs *fs, struct sfs_inode *inode, int ipfd,
 		if (rc < 0)
 			return rc;
 	}
+	/* The kill flag comes with truncation by a caller without
+	 * CAP_FSETID, and with every chown, whose bits the backing
+	 * filesystem already cleared. */
+	if ((valid & SFS_SET_ATTR_KILL_SUIDGID) &&
+	    (valid & FUSE_SET_ATTR_SIZE)) {
+		rc = drop_setid(req, ipfd);
+		if (rc < 0)
+			return rc;
+	}
 	if (valid & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME |
 		     FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME_NOW))
 		return set_times(ipfd, attr, valid);
@@ -288,7 +339,7 @@ static void sfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		reply_rc(req, fd);
 		return;
 	}
-	rc = set_attrs(fs, inode, fd, attr, valid, fi);
+	rc = set_attrs(req, inode, fd, attr, valid, fi);
 	sfs_inode_fd_put(fs->inodes, inode);
 	if (rc == 0)
 		rc = get_attr(fs, inode, &st);
@@ -554,6 +605,17 @@ static int new_file(struct sfs_fs *fs, int fd, struct sfs_inode *inode,
 	return 0;
 }
 
+/* O_TRUNC of an existing file: truncation, and for a caller without
+ * CAP_FSETID the set-ID bits too. */
+static int truncate_on_open(fuse_req_t req, struct sfs_inode *inode, int fd)
+{
+	int rc = sfs_file_truncate(fs_of(req), inode, fd, 0);
+
+	if (rc == 0 && sfs_fuseio_kill_suidgid())
+		rc = drop_setid(req, fd);
+	return rc;
+}
+
 static void sfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		       mode_t mode, struct fuse_file_info *fi)
 {
@@ -595,7 +657,7 @@ static void sfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	}
 	struct sfs_inode *inode = inode_of(req, e.ino);
 	if (existed && (fi->flags & O_TRUNC))
-		rc = sfs_file_truncate(fs, inode, fd, 0);
+		rc = truncate_on_open(req, inode, fd);
 	if (rc == 0)
 		rc = new_file(fs, fd, inode, fi);
 	if (rc < 0) {
@@ -634,7 +696,7 @@ static void sfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	if (fi->flags & O_TRUNC)
-		rc = sfs_file_truncate(fs, inode, fd, 0);
+		rc = truncate_on_open(req, inode, fd);
 	if (rc == 0)
 		rc = new_file(fs, fd, inode, fi);
 	if (rc < 0) {
@@ -741,6 +803,13 @@ static void sfs_write_buf(fuse_req_t req, fuse_ino_t ino,
 		size = (size_t)n;
 		data = tmp;
 	}
+	if (sfs_fuseio_kill_suidgid()) {
+		int rc = drop_setid(req, file_of(fi)->fd);
+		if (rc < 0) {
+			reply_rc(req, rc);
+			return;
+		}
+	}
 	n = sfs_file_write(fs, file_of(fi), data, size, off);
 	if (n < 0) {
 		reply_rc(req, (int)n);
@@ -754,9 +823,18 @@ static void sfs_write_buf(fuse_req_t req, fuse_ino_t ino,
 static void sfs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off,
 			  off_t len, struct fuse_file_info *fi)
 {
+	int rc = 0;
+
 	(void)ino;
-	reply_rc(req,
-		 sfs_file_fallocate(fs_of(req), file_of(fi), mode, off, len));
+	/* fallocate clears set-ID bits like a write, but the kernel sends no
+	 * kill flag with it: a caller other than root stands for one without
+	 * CAP_FSETID. */
+	if (sfs_fuseio_killpriv() && fuse_req_ctx(req)->uid != 0)
+		rc = drop_setid(req, file_of(fi)->fd);
+	if (rc == 0)
+		rc =
+		    sfs_file_fallocate(fs_of(req), file_of(fi), mode, off, len);
+	reply_rc(req, rc);
 }
 
 static void sfs_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
@@ -1048,6 +1126,8 @@ static void sfs_init(void *userdata, struct fuse_conn_info *conn)
 	 * switches to READDIR after the first batch, and every entry then
 	 * costs a LOOKUP round trip of its own (find | xargs stat, rm -rf). */
 	conn->want &= ~FUSE_CAP_READDIRPLUS_AUTO;
+	/* Requests are read, never spliced, so fuseio.c sees every header. */
+	conn->want &= ~FUSE_CAP_SPLICE_READ;
 	conn->max_write = (unsigned int)fs->max_write;
 }
 

@@ -2348,6 +2348,97 @@ static void sc_permissions(struct trace *t)
 	rec_listing(t, "sticky", P("sticky"));
 }
 
+/* Set-ID bits after a change of content, by root (who keeps them) and by
+ * uid 1000 (who has no CAP_FSETID and so clears set-user-ID, and
+ * set-group-ID where the group may execute), for every way of changing it.
+ * With FUSE_HANDLE_KILLPRIV_V2 the kernel leaves this to the daemon. */
+static void sc_setid_changes(struct trace *t)
+{
+	static const char *const ways[] = {"write", "truncate", "otrunc",
+					   "falloc", "falloc_keep"};
+	static const mode_t modes[] = {06777, 02767, 04777, 02777};
+	char name[64];
+	pid_t pid;
+	int status = -1;
+
+	umask(0);
+	CTX("setup as root");
+	R(chmod(P(""), 0777));
+	for (size_t m = 0; m < sizeof(modes) / sizeof(modes[0]); m++)
+		for (size_t w = 0; w < sizeof(ways) / sizeof(ways[0]); w++)
+			for (int who = 0; who < 2; who++) {
+				snprintf(name, sizeof(name), "%s_%o_%s",
+					 who ? "user" : "root", modes[m],
+					 ways[w]);
+				R(create_file(P(name), "0123456789", 10));
+				R(chmod(P(name), modes[m]));
+			}
+	fflush(NULL);
+	for (int who = 0; who < 2; who++) {
+		pid = fork();
+		if (pid == 0) {
+			if (who && (setgroups(0, NULL) || setgid(USER_ID) ||
+				    setuid(USER_ID)))
+				_exit(2);
+			for (size_t m = 0; m < sizeof(modes) / sizeof(modes[0]);
+			     m++) {
+				const char *pre = who ? "user" : "root";
+				int fd;
+
+				CTX("%s, mode %o", pre, modes[m]);
+				snprintf(name, sizeof(name), "%s_%o_write", pre,
+					 modes[m]);
+				fd = OK(open(P(name), O_WRONLY));
+				R(write(fd, "w", 1));
+				R(close(fd));
+				rec_stat(t, name, P(name), true);
+				snprintf(name, sizeof(name), "%s_%o_truncate",
+					 pre, modes[m]);
+				R(truncate(P(name), 3));
+				rec_stat(t, name, P(name), true);
+				snprintf(name, sizeof(name), "%s_%o_otrunc",
+					 pre, modes[m]);
+				fd = OK(open(P(name), O_WRONLY | O_TRUNC));
+				R(close(fd));
+				rec_stat(t, name, P(name), true);
+				snprintf(name, sizeof(name), "%s_%o_falloc",
+					 pre, modes[m]);
+				fd = OK(open(P(name), O_WRONLY));
+				R(fallocate(fd, 0, 0, 8192));
+				R(close(fd));
+				rec_stat(t, name, P(name), true);
+				snprintf(name, sizeof(name),
+					 "%s_%o_falloc_keep", pre, modes[m]);
+				fd = OK(open(P(name), O_WRONLY));
+				R(fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, 8192));
+				R(close(fd));
+				rec_stat(t, name, P(name), true);
+			}
+			_exit(0);
+		}
+		if (pid > 0)
+			waitpid(pid, &status, 0);
+		V("child exit status", status);
+	}
+}
+
+static void setid_body(void)
+{
+	struct stat st;
+
+	cr_assert_eq(geteuid(), 0, "permission tests need root");
+	cr_assert_eq(chmod(sfs_fx.root, 0755), 0);
+	run_both(&sfs_fx, sc_setid_changes);
+	/* Known values, beyond agreeing with the reference. */
+	cr_assert_eq(stat(sfs_mpath(&sfs_fx, "user_6777_write"), &st), 0);
+	cr_expect_eq(st.st_mode & 07777, 0777, "mode %o after a user write",
+		     st.st_mode & 07777);
+	cr_assert_eq(stat(sfs_mpath(&sfs_fx, "root_6777_write"), &st), 0);
+	cr_expect_eq(st.st_mode & 07777, 06777, "mode %o after a root write",
+		     st.st_mode & 07777);
+	sfs_mount_stop(&sfs_fx);
+}
+
 static void init_hbi_perm(void)
 {
 	sfs_mount_setup(&sfs_fx);
@@ -2534,4 +2625,89 @@ Test(posix_hbi, long_reads_skip_the_backing_page_cache, .init = sfs_fx_init_hbi,
 	free(got);
 	free(want);
 	sfs_mount_stop(&sfs_fx);
+}
+
+Test(posix_hbi, setid_bits_after_changes, .init = init_hbi_perm,
+     .fini = sfs_fx_fini, .timeout = TEST_TIMEOUT)
+{
+	setid_body();
+}
+
+Test(posix_plain, setid_bits_after_changes, .init = init_plain_perm,
+     .fini = sfs_fx_fini, .timeout = TEST_TIMEOUT)
+{
+	setid_body();
+}
+
+/* FUSE requests of opcode name (e.g. "FUSE_GETXATTR") the kernel sends to
+ * the mount at mnt while body runs, counted with the fuse_request_send
+ * tracepoint in a tracefs instance of our own. -1 without tracefs. */
+static long count_requests(const char *mnt, const char *name,
+			   void (*body)(void))
+{
+	char inst[128], path[256], filter[64], line[512];
+	long n = 0;
+	struct stat st;
+	FILE *f;
+
+	snprintf(inst, sizeof(inst), "/sys/kernel/tracing/instances/sfs-%d",
+		 (int)getpid());
+	if (mkdir(inst, 0700) < 0)
+		return -1;
+	cr_assert_eq(stat(mnt, &st), 0);
+	/* The tracepoint prints the kernel's dev_t: major << 20 | minor. */
+	snprintf(filter, sizeof(filter), "connection == %u\n",
+		 (major(st.st_dev) << 20) | minor(st.st_dev));
+	snprintf(path, sizeof(path), "%s/events/fuse/fuse_request_send/filter",
+		 inst);
+	cr_assert_eq(sfs_write_file(path, filter, strlen(filter)), 0);
+	snprintf(path, sizeof(path), "%s/events/fuse/fuse_request_send/enable",
+		 inst);
+	cr_assert_eq(sfs_write_file(path, "1\n", 2), 0);
+	body();
+	cr_assert_eq(sfs_write_file(path, "0\n", 2), 0);
+	snprintf(path, sizeof(path), "%s/trace", inst);
+	f = fopen(path, "r");
+	cr_assert(f, "%s: %s", path, strerror(errno));
+	while (fgets(line, sizeof(line), f))
+		if (strstr(line, name))
+			n++;
+	fclose(f);
+	cr_assert_eq(rmdir(inst), 0, "%s: %s", inst, strerror(errno));
+	return n;
+}
+
+static void many_small_writes(void)
+{
+	int fd = open(sfs_mpath(&sfs_fx, "w"), O_CREAT | O_WRONLY, 0644);
+
+	cr_assert_geq(fd, 0);
+	for (int i = 0; i < 64; i++)
+		cr_assert_eq(pwrite(fd, "x", 1, (off_t)i * 8192), 1);
+	cr_assert_eq(close(fd), 0);
+}
+
+/* The kernel handed set-ID clearing to the daemon (FUSE_HANDLE_KILLPRIV_V2)
+ * and so stopped asking for security.capability before every write(2):
+ * one question for the new file, not one per write. */
+static void check_no_getxattr_per_write(void)
+{
+	long n = count_requests(sfs_fx.mnt, "FUSE_GETXATTR", many_small_writes);
+
+	if (n < 0)
+		cr_skip_test("no tracefs instances: %s", strerror(errno));
+	cr_assert_leq(n, 2, "%ld GETXATTR requests for 64 writes", n);
+	sfs_mount_stop(&sfs_fx);
+}
+
+Test(posix_hbi, no_getxattr_per_write, .init = sfs_fx_init_hbi,
+     .fini = sfs_fx_fini, .timeout = TEST_TIMEOUT)
+{
+	check_no_getxattr_per_write();
+}
+
+Test(posix_plain, no_getxattr_per_write, .init = sfs_fx_init_plain,
+     .fini = sfs_fx_fini, .timeout = TEST_TIMEOUT)
+{
+	check_no_getxattr_per_write();
 }
