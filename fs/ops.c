@@ -855,9 +855,16 @@ static void sfs_opendir(fuse_req_t req, fuse_ino_t ino,
 {
 	struct sfs_fs *fs = fs_of(req);
 	struct sfs_inode *inode = inode_of(req, ino);
-	struct sfs_dirh *d = calloc(1, sizeof(*d));
+	struct sfs_dirh *d;
 	int pfd, fd = -1, rc = ENOMEM;
 
+	if (fs->dir_no_open) {
+		/* "Success, and no handle needed": the kernel stops sending
+		 * OPENDIR and RELEASEDIR, and still caches listings. */
+		fuse_reply_err(req, ENOSYS);
+		return;
+	}
+	d = calloc(1, sizeof(*d));
 	pfd = d ? sfs_inode_fd_get(fs->inodes, inode) : -ENOMEM;
 	if (pfd >= 0) {
 		fd = openat(pfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -930,11 +937,32 @@ static ssize_t add_entry(fuse_req_t req, struct sfs_inode *dir,
 	return (ssize_t)size;
 }
 
+/* A directory stream for one listing request when the kernel holds no
+ * handle (dir_no_open): opened at the start, positioned by the request's
+ * offset like a kept stream after a seek. */
+static int open_stream(struct sfs_fs *fs, struct sfs_inode *dir,
+		       struct sfs_dirh *d)
+{
+	int fd = sfs_inode_fd_get(fs->inodes, dir), rc = 0;
+
+	if (fd < 0)
+		return fd;
+	memset(d, 0, sizeof(*d));
+	d->dp = sfs_opendir_at(fd);
+	if (!d->dp)
+		rc = -errno;
+	sfs_inode_fd_put(fs->inodes, dir);
+	if (rc == 0)
+		sfs_itable_other_fds(fs->inodes, 1);
+	return rc;
+}
+
 static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
 		       off_t offset, struct fuse_file_info *fi, bool plus)
 {
-	struct sfs_dirh *d = (struct sfs_dirh *)(uintptr_t)fi->fh;
+	struct sfs_dirh *d = (struct sfs_dirh *)(uintptr_t)fi->fh, once;
 	struct sfs_inode *dir = inode_of(req, ino);
+	struct sfs_fs *fs = fs_of(req);
 	char *buf = malloc(size), *p = buf;
 	size_t rem = size;
 	int rc = 0;
@@ -942,6 +970,15 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
 	if (!buf) {
 		fuse_reply_err(req, ENOMEM);
 		return;
+	}
+	if (!d) {
+		rc = open_stream(fs, dir, &once);
+		if (rc < 0) {
+			free(buf);
+			reply_rc(req, rc);
+			return;
+		}
+		d = &once;
 	}
 	if (offset != d->offset) {
 		seekdir(d->dp, offset);
@@ -970,6 +1007,10 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
 		rem -= (size_t)n;
 		d->offset = d->entry->d_off;
 		d->entry = NULL;
+	}
+	if (d == &once) {
+		closedir(once.dp);
+		sfs_itable_other_fds(fs->inodes, -1);
 	}
 	/* An error after some entries is reported on the next call. */
 	if (rc < 0 && rem == size)
@@ -1007,10 +1048,23 @@ static void sfs_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
 			 struct fuse_file_info *fi)
 {
 	struct sfs_dirh *d = (struct sfs_dirh *)(uintptr_t)fi->fh;
-	int fd = dirfd(d->dp);
+	struct sfs_fs *fs = fs_of(req);
+	struct sfs_inode *dir = inode_of(req, ino);
+	int fd, rc;
 
-	(void)ino;
-	reply_rc(req, (datasync ? fdatasync(fd) : fsync(fd)) < 0 ? -errno : 0);
+	if (d) {
+		fd = dirfd(d->dp);
+		reply_rc(req, (datasync ? fdatasync(fd) : fsync(fd)) < 0
+				  ? -errno
+				  : 0);
+		return;
+	}
+	/* No handle (dir_no_open): fsync through a descriptor of our own. */
+	fd = sfs_inode_fd_get(fs->inodes, dir);
+	rc = fd < 0 ? fd : sfs_fsync_dir(fd);
+	if (fd >= 0)
+		sfs_inode_fd_put(fs->inodes, dir);
+	reply_rc(req, rc);
 }
 
 static void sfs_statfs(fuse_req_t req, fuse_ino_t ino)
@@ -1126,6 +1180,7 @@ static void sfs_init(void *userdata, struct fuse_conn_info *conn)
 	 * switches to READDIR after the first batch, and every entry then
 	 * costs a LOOKUP round trip of its own (find | xargs stat, rm -rf). */
 	conn->want &= ~FUSE_CAP_READDIRPLUS_AUTO;
+	fs->dir_no_open = conn->capable & FUSE_CAP_NO_OPENDIR_SUPPORT;
 	/* Requests are read, never spliced, so fuseio.c sees every header. */
 	conn->want &= ~FUSE_CAP_SPLICE_READ;
 	conn->max_write = (unsigned int)fs->max_write;

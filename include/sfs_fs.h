@@ -27,6 +27,9 @@ struct sfs_fs {
 	size_t max_write;
 	double timeout; /* entry and attribute cache, seconds */
 	bool writeback;
+	/* Directories are listed without an open handle: the kernel sends
+	 * no OPENDIR or RELEASEDIR (set at INIT, ops.c). */
+	bool dir_no_open;
 	/* The mounted volume's header (main.c), for status reports. */
 	const struct sfs_volume_header *volume;
 	const char *mountpoint;

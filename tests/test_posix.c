@@ -1152,6 +1152,53 @@ POSIX_TEST(special_files)
 
 #define BIG_N 10000
 
+/* telldir/seekdir: after seeking back to a remembered position the
+ * stream returns the same entries again, also across a fresh open of the
+ * directory (each listing request may open its own stream). */
+POSIX_TEST(readdir_seekdir)
+{
+	static char first[400][NAME_MAX + 1];
+	char name[64];
+	long pos = -1;
+	int n = 0, same = 0, again = 0;
+	struct dirent *de;
+	DIR *d;
+
+	R(mkdir(P("sk"), 0755));
+	for (int i = 0; i < 300; i++) {
+		snprintf(name, sizeof(name), "sk/entry-%03d", i);
+		R(create_file(P(name), "", 0));
+	}
+	d = opendir(P("sk"));
+	VE("opendir", d ? 0 : -1);
+	if (!d)
+		return;
+	while ((de = readdir(d)) && n < 400) {
+		if (n == 150)
+			pos = telldir(d);
+		snprintf(first[n++], sizeof(first[0]), "%s", de->d_name);
+	}
+	V("entries", n);
+	seekdir(d, pos);
+	for (int i = 151; (de = readdir(d)); i++)
+		same += i < n && strcmp(de->d_name, first[i]) == 0;
+	V("same entries after seekdir", same);
+	closedir(d);
+	/* Drop the kernel's cached listing: the next reads reach the daemon
+	 * with the remembered offset. */
+	sync();
+	R(sfs_write_file("/proc/sys/vm/drop_caches", "3\n", 2));
+	d = opendir(P("sk"));
+	VE("opendir again", d ? 0 : -1);
+	if (!d)
+		return;
+	seekdir(d, pos);
+	for (int i = 151; (de = readdir(d)); i++)
+		again += i < n && strcmp(de->d_name, first[i]) == 0;
+	V("same entries after seekdir in a new stream", again);
+	closedir(d);
+}
+
 POSIX_TEST(readdir_10000)
 {
 	char name[300];
@@ -2710,4 +2757,54 @@ Test(posix_plain, no_getxattr_per_write, .init = sfs_fx_init_plain,
      .fini = sfs_fx_fini, .timeout = TEST_TIMEOUT)
 {
 	check_no_getxattr_per_write();
+}
+
+static void list_twenty_dirs(void)
+{
+	char rel[32];
+
+	for (int i = 0; i < 20; i++) {
+		DIR *d;
+
+		snprintf(rel, sizeof(rel), "d%d", i);
+		d = opendir(sfs_mpath(&sfs_fx, rel));
+		cr_assert(d, "%s", strerror(errno));
+		while (readdir(d))
+			;
+		closedir(d);
+	}
+}
+
+/* Listings need no directory handle: after the first OPENDIR (answered
+ * "not needed") the kernel sends neither OPENDIR nor RELEASEDIR, two round
+ * trips less per directory listed. */
+static void check_no_opendir(void)
+{
+	char rel[32];
+	long opens, releases;
+
+	for (int i = 0; i < 20; i++) {
+		snprintf(rel, sizeof(rel), "d%d", i);
+		cr_assert_eq(mkdir(sfs_mpath(&sfs_fx, rel), 0755), 0);
+	}
+	opens = count_requests(sfs_fx.mnt, "FUSE_OPENDIR", list_twenty_dirs);
+	if (opens < 0)
+		cr_skip_test("no tracefs instances: %s", strerror(errno));
+	releases =
+	    count_requests(sfs_fx.mnt, "FUSE_RELEASEDIR", list_twenty_dirs);
+	cr_assert_leq(opens, 1, "%ld OPENDIR requests for 20 listings", opens);
+	cr_assert_eq(releases, 0, "%ld RELEASEDIR requests", releases);
+	sfs_mount_stop(&sfs_fx);
+}
+
+Test(posix_hbi, no_opendir_requests, .init = sfs_fx_init_hbi,
+     .fini = sfs_fx_fini, .timeout = TEST_TIMEOUT)
+{
+	check_no_opendir();
+}
+
+Test(posix_plain, no_opendir_requests, .init = sfs_fx_init_plain,
+     .fini = sfs_fx_fini, .timeout = TEST_TIMEOUT)
+{
+	check_no_opendir();
 }
