@@ -7,8 +7,8 @@
 #include <stdbool.h>
 
 /* Fills ops with the operations of a mount. Without xattrs the four
- * extended attribute operations are left out: the kernel then stops asking
- * for security.capability before every write() (one round trip each) and
+ * extended attribute operations are left out: the kernel then never asks
+ * for security.capability (with them, once per new file: fuseio.c) and
  * answers EOPNOTSUPP to xattr calls itself, scratchfs-ctl status included. */
 void sfs_ops_fill(struct fuse_lowlevel_ops *ops, bool xattrs);
 
