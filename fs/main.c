@@ -34,6 +34,7 @@
 #include "sfs_log.h"
 #include "sfs_nameio.h"
 #include "sfs_ops.h"
+#include "sfs_prefetch.h"
 #include "sfs_volume.h"
 
 #define MAX_OPTS 32
@@ -227,6 +228,9 @@ static int open_backing(const char *backing, char *real, struct stat *st)
  * streams are counted by the inode table. */
 #define FDS_PER_THREAD 8U
 #define FDS_FIXED 64U
+/* Directory IVs read ahead at once (cold disk reads overlap); each reader
+ * opens one IV file at a time, out of FDS_FIXED. */
+#define PREFETCH_THREADS 4U
 
 /* Lets the inode table close the fds of unused entries once they would
  * take more than the open-file limit less a reserve (at most half the
@@ -632,7 +636,11 @@ int main(int argc, char *argv[])
 		fuse_session_unmount(se);
 		goto out_handlers;
 	}
+	if (fs.encrypted)
+		fs.prefetch = sfs_prefetch_start(&fs, PREFETCH_THREADS);
 	ret = serve(se, &fo, &cfg) ? 1 : 0;
+	sfs_prefetch_stop(fs.prefetch);
+	fs.prefetch = NULL;
 	hup_stop(&hup);
 	fuse_session_unmount(se);
 out_handlers:

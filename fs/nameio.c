@@ -68,9 +68,10 @@ static int unlink_in(struct sfs_fs *fs, struct sfs_inode *dir, const char *name,
 	return rc;
 }
 
-/* The IV of directory dir, from the cache or its IV file. */
+/* The IV of directory dir, from the cache or its IV file. A missing or
+ * short file is -EIO, logged and counted when report. */
 static int dir_iv(struct sfs_fs *fs, struct sfs_inode *dir,
-		  uint8_t iv[SFS_DIRIV_BYTES])
+		  uint8_t iv[SFS_DIRIV_BYTES], bool report)
 {
 	ssize_t n;
 	int fd;
@@ -87,15 +88,17 @@ static int dir_iv(struct sfs_fs *fs, struct sfs_inode *dir,
 	if (fd == -ESTALE)
 		return fd; /* the directory is gone, not damaged */
 	if (fd < 0) {
-		sfs_report_integrity(fs, dir->ino, SFS_NO_BLOCK,
-				     "directory IV missing");
+		if (report)
+			sfs_report_integrity(fs, dir->ino, SFS_NO_BLOCK,
+					     "directory IV missing");
 		return -EIO;
 	}
 	n = sfs_pread_full(fd, iv, SFS_DIRIV_BYTES, 0);
 	close(fd);
 	if (n != SFS_DIRIV_BYTES) {
-		sfs_report_integrity(fs, dir->ino, SFS_NO_BLOCK,
-				     "directory IV unreadable");
+		if (report)
+			sfs_report_integrity(fs, dir->ino, SFS_NO_BLOCK,
+					     "directory IV unreadable");
 		return -EIO;
 	}
 	pthread_mutex_lock(&dir->meta_lock);
@@ -103,6 +106,22 @@ static int dir_iv(struct sfs_fs *fs, struct sfs_inode *dir,
 	dir->have_diriv = true;
 	pthread_mutex_unlock(&dir->meta_lock);
 	return 0;
+}
+
+bool sfs_nameio_iv_known(struct sfs_inode *dir)
+{
+	bool known;
+
+	pthread_mutex_lock(&dir->meta_lock);
+	known = dir->have_diriv;
+	pthread_mutex_unlock(&dir->meta_lock);
+	return known;
+}
+
+int sfs_nameio_load_iv(struct sfs_fs *fs, struct sfs_inode *dir)
+{
+	uint8_t iv[SFS_DIRIV_BYTES];
+	return dir_iv(fs, dir, iv, false);
 }
 
 int sfs_nameio_encode(struct sfs_fs *fs, struct sfs_inode *dir,
@@ -124,7 +143,7 @@ int sfs_nameio_encode(struct sfs_fs *fs, struct sfs_inode *dir,
 		en->is_long = false;
 		return 0;
 	}
-	rc = dir_iv(fs, dir, iv);
+	rc = dir_iv(fs, dir, iv, true);
 	if (rc == 0)
 		rc = sfs_name_encrypt(fs->crypto, iv, name, en);
 	return rc;
@@ -216,7 +235,7 @@ int sfs_nameio_decode(struct sfs_fs *fs, struct sfs_inode *dir,
 	} else if (sfs_name_is_reserved(backing, is_root(fs, dir))) {
 		return 1;
 	}
-	rc = dir_iv(fs, dir, iv);
+	rc = dir_iv(fs, dir, iv, true);
 	if (rc < 0)
 		return rc;
 	if (sfs_name_decrypt(fs->crypto, iv, encoded, out) < 0) {

@@ -27,6 +27,7 @@
 #include "sfs_mountinfo.h"
 #include "sfs_nameio.h"
 #include "sfs_ops.h"
+#include "sfs_prefetch.h"
 #include "sfs_status.h"
 #include "sfs_sys.h"
 #include "sfs_xattrio.h"
@@ -934,6 +935,10 @@ static ssize_t add_entry(fuse_req_t req, struct sfs_inode *dir,
 	if (size > rem && e.ino)
 		/* Did not fit: the kernel will not learn of this lookup. */
 		sfs_itable_forget(fs->inodes, inode_of(req, e.ino), 1);
+	else if (e.ino && S_ISDIR(e.attr.st_mode) &&
+		 !is_dot_or_dotdot(de->d_name))
+		/* Likely listed next (find, ls -R, rm -rf). */
+		sfs_prefetch_dir(fs->prefetch, inode_of(req, e.ino));
 	return (ssize_t)size;
 }
 

@@ -13,6 +13,7 @@
 
 struct sfs_crypto;
 struct sfs_inode_table;
+struct sfs_prefetch;
 struct sfs_volume_header;
 
 struct sfs_fs {
@@ -30,6 +31,8 @@ struct sfs_fs {
 	/* Directories are listed without an open handle: the kernel sends
 	 * no OPENDIR or RELEASEDIR (set at INIT, ops.c). */
 	bool dir_no_open;
+	/* Reads directory IVs ahead (encrypted mode; NULL: none). */
+	struct sfs_prefetch *prefetch;
 	/* The mounted volume's header (main.c), for status reports. */
 	const struct sfs_volume_header *volume;
 	const char *mountpoint;

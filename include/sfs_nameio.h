@@ -34,6 +34,12 @@ void sfs_nameio_release(struct sfs_fs *fs, struct sfs_inode *dir,
 int sfs_nameio_decode(struct sfs_fs *fs, struct sfs_inode *dir,
 		      const char *backing, char out[NAME_MAX + 1]);
 
+/* Whether dir's IV is in memory (its first use reads it from disk). */
+bool sfs_nameio_iv_known(struct sfs_inode *dir);
+/* Reads dir's IV into memory ahead of its first use; failures are left
+ * for that use to report. 0 or -errno. */
+int sfs_nameio_load_iv(struct sfs_fs *fs, struct sfs_inode *dir);
+
 /* Gives a directory created through the mount what its names need (the
  * encrypted mode's directory IV). dir_fd may be O_PATH. */
 int sfs_nameio_init_dir(struct sfs_fs *fs, int dir_fd);

@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "sfs_names.h"
 #include "sfs_sys.h"
 #include "util.h"
 
@@ -2807,4 +2808,69 @@ Test(posix_plain, no_opendir_requests, .init = sfs_fx_init_plain,
      .fini = sfs_fx_fini, .timeout = TEST_TIMEOUT)
 {
 	check_no_opendir();
+}
+
+/* The one subdirectory of dir whose name does not start with '.'. */
+static void only_subdir(const char *dir, char *out)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+
+	cr_assert(d, "%s: %s", dir, strerror(errno));
+	while ((e = readdir(d)) != NULL)
+		if (e->d_name[0] != '.' && e->d_type == DT_DIR) {
+			strcpy(out, sfs_join(dir, e->d_name));
+			n++;
+		}
+	closedir(d);
+	cr_assert_eq(n, 1, "%d subdirectories in %s", n, dir);
+}
+
+/* Listing a directory reads its subdirectories' IV files ahead (a walk
+ * lists them next): after a cold listing of p, the IV files of p's
+ * subdirectories come into the page cache without anyone using them. */
+Test(posix_hbi, subdirectory_ivs_read_ahead, .init = sfs_fx_init_hbi,
+     .fini = sfs_fx_fini, .timeout = TEST_TIMEOUT)
+{
+	char rel[32], bp[PATH_MAX];
+	size_t total, cached = 0;
+	DIR *d;
+
+	cr_assert_eq(mkdir(sfs_mpath(&sfs_fx, "p"), 0755), 0);
+	for (int i = 0; i < 16; i++) {
+		snprintf(rel, sizeof(rel), "p/sub%d", i);
+		cr_assert_eq(mkdir(sfs_mpath(&sfs_fx, rel), 0755), 0);
+	}
+	sync();
+	/* The kernel forgets the entries (so the daemon its cached IVs) and
+	 * the page cache drops the IV files. */
+	cr_assert_eq(sfs_write_file("/proc/sys/vm/drop_caches", "3\n", 2), 0);
+	d = opendir(sfs_mpath(&sfs_fx, "p"));
+	cr_assert(d, "%s", strerror(errno));
+	while (readdir(d))
+		;
+	closedir(d);
+	only_subdir(sfs_fx.backing, bp);
+	for (int tries = 0; tries < 100 && cached < 16; tries++) {
+		DIR *b = opendir(bp);
+		struct dirent *e;
+
+		cr_assert(b, "%s: %s", bp, strerror(errno));
+		cached = 0;
+		while ((e = readdir(b)) != NULL) {
+			if (e->d_name[0] == '.')
+				continue;
+			cached +=
+			    resident_pages(sfs_join(sfs_join(bp, e->d_name),
+						    SFS_DIRIV_NAME),
+					   &total) == total;
+		}
+		closedir(b);
+		if (cached < 16)
+			sfs_sleep_ms(20);
+	}
+	cr_assert_eq(cached, 16, "%zu of 16 subdirectory IVs read ahead",
+		     cached);
+	sfs_mount_stop(&sfs_fx);
 }
