@@ -412,6 +412,20 @@ static int create_file(const char *path, const void *buf, size_t len)
 	}                                                                      \
 	static void sc_##name(struct trace *t)
 
+/* A test body (no arguments) run in both modes, each in its own fresh
+ * mount from the fixture init_hbi or init_plain. */
+#define POSIX_BOTH(name, body, init_hbi, init_plain)                           \
+	Test(posix_hbi, name, .init = init_hbi, .fini = sfs_fx_fini,           \
+	     .timeout = TEST_TIMEOUT)                                          \
+	{                                                                      \
+		body();                                                        \
+	}                                                                      \
+	Test(posix_plain, name, .init = init_plain, .fini = sfs_fx_fini,       \
+	     .timeout = TEST_TIMEOUT)                                          \
+	{                                                                      \
+		body();                                                        \
+	}
+
 /* ---- read / write -----------------------------------------------------------
  */
 
@@ -2517,17 +2531,7 @@ static void perm_body(void)
 	sfs_mount_stop(&sfs_fx);
 }
 
-Test(posix_hbi, permissions_non_root, .init = init_hbi_perm,
-     .fini = sfs_fx_fini, .timeout = TEST_TIMEOUT)
-{
-	perm_body();
-}
-
-Test(posix_plain, permissions_non_root, .init = init_plain_perm,
-     .fini = sfs_fx_fini, .timeout = TEST_TIMEOUT)
-{
-	perm_body();
-}
+POSIX_BOTH(permissions_non_root, perm_body, init_hbi_perm, init_plain_perm)
 
 /* The daemon remembers that a file has no security.capability (the kernel
  * asks before every write): setting one through the mount must show at
@@ -2559,17 +2563,8 @@ static void check_capability_cache(void)
 	sfs_mount_stop(&sfs_fx);
 }
 
-Test(posix_hbi, capability_cache, .init = sfs_fx_init_hbi, .fini = sfs_fx_fini,
-     .timeout = TEST_TIMEOUT)
-{
-	check_capability_cache();
-}
-
-Test(posix_plain, capability_cache, .init = sfs_fx_init_plain,
-     .fini = sfs_fx_fini, .timeout = TEST_TIMEOUT)
-{
-	check_capability_cache();
-}
+POSIX_BOTH(capability_cache, check_capability_cache, sfs_fx_init_hbi,
+	   sfs_fx_init_plain)
 
 /* The largest regular file directly in dir (the only big one a test made). */
 static void largest_file(const char *dir, char *out)
@@ -2675,17 +2670,7 @@ Test(posix_hbi, long_reads_skip_the_backing_page_cache, .init = sfs_fx_init_hbi,
 	sfs_mount_stop(&sfs_fx);
 }
 
-Test(posix_hbi, setid_bits_after_changes, .init = init_hbi_perm,
-     .fini = sfs_fx_fini, .timeout = TEST_TIMEOUT)
-{
-	setid_body();
-}
-
-Test(posix_plain, setid_bits_after_changes, .init = init_plain_perm,
-     .fini = sfs_fx_fini, .timeout = TEST_TIMEOUT)
-{
-	setid_body();
-}
+POSIX_BOTH(setid_bits_after_changes, setid_body, init_hbi_perm, init_plain_perm)
 
 /* FUSE requests of opcode name (e.g. "FUSE_GETXATTR") the kernel sends to
  * the mount at mnt while body runs, counted with the fuse_request_send
@@ -2748,17 +2733,8 @@ static void check_no_getxattr_per_write(void)
 	sfs_mount_stop(&sfs_fx);
 }
 
-Test(posix_hbi, no_getxattr_per_write, .init = sfs_fx_init_hbi,
-     .fini = sfs_fx_fini, .timeout = TEST_TIMEOUT)
-{
-	check_no_getxattr_per_write();
-}
-
-Test(posix_plain, no_getxattr_per_write, .init = sfs_fx_init_plain,
-     .fini = sfs_fx_fini, .timeout = TEST_TIMEOUT)
-{
-	check_no_getxattr_per_write();
-}
+POSIX_BOTH(no_getxattr_per_write, check_no_getxattr_per_write, sfs_fx_init_hbi,
+	   sfs_fx_init_plain)
 
 static void list_twenty_dirs(void)
 {
@@ -2798,17 +2774,8 @@ static void check_no_opendir(void)
 	sfs_mount_stop(&sfs_fx);
 }
 
-Test(posix_hbi, no_opendir_requests, .init = sfs_fx_init_hbi,
-     .fini = sfs_fx_fini, .timeout = TEST_TIMEOUT)
-{
-	check_no_opendir();
-}
-
-Test(posix_plain, no_opendir_requests, .init = sfs_fx_init_plain,
-     .fini = sfs_fx_fini, .timeout = TEST_TIMEOUT)
-{
-	check_no_opendir();
-}
+POSIX_BOTH(no_opendir_requests, check_no_opendir, sfs_fx_init_hbi,
+	   sfs_fx_init_plain)
 
 /* The one subdirectory of dir whose name does not start with '.'. */
 static void only_subdir(const char *dir, char *out)
