@@ -46,6 +46,8 @@ static uint32_t arg_u32(const char *req, size_t len, size_t off)
 static void note_request(const char *req, size_t len)
 {
 	struct fuse_in_header in;
+	uint32_t mask;
+	size_t off;
 
 	kill_suidgid = false;
 	if (len < sizeof(in))
@@ -53,22 +55,16 @@ static void note_request(const char *req, size_t len)
 	memcpy(&in, req, sizeof(in));
 	switch (in.opcode) {
 	case FUSE_WRITE:
-		kill_suidgid =
-		    arg_u32(req, len,
-			    offsetof(struct fuse_write_in, write_flags)) &
-		    FUSE_WRITE_KILL_SUIDGID;
+		off = offsetof(struct fuse_write_in, write_flags);
+		mask = FUSE_WRITE_KILL_SUIDGID;
 		break;
 	case FUSE_OPEN:
-		kill_suidgid =
-		    arg_u32(req, len,
-			    offsetof(struct fuse_open_in, open_flags)) &
-		    FUSE_OPEN_KILL_SUIDGID;
+		off = offsetof(struct fuse_open_in, open_flags);
+		mask = FUSE_OPEN_KILL_SUIDGID;
 		break;
 	case FUSE_CREATE:
-		kill_suidgid =
-		    arg_u32(req, len,
-			    offsetof(struct fuse_create_in, open_flags)) &
-		    FUSE_OPEN_KILL_SUIDGID;
+		off = offsetof(struct fuse_create_in, open_flags);
+		mask = FUSE_OPEN_KILL_SUIDGID;
 		break;
 	case FUSE_INIT:
 		atomic_store(
@@ -77,8 +73,11 @@ static void note_request(const char *req, size_t len)
 			FUSE_HANDLE_KILLPRIV_V2);
 		atomic_store(&init_unique, in.unique);
 		atomic_store(&init_pending, true);
-		break;
+		return;
+	default:
+		return;
 	}
+	kill_suidgid = arg_u32(req, len, off) & mask;
 }
 
 static ssize_t hook_read(int fd, void *buf, size_t len, void *userdata)

@@ -11,25 +11,6 @@
 
 #include "sfs_sys.h"
 
-ssize_t sfs_pread_full(int fd, void *buf, size_t len, off_t off)
-{
-	size_t done = 0;
-
-	while (done < len) {
-		ssize_t n = pread(fd, (char *)buf + done, len - done,
-				  off + (off_t)done);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (n == 0)
-			break;
-		done += (size_t)n;
-	}
-	return (ssize_t)done;
-}
-
 ssize_t sfs_preadv_full(int fd, struct iovec *iov, int count, off_t off)
 {
 	size_t done = 0;
@@ -57,6 +38,13 @@ ssize_t sfs_preadv_full(int fd, struct iovec *iov, int count, off_t off)
 		}
 	}
 	return (ssize_t)done;
+}
+
+ssize_t sfs_pread_full(int fd, void *buf, size_t len, off_t off)
+{
+	struct iovec iov = {buf, len};
+
+	return sfs_preadv_full(fd, &iov, 1, off);
 }
 
 ssize_t sfs_pwrite_full(int fd, const void *buf, size_t len, off_t off)
