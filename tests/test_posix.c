@@ -2566,26 +2566,22 @@ static void check_capability_cache(void)
 POSIX_BOTH(capability_cache, check_capability_cache, sfs_fx_init_hbi,
 	   sfs_fx_init_plain)
 
-/* The largest regular file directly in dir (the only big one a test made). */
-static void largest_file(const char *dir, char *out)
+/* The one entry of dir of type (DT_REG, DT_DIR) whose name does not start
+ * with '.' (encrypted backing names never do; our own files all do). */
+static void only_entry(const char *dir, unsigned char type, char *out)
 {
 	DIR *d = opendir(dir);
 	struct dirent *e;
-	off_t best = -1;
+	int n = 0;
 
 	cr_assert(d, "%s: %s", dir, strerror(errno));
-	while ((e = readdir(d)) != NULL) {
-		struct stat st;
-
-		if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) ==
-			0 &&
-		    S_ISREG(st.st_mode) && st.st_size > best) {
-			best = st.st_size;
+	while ((e = readdir(d)) != NULL)
+		if (e->d_name[0] != '.' && e->d_type == type) {
 			strcpy(out, sfs_join(dir, e->d_name));
+			n++;
 		}
-	}
 	closedir(d);
-	cr_assert_gt(best, 0, "no file in %s", dir);
+	cr_assert_eq(n, 1, "%d entries of type %u in %s", n, type, dir);
 }
 
 /* Pages of the file at path that are in the page cache. */
@@ -2631,7 +2627,7 @@ Test(posix_hbi, long_reads_skip_the_backing_page_cache, .init = sfs_fx_init_hbi,
 	cr_assert_eq(posix_memalign((void **)&got, 4096, chunk), 0);
 	sfs_fill_pattern(want, len, 41);
 	cr_assert_eq(sfs_write_file(f, want, len), 0);
-	largest_file(sfs_fx.backing, backing);
+	only_entry(sfs_fx.backing, DT_REG, backing);
 	/* Written back and evicted: nothing of it is cached any more. */
 	bfd = open(backing, O_RDONLY | O_CLOEXEC);
 	cr_assert_geq(bfd, 0);
@@ -2777,23 +2773,6 @@ static void check_no_opendir(void)
 POSIX_BOTH(no_opendir_requests, check_no_opendir, sfs_fx_init_hbi,
 	   sfs_fx_init_plain)
 
-/* The one subdirectory of dir whose name does not start with '.'. */
-static void only_subdir(const char *dir, char *out)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	int n = 0;
-
-	cr_assert(d, "%s: %s", dir, strerror(errno));
-	while ((e = readdir(d)) != NULL)
-		if (e->d_name[0] != '.' && e->d_type == DT_DIR) {
-			strcpy(out, sfs_join(dir, e->d_name));
-			n++;
-		}
-	closedir(d);
-	cr_assert_eq(n, 1, "%d subdirectories in %s", n, dir);
-}
-
 /* Listing a directory reads its subdirectories' IV files ahead (a walk
  * lists them next): after a cold listing of p, the IV files of p's
  * subdirectories come into the page cache without anyone using them. */
@@ -2818,7 +2797,7 @@ Test(posix_hbi, subdirectory_ivs_read_ahead, .init = sfs_fx_init_hbi,
 	while (readdir(d))
 		;
 	closedir(d);
-	only_subdir(sfs_fx.backing, bp);
+	only_entry(sfs_fx.backing, DT_DIR, bp);
 	for (int tries = 0; tries < 100 && cached < 16; tries++) {
 		DIR *b = opendir(bp);
 		struct dirent *e;
