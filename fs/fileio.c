@@ -377,6 +377,54 @@ void sfs_file_read_done(uint8_t *data, size_t len)
 		sfs_wipe(data, len);
 }
 
+/* Writes at least this long are sealed before the content lock is taken
+ * when they can be: sealing one then overlaps another's backing write. */
+#define SEAL_EARLY_MIN (64U * 1024U)
+
+/* A run sealed outside the content lock, for the file id it was sealed
+ * under. */
+struct sealed {
+	bool ready;
+	uint8_t id[SFS_FILE_ID_BYTES];
+	uint8_t *data, *slots;
+};
+
+/* Seals [off, off + len) now if it starts a block and the file's id is
+ * known. Whether the run needs nothing of what is stored (no partial block
+ * to merge) and the id is still the file's is decided under the lock. */
+static void seal_early(struct sfs_fs *fs, struct sfs_inode *inode,
+		       const uint8_t *buf, size_t len, uint64_t off,
+		       struct sealed *s)
+{
+	s->ready = false;
+	if (off % BS != 0 || len < SEAL_EARLY_MIN)
+		return;
+	pthread_mutex_lock(&inode->meta_lock);
+	if (inode->have_file_id) {
+		memcpy(s->id, inode->file_id, SFS_FILE_ID_BYTES);
+		s->ready = true;
+	}
+	pthread_mutex_unlock(&inode->meta_lock);
+	if (!s->ready)
+		return;
+	s->data = sfs_thread_buf(SFS_BUF_SEALED, len);
+	s->slots = sfs_thread_buf(SFS_BUF_SEALED_SLOTS,
+				  sfs_content_slots_len(&fs->layout, len));
+	s->ready = s->data && s->slots &&
+		   sfs_content_encrypt(fs->crypto, &fs->layout, s->id, off / BS,
+				       buf, len, s->data, s->slots) >= 0;
+}
+
+/* Whether s can be stored as it is in a file with id and plaintext size
+ * psize: same id, and its last block is full or the file ends in it (a
+ * partial last block would have to keep stored bytes after it). */
+static bool sealed_fits(const struct sealed *s, const uint8_t *id, size_t len,
+			uint64_t off, uint64_t psize)
+{
+	return s->ready && memcmp(s->id, id, SFS_FILE_ID_BYTES) == 0 &&
+	       (len % BS == 0 || psize <= off + len);
+}
+
 ssize_t sfs_file_write(struct sfs_fs *fs, struct sfs_file *f,
 		       const uint8_t *buf, size_t len, off_t off)
 {
@@ -384,12 +432,14 @@ ssize_t sfs_file_write(struct sfs_fs *fs, struct sfs_file *f,
 	uint8_t id[SFS_FILE_ID_BYTES];
 	uint64_t csize, psize, uoff = (uint64_t)off;
 	bool created = false;
+	struct sealed s;
 	ssize_t rc;
 
 	if (!fs->encrypted)
 		return sfs_pwrite_full(f->fd, buf, len, off);
 	if (len == 0)
 		return 0;
+	seal_early(fs, inode, buf, len, uoff, &s);
 	pthread_rwlock_wrlock(&inode->content);
 	rc = file_sizes(fs, inode, f->fd, &csize, &psize);
 	if (rc < 0)
@@ -404,12 +454,20 @@ ssize_t sfs_file_write(struct sfs_fs *fs, struct sfs_file *f,
 		if (psize % BS)
 			psize = (psize / BS + 1) * BS;
 	}
-	rc = write_run(fs, inode, f->fd, id, buf, len, uoff, psize);
+	if (sealed_fits(&s, id, len, uoff, psize)) {
+		rc = sfs_blocks_write(&fs->layout, f->fd, uoff / BS, s.data,
+				      len, s.slots);
+		if (rc == 0)
+			rc = (ssize_t)len;
+	} else {
+		rc = write_run(fs, inode, f->fd, id, buf, len, uoff, psize);
+	}
 out:
 	if (rc < 0 && created)
 		undo_create(inode, f->fd);
 	pthread_rwlock_unlock(&inode->content);
 	sfs_wipe(id, sizeof(id));
+	sfs_wipe(s.id, sizeof(s.id));
 	return rc;
 }
 

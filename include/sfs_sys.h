@@ -46,15 +46,18 @@ int sfs_fsync_dir_at(int dirfd, const char *path);
 const char *sfs_proc_stat(pid_t pid, char *buf, size_t len);
 
 /* Per-thread scratch buffers: fileio.c uses three for plaintext,
- * ciphertext and block slots (nonces and tags), blockio.c one for
- * metadata pages, the FUSE layer one for request data. */
-#define SFS_THREAD_BUFS 5U
+ * ciphertext and block slots (nonces and tags) and two for a write sealed
+ * before its lock, blockio.c one for metadata pages, the FUSE layer one
+ * for request data. */
+#define SFS_THREAD_BUFS 7U
 enum {
 	SFS_BUF_PLAIN = 0,
 	SFS_BUF_CIPHER = 1,
 	SFS_BUF_REQUEST = 2,
 	SFS_BUF_SLOTS = 3,
-	SFS_BUF_META = 4
+	SFS_BUF_META = 4,
+	SFS_BUF_SEALED = 5,
+	SFS_BUF_SEALED_SLOTS = 6
 };
 #define SFS_PAGE_BYTES 4096U
 /* Per-thread scratch buffer `slot` of at least len bytes, page aligned,

@@ -2820,3 +2820,42 @@ Test(posix_hbi, subdirectory_ivs_read_ahead, .init = sfs_fx_init_hbi,
 		     cached);
 	sfs_mount_stop(&sfs_fx);
 }
+
+/* Long writes are sealed before the file's content lock is taken; one
+ * whose last block is partial must still keep the stored bytes after it
+ * in that block (O_DIRECT, so the daemon sees exactly these writes). */
+Test(posix_hbi, long_write_keeps_the_rest_of_its_last_block,
+     .init = sfs_fx_init_hbi, .fini = sfs_fx_fini, .timeout = TEST_TIMEOUT)
+{
+	const size_t len = 1U << 20, part = (128U << 10) + 100;
+	const char *f = sfs_mpath(&sfs_fx, "f");
+	uint8_t *want = malloc(len), *buf = NULL, *got;
+	size_t n;
+	int fd;
+
+	cr_assert(want);
+	cr_assert_eq(posix_memalign((void **)&buf, 4096, part + 4096), 0);
+	sfs_fill_pattern(want, len, 7);
+	cr_assert_eq(sfs_write_file(f, want, len), 0);
+	sfs_fill_pattern(buf, part, 8);
+	memcpy(want, buf, part);
+	fd = open(f, O_WRONLY | O_DIRECT | O_CLOEXEC);
+	cr_assert_geq(fd, 0, "%s", strerror(errno));
+	cr_assert_eq(pwrite(fd, buf, part, 0), (ssize_t)part, "%s",
+		     strerror(errno));
+	/* And one that starts a block and ends the file mid-block. */
+	cr_assert_eq(pwrite(fd, buf, part, (off_t)(len - 4096)), (ssize_t)part);
+	close(fd);
+	memcpy(want + len - 4096, buf, 4096);
+	got = sfs_read_file(f, &n);
+	cr_assert_not_null(got);
+	cr_assert_eq(n, len - 4096 + part);
+	cr_assert(memcmp(got, want, len - 4096) == 0,
+		  "bytes differ before the second write");
+	cr_assert(memcmp(got + len - 4096, buf, part) == 0,
+		  "the second write differs");
+	free(got);
+	free(buf);
+	free(want);
+	sfs_mount_stop(&sfs_fx);
+}
