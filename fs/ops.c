@@ -657,6 +657,8 @@ static void sfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		goto out;
 	}
 	struct sfs_inode *inode = inode_of(req, e.ino);
+	if (!existed)
+		sfs_xattr_note_created(inode);
 	if (existed && (fi->flags & O_TRUNC))
 		rc = truncate_on_open(req, inode, fd);
 	if (rc == 0)

@@ -78,6 +78,11 @@ static void caps_changing(struct sfs_inode *inode, const char *name)
 		atomic_fetch_add(&inode->caps_gen, 1);
 }
 
+void sfs_xattr_note_created(struct sfs_inode *inode)
+{
+	atomic_store(&inode->caps_absent, atomic_load(&inode->caps_gen) + 1);
+}
+
 /* The inode's xattr id; creates it when `create` and missing. */
 static int xattr_id(const char *path, uint8_t id[SFS_XATTR_ID_BYTES],
 		    bool create)

@@ -14,6 +14,11 @@
 #include "sfs_fs.h"
 #include "sfs_inode.h"
 
+/* The file inode was just created by the daemon, so it has no
+ * security.capability: the kernel's question before its first write is
+ * answered without a system call. */
+void sfs_xattr_note_created(struct sfs_inode *inode);
+
 ssize_t sfs_xattr_get(struct sfs_fs *fs, struct sfs_inode *inode,
 		      const char *name, void *buf, size_t size);
 int sfs_xattr_set(struct sfs_fs *fs, struct sfs_inode *inode, const char *name,
