@@ -4,7 +4,6 @@
  * thread-local flag set by the read hook belongs to the request the
  * thread's handler is running. Requests are never spliced in (no
  * splice_receive hook), so every header is in the read buffer. */
-#include <errno.h>
 #include <fcntl.h>
 #include <linux/fuse.h>
 #include <stdatomic.h>

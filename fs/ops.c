@@ -853,13 +853,32 @@ static void sfs_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
 		fuse_reply_lseek(req, rc);
 }
 
+/* A directory stream on dir in d, counted against the fd budget: kept as
+ * the handle of an OPENDIR, or opened for one listing request when the
+ * kernel holds no handle (dir_no_open). */
+static int open_stream(struct sfs_fs *fs, struct sfs_inode *dir,
+		       struct sfs_dirh *d)
+{
+	int fd = sfs_inode_fd_get(fs->inodes, dir), rc = 0;
+
+	if (fd < 0)
+		return fd;
+	memset(d, 0, sizeof(*d));
+	d->dp = sfs_opendir_at(fd);
+	if (!d->dp)
+		rc = -errno;
+	sfs_inode_fd_put(fs->inodes, dir);
+	if (rc == 0)
+		sfs_itable_other_fds(fs->inodes, 1);
+	return rc;
+}
+
 static void sfs_opendir(fuse_req_t req, fuse_ino_t ino,
 			struct fuse_file_info *fi)
 {
 	struct sfs_fs *fs = fs_of(req);
-	struct sfs_inode *inode = inode_of(req, ino);
 	struct sfs_dirh *d;
-	int pfd, fd = -1, rc = ENOMEM;
+	int rc;
 
 	if (fs->dir_no_open) {
 		/* "Success, and no handle needed": the kernel stops sending
@@ -867,25 +886,13 @@ static void sfs_opendir(fuse_req_t req, fuse_ino_t ino,
 		fuse_reply_err(req, ENOSYS);
 		return;
 	}
-	d = calloc(1, sizeof(*d));
-	pfd = d ? sfs_inode_fd_get(fs->inodes, inode) : -ENOMEM;
-	if (pfd >= 0) {
-		fd = openat(pfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		rc = errno;
-		sfs_inode_fd_put(fs->inodes, inode);
-	} else {
-		rc = -pfd;
-	}
-	if (fd < 0 || !(d->dp = fdopendir(fd))) {
-		if (fd >= 0) {
-			rc = errno;
-			close(fd);
-		}
+	d = malloc(sizeof(*d));
+	rc = d ? open_stream(fs, inode_of(req, ino), d) : -ENOMEM;
+	if (rc < 0) {
 		free(d);
-		fuse_reply_err(req, rc);
+		reply_rc(req, rc);
 		return;
 	}
-	sfs_itable_other_fds(fs->inodes, 1);
 	fi->fh = (uintptr_t)d;
 	/* The mount is exclusive: the kernel may keep directory listings, and
 	 * drops them itself when we change the directory. */
@@ -942,26 +949,6 @@ static ssize_t add_entry(fuse_req_t req, struct sfs_inode *dir,
 		/* Likely listed next (find, ls -R, rm -rf). */
 		sfs_prefetch_dir(fs->prefetch, inode_of(req, e.ino));
 	return (ssize_t)size;
-}
-
-/* A directory stream for one listing request when the kernel holds no
- * handle (dir_no_open): opened at the start, positioned by the request's
- * offset like a kept stream after a seek. */
-static int open_stream(struct sfs_fs *fs, struct sfs_inode *dir,
-		       struct sfs_dirh *d)
-{
-	int fd = sfs_inode_fd_get(fs->inodes, dir), rc = 0;
-
-	if (fd < 0)
-		return fd;
-	memset(d, 0, sizeof(*d));
-	d->dp = sfs_opendir_at(fd);
-	if (!d->dp)
-		rc = -errno;
-	sfs_inode_fd_put(fs->inodes, dir);
-	if (rc == 0)
-		sfs_itable_other_fds(fs->inodes, 1);
-	return rc;
 }
 
 static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
