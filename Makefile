@@ -6,7 +6,7 @@
 #   make run        build and mount an encrypted scratch with built-in defaults
 #   make install    DESTDIR= PREFIX=/usr/local
 
-PKGS      := fuse3 libsodium libconfig jansson libkeyutils
+PKGS      := fuse3 libsodium libconfig jansson libkeyutils liburing
 TEST_PKGS := criterion
 CC        ?= cc
 CFLAGS    ?= -O2 -g
@@ -87,10 +87,11 @@ $(BUILD)/tests/%: $(BUILD)/tests/%.o $(call objs,$(BUILD),$(TEST_UTIL)) $(TOOL_L
 test: $(BINS) $(TEST_BINS)
 	@tools/run-tests.sh $(BUILD)
 
-# The whole suite, then again under ASan+UBSan in a separate build tree.
+# The whole suite over /dev/fuse, then again under ASan+UBSan in a separate
+# build tree over FUSE's io_uring transport (where the kernel has it).
 check: deps
-	$(MAKE) test
-	$(MAKE) test BUILD=build/asan EXTRA_CFLAGS='$(SAN_FLAGS)' CFLAGS='-O1 -g'
+	SFS_TEST_URING=N $(MAKE) test
+	SFS_TEST_URING=Y $(MAKE) test BUILD=build/asan EXTRA_CFLAGS='$(SAN_FLAGS)' CFLAGS='-O1 -g'
 
 run: deps $(BINS)
 	@tools/demo.sh $(BUILD)

@@ -32,6 +32,7 @@ void sfs_config_defaults(struct sfs_config *cfg)
 	cfg->fuse.default_permissions = true;
 	cfg->fuse.writeback_cache = true;
 	cfg->fuse.xattrs = true;
+	cfg->fuse.io_uring = true;
 	cfg->audit.file[0] = '\0';
 	cfg->audit.syslog = true;
 	cfg->wipe.passes = 0;
@@ -270,6 +271,8 @@ static int fuse_setting(const struct file_ctx *fc, const config_setting_t *s,
 		return get_bool(fc, s, name, &cfg->fuse.writeback_cache);
 	if (strcmp(key, "xattrs") == 0)
 		return get_bool(fc, s, name, &cfg->fuse.xattrs);
+	if (strcmp(key, "io_uring") == 0)
+		return get_bool(fc, s, name, &cfg->fuse.io_uring);
 	return setting_err(fc, s, name, "unknown setting");
 }
 

@@ -162,13 +162,20 @@ struct block_run {
  * it saves (a 4 KiB block seals in ~3 us). */
 #define MIN_BLOCKS_PER_PART 32U
 
+/* Parts per thread: threads claim parts as they get free, so a thread that
+ * shares its CPU with the reader (io_uring queues run on the caller's CPU)
+ * ends up doing fewer of them. */
+#define PARTS_PER_THREAD 4U
+
 static void run_split(struct block_run *r, void (*part)(void *, unsigned))
 {
 	size_t parts = r->nblocks / MIN_BLOCKS_PER_PART;
-	unsigned width = sfs_parallel_width();
+	size_t most = (size_t)sfs_parallel_width() * PARTS_PER_THREAD;
 
-	if (parts > width)
-		parts = width;
+	if (most > SFS_PARALLEL_MAX_THREADS + 1)
+		most = SFS_PARALLEL_MAX_THREADS + 1;
+	if (parts > most)
+		parts = most;
 	r->nparts = parts > 1 ? (unsigned)parts : 1;
 	sfs_parallel_run(part, r, r->nparts);
 }

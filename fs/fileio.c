@@ -308,7 +308,7 @@ static void undo_create(struct sfs_inode *inode, int fd)
 }
 
 ssize_t sfs_file_read(struct sfs_fs *fs, struct sfs_file *f, size_t len,
-		      off_t off, uint8_t **data)
+		      off_t off, uint8_t *dst, size_t cap, uint8_t **data)
 {
 	struct sfs_inode *inode = f->inode;
 	uint8_t id[SFS_FILE_ID_BYTES], *pbuf, *slots;
@@ -337,7 +337,9 @@ ssize_t sfs_file_read(struct sfs_fs *fs, struct sfs_file *f, size_t len,
 	nblocks = (size_t)(b1 - b0 + 1);
 	dlen = psize - b0 * BS < nblocks * BS ? (size_t)(psize - b0 * BS)
 					      : nblocks * BS;
-	pbuf = sfs_thread_buf(SFS_BUF_PLAIN, nblocks * BS);
+	pbuf = dst && uoff % BS == 0 && nblocks * BS <= cap
+		   ? dst
+		   : sfs_thread_buf(SFS_BUF_PLAIN, nblocks * BS);
 	slots = sfs_thread_buf(SFS_BUF_SLOTS, nblocks * fs->layout.slot_bytes);
 	if (!pbuf || !slots) {
 		rc = -ENOMEM;

@@ -14,12 +14,16 @@
 
 #include "sfs_fuseio.h"
 #include "sfs_log.h"
+#include "sfs_uring.h"
 
 static _Thread_local bool kill_suidgid;
 static atomic_bool init_pending;     /* INIT read, not yet answered */
 static _Atomic uint64_t init_unique; /* its request id */
 static atomic_bool killpriv_offered; /* by the kernel, in INIT */
 static atomic_bool killpriv_agreed;
+static bool uring_wanted;	  /* by the configuration */
+static atomic_bool uring_offered; /* by the kernel, in INIT */
+static struct fuse_session *uring_session;
 
 bool sfs_fuseio_killpriv(void)
 {
@@ -42,7 +46,7 @@ static uint32_t arg_u32(const char *req, size_t len, size_t off)
 	return v;
 }
 
-static void note_request(const char *req, size_t len)
+void sfs_fuseio_note_request(const char *req, size_t len)
 {
 	struct fuse_in_header in;
 	uint32_t mask;
@@ -66,10 +70,14 @@ static void note_request(const char *req, size_t len)
 		mask = FUSE_OPEN_KILL_SUIDGID;
 		break;
 	case FUSE_INIT:
+		mask = arg_u32(req, len, offsetof(struct fuse_init_in, flags));
+		atomic_store(&killpriv_offered, mask & FUSE_HANDLE_KILLPRIV_V2);
 		atomic_store(
-		    &killpriv_offered,
-		    arg_u32(req, len, offsetof(struct fuse_init_in, flags)) &
-			FUSE_HANDLE_KILLPRIV_V2);
+		    &uring_offered,
+		    (mask & FUSE_INIT_EXT) &&
+			(arg_u32(req, len,
+				 offsetof(struct fuse_init_in, flags2)) &
+			 SFS_FUSE_OVER_IO_URING_FLAGS2));
 		atomic_store(&init_unique, in.unique);
 		atomic_store(&init_pending, true);
 		return;
@@ -85,7 +93,7 @@ static ssize_t hook_read(int fd, void *buf, size_t len, void *userdata)
 
 	(void)userdata;
 	if (n > 0)
-		note_request(buf, (size_t)n);
+		sfs_fuseio_note_request(buf, (size_t)n);
 	return n;
 }
 
@@ -104,25 +112,60 @@ static bool is_init_reply(const struct iovec *iov, int count)
 	return out.unique == atomic_load(&init_unique) && out.error == 0;
 }
 
-static ssize_t hook_writev(int fd, struct iovec *iov, int count, void *userdata)
+/* The largest payload the kernel sends or accepts once INIT is done (its
+ * fuse_uring_create(): FUSE_MIN_READ_BUFFER, max_write, max_pages). */
+static size_t max_payload(const struct fuse_init_out *init)
+{
+	size_t n = 8192, pages = (size_t)init->max_pages * 4096;
+
+	if (init->max_write > n)
+		n = init->max_write;
+	return pages > n ? pages : n;
+}
+
+/* Adds to libfuse's INIT reply what it cannot ask for: the kill-privilege
+ * protocol and io_uring, when the kernel offers them; then starts the
+ * io_uring queues, which the kernel accepts only after this reply. */
+static ssize_t write_init_reply(int fd, struct iovec *iov)
 {
 	struct fuse_init_out init;
 	struct iovec patched[2];
+	bool uring = uring_wanted && atomic_load(&uring_offered) &&
+		     iov[1].iov_len >= sizeof(init);
+	ssize_t n;
 
-	(void)userdata;
-	if (!is_init_reply(iov, count))
-		return writev(fd, iov, count);
 	atomic_store(&init_pending, false);
-	if (!atomic_load(&killpriv_offered))
-		return writev(fd, iov, count);
+	if (!atomic_load(&killpriv_offered) && !uring)
+		return writev(fd, iov, 2);
 	memset(&init, 0, sizeof(init));
 	memcpy(&init, iov[1].iov_base,
 	       iov[1].iov_len < sizeof(init) ? iov[1].iov_len : sizeof(init));
-	init.flags |= FUSE_HANDLE_KILLPRIV_V2;
+	if (atomic_load(&killpriv_offered))
+		init.flags |= FUSE_HANDLE_KILLPRIV_V2;
+	if (uring) {
+		init.flags |= FUSE_INIT_EXT;
+		init.flags2 |= SFS_FUSE_OVER_IO_URING_FLAGS2;
+	}
 	patched[0] = iov[0];
 	patched[1] = (struct iovec){&init, iov[1].iov_len};
-	atomic_store(&killpriv_agreed, true);
-	return writev(fd, patched, 2);
+	n = writev(fd, patched, 2);
+	if (n < 0)
+		return n;
+	atomic_store(&killpriv_agreed, atomic_load(&killpriv_offered));
+	if (uring)
+		(void)sfs_uring_start(uring_session, fd, max_payload(&init));
+	return n;
+}
+
+static ssize_t hook_writev(int fd, struct iovec *iov, int count, void *userdata)
+{
+	ssize_t n;
+
+	(void)userdata;
+	if (is_init_reply(iov, count))
+		return write_init_reply(fd, iov);
+	n = sfs_uring_take_reply(iov, count);
+	return n >= 0 ? n : writev(fd, iov, count);
 }
 
 /* Plain mode answers reads by splicing from the backing file. */
@@ -140,8 +183,10 @@ static const struct fuse_custom_io hooks = {
     .splice_send = hook_splice_send,
 };
 
-int sfs_fuseio_install(struct fuse_session *se)
+int sfs_fuseio_install(struct fuse_session *se, bool io_uring)
 {
+	uring_wanted = io_uring;
+	uring_session = se;
 	if (fuse_session_custom_io(se, &hooks, fuse_session_fd(se)) != 0) {
 		sfs_log(LOG_WARNING, "cannot hook /dev/fuse I/O: writes keep "
 				     "a security.capability lookup each");

@@ -35,6 +35,7 @@
 #include "sfs_nameio.h"
 #include "sfs_ops.h"
 #include "sfs_prefetch.h"
+#include "sfs_uring.h"
 #include "sfs_volume.h"
 
 #define MAX_OPTS 32
@@ -616,7 +617,7 @@ int main(int argc, char *argv[])
 		goto out_session;
 	if (fuse_session_mount(se, fo.mountpoint) < 0)
 		goto out_handlers;
-	(void)sfs_fuseio_install(se); /* logs when it cannot */
+	(void)sfs_fuseio_install(se, cfg.fuse.io_uring); /* logs if not */
 	/* Recorded before the parent exits, so the record exists once the
 	 * mount command returns. */
 	mounted = true;
@@ -639,6 +640,7 @@ int main(int argc, char *argv[])
 	if (fs.encrypted)
 		fs.prefetch = sfs_prefetch_start(&fs, PREFETCH_THREADS);
 	ret = serve(se, &fo, &cfg) ? 1 : 0;
+	sfs_uring_stop();
 	sfs_prefetch_stop(fs.prefetch);
 	fs.prefetch = NULL;
 	hup_stop(&hup);

@@ -30,6 +30,7 @@
 #include "sfs_prefetch.h"
 #include "sfs_status.h"
 #include "sfs_sys.h"
+#include "sfs_uring.h"
 #include "sfs_xattrio.h"
 
 _Static_assert(sizeof(fuse_ino_t) >= sizeof(uintptr_t),
@@ -737,11 +738,24 @@ static void sfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 {
 	/* req is gone once replied to: take what we need first. */
 	struct sfs_fs *fs = fs_of(req);
-	uint8_t *data;
+	size_t cap = 0;
+	uint8_t *data, *dst = sfs_uring_reply_buffer(&cap);
 	ssize_t n;
 
 	(void)ino;
 	atomic_fetch_add(&fs->read_ops, 1);
+	if (!fs->encrypted && dst) {
+		/* An io_uring reply cannot be spliced: read into it. */
+		n = sfs_pread_full(file_of(fi)->fd, dst,
+				   size < cap ? size : cap, off);
+		if (n < 0) {
+			reply_rc(req, (int)n);
+			return;
+		}
+		atomic_fetch_add(&fs->bytes_read, (uint64_t)n);
+		fuse_reply_buf(req, (const char *)dst, (size_t)n);
+		return;
+	}
 	if (!fs->encrypted) {
 		/* Passthrough: let libfuse splice straight from the backing
 		 * file, no copy through our memory. */
@@ -763,14 +777,16 @@ static void sfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
 		return;
 	}
-	n = sfs_file_read(fs, file_of(fi), size, off, &data);
+	n = sfs_file_read(fs, file_of(fi), size, off, dst, cap, &data);
 	if (n < 0) {
 		reply_rc(req, (int)n);
 		return;
 	}
 	atomic_fetch_add(&fs->bytes_read, (uint64_t)n);
 	fuse_reply_buf(req, (const char *)data, (size_t)n);
-	sfs_file_read_done(data, (size_t)n);
+	/* The ring buffer is wiped by uring.c once the kernel has it. */
+	if (!dst || data < dst || data >= dst + cap)
+		sfs_file_read_done(data, (size_t)n);
 }
 
 static void sfs_write_buf(fuse_req_t req, fuse_ino_t ino,

@@ -11,6 +11,7 @@
 #include "sfs_crypto.h"
 #include "sfs_keys.h"
 #include "sfs_status.h"
+#include "sfs_uring.h"
 #include "sfs_volume.h"
 
 struct out {
@@ -81,6 +82,9 @@ ssize_t sfs_status_json(const struct sfs_fs *fs, char *buf, size_t size)
 	put_u64(&o, "bytes_written", &fs->bytes_written);
 	put_u64(&o, "integrity_failures", &fs->integrity_failures);
 	put_u64(&o, "open_files", &fs->open_files);
+	put(&o, ",\"transport\":\"%s\",\"uring_requests\":%llu",
+	    sfs_uring_active() ? "io_uring" : "dev_fuse",
+	    (unsigned long long)sfs_uring_requests());
 	put(&o, "}");
 	if (o.overflow) {
 		fprintf(stderr, "BUG: status document over %u bytes\n",

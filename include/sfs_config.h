@@ -36,6 +36,7 @@ struct sfs_config {
 		bool default_permissions; /* default true */
 		bool writeback_cache;	  /* default true */
 		bool xattrs;		  /* default true */
+		bool io_uring;		  /* default true */
 	} fuse;
 	struct {
 		char file[PATH_MAX]; /* default "": no audit file; absolute */

@@ -7,16 +7,25 @@
  * synchronous round trip each). libfuse 3.14 can neither ask for the flag
  * nor pass on the requests' "kill" flags, so these hooks add the flag to
  * the INIT reply when the kernel offers it and remember, per worker
- * thread, whether the request being handled carries a kill flag. */
+ * thread, whether the request being handled carries a kill flag. They
+ * also hand INIT's io_uring flag and every reply to uring.c. */
 #ifndef SFS_FUSEIO_H
 #define SFS_FUSEIO_H
 
 #include <fuse_lowlevel.h>
 #include <stdbool.h>
+#include <stddef.h>
 
-/* Puts the hooks on the mounted session se (before its loop starts). 0,
- * or -1 when libfuse refuses them (the mount then works without). */
-int sfs_fuseio_install(struct fuse_session *se);
+/* Puts the hooks on the mounted session se (before its loop starts); with
+ * io_uring, asks the kernel for FUSE over io_uring (sfs_uring.h) when it
+ * offers it. 0, or -1 when libfuse refuses them (the mount then works
+ * without). */
+int sfs_fuseio_install(struct fuse_session *se, bool io_uring);
+
+/* Notes the kill flags of the request req (len bytes, /dev/fuse layout)
+ * for this thread's handler; the hooks do it for requests read from
+ * /dev/fuse, uring.c for the ones it fetches. */
+void sfs_fuseio_note_request(const char *req, size_t len);
 
 /* Whether the kernel agreed to FUSE_HANDLE_KILLPRIV_V2 (known once INIT
  * was answered). */

@@ -49,6 +49,7 @@ static void assert_cfg_eq(const struct sfs_config *a,
 	cr_assert_eq(a->fuse.default_permissions, b->fuse.default_permissions);
 	cr_assert_eq(a->fuse.writeback_cache, b->fuse.writeback_cache);
 	cr_assert_eq(a->fuse.xattrs, b->fuse.xattrs);
+	cr_assert_eq(a->fuse.io_uring, b->fuse.io_uring);
 }
 
 /* Every field different from its default. */
@@ -66,6 +67,7 @@ static void poison(struct sfs_config *cfg)
 	cfg->fuse.default_permissions = false;
 	cfg->fuse.writeback_cache = false;
 	cfg->fuse.xattrs = false;
+	cfg->fuse.io_uring = false;
 }
 
 Test(config, defaults)
@@ -85,6 +87,7 @@ Test(config, defaults)
 	cr_assert_eq(cfg.fuse.default_permissions, true);
 	cr_assert_eq(cfg.fuse.writeback_cache, true);
 	cr_assert_eq(cfg.fuse.xattrs, true);
+	cr_assert_eq(cfg.fuse.io_uring, true);
 }
 
 Test(config, shipped_file_gives_defaults)
@@ -128,7 +131,7 @@ Test(config, shipped_file_documents_every_default)
 	}
 	fclose(in);
 	fclose(out);
-	cr_assert_eq(uncommented, 19, "found %d commented settings, want 19",
+	cr_assert_eq(uncommented, 20, "found %d commented settings, want 20",
 		     uncommented);
 
 	poison(&cfg);
@@ -157,6 +160,7 @@ Test(config, every_setting_applies)
 				 "  default_permissions = false;\n"
 				 "  writeback_cache = false;\n"
 				 "  xattrs = false;\n"
+				 "  io_uring = false;\n"
 				 "};\n");
 
 	sfs_config_defaults(&cfg);

@@ -4,7 +4,8 @@
 # usage: tools/run-tests.sh BUILD_DIR        (e.g. build or build/asan)
 #
 # Runs BUILD_DIR/tests/test_* one after the other (each with --jobs
-# ${SFS_TEST_JOBS:-2}: mount tests fork daemons, more jobs only add noise),
+# ${SFS_TEST_JOBS:-2}: mount tests fork daemons, more jobs only add noise)
+# over the FUSE transport SFS_TEST_URING asks for (below),
 # prints each binary's synthesis (and its failure output), then looks for
 # what this run left behind: mounts under /tmp/sfs-test.*, scratchfs daemons
 # from BUILD_DIR and scratch roots. Those are reported, cleaned up, and make
@@ -28,6 +29,20 @@ export SFS_TEST_RUN_ID
 
 logdir=$(mktemp -d /tmp/sfs-run.XXXXXX) || exit 2
 trap 'rm -rf "$logdir"' EXIT
+
+# SFS_TEST_URING=Y or N: run the suite with the kernel's FUSE over io_uring
+# switched on or off (a fuse module parameter, put back afterwards), so that
+# both transports get every test. Unset: whatever the machine has.
+uring_param=/sys/module/fuse/parameters/enable_uring
+if [ -n "${SFS_TEST_URING:-}" ]; then
+	if [ -w "$uring_param" ]; then
+		uring_was=$(cat "$uring_param")
+		trap 'echo "$uring_was" >"$uring_param"; rm -rf "$logdir"' EXIT
+		echo "$SFS_TEST_URING" >"$uring_param"
+	fi
+	echo "FUSE over io_uring: $(cat "$uring_param" 2>/dev/null ||
+		echo "not in this kernel")"
+fi
 # Criterion's runner itself leaks 48 bytes when tests run in parallel (seen
 # under ASan); that is not ours. Everything else LeakSanitizer finds fails.
 printf 'leak:libcriterion.so\n' >"$logdir/lsan.supp"

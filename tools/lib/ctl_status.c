@@ -368,8 +368,8 @@ static const char *id_of(const struct mstat *s, const char *key, char *buf)
 }
 
 static const char *const counters[] = {
-    "read_ops",	     "write_ops",	   "bytes_read",
-    "bytes_written", "integrity_failures", "open_files",
+    "read_ops",		  "write_ops",	"bytes_read",	  "bytes_written",
+    "integrity_failures", "open_files", "uring_requests",
 };
 
 static bool counter(const struct mstat *s, const char *key, uint64_t *v)
@@ -411,6 +411,7 @@ static json_t *mount_json(const struct mstat *s)
 	rc |= set_str(o, "key_source", key_source_of(s));
 	rc |= set_str(o, "key_id", id_of(s, "key_id", kid));
 	rc |= set_str(o, "volume_id", id_of(s, "volume_id", vid));
+	rc |= set_str(o, "transport", dstr(s, "transport"));
 	if (s->daemon) {
 		c = json_object();
 		for (size_t i = 0;
