@@ -90,6 +90,11 @@ int sfs_raise_readahead(const char *mountpoint, unsigned int kb)
 	return rc;
 }
 
+bool sfs_errno_dead_fuse(int e)
+{
+	return e == ENOTCONN || e == ECONNABORTED || e == ECANCELED;
+}
+
 int sfs_mountpoint_realpath(const char *path, char *out, bool *stale)
 {
 	char tmp[PATH_MAX], parent[PATH_MAX];
@@ -101,7 +106,7 @@ int sfs_mountpoint_realpath(const char *path, char *out, bool *stale)
 		*stale = false;
 	if (realpath(path, out))
 		return 0;
-	if (errno != ENOTCONN && errno != ECONNABORTED)
+	if (!sfs_errno_dead_fuse(errno))
 		return -errno;
 	if (stale)
 		*stale = true;

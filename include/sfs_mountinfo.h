@@ -23,11 +23,17 @@ int sfs_mountinfo_parse(char *line, struct sfs_mountinfo *mi);
  * space, ...) in place. */
 void sfs_mountinfo_unescape(char *s);
 
+/* Whether e, the errno of a call on a FUSE mount, says its daemon is gone:
+ * ENOTCONN; ECONNABORTED for a request in flight when the connection was
+ * aborted; ECANCELED for one caught in the teardown of its io_uring queues
+ * (the kernel ends those a moment after the daemon's death). */
+bool sfs_errno_dead_fuse(int e);
+
 /* realpath() of path into out (PATH_MAX bytes), also for a dead FUSE mount
- * point, which cannot be stat'ed (ENOTCONN, or ECONNABORTED after an
- * abort): then its parent is resolved and its name appended, and *stale
- * (when stale is not NULL) is set. 0 or -errno; -ENOTCONN when a dead
- * path ends in ".", ".." or nothing to append. */
+ * point, which cannot be stat'ed (sfs_errno_dead_fuse()): then its parent is
+ * resolved and its name appended, and *stale (when stale is not NULL) is set. 0
+ * or -errno; -ENOTCONN when a dead path ends in ".", ".." or nothing to append.
+ */
 int sfs_mountpoint_realpath(const char *path, char *out, bool *stale);
 
 /* FUSE mounts start with 128 KiB of readahead, so a sequential reader gets

@@ -130,7 +130,7 @@ nomem:
 
 enum state {
 	ST_RUNNING,
-	ST_STALE,	 /* daemon gone: ENOTCONN / ECONNABORTED */
+	ST_STALE,	 /* daemon gone: ENOTCONN / ECONNABORTED / ECANCELED */
 	ST_UNRESPONSIVE, /* no answer within QUERY_TIMEOUT_MS */
 	ST_DENIED,	 /* EPERM / EACCES: not root, not the mounter */
 	ST_ERROR,
@@ -273,6 +273,7 @@ static void probe(struct mstat *s)
 		break;
 	case -ENOTCONN:
 	case -ECONNABORTED:
+	case -ECANCELED: /* sfs_errno_dead_fuse() */
 		s->state = ST_STALE;
 		snprintf(s->error, sizeof(s->error),
 			 "daemon gone (%s): unmount it with fusermount3 -u",

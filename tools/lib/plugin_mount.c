@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "sfs_log.h"
+#include "sfs_mountinfo.h"
 #include "sfs_plugin.h"
 #include "sfs_sys.h"
 
@@ -31,7 +32,7 @@ int sfs_plugin_mount_state(const char *mnt)
 
 	if (lstat(mnt, &st) < 0) {
 		/* A dead FUSE daemon: the mount is still there. */
-		if (errno == ENOTCONN)
+		if (sfs_errno_dead_fuse(errno))
 			return SFS_PLUGIN_STALE;
 		return -errno;
 	}
@@ -53,11 +54,11 @@ int sfs_plugin_mount_state(const char *mnt)
 	 * the daemon itself with a directory open. */
 	fd = open(mnt, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
-		return errno == ENOTCONN ? SFS_PLUGIN_STALE : -errno;
+		return sfs_errno_dead_fuse(errno) ? SFS_PLUGIN_STALE : -errno;
 	if (fstat(fd, &st) < 0) {
 		e = errno;
 		close(fd);
-		return e == ENOTCONN ? SFS_PLUGIN_STALE : -e;
+		return sfs_errno_dead_fuse(e) ? SFS_PLUGIN_STALE : -e;
 	}
 	close(fd);
 	return SFS_PLUGIN_MOUNTED;

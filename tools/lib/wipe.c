@@ -608,7 +608,7 @@ static int unmount_all(struct ctx *c)
 		/* stat() would hang on a live but stuck daemon: only ask
 		 * when none of the volume's daemons is alive. */
 		stale = c->ndaemons == 0 && stat(e->mnt, &st) != 0 &&
-			errno == ENOTCONN;
+			sfs_errno_dead_fuse(errno);
 		if (stale) {
 			/* The daemon is dead: nothing to flush, nobody to
 			 * wait for; only the kernel's mount is left. */
@@ -1120,7 +1120,8 @@ static int scan_dir(struct ctx *c, int fd, bool is_root, char **sub,
 		if (is_root && strcmp(name, META_DIR) == 0)
 			continue;
 		rc = statx_at(fd, name, &sx);
-		while ((rc == 0 && other_mount(c, &sx)) || rc == -ENOTCONN) {
+		while ((rc == 0 && other_mount(c, &sx)) ||
+		       (rc < 0 && sfs_errno_dead_fuse(-rc))) {
 			/* Something is mounted here (maybe a dead FUSE
 			 * mount): detach it, never descend into it. */
 			if (++tries > 8 || detach_inside(fd, name) != 0)
@@ -1430,7 +1431,7 @@ static int resolve(struct ctx *c, const char *path)
 				    "%s is not a directory; refusing", path);
 			return -ENOTDIR;
 		}
-	} else if (errno != ENOTCONN) {
+	} else if (!sfs_errno_dead_fuse(errno)) {
 		rc = -errno;
 		sfs_set_err(c->err, c->err_len, "%s: %s", path, strerror(-rc));
 		return rc;
