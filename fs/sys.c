@@ -2,6 +2,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,12 +13,66 @@
 
 #include "sfs_sys.h"
 
+static _Thread_local long read_spin_ns;
+
+void sfs_read_spin(long ns)
+{
+	read_spin_ns = ns;
+}
+
+static long ns_since(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (t.tv_sec - t0->tv_sec) * 1000000000L +
+	       (t.tv_nsec - t0->tv_nsec);
+}
+
+/* preadv, polling the page cache first on a thread that may spin. */
+static ssize_t preadv_wait(int fd, const struct iovec *iov, int count,
+			   off_t off)
+{
+	struct timespec t0;
+	bool started = false;
+	ssize_t n;
+
+	if (read_spin_ns <= 0)
+		return preadv(fd, iov, count, off);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		n = preadv2(fd, iov, count, off, RWF_NOWAIT);
+		if (n >= 0 || errno != EAGAIN)
+			break;
+		if (!started) {
+			/* Make sure the disk read is under way. A direct read
+			 * never comes from the page cache: wait for it. */
+			size_t len = 0;
+
+			if (fcntl(fd, F_GETFL) & O_DIRECT)
+				return preadv(fd, iov, count, off);
+
+			for (int i = 0; i < count; i++)
+				len += iov[i].iov_len;
+			(void)posix_fadvise(fd, off, (off_t)len,
+					    POSIX_FADV_WILLNEED);
+			started = true;
+		}
+		if (ns_since(&t0) > read_spin_ns)
+			return preadv(fd, iov, count, off);
+		sched_yield();
+	}
+	if (n < 0 && errno == EOPNOTSUPP)
+		return preadv(fd, iov, count, off);
+	return n;
+}
+
 ssize_t sfs_preadv_full(int fd, struct iovec *iov, int count, off_t off)
 {
 	size_t done = 0;
 
 	while (count > 0) {
-		ssize_t n = preadv(fd, iov, count, off + (off_t)done);
+		ssize_t n = preadv_wait(fd, iov, count, off + (off_t)done);
 
 		if (n < 0) {
 			if (errno == EINTR)

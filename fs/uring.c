@@ -15,6 +15,7 @@
 
 #include "sfs_fuseio.h"
 #include "sfs_log.h"
+#include "sfs_sys.h"
 #include "sfs_uring.h"
 
 /* The kernel's ABI (include/uapi/linux/fuse.h, protocol 7.42), which
@@ -48,6 +49,8 @@ struct uring_cmd_req {
 /* In front of the payload, room to rebuild the /dev/fuse layout: the
  * request header and the opcode's argument, then the payload in place. */
 #define PREFIX 4096
+/* A little more than a cold 4 KiB read of the local disk takes. */
+#define URING_READ_SPIN_NS 200000L
 #define TAG_REQUEST 1
 #define TAG_STOP 2
 
@@ -234,6 +237,9 @@ static void *entry_thread(void *arg)
 	int rc;
 
 	pin_to_cpu(e->qid);
+	/* The caller waits on this CPU: better spin than halt it (the disk's
+	 * interrupt may arrive on another CPU, which then has to wake it). */
+	sfs_read_spin(URING_READ_SPIN_NS);
 	rc = queue_cmd(e, URING_CMD_REGISTER, 0);
 	sqe = io_uring_get_sqe(&e->ring);
 	if (rc == 0 && !sqe)

@@ -15,6 +15,12 @@ ssize_t sfs_pread_full(int fd, void *buf, size_t len, off_t off);
 /* The same over an iovec array, which it consumes (iov is changed). */
 struct iovec;
 ssize_t sfs_preadv_full(int fd, struct iovec *iov, int count, off_t off);
+/* Lets the reads above on this thread, when the page cache does not hold
+ * the data yet, poll for it up to ns nanoseconds (yielding the CPU between
+ * tries) before they sleep; 0 (the default) never polls. For a thread
+ * whose caller waits on the same CPU: the CPU is idle anyway, and a CPU
+ * that stays awake needs no wake-up from the disk's interrupt. */
+void sfs_read_spin(long ns);
 /* Writes all len bytes at off or fails with -errno (-EIO when a write
  * makes no progress). */
 ssize_t sfs_pwrite_full(int fd, const void *buf, size_t len, off_t off);

@@ -98,7 +98,7 @@ static void check_read(struct file *f, int dfd, uint64_t first, size_t len)
 
 /* Starts and lengths around every group boundary of a file of 3.5 groups
  * whose last block is short. */
-static void sweep(size_t slot_bytes, bool direct)
+static void sweep(size_t slot_bytes, bool direct, bool cold)
 {
 	struct file f;
 	uint64_t k;
@@ -121,8 +121,15 @@ static void sweep(size_t slot_bytes, bool direct)
 			       1 << 20,
 			       (size_t)(4 * k) * BS};
 	for (size_t i = 0; i < sizeof(starts) / sizeof(starts[0]); i++)
-		for (size_t j = 0; j < sizeof(lens) / sizeof(lens[0]); j++)
+		for (size_t j = 0; j < sizeof(lens) / sizeof(lens[0]); j++) {
+			if (cold) {
+				cr_assert_eq(fsync(f.fd), 0);
+				cr_assert_eq(posix_fadvise(f.fd, 0, 0,
+							   POSIX_FADV_DONTNEED),
+					     0);
+			}
 			check_read(&f, direct ? f.dfd : -1, starts[i], lens[j]);
+		}
 	file_close(&f);
 }
 
@@ -135,23 +142,34 @@ TestSuite(blockio, .init = setup, .timeout = 60);
 
 Test(blockio, runs_through_the_page_cache_gcm)
 {
-	sweep(28, false);
+	sweep(28, false, false);
 }
 Test(blockio, runs_through_the_page_cache_xchacha)
 {
-	sweep(40, false);
+	sweep(40, false, false);
 }
 Test(blockio, direct_runs_gcm)
 {
-	sweep(28, true);
+	sweep(28, true, false);
 }
 Test(blockio, direct_runs_xchacha)
 {
-	sweep(40, true);
+	sweep(40, true, false);
 }
 
 /* A file that ends inside a metadata page (a torn append) reads up to the
  * end of the group before it, in both modes. */
+/* Reads on a thread that polls the page cache before it sleeps (io_uring
+ * queue threads do), from a cold page cache: the polled, partly cached and
+ * direct reads must give the same bytes. */
+Test(blockio, polling_reads_of_a_cold_file)
+{
+	sfs_read_spin(200000);
+	sweep(28, false, true);
+	sweep(28, true, true);
+	sfs_read_spin(0);
+}
+
 Test(blockio, file_ending_in_slots_stops_before_them)
 {
 	struct file f;
