@@ -744,19 +744,7 @@ static void sfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 
 	(void)ino;
 	atomic_fetch_add(&fs->read_ops, 1);
-	if (!fs->encrypted && dst) {
-		/* An io_uring reply cannot be spliced: read into it. */
-		n = sfs_pread_full(file_of(fi)->fd, dst,
-				   size < cap ? size : cap, off);
-		if (n < 0) {
-			reply_rc(req, (int)n);
-			return;
-		}
-		atomic_fetch_add(&fs->bytes_read, (uint64_t)n);
-		fuse_reply_buf(req, (const char *)dst, (size_t)n);
-		return;
-	}
-	if (!fs->encrypted) {
+	if (!fs->encrypted && !dst) {
 		/* Passthrough: let libfuse splice straight from the backing
 		 * file, no copy through our memory. */
 		struct fuse_bufvec buf = FUSE_BUFVEC_INIT(size);
@@ -777,15 +765,23 @@ static void sfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
 		return;
 	}
-	n = sfs_file_read(fs, file_of(fi), size, off, dst, cap, &data);
+	if (fs->encrypted) {
+		n = sfs_file_read(fs, file_of(fi), size, off, dst, cap, &data);
+	} else {
+		/* An io_uring reply cannot be spliced: read into it. */
+		data = dst;
+		n = sfs_pread_full(file_of(fi)->fd, dst,
+				   size < cap ? size : cap, off);
+	}
 	if (n < 0) {
 		reply_rc(req, (int)n);
 		return;
 	}
 	atomic_fetch_add(&fs->bytes_read, (uint64_t)n);
 	fuse_reply_buf(req, (const char *)data, (size_t)n);
-	/* The ring buffer is wiped by uring.c once the kernel has it. */
-	if (!dst || data < dst || data >= dst + cap)
+	/* Data in the ring buffer starts it, and uring.c wipes it once the
+	 * kernel has it. */
+	if (data != dst)
 		sfs_file_read_done(data, (size_t)n);
 }
 

@@ -305,6 +305,14 @@ Test(ctl_status, two_mounts_live_counters, .init = init_two, .fini = fini_both,
 	rops0 = counter(b, "read_ops");
 	cr_assert_eq(counter(a, "open_files"), 0);
 	cr_assert_eq(counter(a, "integrity_failures"), 0);
+	/* Both daemons took what the kernel offered them (test_uring checks
+	 * which); only a ring carries uring_requests. */
+	cr_assert_not_null(jstr(a, "transport"), "no transport: %s", ctl_out);
+	cr_assert_str_eq(jstr(a, "transport"), jstr(b, "transport"));
+	if (strcmp(jstr(a, "transport"), "io_uring") == 0)
+		cr_assert_gt(counter(a, "uring_requests"), 0);
+	else
+		cr_assert_str_eq(jstr(a, "transport"), "dev_fuse");
 	json_decref(doc);
 
 	/* I/O on both; keep one file open on the first. */

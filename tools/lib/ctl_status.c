@@ -271,14 +271,6 @@ static void probe(struct mstat *s)
 		snprintf(s->error, sizeof(s->error),
 			 "the daemon's status is not valid JSON");
 		break;
-	case -ENOTCONN:
-	case -ECONNABORTED:
-	case -ECANCELED: /* sfs_errno_dead_fuse() */
-		s->state = ST_STALE;
-		snprintf(s->error, sizeof(s->error),
-			 "daemon gone (%s): unmount it with fusermount3 -u",
-			 strerror(-rc));
-		break;
 	case -ETIMEDOUT:
 		s->state = ST_UNRESPONSIVE;
 		snprintf(s->error, sizeof(s->error),
@@ -300,6 +292,14 @@ static void probe(struct mstat *s)
 			 "no live counters: mounted with fuse.xattrs = false");
 		break;
 	default:
+		if (sfs_errno_dead_fuse(-rc)) {
+			s->state = ST_STALE;
+			snprintf(s->error, sizeof(s->error),
+				 "daemon gone (%s): unmount it with "
+				 "fusermount3 -u",
+				 strerror(-rc));
+			break;
+		}
 		/* e.g. ENODATA: a daemon without status support */
 		s->state = ST_ERROR;
 		snprintf(s->error, sizeof(s->error),
