@@ -1,11 +1,12 @@
 /* blockio.c - stored content blocks of one backing file, group by group:
  * within a group the data of consecutive blocks is contiguous and so are
  * their slots, and a group's data runs on into the next group's metadata
- * page, so a run reads in at most two system calls. Long reads can go
- * around the backing page cache (direct I/O): copying freshly read pages
- * out of it cost more CPU than decrypting them (doc/PERFORMANCE.md).
- * Writes always go through it: a direct write waits for the disk while
- * holding the file's content lock, and measured no faster. */
+ * page, so a run reads in at most two system calls. Long runs go around
+ * the backing page cache (direct I/O) both ways: copying ciphertext into
+ * or out of it cost more CPU than sealing or opening it, and pages that a
+ * streaming write dirtied were only flushed at the end, by fsync
+ * (doc/PERFORMANCE.md). Slots always go through the page cache: they are
+ * small and rewritten by every write to their group. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
@@ -223,9 +224,26 @@ static void undo_append(const struct sfs_layout *l, int fd, uint64_t first,
 	(void)ftruncate(fd, (off_t)csize);
 }
 
-int sfs_blocks_write(const struct sfs_layout *l, int fd, uint64_t first,
-		     const uint8_t *data, size_t len, const uint8_t *slots)
+/* Writes n data bytes at off, around the page cache where direct allows
+ * (whole pages), through it where not or where the filesystem refuses. */
+static ssize_t write_data(int fd, int dfd, bool direct, const uint8_t *data,
+			  size_t n, off_t off)
 {
+	if (direct && n % BS == 0) {
+		ssize_t w = sfs_pwrite_full(dfd, data, n, off);
+
+		if (w != -EINVAL)
+			return w;
+	}
+	return sfs_pwrite_full(fd, data, n, off);
+}
+
+int sfs_blocks_write(const struct sfs_layout *l, int fd, int dfd,
+		     uint64_t first, const uint8_t *data, size_t len,
+		     const uint8_t *slots)
+{
+	bool direct = dfd >= 0 && len >= SFS_DIRECT_MIN_BYTES &&
+		      (uintptr_t)data % SFS_PAGE_BYTES == 0;
 	uint64_t b = first;
 	size_t done = 0;
 	struct stat st;
@@ -250,8 +268,8 @@ int sfs_blocks_write(const struct sfs_layout *l, int fd, uint64_t first,
 		/* A crash between the two writes (or one that persisted only
 		 * one of them) leaves a slot that does not match its data:
 		 * that block reads as -EIO, never as other bytes. */
-		w = sfs_pwrite_full(fd, data + done, n,
-				    (off_t)sfs_data_off(l, b));
+		w = write_data(fd, dfd, direct, data + done, n,
+			       (off_t)sfs_data_off(l, b));
 		if (w >= 0)
 			w = sfs_pwrite_full(fd, slots, sl,
 					    (off_t)sfs_slot_off(l, b));

@@ -50,8 +50,8 @@ void sfs_file_close(struct sfs_fs *fs, struct sfs_file *f)
 	}
 }
 
-/* f's O_DIRECT descriptor for a read of len bytes, or -1: short reads use
- * the page cache, so files that never see a long read never open one. */
+/* f's O_DIRECT descriptor for a run of len bytes, or -1: short runs use
+ * the page cache, so files that never see a long one never open one. */
 static int direct_fd(struct sfs_fs *fs, struct sfs_file *f, size_t len)
 {
 	int dfd = atomic_load(&f->dfd), flags, unopened = SFS_DFD_UNOPENED;
@@ -194,10 +194,11 @@ static int load_block(struct sfs_fs *fs, struct sfs_inode *inode, int fd,
 
 /* Writes [off, off + len) of a file whose plaintext size is psize and whose
  * blocks before off / BS are complete (the caller padded a short last
- * block). Called with the content lock held exclusively. */
+ * block); dfd as for sfs_blocks_write. Called with the content lock held
+ * exclusively. */
 static ssize_t write_run(struct sfs_fs *fs, struct sfs_inode *inode, int fd,
-			 const uint8_t *id, const uint8_t *buf, size_t len,
-			 uint64_t off, uint64_t psize)
+			 int dfd, const uint8_t *id, const uint8_t *buf,
+			 size_t len, uint64_t off, uint64_t psize)
 {
 	uint64_t b0 = off / BS, end = off + len, b1 = (end - 1) / BS;
 	size_t head = (size_t)(off - b0 * BS);
@@ -242,8 +243,8 @@ static ssize_t write_run(struct sfs_fs *fs, struct sfs_inode *inode, int fd,
 	rc = sfs_content_encrypt(fs->crypto, &fs->layout, id, b0, src, run_len,
 				 cbuf, slots);
 	if (rc >= 0)
-		rc =
-		    sfs_blocks_write(&fs->layout, fd, b0, cbuf, run_len, slots);
+		rc = sfs_blocks_write(&fs->layout, fd, dfd, b0, cbuf, run_len,
+				      slots);
 	if (rc >= 0)
 		rc = (ssize_t)len;
 out:
@@ -264,7 +265,7 @@ static int write_zeros(struct sfs_fs *fs, struct sfs_inode *inode, int fd,
 
 		if (stop > to)
 			stop = to;
-		rc = write_run(fs, inode, fd, id, zero_block,
+		rc = write_run(fs, inode, fd, -1, id, zero_block,
 			       (size_t)(stop - from), from, psize);
 		if (rc < 0)
 			return (int)rc;
@@ -436,6 +437,7 @@ ssize_t sfs_file_write(struct sfs_fs *fs, struct sfs_file *f,
 	bool created = false;
 	struct sealed s;
 	ssize_t rc;
+	int dfd;
 
 	if (!fs->encrypted)
 		return sfs_pwrite_full(f->fd, buf, len, off);
@@ -456,13 +458,15 @@ ssize_t sfs_file_write(struct sfs_fs *fs, struct sfs_file *f,
 		if (psize % BS)
 			psize = (psize / BS + 1) * BS;
 	}
+	dfd = direct_fd(fs, f, len);
 	if (sealed_fits(&s, id, len, uoff, psize)) {
-		rc = sfs_blocks_write(&fs->layout, f->fd, uoff / BS, s.data,
-				      len, s.slots);
+		rc = sfs_blocks_write(&fs->layout, f->fd, dfd, uoff / BS,
+				      s.data, len, s.slots);
 		if (rc == 0)
 			rc = (ssize_t)len;
 	} else {
-		rc = write_run(fs, inode, f->fd, id, buf, len, uoff, psize);
+		rc =
+		    write_run(fs, inode, f->fd, dfd, id, buf, len, uoff, psize);
 	}
 out:
 	if (rc < 0 && created)
@@ -513,7 +517,7 @@ static int truncate_locked(struct sfs_fs *fs, struct sfs_inode *inode, int fd,
 		uint64_t block = size / BS;
 		rc = load_block(fs, inode, fd, id, psize, block, plain);
 		if (rc == 0)
-			rc = (int)write_run(fs, inode, fd, id, plain,
+			rc = (int)write_run(fs, inode, fd, -1, id, plain,
 					    (size_t)(size % BS), block * BS,
 					    block * BS);
 		sfs_wipe(plain, sizeof(plain));

@@ -10,9 +10,9 @@
 
 #include "sfs_content.h"
 
-/* Reads shorter than this go through the backing page cache even where a
+/* Runs shorter than this go through the backing page cache even where a
  * direct-I/O descriptor exists: small random reads then find their
- * metadata pages cached. */
+ * metadata pages cached, and small writes do not wait for the disk. */
 #define SFS_DIRECT_MIN_BYTES (128U * 1024U)
 
 /* Reads the ciphertext of blocks first.. (len bytes, the last block may be
@@ -30,11 +30,14 @@ ssize_t sfs_blocks_read(const struct sfs_layout *l, int fd, int dfd,
 int sfs_blocks_reserve(const struct sfs_layout *l, int fd, uint64_t first,
 		       size_t len);
 
-/* Writes blocks first.. (len data bytes and their slots). Overwrites are
- * reserved first, so a full disk fails them before any of it lands instead
- * of leaving a torn block; a failed append is taken back. 0 or -errno. */
-int sfs_blocks_write(const struct sfs_layout *l, int fd, uint64_t first,
-		     const uint8_t *data, size_t len, const uint8_t *slots);
+/* Writes blocks first.. (len data bytes and their slots). dfd is as for
+ * sfs_blocks_read: the data of whole blocks goes through it when data is
+ * page aligned. Overwrites are reserved first, so a full disk fails them
+ * before any of it lands instead of leaving a torn block; a failed append
+ * is taken back. 0 or -errno. */
+int sfs_blocks_write(const struct sfs_layout *l, int fd, int dfd,
+		     uint64_t first, const uint8_t *data, size_t len,
+		     const uint8_t *slots);
 
 /* Zeroes the slots of blocks [from, to), whose metadata pages must lie
  * inside the file: past the end of the file they stay clean for when it

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -28,7 +29,10 @@ struct file {
 	uint8_t *data, *slots;
 };
 
-static void file_open(struct file *f, size_t slot_bytes, size_t len)
+/* Creates a file of len data bytes, written through dfd (direct I/O)
+ * where direct_write and the filesystem allows it. */
+static void file_open(struct file *f, size_t slot_bytes, size_t len,
+		      bool direct_write)
 {
 	char path[300];
 
@@ -37,11 +41,11 @@ static void file_open(struct file *f, size_t slot_bytes, size_t len)
 	snprintf(path, sizeof(path), "%s/f", f->dir);
 	f->fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	cr_assert_geq(f->fd, 0);
-	f->dfd = open(path, O_RDONLY | O_DIRECT | O_CLOEXEC);
+	f->dfd = open(path, O_RDWR | O_DIRECT | O_CLOEXEC);
 	cr_assert(f->dfd >= 0 || errno == EINVAL, "O_DIRECT open: %s",
 		  strerror(errno));
 	f->len = len;
-	f->data = malloc(len);
+	f->data = aligned_alloc(SFS_PAGE_BYTES, (len + BS - 1) / BS * BS);
 	f->slots = malloc((len / BS + 1) * slot_bytes);
 	cr_assert(f->data && f->slots);
 	randombytes_buf(f->data, len);
@@ -50,8 +54,9 @@ static void file_open(struct file *f, size_t slot_bytes, size_t len)
 	for (size_t off = 0; off < len;) {
 		size_t n = 37 * BS < len - off ? 37 * BS : len - off;
 
-		cr_assert_eq(sfs_blocks_write(&f->l, f->fd, off / BS,
-					      f->data + off, n,
+		cr_assert_eq(sfs_blocks_write(&f->l, f->fd,
+					      direct_write ? f->dfd : -1,
+					      off / BS, f->data + off, n,
 					      f->slots + off / BS * slot_bytes),
 			     0);
 		off += n;
@@ -97,7 +102,8 @@ static void check_read(struct file *f, int dfd, uint64_t first, size_t len)
 }
 
 /* Starts and lengths around every group boundary of a file of 3.5 groups
- * whose last block is short. */
+ * whose last block is short; direct: written and also read with direct
+ * I/O. */
 static void sweep(size_t slot_bytes, bool direct, bool cold)
 {
 	struct file f;
@@ -105,7 +111,7 @@ static void sweep(size_t slot_bytes, bool direct, bool cold)
 
 	sfs_layout_init(&f.l, slot_bytes);
 	k = f.l.group_blocks;
-	file_open(&f, slot_bytes, (size_t)(3 * k + k / 2) * BS - 1000);
+	file_open(&f, slot_bytes, (size_t)(3 * k + k / 2) * BS - 1000, direct);
 	if (direct && f.dfd < 0) {
 		file_close(&f);
 		cr_skip_test("the filesystem of /tmp refuses O_DIRECT");
@@ -128,7 +134,9 @@ static void sweep(size_t slot_bytes, bool direct, bool cold)
 							   POSIX_FADV_DONTNEED),
 					     0);
 			}
-			check_read(&f, direct ? f.dfd : -1, starts[i], lens[j]);
+			check_read(&f, -1, starts[i], lens[j]);
+			if (direct)
+				check_read(&f, f.dfd, starts[i], lens[j]);
 		}
 	file_close(&f);
 }
@@ -177,7 +185,7 @@ Test(blockio, file_ending_in_slots_stops_before_them)
 
 	sfs_layout_init(&f.l, 28);
 	k = f.l.group_blocks;
-	file_open(&f, 28, (size_t)(2 * k) * BS);
+	file_open(&f, 28, (size_t)(2 * k) * BS, false);
 	cr_assert_eq(ftruncate(f.fd, (off_t)(sfs_slot_off(&f.l, k) + 10)), 0);
 	f.len = (size_t)k * BS;
 	check_read(&f, -1, 0, (size_t)(2 * k) * BS);
@@ -195,7 +203,7 @@ Test(blockio, direct_read_sees_dirty_pages)
 {
 	struct file f;
 
-	file_open(&f, 28, 300 * BS);
+	file_open(&f, 28, 300 * BS, false);
 	if (f.dfd < 0) {
 		file_close(&f);
 		cr_skip_test("the filesystem of /tmp refuses O_DIRECT");
@@ -203,10 +211,83 @@ Test(blockio, direct_read_sees_dirty_pages)
 	check_read(&f, f.dfd, 0, 300 * BS);
 	randombytes_buf(f.data + 10 * BS, 200 * BS);
 	randombytes_buf(f.slots + 10 * 28, 200 * 28);
-	cr_assert_eq(sfs_blocks_write(&f.l, f.fd, 10, f.data + 10 * BS,
+	cr_assert_eq(sfs_blocks_write(&f.l, f.fd, -1, 10, f.data + 10 * BS,
 				      200 * BS, f.slots + 10 * 28),
 		     0);
 	check_read(&f, f.dfd, 0, 300 * BS);
 	check_read(&f, f.dfd, 150, 150 * BS);
+	file_close(&f);
+}
+
+/* How many of the pages [from, to) of f's backing file are in the page
+ * cache. */
+static size_t cached_pages(struct file *f, uint64_t from, uint64_t to)
+{
+	size_t n = (size_t)(to - from), hits = 0;
+	unsigned char *vec = malloc(n);
+	void *map = mmap(NULL, n * BS, PROT_READ, MAP_SHARED, f->fd,
+			 (off_t)(from * BS));
+
+	cr_assert(vec && map != MAP_FAILED);
+	cr_assert_eq(mincore(map, n * BS, vec), 0);
+	for (size_t i = 0; i < n; i++)
+		hits += vec[i] & 1;
+	munmap(map, n * BS);
+	free(vec);
+	return hits;
+}
+
+/* Long runs go around the page cache: after them, none of their data
+ * pages is cached (a buffered write would have left all of them dirty
+ * there), only the metadata pages their slots went to. */
+Test(blockio, long_direct_writes_leave_data_out_of_the_page_cache)
+{
+	struct file f;
+	uint64_t k, data0, data1;
+
+	file_open(&f, 28, 8 * 37 * BS, true);
+	if (f.dfd < 0) {
+		file_close(&f);
+		cr_skip_test("the filesystem of /tmp refuses O_DIRECT");
+	}
+	k = f.l.group_blocks;
+	data0 = sfs_data_off(&f.l, 0) / BS;
+	data1 = sfs_data_off(&f.l, k - 1) / BS + 1;
+	cr_assert_eq(cached_pages(&f, data0, data1), 0,
+		     "data pages of the first group are cached");
+	cr_assert_eq(cached_pages(&f, 0, 1), 1,
+		     "the first metadata page is not cached");
+	check_read(&f, -1, 0, f.len);
+	check_read(&f, f.dfd, 0, f.len);
+	file_close(&f);
+}
+
+/* A direct descriptor with a buffer that is not page aligned (or a run too
+ * short to be worth it) writes through the page cache instead. */
+Test(blockio, unaligned_or_short_runs_write_through_the_page_cache)
+{
+	struct file f;
+	uint8_t *odd = malloc(64 * BS + 16);
+
+	file_open(&f, 28, 64 * BS, false);
+	if (f.dfd < 0) {
+		free(odd);
+		file_close(&f);
+		cr_skip_test("the filesystem of /tmp refuses O_DIRECT");
+	}
+	cr_assert(odd);
+	randombytes_buf(f.data, 64 * BS);
+	memcpy(odd + 16, f.data, 64 * BS);
+	cr_assert_eq(
+	    sfs_blocks_write(&f.l, f.fd, f.dfd, 0, odd + 16, 64 * BS, f.slots),
+	    0);
+	cr_assert_eq(cached_pages(&f, 1, 65), 64);
+	randombytes_buf(f.data, 8 * BS);
+	cr_assert_eq(
+	    sfs_blocks_write(&f.l, f.fd, f.dfd, 0, f.data, 8 * BS, f.slots), 0);
+	cr_assert_eq(cached_pages(&f, 1, 9), 8);
+	check_read(&f, -1, 0, f.len);
+	check_read(&f, f.dfd, 0, f.len);
+	free(odd);
 	file_close(&f);
 }
