@@ -7,6 +7,7 @@
 #include <sched.h>
 #include <sodium.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -51,6 +52,8 @@ struct uring_cmd_req {
 #define PREFIX 4096
 /* A little more than a cold 4 KiB read of the local disk takes. */
 #define URING_READ_SPIN_NS 200000L
+/* Reads and writes this long are bulk: readahead and writeback. */
+#define URING_BULK_BYTES (128U * 1024U)
 #define TAG_REQUEST 1
 #define TAG_STOP 2
 
@@ -62,6 +65,8 @@ struct entry {
 	bool replied;
 	uint32_t reply_len; /* payload bytes of the last reply */
 	unsigned int qid;
+	unsigned int cpu; /* the thread's, while it waits */
+	bool spills;	  /* may wait on the next CPU after bulk */
 	struct io_uring ring;
 	bool ring_ready;
 	pthread_t thread;
@@ -216,7 +221,7 @@ static void handle_request(struct entry *e)
 	atomic_fetch_add(&pool.requests, 1);
 }
 
-static void pin_to_cpu(unsigned int cpu)
+static void pin_to_cpu(struct entry *e, unsigned int cpu)
 {
 	cpu_set_t set;
 
@@ -224,6 +229,28 @@ static void pin_to_cpu(unsigned int cpu)
 	CPU_SET(cpu, &set);
 	/* A CPU that is offline gets no requests: nothing to pin for. */
 	(void)sched_setaffinity(0, sizeof(set), &set);
+	e->cpu = cpu;
+}
+
+static bool is_bulk(const struct entry *e)
+{
+	const struct fuse_in_header *in = (const void *)e->hdr->in_out;
+	const struct fuse_read_in *read = (const void *)e->hdr->op_in;
+
+	return (in->opcode == FUSE_READ && read->size >= URING_BULK_BYTES) ||
+	       (in->opcode == FUSE_WRITE &&
+		e->hdr->ent.payload_sz >= URING_BULK_BYTES);
+}
+
+/* The CPU e's thread waits on for its next request. The kernel queues a
+ * task's requests on the task's CPU, so a streaming reader's readahead
+ * (or the flusher's writeback) lands on the one CPU it shares with that
+ * task: after bulk, half of a queue's threads wait on the next CPU, which
+ * then does its share of the work. Small requests are answered fastest
+ * where their caller waits, so after one every thread returns. */
+static unsigned int next_cpu(const struct entry *e, bool bulk)
+{
+	return e->spills && bulk ? (e->qid + 1) % pool.nqueues : e->qid;
 }
 
 /* One thread per entry: register it, then handle a request and commit its
@@ -234,9 +261,13 @@ static void *entry_thread(void *arg)
 	struct entry *e = arg;
 	struct io_uring_sqe *sqe;
 	struct io_uring_cqe *cqe;
+	char name[16];
+	bool bulk;
 	int rc;
 
-	pin_to_cpu(e->qid);
+	snprintf(name, sizeof(name), "sfs-uring-q%u", e->qid);
+	(void)pthread_setname_np(pthread_self(), name); /* for top -H, perf */
+	pin_to_cpu(e, e->qid);
 	/* The caller waits on this CPU: better spin than halt it (the disk's
 	 * interrupt may arrive on another CPU, which then has to wake it). */
 	sfs_read_spin(URING_READ_SPIN_NS);
@@ -282,8 +313,15 @@ static void *entry_thread(void *arg)
 					e->qid, strerror(-rc));
 			break;
 		}
+		bulk = is_bulk(e);
 		handle_request(e);
 		rc = queue_cmd(e, URING_CMD_COMMIT_AND_FETCH, e->unique);
+		if (rc == 0 && next_cpu(e, bulk) != e->cpu) {
+			/* The reply leaves from here, then the thread moves. */
+			rc = io_uring_submit(&e->ring);
+			if (rc >= 0)
+				pin_to_cpu(e, next_cpu(e, bulk));
+		}
 		if (rc < 0) {
 			sfs_log(LOG_ERR, "io_uring: queue %u: %s", e->qid,
 				strerror(-rc));
@@ -299,6 +337,7 @@ static int setup_entry(struct entry *e, unsigned int qid)
 	int rc;
 
 	e->qid = qid;
+	e->spills = (e - pool.entries) % 2 == 1;
 	e->hdr = aligned_alloc(4096, 4096);
 	/* Lazily backed: only the pages the largest request touches count. */
 	e->area = aligned_alloc(4096, PREFIX + pool.payload);

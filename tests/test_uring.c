@@ -4,14 +4,17 @@
  * (SFS_TEST_URING); these tests check that the daemon really uses the one
  * it should, and the paths that differ between the two. */
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysinfo.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -134,4 +137,78 @@ Test(uring, io_uring_false_keeps_dev_fuse, .fini = fini,
      .timeout = TEST_TIMEOUT)
 {
 	transport_test("fuse = { io_uring = false; };\n", "hbi=1", false);
+}
+
+/* How many of the daemon's threads called name wait pinned to CPU cpu
+ * alone. */
+static int threads_on(pid_t pid, const char *name, int cpu)
+{
+	char path[320], want[16], line[256];
+	int n = 0;
+	DIR *d;
+	struct dirent *de;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	snprintf(want, sizeof(want), "%d", cpu);
+	d = opendir(path);
+	cr_assert_not_null(d);
+	while ((de = readdir(d))) {
+		char comm[32] = "", cpus[64] = "";
+		FILE *f;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%s/status",
+			 (int)pid, de->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		while (fgets(line, sizeof(line), f)) {
+			sscanf(line, "Name: %31s", comm);
+			sscanf(line, "Cpus_allowed_list: %63s", cpus);
+		}
+		fclose(f);
+		n += strcmp(comm, name) == 0 && strcmp(cpus, want) == 0;
+	}
+	closedir(d);
+	return n;
+}
+
+static void pin_self(int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	cr_assert_eq(sched_setaffinity(0, sizeof(set), &set), 0);
+}
+
+/* A streaming read on CPU 0 queues all its readahead on CPU 0's queue:
+ * some of that queue's threads must move to CPU 1 to take a share. */
+Test(uring, bulk_reads_spread_to_the_next_cpu, .fini = fini,
+     .timeout = TEST_TIMEOUT)
+{
+	const size_t len = 32 << 20;
+	uint8_t *data = malloc(len), *got;
+	size_t n;
+
+	if (!kernel_offers_uring() || get_nprocs() < 2) {
+		free(data);
+		cr_skip_test("needs FUSE over io_uring and two CPUs");
+	}
+	cr_assert_not_null(data);
+	sfs_mount_setup(&mnt);
+	sfs_mount_start(&mnt, "hbi=1");
+	sfs_fill_pattern(data, len, 5);
+	cr_assert_eq(sfs_write_file(sfs_mpath(&mnt, "big"), data, len), 0);
+	cr_assert_eq(sfs_write_file("/proc/sys/vm/drop_caches", "3\n", 2), 0);
+	pin_self(0);
+	got = sfs_read_file(sfs_mpath(&mnt, "big"), &n);
+	cr_assert_not_null(got);
+	cr_assert(n == len && memcmp(got, data, len) == 0, "big differs");
+	cr_assert_gt(threads_on(mnt.pid, "sfs-uring-q0", 1), 0,
+		     "no queue-0 thread waits on CPU 1 after a streaming read");
+	free(got);
+	free(data);
+	sfs_mount_stop(&mnt);
 }
