@@ -224,26 +224,12 @@ static void undo_append(const struct sfs_layout *l, int fd, uint64_t first,
 	(void)ftruncate(fd, (off_t)csize);
 }
 
-/* Writes n data bytes at off, around the page cache where direct allows
- * (whole pages), through it where not or where the filesystem refuses. */
-static ssize_t write_data(int fd, int dfd, bool direct, const uint8_t *data,
-			  size_t n, off_t off)
-{
-	if (direct && n % BS == 0) {
-		ssize_t w = sfs_pwrite_full(dfd, data, n, off);
-
-		if (w != -EINVAL)
-			return w;
-	}
-	return sfs_pwrite_full(fd, data, n, off);
-}
-
 int sfs_blocks_write(const struct sfs_layout *l, int fd, int dfd,
 		     uint64_t first, const uint8_t *data, size_t len,
 		     const uint8_t *slots)
 {
-	bool direct = dfd >= 0 && len >= SFS_DIRECT_MIN_BYTES &&
-		      (uintptr_t)data % SFS_PAGE_BYTES == 0;
+	/* Whole blocks only: a short last one goes through the cache. */
+	int data_fd = len >= SFS_DIRECT_MIN_BYTES ? dfd : -1;
 	uint64_t b = first;
 	size_t done = 0;
 	struct stat st;
@@ -268,8 +254,8 @@ int sfs_blocks_write(const struct sfs_layout *l, int fd, int dfd,
 		/* A crash between the two writes (or one that persisted only
 		 * one of them) leaves a slot that does not match its data:
 		 * that block reads as -EIO, never as other bytes. */
-		w = write_data(fd, dfd, direct, data + done, n,
-			       (off_t)sfs_data_off(l, b));
+		w = sfs_pwrite_direct(fd, data_fd, data + done, n,
+				      (off_t)sfs_data_off(l, b));
 		if (w >= 0)
 			w = sfs_pwrite_full(fd, slots, sl,
 					    (off_t)sfs_slot_off(l, b));

@@ -62,6 +62,11 @@ static int direct_fd(struct sfs_fs *fs, struct sfs_file *f, size_t len)
 	flags = fcntl(f->fd, F_GETFL);
 	if (flags < 0)
 		return -1;
+	if (flags & O_APPEND) {
+		/* Its writes go where the file ends, a twin's to offsets. */
+		atomic_store(&f->dfd, -1);
+		return -1;
+	}
 	dfd = open(sfs_fdpath(&p, f->fd),
 		   (flags & O_ACCMODE) | O_DIRECT | O_CLOEXEC);
 	if (dfd < 0) {
@@ -439,8 +444,14 @@ ssize_t sfs_file_write(struct sfs_fs *fs, struct sfs_file *f,
 	ssize_t rc;
 	int dfd;
 
-	if (!fs->encrypted)
-		return sfs_pwrite_full(f->fd, buf, len, off);
+	if (!fs->encrypted) {
+		/* Long runs from aligned buffers (io_uring's payloads) go
+		 * around the page cache, as encrypted blocks do. */
+		dfd = (uintptr_t)buf % SFS_PAGE_BYTES == 0
+			  ? direct_fd(fs, f, len)
+			  : -1;
+		return sfs_pwrite_direct(f->fd, dfd, buf, len, off);
+	}
 	if (len == 0)
 		return 0;
 	seal_early(fs, inode, buf, len, uoff, &s);

@@ -119,6 +119,19 @@ ssize_t sfs_pwrite_full(int fd, const void *buf, size_t len, off_t off)
 	return (ssize_t)done;
 }
 
+ssize_t sfs_pwrite_direct(int fd, int dfd, const void *buf, size_t len,
+			  off_t off)
+{
+	if (dfd >= 0 && (uintptr_t)buf % SFS_PAGE_BYTES == 0 &&
+	    len % SFS_PAGE_BYTES == 0 && off % SFS_PAGE_BYTES == 0) {
+		ssize_t n = sfs_pwrite_full(dfd, buf, len, off);
+
+		if (n != -EINVAL)
+			return n;
+	}
+	return sfs_pwrite_full(fd, buf, len, off);
+}
+
 int sfs_write_full(int fd, const void *buf, size_t len)
 {
 	size_t done = 0;

@@ -24,6 +24,11 @@ void sfs_read_spin(long ns);
 /* Writes all len bytes at off or fails with -errno (-EIO when a write
  * makes no progress). */
 ssize_t sfs_pwrite_full(int fd, const void *buf, size_t len, off_t off);
+/* sfs_pwrite_full through dfd (the same file opened O_DIRECT) when dfd is
+ * not -1 and buf, len and off are page aligned; through fd otherwise, and
+ * when the filesystem refuses the direct write (EINVAL). */
+ssize_t sfs_pwrite_direct(int fd, int dfd, const void *buf, size_t len,
+			  off_t off);
 /* Writes all len bytes at the file offset, retrying short writes and
  * EINTR; 0, or -errno (-EIO when write makes no progress). */
 int sfs_write_full(int fd, const void *buf, size_t len);

@@ -10,7 +10,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -219,22 +218,11 @@ Test(blockio, direct_read_sees_dirty_pages)
 	file_close(&f);
 }
 
-/* How many of the pages [from, to) of f's backing file are in the page
- * cache. */
+/* How many of the pages [from, to) of f's backing file are cached. */
 static size_t cached_pages(struct file *f, uint64_t from, uint64_t to)
 {
-	size_t n = (size_t)(to - from), hits = 0;
-	unsigned char *vec = malloc(n);
-	void *map = mmap(NULL, n * BS, PROT_READ, MAP_SHARED, f->fd,
-			 (off_t)(from * BS));
-
-	cr_assert(vec && map != MAP_FAILED);
-	cr_assert_eq(mincore(map, n * BS, vec), 0);
-	for (size_t i = 0; i < n; i++)
-		hits += vec[i] & 1;
-	munmap(map, n * BS);
-	free(vec);
-	return hits;
+	return sfs_cached_pages(f->fd, (off_t)(from * BS),
+				(size_t)(to - from) * BS);
 }
 
 /* Long runs go around the page cache: after them, none of their data

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -232,4 +233,24 @@ long long sfs_json_int(json_t *o, const char *key)
 
 	cr_assert(json_is_integer(v), "%s is not an integer", key);
 	return json_integer_value(v);
+}
+
+size_t sfs_cached_pages(int fd, off_t off, size_t len)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE),
+	       n = (len + page - 1) / page;
+	size_t hits = 0;
+	unsigned char *vec = malloc(n ? n : 1);
+	void *map = n ? mmap(NULL, len, PROT_READ, MAP_SHARED, fd, off) : NULL;
+
+	cr_assert(vec && map != MAP_FAILED, "mapping for mincore: %s",
+		  strerror(errno));
+	if (n) {
+		cr_assert_eq(mincore(map, len, vec), 0);
+		munmap(map, len);
+	}
+	for (size_t i = 0; i < n; i++)
+		hits += vec[i] & 1;
+	free(vec);
+	return hits;
 }

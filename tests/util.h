@@ -97,6 +97,10 @@ pid_t sfs_spawn_redirected(const char *const argv[], const char *out_path,
 			   const char *err_path, void (*prep)(const void *arg),
 			   const void *arg);
 
+/* How many of the pages of [@off, @off + @len) of file @fd are in the page
+ * cache (mincore of a mapping); @off page aligned. Fails the test on error. */
+size_t sfs_cached_pages(int fd, off_t off, size_t len);
+
 /* qsort comparator for an array of C strings. */
 int sfs_cmp_str(const void *a, const void *b);
 
