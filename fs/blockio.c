@@ -3,7 +3,7 @@
  * their slots, and a group's data runs on into the next group's metadata
  * page, so a run reads in at most two system calls. Long runs go around
  * the backing page cache (direct I/O) both ways: copying ciphertext into
- * or out of it cost more CPU than sealing or opening it, and pages that a
+ * or out of it cost as much CPU as sealing or opening it, and pages that a
  * streaming write dirtied were only flushed at the end, by fsync
  * (doc/PERFORMANCE.md). Slots always go through the page cache: they are
  * small and rewritten by every write to their group. */
@@ -228,7 +228,8 @@ int sfs_blocks_write(const struct sfs_layout *l, int fd, int dfd,
 		     uint64_t first, const uint8_t *data, size_t len,
 		     const uint8_t *slots)
 {
-	/* Whole blocks only: a short last one goes through the cache. */
+	/* Short runs go through the page cache, and so does a piece that
+	 * ends in a short block (direct I/O moves whole pages). */
 	int data_fd = len >= SFS_DIRECT_MIN_BYTES ? dfd : -1;
 	uint64_t b = first;
 	size_t done = 0;
