@@ -262,6 +262,7 @@ static void *entry_thread(void *arg)
 	struct io_uring_sqe *sqe;
 	struct io_uring_cqe *cqe;
 	char name[16];
+	unsigned int cpu;
 	bool bulk;
 	int rc;
 
@@ -316,11 +317,12 @@ static void *entry_thread(void *arg)
 		bulk = is_bulk(e);
 		handle_request(e);
 		rc = queue_cmd(e, URING_CMD_COMMIT_AND_FETCH, e->unique);
-		if (rc == 0 && next_cpu(e, bulk) != e->cpu) {
+		cpu = next_cpu(e, bulk);
+		if (rc == 0 && cpu != e->cpu) {
 			/* The reply leaves from here, then the thread moves. */
 			rc = io_uring_submit(&e->ring);
 			if (rc >= 0)
-				pin_to_cpu(e, next_cpu(e, bulk));
+				pin_to_cpu(e, cpu);
 		}
 		if (rc < 0) {
 			sfs_log(LOG_ERR, "io_uring: queue %u: %s", e->qid,
@@ -337,7 +339,8 @@ static int setup_entry(struct entry *e, unsigned int qid)
 	int rc;
 
 	e->qid = qid;
-	e->spills = (e - pool.entries) % 2 == 1;
+	/* Every other thread of the queue. */
+	e->spills = (e - pool.entries) % SFS_URING_THREADS_PER_QUEUE % 2 == 1;
 	e->hdr = aligned_alloc(4096, 4096);
 	/* Lazily backed: only the pages the largest request touches count. */
 	e->area = aligned_alloc(4096, PREFIX + pool.payload);

@@ -164,8 +164,6 @@ Test(blockio, direct_runs_xchacha)
 	sweep(40, true, false);
 }
 
-/* A file that ends inside a metadata page (a torn append) reads up to the
- * end of the group before it, in both modes. */
 /* Reads on a thread that polls the page cache before it sleeps (io_uring
  * queue threads do), from a cold page cache: the polled, partly cached and
  * direct reads must give the same bytes. */
@@ -177,6 +175,8 @@ Test(blockio, polling_reads_of_a_cold_file)
 	sfs_read_spin(0);
 }
 
+/* A file that ends inside a metadata page (a torn append) reads up to the
+ * end of the group before it, in both modes. */
 Test(blockio, file_ending_in_slots_stops_before_them)
 {
 	struct file f;

@@ -98,7 +98,8 @@ pid_t sfs_spawn_redirected(const char *const argv[], const char *out_path,
 			   const void *arg);
 
 /* How many of the pages of [@off, @off + @len) of file @fd are in the page
- * cache (mincore of a mapping); @off page aligned. Fails the test on error. */
+ * cache (mincore of a mapping); @off page aligned, @len > 0. Fails the test
+ * on error. */
 size_t sfs_cached_pages(int fd, off_t off, size_t len);
 
 /* qsort comparator for an array of C strings. */
