@@ -6,7 +6,7 @@
 #   make run        build and mount an encrypted scratch with built-in defaults
 #   make install    DESTDIR= PREFIX=/usr/local
 
-PKGS      := fuse3 libsodium libconfig jansson libkeyutils liburing
+PKGS      := fuse3 libsodium libconfig jansson libkeyutils liburing libcrypto
 TEST_PKGS := criterion
 CC        ?= cc
 CFLAGS    ?= -O2 -g

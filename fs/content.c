@@ -144,7 +144,7 @@ size_t sfs_content_slots_len(const struct sfs_layout *l, size_t len)
  * (i + 1) * n / parts) of the run. */
 struct block_run {
 	const struct sfs_layout *l;
-	const struct sfs_file_key *fk;
+	const struct sfs_crypto *c;
 	const uint8_t *id;
 	uint64_t first_block;
 	const uint8_t *in; /* plaintext (seal) or ciphertext (open) */
@@ -154,7 +154,7 @@ struct block_run {
 	const uint8_t *cslots; /* read by open */
 	size_t nblocks;
 	unsigned nparts;
-	int rc[SFS_PARALLEL_MAX_THREADS + 1];	    /* per part */
+	int rc[SFS_PARALLEL_MAX_THREADS + 1];	    /* per part: 0 or -errno */
 	uint64_t bad[SFS_PARALLEL_MAX_THREADS + 1]; /* first failed block */
 };
 
@@ -187,37 +187,62 @@ static size_t block_span(const struct block_run *r, size_t k, size_t *off)
 	return r->len - *off < SFS_BLOCK_SIZE ? r->len - *off : SFS_BLOCK_SIZE;
 }
 
+/* Part i's blocks [*k, *to) and its own file key (a key's cipher context
+ * serves one thread). false, with the part's failure noted, when the key
+ * cannot be set up. */
+static bool part_begin(struct block_run *r, unsigned i, size_t *k, size_t *to,
+		       struct sfs_file_key *fk)
+{
+	*k = r->nblocks * i / r->nparts;
+	*to = r->nblocks * (i + 1) / r->nparts;
+	r->rc[i] = 0;
+	if (sfs_file_key_derive(fk, r->c, r->id) != 0) {
+		r->rc[i] = -ENOMEM;
+		r->bad[i] = r->first_block + *k;
+		return false;
+	}
+	return true;
+}
+
+static void part_fail(struct block_run *r, unsigned i, size_t k)
+{
+	r->rc[i] = -EIO;
+	r->bad[i] = r->first_block + k;
+}
+
 static void seal_part(void *arg, unsigned i)
 {
 	struct block_run *r = arg;
 	const size_t sb = r->l->slot_bytes;
+	struct sfs_file_key fk;
 	uint8_t ad[AD_BYTES];
-	size_t k = r->nblocks * i / r->nparts;
-	size_t to = r->nblocks * (i + 1) / r->nparts;
+	size_t k, to;
 
-	r->rc[i] = 0;
+	if (!part_begin(r, i, &k, &to, &fk))
+		return;
 	for (; k < to; k++) {
 		size_t off, n = block_span(r, k, &off);
 
 		block_ad(ad, r->id, r->first_block + k);
-		if (sfs_block_seal(r->fk, r->out + off, r->slots + k * sb,
+		if (sfs_block_seal(&fk, r->out + off, r->slots + k * sb,
 				   r->in + off, n, ad, sizeof(ad)) != 0) {
-			r->rc[i] = -1;
-			r->bad[i] = r->first_block + k;
-			return;
+			part_fail(r, i, k);
+			break;
 		}
 	}
+	sfs_file_key_wipe(&fk);
 }
 
 static void open_part(void *arg, unsigned i)
 {
 	struct block_run *r = arg;
 	const size_t sb = r->l->slot_bytes;
+	struct sfs_file_key fk;
 	uint8_t ad[AD_BYTES];
-	size_t k = r->nblocks * i / r->nparts;
-	size_t to = r->nblocks * (i + 1) / r->nparts;
+	size_t k, to;
 
-	r->rc[i] = 0;
+	if (!part_begin(r, i, &k, &to, &fk))
+		return;
 	for (; k < to; k++) {
 		size_t off, n = block_span(r, k, &off);
 		const uint8_t *slot = r->cslots + k * sb;
@@ -231,47 +256,41 @@ static void open_part(void *arg, unsigned i)
 				rc = -1;
 		} else {
 			block_ad(ad, r->id, r->first_block + k);
-			rc = sfs_block_open(r->fk, r->out + off, r->in + off, n,
+			rc = sfs_block_open(&fk, r->out + off, r->in + off, n,
 					    slot, ad, sizeof(ad));
 		}
 		if (rc != 0) {
-			r->rc[i] = -1;
-			r->bad[i] = r->first_block + k;
-			return;
+			part_fail(r, i, k);
+			break;
 		}
 	}
+	sfs_file_key_wipe(&fk);
 }
 
-/* The first failed part's block, or -1 when every part succeeded. */
+/* The first failed part's error (-EIO, or -ENOMEM when it had no key)
+ * and block, or 0 when every part succeeded. */
 static int first_failure(const struct block_run *r, uint64_t *bad)
 {
 	for (unsigned i = 0; i < r->nparts; i++) {
 		if (r->rc[i] != 0) {
 			*bad = r->bad[i];
-			return -1;
+			return r->rc[i];
 		}
 	}
 	return 0;
 }
 
-/* Seals or opens (part) all blocks of r under the file's key. 0, or -1
- * with the first failed block in *bad. */
+/* Seals or opens (part) all blocks of r under the file's key, each part
+ * with a key of its own. 0 or as first_failure. */
 static int run_blocks(const struct sfs_crypto *c, struct block_run *r,
 		      void (*part)(void *, unsigned), uint64_t *bad)
 {
-	struct sfs_file_key fk;
-	int rc;
-
 	if (sfs_crypto_overhead(c) != r->l->slot_bytes)
 		bug("content: layout does not match cipher");
+	r->c = c;
 	r->nblocks = (r->len + SFS_BLOCK_SIZE - 1) / SFS_BLOCK_SIZE;
-	sfs_file_key_derive(&fk, c, r->id);
-	r->fk = &fk;
 	run_split(r, part);
-	rc = first_failure(r, bad);
-	r->fk = NULL;
-	sfs_file_key_wipe(&fk);
-	return rc;
+	return first_failure(r, bad);
 }
 
 ssize_t sfs_content_encrypt(const struct sfs_crypto *c,
@@ -290,12 +309,12 @@ ssize_t sfs_content_encrypt(const struct sfs_crypto *c,
 	    .slots = slots,
 	};
 	uint64_t bad;
+	int rc;
 
 	if (len > SSIZE_MAX)
 		return -EINVAL;
-	if (run_blocks(c, &r, seal_part, &bad) != 0)
-		return -EIO;
-	return (ssize_t)len;
+	rc = run_blocks(c, &r, seal_part, &bad);
+	return rc < 0 ? rc : (ssize_t)len;
 }
 
 ssize_t sfs_content_decrypt(const struct sfs_crypto *c,
@@ -315,15 +334,17 @@ ssize_t sfs_content_decrypt(const struct sfs_crypto *c,
 	    .cslots = slots,
 	};
 	uint64_t bad;
+	int rc;
 
 	if (len > SSIZE_MAX)
 		return -EINVAL;
-	if (run_blocks(c, &r, open_part, &bad) != 0) {
+	rc = run_blocks(c, &r, open_part, &bad);
+	if (rc < 0) {
 		/* No partial plaintext may escape a failed read. */
 		sfs_wipe(out, len);
 		if (bad_block)
 			*bad_block = bad;
-		return -EIO;
+		return rc;
 	}
 	return (ssize_t)len;
 }

@@ -186,9 +186,12 @@ static int load_block(struct sfs_fs *fs, struct sfs_inode *inode, int fd,
 	n = sfs_blocks_read(&fs->layout, fd, -1, block, dst, plen, slot);
 	if (n < 0)
 		return (int)n;
-	if ((size_t)n != plen ||
-	    sfs_content_decrypt(fs->crypto, &fs->layout, id, block, dst, plen,
-				slot, dst, &bad) < 0) {
+	if ((size_t)n == plen)
+		n = sfs_content_decrypt(fs->crypto, &fs->layout, id, block, dst,
+					plen, slot, dst, &bad);
+	if (n == -ENOMEM)
+		return -ENOMEM;
+	if (n != (ssize_t)plen) {
 		memset(dst, 0, BS);
 		sfs_report_integrity(fs, inode->ino, block,
 				     "block authentication failed");
@@ -365,12 +368,11 @@ ssize_t sfs_file_read(struct sfs_fs *fs, struct sfs_file *f, size_t len,
 	/* In place: the ciphertext is not needed once it is opened. */
 	rc = sfs_content_decrypt(fs->crypto, &fs->layout, id, b0, pbuf, dlen,
 				 slots, pbuf, &bad);
-	if (rc < 0) {
+	if (rc == -EIO)
 		sfs_report_integrity(fs, inode->ino, bad,
 				     "block authentication failed");
-		rc = -EIO;
+	if (rc < 0)
 		goto out;
-	}
 	*data = pbuf + (uoff - b0 * BS);
 	rc = (ssize_t)len;
 out:

@@ -65,7 +65,7 @@ int sfs_header_parse(const uint8_t hdr[SFS_FILE_HEADER_BYTES],
 /* Encrypts len plaintext bytes starting at the beginning of plaintext block
  * first_block into data (len bytes) and slots (one slot per block, packed).
  * Each block gets a fresh nonce; AD = file id || block number. Returns len,
- * or a negative errno. */
+ * or -EIO (sealing failed) or -ENOMEM (no memory for the cipher). */
 ssize_t sfs_content_encrypt(const struct sfs_crypto *c,
 			    const struct sfs_layout *l,
 			    const uint8_t id[SFS_FILE_ID_BYTES],
@@ -77,7 +77,8 @@ ssize_t sfs_content_encrypt(const struct sfs_crypto *c,
  * slots, into out (len bytes; out may be data). A block whose slot is all
  * zero is a hole and reads as zeros, but only if its data is all zero too
  * (otherwise -EIO). Returns len, or -EIO with *bad_block (if not NULL) set
- * to the first block that failed; out is then zeroed. */
+ * to the first block that failed, or -ENOMEM when there was no memory for
+ * the cipher (nothing was checked); out is then zeroed. */
 ssize_t sfs_content_decrypt(const struct sfs_crypto *c,
 			    const struct sfs_layout *l,
 			    const uint8_t id[SFS_FILE_ID_BYTES],

@@ -1,4 +1,6 @@
-/* sfs_crypto.h - the only interface to libsodium: AEAD, SIV, KDF, secrets.
+/* sfs_crypto.h - the only interface to the crypto libraries (libsodium;
+ * OpenSSL's libcrypto for AES-256-GCM content blocks): AEAD, SIV, KDF,
+ * secrets.
  *
  * Nothing here knows about FUSE, files or paths. All functions return 0 on
  * success and -1 on failure unless stated otherwise; anything that
@@ -36,7 +38,7 @@ enum sfs_siv_purpose {
 	SFS_SIV_XATTR_NAME = 2,
 };
 
-/* Initialise libsodium. Must be called before anything else here. */
+/* Initialises the libraries. Must be called before anything else here. */
 int sfs_crypto_init(void) SFS_WUR;
 
 /* Secret memory: guarded, mlock()ed where possible, not dumped. */
@@ -91,28 +93,34 @@ enum sfs_aead sfs_crypto_aead(const struct sfs_crypto *c);
  * ciphertext, which is as long as the plaintext). */
 size_t sfs_crypto_overhead(const struct sfs_crypto *c);
 
-/* A per-file content key, derived per request on the caller's stack. */
+/* A per-file content key and its cipher, ready for sfs_block_seal and
+ * sfs_block_open: derived on the stack of the thread that uses it, for
+ * the blocks of one request (or one part of one), never shared between
+ * threads, wiped when done. For AES-256-GCM it holds an OpenSSL cipher
+ * context, keyed once, which sfs_file_key_wipe cleanses and frees. */
 struct sfs_file_key {
 	enum sfs_aead aead;
-	/* Large enough and aligned for libsodium's precomputed AES state. */
-	_Alignas(16) unsigned char state[512];
+	uint8_t key[SFS_KEY_BYTES];
+	struct evp_cipher_ctx_st *gcm; /* EVP_CIPHER_CTX, AES-256-GCM only */
 };
 
-void sfs_file_key_derive(struct sfs_file_key *fk, const struct sfs_crypto *c,
-			 const uint8_t file_id[SFS_FILE_ID_BYTES]);
+/* 0, or -1 when the cipher context cannot be allocated (out of memory);
+ * fk is then wiped already, and wiping it again is harmless. */
+int sfs_file_key_derive(struct sfs_file_key *fk, const struct sfs_crypto *c,
+			const uint8_t file_id[SFS_FILE_ID_BYTES]) SFS_WUR;
 void sfs_file_key_wipe(struct sfs_file_key *fk);
 
 /* Seals len bytes of in into ct (len bytes; ct may be in) and slot =
  * nonce || tag (overhead bytes), with a fresh random nonce, authenticating
  * ad. The nonce is never all zero. */
-int sfs_block_seal(const struct sfs_file_key *fk, uint8_t *ct, uint8_t *slot,
+int sfs_block_seal(struct sfs_file_key *fk, uint8_t *ct, uint8_t *slot,
 		   const uint8_t *in, size_t len, const uint8_t *ad,
 		   size_t ad_len);
 /* Opens ct (len bytes) with slot = nonce || tag into out (len bytes; out
  * may be ct). An all-zero nonce fails. On failure out is zeroed. */
-int sfs_block_open(const struct sfs_file_key *fk, uint8_t *out,
-		   const uint8_t *ct, size_t len, const uint8_t *slot,
-		   const uint8_t *ad, size_t ad_len) SFS_WUR;
+int sfs_block_open(struct sfs_file_key *fk, uint8_t *out, const uint8_t *ct,
+		   size_t len, const uint8_t *slot, const uint8_t *ad,
+		   size_t ad_len) SFS_WUR;
 
 /* Deterministic authenticated encryption (SIV): out = T || C with
  * T = BLAKE2b-128(mac key, iv || pt) and C = pt XOR XChaCha20(enc key,

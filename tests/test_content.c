@@ -1521,7 +1521,7 @@ Test(content, ad_format)
 	int i;
 
 	fixture_init(&f, SFS_AEAD_XCHACHA20POLY1305, BS);
-	sfs_file_key_derive(&fk, f.c, f.id);
+	cr_assert_eq(sfs_file_key_derive(&fk, f.c, f.id), 0);
 	memcpy(ad, f.id, SFS_FILE_ID_BYTES);
 	memset(ad + SFS_FILE_ID_BYTES, 0, 8);
 	ad[SFS_FILE_ID_BYTES + 6] = 0x01; /* block 0x102 */

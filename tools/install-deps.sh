@@ -2,7 +2,7 @@
 # Installs the Debian packages scratchfs builds, tests and runs with, when any
 # is missing. Quiet and quick when everything is there.
 set -eu
-PKGS="gcc make pkg-config libfuse3-dev fuse3 libsodium-dev libconfig-dev
+PKGS="gcc make pkg-config libfuse3-dev fuse3 libsodium-dev libssl-dev libconfig-dev
 libcriterion-dev attr e2fsprogs libjansson-dev libkeyutils-dev
 libmicrohttpd-dev liburing-dev docker.io busybox-static"
 missing=""
