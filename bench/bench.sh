@@ -650,6 +650,7 @@ write_meta() {
 		echo "gocryptfs: $(gocryptfs -version 2>/dev/null | head -1)"
 		echo "fio: $(fio --version 2>/dev/null)"
 		echo "libsodium: $(pkg-config --modversion libsodium 2>/dev/null || echo '?')"
+		echo "openssl (libcrypto, AES-GCM blocks): $(pkg-config --modversion libcrypto 2>/dev/null || echo '?')"
 		echo "fuse.enable_uring: $URING_NOTE"
 	} >"$OUT/meta.txt"
 }
