@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -277,5 +278,47 @@ Test(blockio, unaligned_or_short_runs_write_through_the_page_cache)
 	check_read(&f, -1, 0, f.len);
 	check_read(&f, f.dfd, 0, f.len);
 	free(odd);
+	file_close(&f);
+}
+
+/* Backing 512-byte sectors allocated to f. */
+static long allocated_sectors(struct file *f)
+{
+	struct stat st;
+
+	cr_assert_eq(fstat(f->fd, &st), 0);
+	return (long)st.st_blocks;
+}
+
+/* Reserving allocates whatever of a run's data pages and metadata page
+ * is a hole, and leaves stored blocks as they are (they need no room). */
+Test(blockio, reserve_fills_holes_and_keeps_stored_blocks)
+{
+	struct file f;
+	off_t data = 0, meta = 0;
+	long before;
+
+	file_open(&f, 28, 600 * BS, false);
+	data = (off_t)sfs_data_off(&f.l, 200);
+	meta = (off_t)(sfs_slot_off(&f.l, 300) / BS * BS);
+	cr_assert_eq(fsync(f.fd), 0);
+	cr_assert_eq(fallocate(f.fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			       data, 10 * BS),
+		     0);
+	cr_assert_eq(fallocate(f.fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			       meta, BS),
+		     0);
+
+	before = allocated_sectors(&f);
+	cr_assert_eq(sfs_blocks_reserve(&f.l, f.fd, 0, 144 * BS), 0);
+	cr_assert_eq(allocated_sectors(&f), before, "stored blocks grew");
+	cr_assert_eq(sfs_blocks_reserve(&f.l, f.fd, 200, 10 * BS), 0);
+	cr_assert_geq(allocated_sectors(&f), before + 10 * BS / 512,
+		      "the punched data pages are still holes");
+	before = allocated_sectors(&f);
+	cr_assert_eq(sfs_blocks_reserve(&f.l, f.fd, 300, BS), 0);
+	cr_assert_geq(allocated_sectors(&f), before + BS / 512,
+		      "the punched metadata page is still a hole");
+	check_read(&f, -1, 0, 144 * BS);
 	file_close(&f);
 }
