@@ -231,9 +231,11 @@ static int file_key_init(struct sfs_file_key *fk, enum sfs_aead aead,
 {
 	memset(fk, 0, sizeof(*fk));
 	fk->aead = aead;
-	memcpy(fk->key, key, SFS_KEY_BYTES);
-	if (aead != SFS_AEAD_AES256GCM)
+	if (aead != SFS_AEAD_AES256GCM) {
+		memcpy(fk->key, key, SFS_KEY_BYTES);
 		return 0;
+	}
+	/* The context's key schedule is the only copy of the key. */
 	fk->gcm = EVP_CIPHER_CTX_new();
 	if (!fk->gcm ||
 	    EVP_EncryptInit_ex2(fk->gcm, gcm_cipher, key, NULL, NULL) != 1) {

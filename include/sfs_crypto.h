@@ -100,7 +100,7 @@ size_t sfs_crypto_overhead(const struct sfs_crypto *c);
  * context, keyed once, which sfs_file_key_wipe cleanses and frees. */
 struct sfs_file_key {
 	enum sfs_aead aead;
-	uint8_t key[SFS_KEY_BYTES];
+	uint8_t key[SFS_KEY_BYTES];    /* XChaCha20-Poly1305 only */
 	struct evp_cipher_ctx_st *gcm; /* EVP_CIPHER_CTX, AES-256-GCM only */
 };
 
