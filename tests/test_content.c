@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
 #include <sodium.h>
 
 #include "sfs_content.h"
@@ -1549,5 +1550,68 @@ Test(content, ad_format)
 		cr_assert_eq(dec(&f, f.id, 0x102, 10, &bad), -EIO);
 	}
 	sfs_file_key_wipe(&fk);
+	fixture_fini(&f);
+}
+
+/* OpenSSL's allocations, made to fail on demand (AES-GCM's cipher
+ * contexts come from it). The hooks must be in before OpenSSL's first
+ * allocation, which Criterion's own start-up makes (libgit2 initialises
+ * it), hence a constructor. */
+static bool openssl_alloc_fails;
+static int openssl_hooked;
+
+static void *failing_malloc(size_t n, const char *file, int line)
+{
+	(void)file;
+	(void)line;
+	return openssl_alloc_fails ? NULL : malloc(n);
+}
+
+static void *failing_realloc(void *p, size_t n, const char *file, int line)
+{
+	(void)file;
+	(void)line;
+	return openssl_alloc_fails ? NULL : realloc(p, n);
+}
+
+static void plain_free(void *p, const char *file, int line)
+{
+	(void)file;
+	(void)line;
+	free(p);
+}
+
+__attribute__((constructor)) static void hook_openssl_allocs(void)
+{
+	openssl_hooked = CRYPTO_set_mem_functions(failing_malloc,
+						  failing_realloc, plain_free);
+}
+
+/* No memory for a cipher context is -ENOMEM, not a failed check: nothing
+ * was opened, the output is zeroed, and the blocks open once there is
+ * memory again. */
+Test(content, no_cipher_context_is_enomem_not_eio)
+{
+	struct fixture f;
+	const size_t len = 64 * BS;
+	uint64_t bad = 77;
+
+	cr_assert_eq(openssl_hooked, 1, "OpenSSL allocated before the hook");
+	fixture_init(&f, SFS_AEAD_AES256GCM, len);
+	enc(&f, 3, len);
+	openssl_alloc_fails = true;
+	memset(f.out, 0xaa, len);
+	cr_assert_eq(sfs_content_decrypt(f.c, &f.l, f.id, 3, f.data, len,
+					 f.slots, f.out, &bad),
+		     -ENOMEM);
+	cr_assert(sfs_is_zero(f.out, len), "output not zeroed");
+	cr_assert_eq(
+	    sfs_content_encrypt(f.c, &f.l, f.id, 3, f.pt, len, f.out, f.slots),
+	    -ENOMEM);
+	openssl_alloc_fails = false;
+	cr_assert_eq(sfs_content_decrypt(f.c, &f.l, f.id, 3, f.data, len,
+					 f.slots, f.out, &bad),
+		     (ssize_t)len);
+	cr_assert_eq(memcmp(f.out, f.pt, len), 0);
 	fixture_fini(&f);
 }
