@@ -478,13 +478,17 @@ Test(run, refuses_foreign_backing)
 Test(run, background_holder_is_detached)
 {
 	int st;
-	char script[256], *err;
+	char script[512], *err;
 	json_t *wipe, *h;
 	pid_t pid;
 
+	/* The job waits until the detached child has become sleep: a child
+	 * still between fork and exec is named sh. */
 	snprintf(script, sizeof(script),
 		 "cd \"$SCRATCH_DIR\" && printf %%s %s > c && "
-		 "(sleep 30 &) && exit 4",
+		 "(sleep 30 & echo $! > p) && p=$(cat p) && "
+		 "while [ \"$(cat /proc/$p/comm)\" != sleep ]; do :; done && "
+		 "exit 4",
 		 CANARY);
 	pid = start_run("r", true, NULL, script, NULL);
 	st = finish(pid);
