@@ -259,7 +259,7 @@ static void enable_parking(struct sfs_fs *fs, const struct sfs_config *cfg)
 	struct sfs_inode *root = sfs_itable_root(fs->inodes);
 	size_t limit = 1024, reserve;
 	struct rlimit files;
-	int rc, mount_fd;
+	int rc, root_fd, mount_fd;
 
 	if (getrlimit(RLIMIT_NOFILE, &files) == 0)
 		limit = files.rlim_cur > (rlim_t)SIZE_MAX / 2
@@ -268,13 +268,13 @@ static void enable_parking(struct sfs_fs *fs, const struct sfs_config *cfg)
 	reserve = FDS_FIXED + FDS_PER_THREAD * cfg->fuse.max_threads;
 	if (reserve > limit / 2)
 		reserve = limit / 2;
+	root_fd = sfs_inode_fd_get(fs->inodes, root);
+	/* Entries may take fds up to the limit, parked or not. */
+	presize_fd_table(root_fd, limit);
 	/* open_by_handle_at() takes no O_PATH fd. */
-	mount_fd = openat(sfs_inode_fd_get(fs->inodes, root), ".",
-			  O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	mount_fd = openat(root_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	rc = mount_fd < 0 ? -errno : 0;
 	sfs_inode_fd_put(fs->inodes, root);
-	if (rc == 0)
-		presize_fd_table(mount_fd, limit);
 	if (rc == 0)
 		rc = sfs_itable_enable_parking(fs->inodes, mount_fd,
 					       limit - reserve);

@@ -619,32 +619,15 @@ static void removed_behind_back(void)
 
 IN_BOTH_MODES(removed_behind_back, 120)
 
-/* The daemon's fd table ("FDSize" in /proc/PID/status), read right after
- * the mount, before any entry took an fd. */
-static long daemon_fd_table_size(void)
-{
-	char path[64], line[128];
-	long size = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)sfs_fx.pid);
-	f = fopen(path, "r");
-	cr_assert_not_null(f, "%s: %s", path, strerror(errno));
-	while (size < 0 && fgets(line, sizeof(line), f))
-		if (sscanf(line, "FDSize: %ld", &size) != 1)
-			size = -1;
-	fclose(f);
-	cr_assert_geq(size, 0, "%s has no FDSize line", path);
-	return size;
-}
-
 /* The fd table is grown to the open-file limit at mount: growing it later,
  * shared by the daemon's threads, waits for an RCU grace period each time
  * it doubles, and a fresh mount's first walk used to pay eight. */
 static void fd_table_presized(void)
 {
-	long size = daemon_fd_table_size();
+	/* Read before any entry took an fd. */
+	long size = sfs_proc_status(sfs_fx.pid, "FDSize");
 
+	cr_assert_geq(size, 0, "no FDSize in /proc/%d/status", (int)sfs_fx.pid);
 	cr_assert_geq(size, NOFILE,
 		      "daemon fd table has %ld slots at mount, want the "
 		      "open-file limit %d",

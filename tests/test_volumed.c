@@ -1570,23 +1570,6 @@ static void *load_thread(void *p)
 	return NULL;
 }
 
-static long rss_kib(pid_t pid)
-{
-	char path[64], line[256];
-	long kib = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	f = fopen(path, "re");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
-			break;
-	fclose(f);
-	return kib;
-}
-
 Test(volumed, load_200_cycles_from_8_clients, .timeout = 120)
 {
 	struct load_arg args[LOAD_CLIENTS];
@@ -1598,7 +1581,7 @@ Test(volumed, load_200_cycles_from_8_clients, .timeout = 120)
 	DIR *d;
 
 	json_decref(ok("/Plugin.Activate", NULL));
-	before = rss_kib(fx.pid);
+	before = sfs_proc_status(fx.pid, "VmRSS");
 	t0 = sfs_now_s();
 	for (int t = 0; t < LOAD_CLIENTS; t++) {
 		args[t] = (struct load_arg){.t = t};
@@ -1613,7 +1596,7 @@ Test(volumed, load_200_cycles_from_8_clients, .timeout = 120)
 			errors += args[t].errors;
 		}
 	}
-	after = rss_kib(fx.pid);
+	after = sfs_proc_status(fx.pid, "VmRSS");
 	fprintf(stderr,
 		"volumed load: %d cycles, %d clients, %.1f s; plugin RSS "
 		"%ld KiB before, %ld KiB after\n",

@@ -255,3 +255,22 @@ size_t sfs_cached_pages(int fd, off_t off, size_t len)
 	free(vec);
 	return hits;
 }
+
+long sfs_proc_status(pid_t pid, const char *field)
+{
+	size_t len = strlen(field);
+	char path[64], line[256];
+	long value = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	while (value < 0 && fgets(line, sizeof(line), f))
+		if (strncmp(line, field, len) == 0 && line[len] == ':' &&
+		    sscanf(line + len + 1, "%ld", &value) != 1)
+			value = -1;
+	fclose(f);
+	return value;
+}

@@ -112,4 +112,8 @@ bool sfs_is_b64url(const char *s);
  * missing or not an integer. */
 long long sfs_json_int(json_t *o, const char *key);
 
+/* The number after "@field:" in /proc/@pid/status (VmRSS in kB, FDSize,
+ * ...), or -1 when the process or the field is not there. */
+long sfs_proc_status(pid_t pid, const char *field);
+
 #endif /* SFS_TESTS_UTIL_H */
