@@ -68,6 +68,14 @@ static int unlink_in(struct sfs_fs *fs, struct sfs_inode *dir, const char *name,
 	return rc;
 }
 
+/* Whether -err from opening or reading a file of ours says the daemon is
+ * out of fds or memory: the request fails with it, but nothing on disk is
+ * damaged, so it is no integrity failure. */
+static bool out_of_resources(long err)
+{
+	return err == -EMFILE || err == -ENFILE || err == -ENOMEM;
+}
+
 /* The IV of directory dir, from the cache or its IV file. A missing or
  * short file is -EIO, logged and counted when report. */
 static int dir_iv(struct sfs_fs *fs, struct sfs_inode *dir,
@@ -85,8 +93,9 @@ static int dir_iv(struct sfs_fs *fs, struct sfs_inode *dir,
 	pthread_mutex_unlock(&dir->meta_lock);
 	fd = open_in(fs, dir, SFS_DIRIV_NAME, O_RDONLY | O_NOFOLLOW | O_CLOEXEC,
 		     0);
-	if (fd == -ESTALE)
-		return fd; /* the directory is gone, not damaged */
+	if (fd == -ESTALE || out_of_resources(fd))
+		return fd; /* the directory is gone, or we are short: no damage
+			    */
 	if (fd < 0) {
 		if (report)
 			sfs_report_integrity(fs, dir->ino, SFS_NO_BLOCK,
@@ -95,6 +104,8 @@ static int dir_iv(struct sfs_fs *fs, struct sfs_inode *dir,
 	}
 	n = sfs_pread_full(fd, iv, SFS_DIRIV_BYTES, 0);
 	close(fd);
+	if (out_of_resources(n))
+		return (int)n;
 	if (n != SFS_DIRIV_BYTES) {
 		if (report)
 			sfs_report_integrity(fs, dir->ino, SFS_NO_BLOCK,
@@ -189,7 +200,8 @@ void sfs_nameio_release(struct sfs_fs *fs, struct sfs_inode *dir,
 	unlink_in(fs, dir, sidecar, 0);
 }
 
-/* Reads a long name's sidecar into full (NUL-terminated). */
+/* Reads a long name's sidecar into full (NUL-terminated). -EIO when it is
+ * missing or unreadable, the error when we are out of fds or memory. */
 static int read_sidecar(struct sfs_fs *fs, struct sfs_inode *dir,
 			const char *backing, char *full, size_t size)
 {
@@ -200,9 +212,11 @@ static int read_sidecar(struct sfs_fs *fs, struct sfs_inode *dir,
 	sfs_name_sidecar(backing, sidecar);
 	fd = open_in(fs, dir, sidecar, O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0);
 	if (fd < 0)
-		return -EIO;
+		return out_of_resources(fd) ? fd : -EIO;
 	n = sfs_pread_full(fd, full, size - 1, 0);
 	close(fd);
+	if (out_of_resources(n))
+		return (int)n;
 	if (n <= 0 || (size_t)n >= size - 1)
 		return -EIO;
 	full[n] = '\0';
@@ -225,12 +239,12 @@ int sfs_nameio_decode(struct sfs_fs *fs, struct sfs_inode *dir,
 		return 0;
 	}
 	if (sfs_name_is_long(backing)) {
-		if (read_sidecar(fs, dir, backing, en.full, sizeof(en.full)) <
-		    0) {
+		rc = read_sidecar(fs, dir, backing, en.full, sizeof(en.full));
+		if (rc == -EIO)
 			sfs_report_integrity(fs, dir->ino, SFS_NO_BLOCK,
 					     "long name sidecar unreadable");
-			return -EIO;
-		}
+		if (rc < 0)
+			return rc;
 		encoded = en.full;
 	} else if (sfs_name_is_reserved(backing, is_root(fs, dir))) {
 		return 1;

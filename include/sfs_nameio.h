@@ -30,7 +30,9 @@ int sfs_nameio_prepare(struct sfs_fs *fs, struct sfs_inode *dir,
 void sfs_nameio_release(struct sfs_fs *fs, struct sfs_inode *dir,
 			const struct sfs_ename *en);
 /* The plaintext name of backing entry `backing` of dir: 0, 1 when the entry
- * is not user data (reserved; skip it), -EIO when it does not decrypt. */
+ * is not user data (reserved; skip it), -EIO when it does not decrypt
+ * (reported), another -errno when it could not be read (out of fds or
+ * memory, the directory gone). */
 int sfs_nameio_decode(struct sfs_fs *fs, struct sfs_inode *dir,
 		      const char *backing, char out[NAME_MAX + 1]);
 

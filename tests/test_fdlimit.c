@@ -1,7 +1,8 @@
 /* test_fdlimit.c - a daemon limited to NOFILE open files serves many more
  * entries than that: the inode table parks the fds of unused entries and
  * reopens them by handle. Objects without a name keep working, objects
- * removed behind the mount's back fail cleanly. */
+ * removed behind the mount's back fail cleanly, and a daemon that does run
+ * out of fds fails a listing with EMFILE, hiding no names. */
 #include <criterion/criterion.h>
 
 #include <dirent.h>
@@ -11,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <sys/xattr.h>
@@ -636,3 +638,169 @@ static void fd_table_presized(void)
 }
 
 IN_BOTH_MODES(fd_table_presized, 60)
+
+#define NLISTED 300 /* several lookup chunks and several requests */
+#define FD_SLACK 8  /* fds a daemon at rest may open and close */
+
+static int daemon_fds(void)
+{
+	char dir[64];
+	int n;
+
+	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)sfs_fx.pid);
+	n = sfs_dir_entries(dir);
+	cr_assert_geq(n, 0, "%s: %s", dir, strerror(errno));
+	return n;
+}
+
+/* Lists "ls", marking seen[]: returns the entries read, and the errno that
+ * ended the listing in *err (0 at its end). Each name is listed once. */
+static int list_once(bool seen[NLISTED], int *err)
+{
+	DIR *d = opendir(sfs_mpath(&sfs_fx, "ls"));
+	struct dirent *de;
+	int n = 0, i;
+
+	cr_assert_not_null(d, "opendir ls: %s", strerror(errno));
+	for (;;) {
+		errno = 0;
+		de = readdir(d);
+		if (!de)
+			break;
+		if (de->d_name[0] == '.')
+			continue;
+		cr_assert_eq(sscanf(de->d_name, "e%d", &i), 1, "entry %s",
+			     de->d_name);
+		cr_assert(i >= 0 && i < NLISTED && !seen[i],
+			  "entry %s listed twice or unknown", de->d_name);
+		seen[i] = true;
+		n++;
+	}
+	*err = errno;
+	closedir(d);
+	return n;
+}
+
+/* Forgets from the kernel reach the daemon in the background: waits up to
+ * 10 s for its fds to drop to at most max. */
+static int wait_fds_at_most(int max)
+{
+	int n = daemon_fds();
+
+	for (int i = 0; i < 200 && n > max; i++) {
+		usleep(50 * 1000);
+		n = daemon_fds();
+	}
+	return n;
+}
+
+/* Sets the daemon's open-file limit so that exactly k more fds fit: new fds
+ * take the lowest free numbers, and the limit bounds the number. */
+static void allow_new_fds(int k, struct rlimit *saved)
+{
+	char dir[64], path[96];
+	struct rlimit low;
+	int fd = 0;
+
+	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)sfs_fx.pid);
+	for (int free_seen = 0;; fd++) {
+		snprintf(path, sizeof(path), "%s/%d", dir, fd);
+		if (access(path, F_OK) != 0 && free_seen++ == k)
+			break;
+	}
+	cr_assert_eq(prlimit(sfs_fx.pid, RLIMIT_NOFILE, NULL, saved), 0);
+	low = *saved;
+	low.rlim_cur = (rlim_t)fd;
+	cr_assert_eq(prlimit(sfs_fx.pid, RLIMIT_NOFILE, &low, NULL), 0,
+		     "prlimit: %s", strerror(errno));
+}
+
+/* Lookups that fail in the middle of a READDIRPLUS (here: the daemon out of
+ * fds) end the listing with that error after the entries before it, never
+ * with a silently short one, and take back every lookup they made; once
+ * fds are back the same directory lists whole. */
+static void listing_with_failing_lookups(void)
+{
+	struct rlimit saved;
+	static bool seen[NLISTED];
+	char rel[64];
+	int base, n, err, after;
+
+	cr_assert_eq(mkdir(sfs_mpath(&sfs_fx, "ls"), 0755), 0);
+	for (int i = 0; i < NLISTED; i++) {
+		snprintf(rel, sizeof(rel), "ls/e%03d", i);
+		cr_assert_eq(sfs_write_file(sfs_mpath(&sfs_fx, rel), "x", 1), 0,
+			     "create %s", rel);
+	}
+	sync();
+	cr_assert_eq(sfs_write_file("/proc/sys/vm/drop_caches", "3\n", 2), 0);
+	base = wait_fds_at_most(64);
+	cr_assert_leq(base, 64,
+		      "daemon still has %d fds after the kernel "
+		      "forgot its entries",
+		      base);
+
+	allow_new_fds(20, &saved);
+	memset(seen, 0, sizeof(seen));
+	n = list_once(seen, &err);
+	cr_assert_eq(prlimit(sfs_fx.pid, RLIMIT_NOFILE, &saved, NULL), 0);
+	cr_assert_lt(n, NLISTED, "the lookups never ran out of fds");
+	cr_assert_eq(err, EMFILE,
+		     "a listing cut short after %d of %d entries ended with "
+		     "errno %d (%s), want EMFILE",
+		     n, NLISTED, err, strerror(err));
+
+	memset(seen, 0, sizeof(seen));
+	n = list_once(seen, &err);
+	cr_assert_eq(err, 0, "listing again: %s", strerror(err));
+	cr_assert_eq(n, NLISTED, "listing again: %d entries, want %d", n,
+		     NLISTED);
+
+	cr_assert_eq(sfs_write_file("/proc/sys/vm/drop_caches", "3\n", 2), 0);
+	after = wait_fds_at_most(base + FD_SLACK);
+	cr_assert_leq(after, base + FD_SLACK,
+		      "daemon has %d fds after the kernel forgot the listed "
+		      "entries, %d before: lookups were not taken back",
+		      after, base);
+}
+
+IN_BOTH_MODES(listing_with_failing_lookups, 60)
+
+/* A daemon out of fds when it needs a directory's IV (hbi) fails the
+ * listing with EMFILE: no integrity report, and no listing that silently
+ * skips the names it could not decrypt. Two fds fit: the directory's
+ * lookup and its stream. */
+static void listing_out_of_fds_is_not_damage(void)
+{
+	static bool seen[NLISTED];
+	struct rlimit saved;
+	char rel[64];
+	int n, err;
+
+	cr_assert_eq(mkdir(sfs_mpath(&sfs_fx, "ls"), 0755), 0);
+	for (int i = 0; i < 10; i++) {
+		snprintf(rel, sizeof(rel), "ls/e%03d", i);
+		cr_assert_eq(sfs_write_file(sfs_mpath(&sfs_fx, rel), "x", 1), 0,
+			     "create %s", rel);
+	}
+	sync();
+	cr_assert_eq(sfs_write_file("/proc/sys/vm/drop_caches", "3\n", 2), 0);
+	cr_assert_leq(wait_fds_at_most(64), 64);
+
+	allow_new_fds(2, &saved);
+	n = list_once(seen, &err);
+	cr_assert_eq(prlimit(sfs_fx.pid, RLIMIT_NOFILE, &saved, NULL), 0);
+	cr_assert_eq(err, EMFILE,
+		     "listing with no fd to spare: %d entries, errno %d (%s), "
+		     "want EMFILE",
+		     n, err, strerror(err));
+	cr_assert_not(sfs_log_contains(&sfs_fx, "integrity failure"),
+		      "running out of fds was reported as damage");
+
+	memset(seen, 0, sizeof(seen));
+	n = list_once(seen, &err);
+	cr_assert_eq(err, 0, "listing again: %s", strerror(err));
+	cr_assert_eq(n, 10, "listing again: %d entries, want 10", n);
+}
+
+IN_BOTH_MODES(listing_out_of_fds_is_not_damage, 60)
