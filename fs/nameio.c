@@ -68,12 +68,12 @@ static int unlink_in(struct sfs_fs *fs, struct sfs_inode *dir, const char *name,
 	return rc;
 }
 
-/* Whether -err from opening or reading a file of ours says the daemon is
- * out of fds or memory: the request fails with it, but nothing on disk is
- * damaged, so it is no integrity failure. */
-static bool out_of_resources(long err)
+/* Whether rc (-errno of opening or reading a file of ours) says the daemon
+ * is out of fds or memory: the request fails with it, but nothing on disk
+ * is damaged, so it is no integrity failure. */
+static bool out_of_resources(long rc)
 {
-	return err == -EMFILE || err == -ENFILE || err == -ENOMEM;
+	return rc == -EMFILE || rc == -ENFILE || rc == -ENOMEM;
 }
 
 /* The IV of directory dir, from the cache or its IV file. A missing or
@@ -93,9 +93,9 @@ static int dir_iv(struct sfs_fs *fs, struct sfs_inode *dir,
 	pthread_mutex_unlock(&dir->meta_lock);
 	fd = open_in(fs, dir, SFS_DIRIV_NAME, O_RDONLY | O_NOFOLLOW | O_CLOEXEC,
 		     0);
+	/* The directory is gone, or we are short: no damage. */
 	if (fd == -ESTALE || out_of_resources(fd))
-		return fd; /* the directory is gone, or we are short: no damage
-			    */
+		return fd;
 	if (fd < 0) {
 		if (report)
 			sfs_report_integrity(fs, dir->ino, SFS_NO_BLOCK,

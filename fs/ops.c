@@ -938,9 +938,8 @@ static ssize_t add_entry(fuse_req_t req, struct sfs_inode *dir,
 		rc = sfs_nameio_decode(fs, dir, de->d_name, name);
 		if (rc == 1 || rc == -EIO)
 			return 0; /* ours, or undecryptable (logged) */
-		if (rc < 0)
-			return rc; /* short of fds or memory: fail, hide nothing
-				    */
+		if (rc < 0) /* short of fds or memory: fail, hide nothing */
+			return rc;
 	}
 	e.attr.st_ino = de->d_ino;
 	e.attr.st_mode = (mode_t)de->d_type << 12;

@@ -65,7 +65,7 @@ static void init_plain(void)
 		body();                                                        \
 	}
 
-static void assert_fds_in_limit(const char *when)
+static int daemon_fds(void)
 {
 	char dir[64];
 	int n;
@@ -73,6 +73,13 @@ static void assert_fds_in_limit(const char *when)
 	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)sfs_fx.pid);
 	n = sfs_dir_entries(dir);
 	cr_assert_geq(n, 0, "%s: %s", dir, strerror(errno));
+	return n;
+}
+
+static void assert_fds_in_limit(const char *when)
+{
+	int n = daemon_fds();
+
 	cr_assert_lt(n, NOFILE, "%s: daemon has %d fds open (limit %d)", when,
 		     n, NOFILE);
 }
@@ -639,19 +646,8 @@ static void fd_table_presized(void)
 
 IN_BOTH_MODES(fd_table_presized, 60)
 
-#define NLISTED 300 /* several lookup chunks and several requests */
+#define NLISTED 300 /* more than one READDIRPLUS request */
 #define FD_SLACK 8  /* fds a daemon at rest may open and close */
-
-static int daemon_fds(void)
-{
-	char dir[64];
-	int n;
-
-	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)sfs_fx.pid);
-	n = sfs_dir_entries(dir);
-	cr_assert_geq(n, 0, "%s: %s", dir, strerror(errno));
-	return n;
-}
 
 /* Lists "ls", marking seen[]: returns the entries read, and the errno that
  * ended the listing in *err (0 at its end). Each name is listed once. */
@@ -694,6 +690,29 @@ static int wait_fds_at_most(int max)
 	return n;
 }
 
+/* Makes "ls" with n files e000.., then has the kernel forget every entry.
+ * Returns the daemon's fds once the forgets reached it. */
+static int make_forgotten_dir(int n)
+{
+	char rel[64];
+	int fds;
+
+	cr_assert_eq(mkdir(sfs_mpath(&sfs_fx, "ls"), 0755), 0);
+	for (int i = 0; i < n; i++) {
+		snprintf(rel, sizeof(rel), "ls/e%03d", i);
+		cr_assert_eq(sfs_write_file(sfs_mpath(&sfs_fx, rel), "x", 1), 0,
+			     "create %s", rel);
+	}
+	sync();
+	cr_assert_eq(sfs_write_file("/proc/sys/vm/drop_caches", "3\n", 2), 0);
+	fds = wait_fds_at_most(64);
+	cr_assert_leq(fds, 64,
+		      "daemon still has %d fds after the kernel "
+		      "forgot its entries",
+		      fds);
+	return fds;
+}
+
 /* Sets the daemon's open-file limit so that exactly k more fds fit: new fds
  * take the lowest free numbers, and the limit bounds the number. */
 static void allow_new_fds(int k, struct rlimit *saved)
@@ -723,22 +742,7 @@ static void listing_with_failing_lookups(void)
 {
 	struct rlimit saved;
 	static bool seen[NLISTED];
-	char rel[64];
-	int base, n, err, after;
-
-	cr_assert_eq(mkdir(sfs_mpath(&sfs_fx, "ls"), 0755), 0);
-	for (int i = 0; i < NLISTED; i++) {
-		snprintf(rel, sizeof(rel), "ls/e%03d", i);
-		cr_assert_eq(sfs_write_file(sfs_mpath(&sfs_fx, rel), "x", 1), 0,
-			     "create %s", rel);
-	}
-	sync();
-	cr_assert_eq(sfs_write_file("/proc/sys/vm/drop_caches", "3\n", 2), 0);
-	base = wait_fds_at_most(64);
-	cr_assert_leq(base, 64,
-		      "daemon still has %d fds after the kernel "
-		      "forgot its entries",
-		      base);
+	int base = make_forgotten_dir(NLISTED), n, err, after;
 
 	allow_new_fds(20, &saved);
 	memset(seen, 0, sizeof(seen));
@@ -774,19 +778,9 @@ static void listing_out_of_fds_is_not_damage(void)
 {
 	static bool seen[NLISTED];
 	struct rlimit saved;
-	char rel[64];
 	int n, err;
 
-	cr_assert_eq(mkdir(sfs_mpath(&sfs_fx, "ls"), 0755), 0);
-	for (int i = 0; i < 10; i++) {
-		snprintf(rel, sizeof(rel), "ls/e%03d", i);
-		cr_assert_eq(sfs_write_file(sfs_mpath(&sfs_fx, rel), "x", 1), 0,
-			     "create %s", rel);
-	}
-	sync();
-	cr_assert_eq(sfs_write_file("/proc/sys/vm/drop_caches", "3\n", 2), 0);
-	cr_assert_leq(wait_fds_at_most(64), 64);
-
+	make_forgotten_dir(10);
 	allow_new_fds(2, &saved);
 	n = list_once(seen, &err);
 	cr_assert_eq(prlimit(sfs_fx.pid, RLIMIT_NOFILE, &saved, NULL), 0);
