@@ -26,7 +26,9 @@ static const uint8_t zero_block[SFS_BLOCK_SIZE];
 
 int sfs_file_backing_flags(const struct sfs_fs *fs, int flags)
 {
-	flags &= ~(O_CREAT | O_EXCL | O_TRUNC | O_NOCTTY);
+	/* O_NOFOLLOW: the kernel refused a symlink before asking us, and the
+	 * re-open through /proc/self/fd is a magic link it would refuse. */
+	flags &= ~(O_CREAT | O_EXCL | O_TRUNC | O_NOCTTY | O_NOFOLLOW);
 	/* Slots are not page-sized I/O; the kernel still serves the
 	 * caller's O_DIRECT semantics (no page cache) through FUSE. */
 	flags &= ~O_DIRECT;

@@ -31,7 +31,8 @@ struct sfs_file {
  * file: creation and truncation are done separately, write-only becomes
  * read-write (read-modify-write of blocks, kernel writeback cache),
  * O_APPEND and O_DIRECT are dropped where the kernel or a block layout owns
- * the offsets. */
+ * the offsets, and O_NOFOLLOW because the kernel checked for a symlink
+ * already and the re-open goes through a /proc/self/fd magic link. */
 int sfs_file_backing_flags(const struct sfs_fs *fs, int flags);
 
 /* Closes f's descriptors (f itself stays the caller's). */

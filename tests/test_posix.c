@@ -1817,6 +1817,180 @@ out:
 	free(b);
 }
 
+/* ---- open flags ------------------------------------------------------------
+ * Every flag that reaches the daemon's re-open of a backing file or its
+ * openat on the caller's behalf, against the plain disk. */
+
+/* Open @rel with @flags, record success and the flags the fd keeps, read
+ * what it holds (when it may read) and close it. */
+static void rec_open(struct trace *t, const char *what, const char *rel,
+		     int flags, const char *model, size_t mlen)
+{
+	char label[100];
+	int fd = OK(open(P(rel), flags, 0644));
+
+	snprintf(label, sizeof(label), "%s: F_GETFL", what);
+	V(label, fd < 0 ? -1 : fcntl(fd, F_GETFL));
+	if (fd >= 0 && model && (flags & O_ACCMODE) != O_WRONLY &&
+	    !(flags & O_PATH))
+		rec_fd_content(t, what, fd, model, mlen);
+	if (fd >= 0)
+		close(fd);
+}
+
+/* O_NOATIME as uid 1000: refused on root's file, allowed on its own. */
+static void open_noatime_as_user(struct trace *t)
+{
+	int status = -1;
+	pid_t pid;
+
+	fflush(NULL);
+	pid = fork();
+	if (pid == 0) {
+		if (setgroups(0, NULL) || setgid(1000) || setuid(1000))
+			_exit(2);
+		CTX("uid 1000");
+		rec_open(t, "noatime root's", "f", O_RDONLY | O_NOATIME, NULL,
+			 0);
+		rec_open(t, "noatime own", "users", O_RDONLY | O_NOATIME, "u",
+			 1);
+		_exit(0);
+	}
+	if (pid > 0)
+		waitpid(pid, &status, 0);
+	V("child exit status", status);
+}
+
+/* Run by open_flags_body, on a mount uid 1000 may use. */
+static void sc_open_flags(struct trace *t)
+{
+	static const char model[] = "existing content";
+	const size_t len = sizeof(model) - 1;
+	char *a = NULL;
+	struct stat st;
+	int fd;
+
+	R(chmod(P(""), 0755));
+	R(create_file(P("f"), model, len));
+	R(chmod(P("f"), 0644));
+	R(symlink("f", P("l")));
+	R(mkdir(P("d"), 0755));
+	R(symlink("d", P("ld")));
+
+	CTX("O_NOFOLLOW");
+	rec_open(t, "nofollow rdonly", "f", O_RDONLY | O_NOFOLLOW, model, len);
+	rec_open(t, "nofollow rdwr", "f", O_RDWR | O_NOFOLLOW, model, len);
+	rec_open(t, "nofollow wronly", "f", O_WRONLY | O_NOFOLLOW, NULL, 0);
+	rec_open(t, "nofollow creat existing", "f",
+		 O_RDWR | O_CREAT | O_NOFOLLOW, model, len);
+	rec_open(t, "nofollow creat new", "g", O_RDWR | O_CREAT | O_NOFOLLOW,
+		 "", 0);
+	rec_open(t, "nofollow symlink", "l", O_RDONLY | O_NOFOLLOW, NULL, 0);
+	rec_open(t, "nofollow creat symlink", "l",
+		 O_RDWR | O_CREAT | O_NOFOLLOW, NULL, 0);
+	rec_open(t, "nofollow dir", "d", O_RDONLY | O_DIRECTORY | O_NOFOLLOW,
+		 NULL, 0);
+	rec_open(t, "nofollow dir symlink", "ld",
+		 O_RDONLY | O_DIRECTORY | O_NOFOLLOW, NULL, 0);
+	fd = OK(open(P("f"), O_WRONLY | O_APPEND | O_NOFOLLOW));
+	if (fd >= 0) {
+		R(write(fd, "+", 1));
+		close(fd);
+	}
+	rec_content(t, "after nofollow append", P("f"), "existing content+",
+		    len + 1);
+	rec_open(t, "nofollow trunc", "f", O_RDWR | O_TRUNC | O_NOFOLLOW, "",
+		 0);
+	R(create_file(P("f"), model, len));
+
+	CTX("O_NOATIME");
+	rec_open(t, "noatime", "f", O_RDONLY | O_NOATIME, model, len);
+	rec_open(t, "noatime rdwr", "f", O_RDWR | O_NOATIME, model, len);
+	R(create_file(P("users"), "u", 1));
+	R(chown(P("users"), 1000, 1000));
+	open_noatime_as_user(t);
+
+	CTX("O_DIRECTORY");
+	rec_open(t, "directory on file", "f", O_RDONLY | O_DIRECTORY, NULL, 0);
+	rec_open(t, "directory", "d", O_RDONLY | O_DIRECTORY, NULL, 0);
+	rec_open(t, "directory via symlink", "ld", O_RDONLY | O_DIRECTORY, NULL,
+		 0);
+
+	CTX("O_PATH");
+	rec_open(t, "path", "f", O_PATH, NULL, 0);
+	rec_open(t, "path nofollow symlink", "l", O_PATH | O_NOFOLLOW, NULL, 0);
+	fd = OK(open(P("l"), O_PATH | O_NOFOLLOW));
+	if (fd >= 0) {
+		char c;
+
+		R(fstat(fd, &st));
+		V("O_PATH symlink is a symlink", S_ISLNK(st.st_mode));
+		R(read(fd, &c, 1));
+		close(fd);
+	}
+
+	CTX("O_LARGEFILE");
+	fd = OK(open(P("big"), O_RDWR | O_CREAT | O_LARGEFILE, 0644));
+	if (fd >= 0) {
+		R(pwrite(fd, "past 4 GiB", 10, 5LL << 30));
+		R(fstat(fd, &st));
+		V("size", st.st_size);
+		close(fd);
+	}
+	rec_open(t, "largefile", "f", O_RDONLY | O_LARGEFILE, model, len);
+
+	CTX("O_SYNC/O_DSYNC");
+	rec_open(t, "sync", "f", O_RDWR | O_SYNC, model, len);
+	rec_open(t, "dsync", "f", O_RDWR | O_DSYNC, model, len);
+	fd = OK(open(P("f"), O_WRONLY | O_SYNC | O_NOFOLLOW));
+	if (fd >= 0) {
+		R(pwrite(fd, "E", 1, 0));
+		close(fd);
+	}
+	rec_content(t, "after O_SYNC write", P("f"), "Existing content", len);
+
+	CTX("O_DIRECT");
+	cr_assert(!posix_memalign((void **)&a, 4096, 4096));
+	sfs_fill_pattern(a, 4096, 5);
+	fd = OK(open(P("od"), O_RDWR | O_CREAT | O_DIRECT | O_NOFOLLOW, 0644));
+	if (fd >= 0) {
+		R(pwrite(fd, a, 4096, 0));
+		close(fd);
+	}
+	rec_open(t, "direct", "od", O_RDONLY | O_DIRECT, NULL, 0);
+	rec_content(t, "after O_DIRECT write", P("od"), a, 4096);
+	free(a);
+	rec_listing(t, "top", P(""));
+}
+
+/* O_TMPFILE: libfuse 3.14 has no handler for FUSE_TMPFILE, so the kernel
+ * answers EOPNOTSUPP, which callers (glibc, Python's tempfile) take as
+ * "use a named file". It must not be any other error, nor leave a file. */
+static void tmpfile_not_supported(void)
+{
+	struct sfs_mount *m = &sfs_fx;
+	int fd = open(sfs_mpath(m, ""), O_TMPFILE | O_RDWR, 0600);
+	DIR *d;
+	struct dirent *e;
+	int n = 0;
+
+	cr_assert(fd < 0 && errno == EOPNOTSUPP,
+		  "O_TMPFILE on the mount: fd %d, %s (want EOPNOTSUPP)", fd,
+		  strerror(errno));
+	fd = open(sfs_rpath(m, ""), O_TMPFILE | O_RDWR, 0600);
+	cr_assert(fd >= 0, "O_TMPFILE on the disk: %s", strerror(errno));
+	close(fd);
+	d = opendir(sfs_mpath(m, ""));
+	cr_assert(d);
+	while ((e = readdir(d)))
+		n += e->d_name[0] != '.';
+	closedir(d);
+	cr_assert_eq(n, 0, "O_TMPFILE left %d entries", n);
+	sfs_mount_stop(m);
+}
+POSIX_BOTH(tmpfile_not_supported, tmpfile_not_supported, sfs_fx_init_hbi,
+	   sfs_fx_init_plain)
+
 /* ---- locks ----------------------------------------------------------------
  */
 
@@ -2513,6 +2687,14 @@ static void init_plain_perm(void)
 	sfs_mount_setup(&sfs_fx);
 	sfs_mount_start(&sfs_fx, "hbi=0,allow_other,default_permissions");
 }
+
+static void open_flags_body(void)
+{
+	cr_assert_eq(chmod(sfs_fx.root, 0755), 0);
+	run_both(&sfs_fx, sc_open_flags);
+	sfs_mount_stop(&sfs_fx);
+}
+POSIX_BOTH(open_flags, open_flags_body, init_hbi_perm, init_plain_perm)
 
 static void perm_body(void)
 {
