@@ -21,7 +21,10 @@ PKG_LIBS   = $(shell pkg-config --libs $(PKGS))
 TOOL_PKGS  := libmicrohttpd jansson
 TOOL_PKG_LIBS = $(if $(TOOL_PKGS),$(shell pkg-config --libs $(TOOL_PKGS)))
 TEST_LIBS  = $(shell pkg-config --libs $(TEST_PKGS))
-CPPFLAGS  += -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -DFUSE_USE_VERSION=312 -Iinclude
+# The library's headers, one folder a layer (include/LAYER/ beside fs/LAYER/).
+LAYERS    := base format store volume fuse
+CPPFLAGS  += -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -DFUSE_USE_VERSION=312 \
+             $(addprefix -Iinclude/,$(LAYERS))
 PREFIX    ?= /usr/local
 SBINDIR   ?= $(PREFIX)/sbin
 SYSCONFDIR ?= /etc
@@ -34,21 +37,27 @@ BUILD     ?= build
 SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all \
              -fno-omit-frame-pointer
 
-LIB_SRCS  := $(filter-out fs/main.c,$(wildcard fs/*.c))
-# Tools: each tools/scratchfs-NAME.c is the main of build/scratchfs-NAME;
-# code they share lives in tools/lib/ (build/libsfstools.a).
-TOOL_LIB_SRCS := $(wildcard tools/lib/*.c)
-TOOL_MAINS    := $(wildcard tools/scratchfs-*.c)
-TEST_SRCS := $(wildcard tests/test_*.c)
-TEST_UTIL := $(filter-out $(TEST_SRCS),$(wildcard tests/*.c))
+LIB_SRCS  := $(wildcard $(addsuffix /*.c,$(addprefix fs/,$(LAYERS))))
+# Tools: each tools/NAME/ holds one program, build/scratchfs-NAME, whose main
+# is tools/NAME/scratchfs-NAME.c; the wipe engine that three of them share
+# is tools/libwipe/ (build/libsfswipe.a).
+TOOL_MAINS    := $(wildcard tools/*/scratchfs-*.c)
+TOOL_NAMES    := $(patsubst tools/%/,%,$(dir $(TOOL_MAINS)))
+WIPE_SRCS     := $(wildcard tools/libwipe/*.c)
+# The tools' own code (not their mains), for the tests.
+TOOL_OWN_SRCS := $(filter-out $(TOOL_MAINS),$(wildcard $(TOOL_NAMES:%=tools/%/*.c)))
+# Tests: every tests/*/test_NAME.c is build/tests/test_NAME; tests/lib/ is
+# what they share.
+TEST_SRCS := $(sort $(shell find tests -name 'test_*.c' -type f))
+TEST_UTIL := $(wildcard tests/lib/*.c)
 
 # $(call objs,BUILDDIR,SOURCES)
 objs = $(patsubst %.c,$(1)/%.o,$(2))
 
 LIB_OBJS   = $(call objs,$(BUILD),$(LIB_SRCS))
-TOOL_LIB   = $(if $(TOOL_LIB_SRCS),$(BUILD)/libsfstools.a)
-TOOL_BINS  = $(patsubst tools/%.c,$(BUILD)/%,$(TOOL_MAINS))
-TEST_BINS  = $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
+WIPE_LIB   = $(BUILD)/libsfswipe.a
+TOOL_BINS  = $(TOOL_NAMES:%=$(BUILD)/scratchfs-%)
+TEST_BINS  = $(addprefix $(BUILD)/tests/,$(basename $(notdir $(TEST_SRCS))))
 BINS       = $(BUILD)/scratchfs $(TOOL_BINS)
 
 .PHONY: all deps check check-plain check-asan test run install uninstall \
@@ -58,11 +67,18 @@ BINS       = $(BUILD)/scratchfs $(TOOL_BINS)
 # intermediates, so a second make running meanwhile (make check's
 # install test, an editor's build) could find them gone at link time.
 .SECONDARY:
+.SECONDEXPANSION:
 
 all: $(BINS)
 
 deps:
 	@tools/install-deps.sh
+
+# A tool's private header sits beside its sources; the tools and the tests
+# also see the wipe engine's, the tests every tool's and their own library.
+$(BUILD)/tools/%.o: CPPFLAGS += -Itools/libwipe
+$(BUILD)/tests/%.o: CPPFLAGS += -Itests/lib -Itools/libwipe \
+                                $(TOOL_NAMES:%=-Itools/%)
 
 $(BUILD)/%.o: %.c | deps
 	@mkdir -p $(dir $@)
@@ -72,16 +88,24 @@ $(BUILD)/%.o: %.c | deps
 $(BUILD)/libscratchfs.a: $(LIB_OBJS)
 	$(AR) rcs $@ $^
 
-$(BUILD)/libsfstools.a: $(call objs,$(BUILD),$(TOOL_LIB_SRCS))
+$(BUILD)/libsfswipe.a: $(call objs,$(BUILD),$(WIPE_SRCS))
+	$(AR) rcs $@ $^
+
+$(BUILD)/tests/libsfstools.a: $(call objs,$(BUILD),$(TOOL_OWN_SRCS))
 	$(AR) rcs $@ $^
 
 $(BUILD)/scratchfs: $(BUILD)/fs/main.o $(BUILD)/libscratchfs.a
 	$(CC) $(CFLAGS) $(EXTRA_CFLAGS) -o $@ $^ $(PKG_LIBS)
 
-$(BUILD)/scratchfs-%: $(BUILD)/tools/scratchfs-%.o $(TOOL_LIB) $(BUILD)/libscratchfs.a
+$(TOOL_BINS): $(BUILD)/scratchfs-%: $$(call objs,$(BUILD),$$(wildcard tools/%/*.c)) \
+              $(WIPE_LIB) $(BUILD)/libscratchfs.a
 	$(CC) $(CFLAGS) $(EXTRA_CFLAGS) -o $@ $^ $(PKG_LIBS) $(TOOL_PKG_LIBS)
 
-$(BUILD)/tests/%: $(BUILD)/tests/%.o $(call objs,$(BUILD),$(TEST_UTIL)) $(TOOL_LIB) $(BUILD)/libscratchfs.a
+# build/tests/test_NAME from tests/*/test_NAME.c, whichever folder it is in.
+$(foreach t,$(TEST_SRCS),$(eval TEST_SRC_$(basename $(notdir $(t))) := $(t)))
+$(TEST_BINS): $(BUILD)/tests/%: $$(call objs,$(BUILD),$$(TEST_SRC_$$*)) \
+              $(call objs,$(BUILD),$(TEST_UTIL)) $(BUILD)/tests/libsfstools.a \
+              $(WIPE_LIB) $(BUILD)/libscratchfs.a
 	$(CC) $(CFLAGS) $(EXTRA_CFLAGS) -o $@ $^ $(PKG_LIBS) $(TOOL_PKG_LIBS) $(TEST_LIBS)
 
 test: $(BINS) $(TEST_BINS)
@@ -141,8 +165,7 @@ uninstall:
 clean:
 	rm -rf build
 
-FORMAT_SRCS = $(wildcard fs/*.c include/*.h tests/*.c tests/*.h tools/*.c \
-                         tools/lib/*.c)
+FORMAT_SRCS = $(sort $(shell find fs include tests tools -name '*.[ch]'))
 
 format:
 	clang-format -i $(FORMAT_SRCS)

@@ -170,7 +170,7 @@ static int make(const char *target)
 	snprintf(buf[2], sizeof(buf[2]), "%s/scratchfs", build_dir);
 	argv[n++] = "-o";
 	argv[n++] = buf[2];
-	snprintf(pattern, sizeof(pattern), "%s/tools/scratchfs-*.c", src_dir);
+	snprintf(pattern, sizeof(pattern), "%s/tools/*/scratchfs-*.c", src_dir);
 	cr_assert_eq(glob(pattern, 0, NULL, &g), 0);
 	for (size_t i = 0; i < g.gl_pathc; i++) {
 		const char *base = strrchr(g.gl_pathv[i], '/') + 1;
@@ -303,7 +303,7 @@ Test(install, install_mount_uninstall)
 
 	/* Binaries: scratchfs and every tool. */
 	assert_file("usr/sbin/scratchfs", 0755);
-	snprintf(src, sizeof(src), "%s/tools/scratchfs-*.c", src_dir);
+	snprintf(src, sizeof(src), "%s/tools/*/scratchfs-*.c", src_dir);
 	cr_assert_eq(glob(src, 0, NULL, &g), 0);
 	for (size_t i = 0; i < g.gl_pathc; i++) {
 		const char *base = strrchr(g.gl_pathv[i], '/') + 1;
