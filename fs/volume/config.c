@@ -1,8 +1,10 @@
 /* config.c - settings: defaults, strict libconfig parsing, -o overrides. */
+#include <ctype.h>
 #include <errno.h>
 #include <libconfig.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -166,19 +168,94 @@ static int get_string(const struct file_ctx *fc, const config_setting_t *s,
 	return 0;
 }
 
+/* The literal @key is set to on @line of @path, as written, into @lit;
+ * false when it is not found there (a setting spread over lines). */
+static bool literal_on_line(const char *path, unsigned int line,
+			    const char *key, char *lit, size_t lit_len)
+{
+	size_t klen = strlen(key), cap = 0, n = 0;
+	FILE *f = fopen(path, "re");
+	char *text = NULL, *p;
+	bool found = false;
+
+	if (!f)
+		return false;
+	for (unsigned int i = 0; i < line; i++)
+		if (getline(&text, &cap, f) < 0) {
+			free(text);
+			fclose(f);
+			return false;
+		}
+	fclose(f);
+	for (p = strstr(text, key); p && !found; p = strstr(p + 1, key)) {
+		const char *q = p + klen;
+
+		if (p > text &&
+		    (isalnum((unsigned char)p[-1]) || strchr("_-*", p[-1])))
+			continue;
+		q += strspn(q, " \t");
+		if (*q != '=' && *q != ':')
+			continue;
+		q += 1 + strspn(q + 1, " \t");
+		n = strspn(q, "+-0123456789abcdefABCDEFxXL");
+		if (n > 0 && n < lit_len) {
+			memcpy(lit, q, n);
+			lit[n] = '\0';
+			found = true;
+		}
+	}
+	free(text);
+	return found;
+}
+
+/*
+ * An integer setting's value into *v, and the text it was written as into
+ * @lit (for messages); false when it is not an integer. libconfig 1.5 reads
+ * an integer without an L suffix as 32 bits and keeps what is left of a
+ * larger one (4294967304 becomes 8): the literal read back from the file
+ * tells, and such a value becomes LLONG_MAX, which no setting accepts.
+ */
+static bool get_integer(const struct file_ctx *fc, const config_setting_t *s,
+			long long *v, char *lit, size_t lit_len)
+{
+	char file[PATH_MAX], *end;
+	long long written;
+	int base = 10;
+	const char *digits = lit;
+
+	if (config_setting_type(s) != CONFIG_TYPE_INT &&
+	    config_setting_type(s) != CONFIG_TYPE_INT64)
+		return false;
+	*v = config_setting_get_int64(s);
+	source_name(fc, config_setting_source_file(s), file, sizeof(file));
+	if (!config_setting_name(s) ||
+	    !literal_on_line(file, config_setting_source_line(s),
+			     config_setting_name(s), lit, lit_len)) {
+		snprintf(lit, lit_len, "%lld", *v);
+		return true;
+	}
+	if (*digits == '-' || *digits == '+')
+		digits++;
+	if (digits[0] == '0' && (digits[1] == 'x' || digits[1] == 'X'))
+		base = 16;
+	errno = 0;
+	written = strtoll(lit, &end, base);
+	if (errno == ERANGE || strspn(end, "L") != strlen(end) || written != *v)
+		*v = LLONG_MAX;
+	return true;
+}
+
 static int get_uint(const struct file_ctx *fc, const config_setting_t *s,
 		    const char *name, unsigned int min, unsigned int max,
 		    unsigned int *out)
 {
-	char why[128];
+	char why[128], lit[64];
 	long long v;
 
-	if (config_setting_type(s) != CONFIG_TYPE_INT &&
-	    config_setting_type(s) != CONFIG_TYPE_INT64)
+	if (!get_integer(fc, s, &v, lit, sizeof(lit)))
 		return setting_err(fc, s, name, "must be an integer");
-	v = config_setting_get_int64(s);
 	if (v < (long long)min || v > (long long)max) {
-		snprintf(why, sizeof(why), "%lld is out of range (%u..%u)", v,
+		snprintf(why, sizeof(why), "%s is out of range (%u..%u)", lit,
 			 min, max);
 		return setting_err(fc, s, name, why);
 	}
@@ -244,19 +321,22 @@ static int fuse_setting(const struct file_ctx *fc, const config_setting_t *s,
 		return rc;
 	}
 	if (strcmp(key, "cache_timeout") == 0) {
+		char lit[64];
+		long long iv;
 		double v;
 
-		if (config_setting_type(s) == CONFIG_TYPE_FLOAT)
+		if (config_setting_type(s) == CONFIG_TYPE_FLOAT) {
 			v = config_setting_get_float(s);
-		else if (config_setting_type(s) == CONFIG_TYPE_INT ||
-			 config_setting_type(s) == CONFIG_TYPE_INT64)
-			v = (double)config_setting_get_int64(s);
-		else
+			snprintf(lit, sizeof(lit), "%g", v);
+		} else if (get_integer(fc, s, &iv, lit, sizeof(lit))) {
+			v = (double)iv;
+		} else {
 			return setting_err(fc, s, name, "must be a number");
+		}
 		/* Written so that NaN fails too. */
 		if (!(v >= 0.0 && v <= CACHE_TIMEOUT_MAX)) {
 			snprintf(why, sizeof(why),
-				 "%g is out of range (0..%g seconds)", v,
+				 "%s is out of range (0..%g seconds)", lit,
 				 CACHE_TIMEOUT_MAX);
 			return setting_err(fc, s, name, why);
 		}

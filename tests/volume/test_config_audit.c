@@ -124,6 +124,8 @@ static const struct {
     {"audit = \"/var/log/x\";", "audit: must be a group", 1},
     {"wipe = { passes = -1; };", "wipe.passes: -1 is out of range", 1},
     {"wipe = { passes = 17; };", "wipe.passes: 17 is out of range", 1},
+    {"wipe = { passes = 4294967297; };",
+     "wipe.passes: 4294967297 is out of range", 1},
     {"wipe = { passes = \"3\"; };", "wipe.passes: must be an integer", 1},
     {"wipe = { passes = 1.5; };", "wipe.passes: must be an integer", 1},
     {"wipe = {\n\n discard = 1; };", "wipe.discard: must be a boolean", 3},

@@ -192,6 +192,8 @@ static const struct bad_case bad_files[] = {
      "1: key_command_timeout: 0 is out of range (1..600)"},
     {"key_command_timeout = 601;\n",
      "1: key_command_timeout: 601 is out of range (1..600)"},
+    {"key_command_timeout = 4294967306;\n",
+     "1: key_command_timeout: 4294967306 is out of range (1..600)"},
     {"key_command_timeout = 1.5;\n",
      "1: key_command_timeout: must be an integer"},
     {"key_command_timeout = \"10\";\n",
