@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -32,7 +33,9 @@
 #include "sfs_fuseio.h"
 #include "sfs_inode.h"
 #include "sfs_log.h"
+#include "sfs_mountinfo.h"
 #include "sfs_nameio.h"
+#include "sfs_names.h"
 #include "sfs_ops.h"
 #include "sfs_prefetch.h"
 #include "sfs_uring.h"
@@ -286,13 +289,24 @@ static void enable_parking(struct sfs_fs *fs, const struct sfs_config *cfg)
 			strerror(-rc), limit - reserve);
 }
 
+/* Whether path is dir or lies under it (both real paths). */
+static bool path_within(const char *path, const char *dir)
+{
+	size_t len = strlen(dir);
+
+	return strncmp(path, dir, len) == 0 &&
+	       (path[len] == '\0' || path[len] == '/' || len == 1);
+}
+
+/* The mount point must be a directory that neither holds nor lies in the
+ * backing directory: either way the mount would hide the files it serves,
+ * and no tool could reach the volume to wipe it. */
 static int check_mountpoint(const char *mnt, const char *backing_real)
 {
 	char real[PATH_MAX];
-	size_t blen = strlen(backing_real);
 	struct stat st;
 
-	if (stat(mnt, &st) < 0) {
+	if (stat(mnt, &st) < 0 || !realpath(mnt, real)) {
 		fprintf(stderr, "scratchfs: mount point %s: %s\n", mnt,
 			strerror(errno));
 		return -1;
@@ -302,16 +316,165 @@ static int check_mountpoint(const char *mnt, const char *backing_real)
 			"scratchfs: mount point %s is not a directory\n", mnt);
 		return -1;
 	}
-	if (realpath(mnt, real) && (strcmp(real, backing_real) == 0 ||
-				    (strncmp(real, backing_real, blen) == 0 &&
-				     (real[blen] == '/' || blen == 1)))) {
+	if (strcmp(real, "/") == 0) {
 		fprintf(stderr,
-			"scratchfs: mount point %s is inside the backing "
+			"scratchfs: mount point %s is the root directory; "
+			"mount the backing directory %s elsewhere\n",
+			mnt, backing_real);
+		return -1;
+	}
+	if (path_within(real, backing_real)) {
+		fprintf(
+		    stderr,
+		    "scratchfs: mount point %s is %s backing directory %s\n",
+		    mnt, strcmp(real, backing_real) ? "inside the" : "the",
+		    backing_real);
+		return -1;
+	}
+	if (path_within(backing_real, real)) {
+		fprintf(stderr,
+			"scratchfs: mount point %s contains the backing "
 			"directory %s\n",
 			mnt, backing_real);
 		return -1;
 	}
 	return 0;
+}
+
+/* A backing directory serves one mount at a time, and a volume that is
+ * mounted is live, not a leftover: refused with where it is mounted. */
+static int check_not_mounted(const char *backing)
+{
+	char where[PATH_MAX];
+
+	if (sfs_mount_of_backing(backing, where) != 0)
+		return 0;
+	fprintf(stderr,
+		"scratchfs: backing directory %s is mounted at %s already; "
+		"unmount it first (fusermount3 -u %s) or use another "
+		"directory\n",
+		backing, where, where);
+	return -1;
+}
+
+/* The volume's lock, held for the daemon's life: it also finds a daemon
+ * mounted in another mount namespace. Returns the fd holding it, -ENOENT
+ * when there is no volume yet, or -1 with a message. */
+static int lock_volume(const char *backing)
+{
+	int dfd = open(backing, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int fd = dfd < 0 ? -errno : sfs_volume_lock(dfd);
+
+	if (dfd >= 0)
+		close(dfd);
+	if (fd >= 0 || fd == -ENOENT)
+		return fd;
+	if (fd == -EWOULDBLOCK)
+		fprintf(stderr,
+			"scratchfs: the volume in %s is in use by another "
+			"scratchfs daemon (mounted in another mount namespace, "
+			"or starting)\n",
+			backing);
+	else
+		fprintf(stderr, "scratchfs: cannot lock the volume in %s: %s\n",
+			backing, strerror(-fd));
+	return -1;
+}
+
+/* Undoes a volume this run created but never mounted: a corrected retry
+ * then finds the directory fresh, not "a volume from a previous run". */
+static void discard_new_volume(const char *backing)
+{
+	int fd = open(backing, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int rc;
+
+	if (fd < 0)
+		return;
+	if (unlinkat(fd, SFS_DIRIV_NAME, 0) != 0 && errno != ENOENT)
+		sfs_log(LOG_WARNING, "cannot remove %s/%s: %s", backing,
+			SFS_DIRIV_NAME, strerror(errno));
+	rc = sfs_volume_discard(fd);
+	if (rc < 0)
+		sfs_log(LOG_WARNING, "cannot remove the new volume in %s: %s",
+			backing, strerror(-rc));
+	close(fd);
+}
+
+/* libfuse reports bad mount options and failed mounts on stderr as
+ * "fuse: ...": catch_fuse_stderr() sends that text to a pipe until
+ * release_fuse_stderr() prints it, so that the user sees lines starting
+ * "scratchfs:". */
+struct fuse_stderr {
+	int saved, pipe;
+};
+
+static int catch_fuse_stderr(struct fuse_stderr *c)
+{
+	int p[2];
+
+	fflush(stderr);
+	if (pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0)
+		return -1;
+	c->saved = dup(2);
+	if (c->saved < 0) {
+		close(p[0]);
+		close(p[1]);
+		return -1;
+	}
+	dup2(p[1], 2);
+	close(p[1]);
+	c->pipe = p[0];
+	return 0;
+}
+
+/* Returns whether libfuse said anything. */
+static bool release_fuse_stderr(struct fuse_stderr *c)
+{
+	char said[4096], *line, *save = NULL;
+	ssize_t n;
+
+	fflush(stderr);
+	dup2(c->saved, 2);
+	close(c->saved);
+	n = read(c->pipe, said, sizeof(said) - 1);
+	close(c->pipe);
+	said[n > 0 ? n : 0] = '\0';
+	for (line = strtok_r(said, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save))
+		fprintf(stderr, "scratchfs: %s\n", line);
+	return n > 0;
+}
+
+static struct fuse_session *new_session(struct fuse_args *args,
+					const struct fuse_lowlevel_ops *ops,
+					struct sfs_fs *fs)
+{
+	struct fuse_stderr c;
+	struct fuse_session *se;
+
+	if (catch_fuse_stderr(&c) < 0) {
+		perror("scratchfs: pipe");
+		return NULL;
+	}
+	se = fuse_session_new(args, ops, sizeof(*ops), fs);
+	if (!release_fuse_stderr(&c) && !se)
+		fprintf(stderr, "scratchfs: cannot set up the FUSE session\n");
+	return se;
+}
+
+static int mount_session(struct fuse_session *se, const char *mountpoint)
+{
+	struct fuse_stderr c;
+	int rc;
+
+	if (catch_fuse_stderr(&c) < 0) {
+		perror("scratchfs: pipe");
+		return -1;
+	}
+	rc = fuse_session_mount(se, mountpoint);
+	if (!release_fuse_stderr(&c) && rc != 0)
+		fprintf(stderr, "scratchfs: cannot mount %s\n", mountpoint);
+	return rc;
 }
 
 /* Opens the audit sink named in the config, before daemonizing so that a
@@ -565,7 +728,7 @@ int main(int argc, char *argv[])
 	struct cli cli = {0};
 	char backing[PATH_MAX];
 	struct stat root_st;
-	int ret = 1, root_fd = -1, ready_fd = -1;
+	int ret = 1, rc, root_fd = -1, ready_fd = -1, lock_fd = -1;
 	struct sfs_audit *audit = NULL;
 	bool mounted = false, created = false;
 	struct hup hup = {0};
@@ -605,14 +768,31 @@ int main(int argc, char *argv[])
 		ret = 0;
 		goto out;
 	}
-	if (open_audit(&cfg, &audit) < 0)
+	/* Every option is checked before anything is written. */
+	if (add_mount_options(&args, &cfg, backing) < 0)
 		goto out;
+	sfs_ops_fill(&ops, cfg.fuse.xattrs);
+	se = new_session(&args, &ops, &fs);
+	if (!se)
+		goto out;
+	if (check_not_mounted(backing) < 0)
+		goto out_session;
+	if (open_audit(&cfg, &audit) < 0)
+		goto out_session;
 	harden_process();
 	if (!fo.foreground && (ready_fd = daemon_start()) < 0)
-		goto out;
-	created = volume_is_new(backing);
-	if (open_volume(&fs, &cfg, backing, &hdr) < 0)
-		goto out;
+		goto out_session;
+	lock_fd = lock_volume(backing);
+	if (lock_fd == -1)
+		goto out_session;
+	created = lock_fd == -ENOENT;
+	rc = open_volume(&fs, &cfg, backing, &hdr);
+	/* Created by this run: a header is there now. */
+	created = created && !volume_is_new(backing);
+	if (rc == 0 && lock_fd < 0 && (lock_fd = lock_volume(backing)) < 0)
+		rc = -1;
+	if (rc < 0)
+		goto out_session;
 	fs.volume = &hdr;
 	fs.mountpoint = fo.mountpoint;
 	fs.dev = root_st.st_dev;
@@ -622,19 +802,13 @@ int main(int argc, char *argv[])
 	fs.inodes = sfs_itable_new(root_fd, &root_st);
 	if (!fs.inodes) {
 		fprintf(stderr, "scratchfs: out of memory\n");
-		goto out;
+		goto out_session;
 	}
 	root_fd = -1; /* owned by the inode table */
 	enable_parking(&fs, &cfg);
-	if (add_mount_options(&args, &cfg, backing) < 0)
-		goto out;
-	sfs_ops_fill(&ops, cfg.fuse.xattrs);
-	se = fuse_session_new(&args, &ops, sizeof(ops), &fs);
-	if (!se)
-		goto out;
 	if (fuse_set_signal_handlers(se) < 0)
 		goto out_session;
-	if (fuse_session_mount(se, fo.mountpoint) < 0)
+	if (mount_session(se, fo.mountpoint) < 0)
 		goto out_handlers;
 	(void)sfs_fuseio_install(se, cfg.fuse.io_uring); /* logs if not */
 	/* Recorded before the parent exits, so the record exists once the
@@ -669,6 +843,10 @@ out_handlers:
 out_session:
 	fuse_session_destroy(se);
 out:
+	if (created && !mounted)
+		discard_new_volume(backing);
+	if (lock_fd >= 0)
+		close(lock_fd);
 	/* Wiping the keys is what makes an ephemeral volume unreadable. */
 	sfs_crypto_free(fs.crypto);
 	sfs_audit_set_global(NULL, NULL);

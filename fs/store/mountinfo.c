@@ -90,6 +90,28 @@ int sfs_raise_readahead(const char *mountpoint, unsigned int kb)
 	return rc;
 }
 
+int sfs_mount_of_backing(const char *backing, char *target)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	char *line = NULL;
+	struct sfs_mountinfo mi;
+	size_t cap = 0;
+	int rc = -ENOENT;
+
+	if (!f)
+		return -errno;
+	while (getline(&line, &cap, f) > 0)
+		if (sfs_mountinfo_parse(line, &mi) == 0 &&
+		    strcmp(mi.fstype, "fuse.scratchfs") == 0 &&
+		    strcmp(mi.source, backing) == 0) {
+			snprintf(target, PATH_MAX, "%s", mi.target);
+			rc = 0;
+		}
+	free(line);
+	fclose(f);
+	return rc;
+}
+
 bool sfs_errno_dead_fuse(int e)
 {
 	return e == ENOTCONN || e == ECONNABORTED || e == ECANCELED;

@@ -43,6 +43,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -431,6 +432,42 @@ fail:
 		unlinkat(dfd, TMP_FILE, 0);
 	}
 	close(dfd);
+	return rc;
+}
+
+int sfs_volume_lock(int backing_fd)
+{
+	int dfd = openat(backing_fd, META_DIR,
+			 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	int fd, rc;
+
+	if (dfd < 0)
+		return -errno;
+	fd = openat(dfd, SFS_VOLUME_FILE, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	rc = fd < 0 ? -errno : 0;
+	close(dfd);
+	if (rc == 0 && flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		rc = -errno;
+		close(fd);
+	}
+	return rc ? rc : fd;
+}
+
+int sfs_volume_discard(int backing_fd)
+{
+	int dfd = openat(backing_fd, META_DIR,
+			 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	int rc = 0;
+
+	if (dfd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (unlinkat(dfd, SFS_VOLUME_FILE, 0) != 0 && errno != ENOENT)
+		rc = -errno;
+	if (unlinkat(dfd, TMP_FILE, 0) != 0 && errno != ENOENT && !rc)
+		rc = -errno;
+	close(dfd);
+	if (!rc && unlinkat(backing_fd, META_DIR, AT_REMOVEDIR) != 0)
+		rc = -errno;
 	return rc;
 }
 

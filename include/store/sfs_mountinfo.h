@@ -23,6 +23,12 @@ int sfs_mountinfo_parse(char *line, struct sfs_mountinfo *mi);
  * space, ...) in place. */
 void sfs_mountinfo_unescape(char *s);
 
+/* The mount point of a scratchfs mount of backing (a real path: the
+ * source the daemon gives the kernel), the newest if several, into target
+ * (PATH_MAX bytes). 0, -ENOENT when it is not mounted in this mount
+ * namespace, or -errno. */
+int sfs_mount_of_backing(const char *backing, char *target);
+
 /* Whether e, the errno of a call on a FUSE mount, says its daemon is gone:
  * ENOTCONN; ECONNABORTED for a request in flight when the connection was
  * aborted; ECANCELED for one caught in the teardown of its io_uring queues

@@ -70,6 +70,18 @@ int sfs_volume_unwrap_key(const struct sfs_volume_header *h,
 			  size_t err_len) SFS_WUR;
 
 /* What the mount asks for. */
+/* Takes the lock a mounted volume's daemon holds for its whole life: an
+ * exclusive flock on the header file (the backing directory and .scratchfs
+ * carry the locks of scratchfs-run, the wipe and key rotation). Returns the
+ * fd that holds it, -ENOENT without a header, -EWOULDBLOCK when another
+ * process holds it, or -errno. */
+int sfs_volume_lock(int backing_fd);
+
+/* Removes the header (and a temp header) and the metadata directory of
+ * a volume this process created and never mounted, so that a corrected
+ * retry finds the backing directory fresh. 0 or -errno. */
+int sfs_volume_discard(int backing_fd);
+
 struct sfs_volume_params {
 	bool encrypted;
 	enum sfs_aead aead; /* NONE = pick the fastest available */
