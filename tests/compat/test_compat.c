@@ -3,14 +3,14 @@
  *
  * Each scenario is a bash script beside this file (tests/compat/NAME.sh,
  * see lib.sh there) that drives real programs - coreutils, tar, rsync,
- * zip, sqlite3, git, make and gcc, flock, Debian's python3 with sqlite3,
- * mmap, fcntl, venv and pip - in a work directory and prints a transcript:
- * every step's exit status and listings of what it made (types, modes,
- * owners, sizes, link counts, SHA-256 of contents, symlink targets, user.*
- * attributes, and times where the scenario fixed them). A test runs its
- * scenario three times: on the plain directory m->ref (which must succeed:
- * exit status 0), on an hbi=1 mount and on an hbi=0 mount. It passes only
- * when both mounts give the plain directory's transcript, byte for byte;
+ * zip, sqlite3, git, make and gcc, flock, chattr, setfacl, Debian's
+ * python3 with sqlite3, mmap, fcntl, venv and pip - in a work directory and
+ * prints a transcript: every step's exit status and listings of what it made
+ * (types, modes, owners, sizes, link counts, SHA-256 of contents, symlink
+ * targets, user.* attributes, and times where the scenario fixed them). A test
+ * runs its scenario three times: on the plain directory m->ref (which must
+ * succeed: exit status 0), on an hbi=1 mount and on an hbi=0 mount. It passes
+ * only when both mounts give the plain directory's transcript, byte for byte;
  * otherwise the differences are printed (diff -u) for each mount.
  */
 #include <criterion/criterion.h>
@@ -195,3 +195,6 @@ SCENARIO(mmap)
 SCENARIO(venv)
 /* Debian's Python test modules for files: test_os, test_shutil, ... */
 SCENARIO(pytests)
+/* chattr/lsattr, POSIX ACLs (setfacl, cp -a, tar --acls, rsync -A),
+ * fallocate modes. */
+SCENARIO(attrs)
