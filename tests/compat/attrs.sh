@@ -18,24 +18,28 @@ step "chattr +d dir" chattr +d "$W/flagdir"
 show "lsattr -d" sh -c 'lsattr -d "$1" | cut -d" " -f1' sh "$W/flagdir"
 show "contents" cat "$W/flags"
 
-# POSIX ACLs: set, read back, inherited from a default ACL, carried by
-# cp -a, tar --acls and rsync -A, into WORK and out of it.
+# POSIX ACLs: set on WORK, read back, inherited from a default ACL;
+# a file with an ACL made outside carried in by cp -a, tar --acls and
+# rsync -A.
+GF=(getfacl -c -p)
 step "acl file" sh -c 'echo private >"$1" && chmod 0600 "$1"' sh "$W/acl"
 step "setfacl" setfacl -m u:4242:r "$W/acl"
-show "getfacl" getfacl -c "$W/acl"
+show "getfacl" "${GF[@]}" "$W/acl"
 step "default acl" sh -c 'mkdir "$1" && setfacl -d -m u:4242:rwx "$1" &&
 	touch "$1/inherits"' sh "$W/acldir"
-show "inherited" getfacl -c "$W/acldir/inherits"
-step "cp -a out" cp -a "$W/acl" "$O/acl-out"
-show "getfacl out" getfacl -c "$O/acl-out"
-step "cp -a in" cp -a "$O/acl-out" "$W/acl-in"
-show "getfacl in" getfacl -c "$W/acl-in"
-step "tar --acls" tar --acls -cf "$O/acl.tar" -C "$W" acl acldir
+show "inherited" "${GF[@]}" "$W/acldir/inherits"
+step "acl outside" sh -c 'echo outside >"$1" && chmod 0640 "$1" &&
+	setfacl -m u:4242:rw,g:4343:r "$1"' sh "$O/acl-src"
+step "cp -a in" cp -a "$O/acl-src" "$W/acl-cp"
+show "getfacl cp" "${GF[@]}" "$W/acl-cp"
+step "tar --acls" tar --acls -cf "$O/acl.tar" -C "$O" acl-src
 step "tar -x --acls" sh -c 'mkdir "$1" && tar --acls -xf "$2" -C "$1"' sh \
 	"$W/untar" "$O/acl.tar"
-show "getfacl untar" getfacl -c -R "$W/untar"
-step "rsync -A" rsync -aA "$O/acl-out" "$W/acl-rsync"
-show "getfacl rsync" getfacl -c "$W/acl-rsync"
+show "getfacl untar" "${GF[@]}" "$W/untar/acl-src"
+step "rsync -A" rsync -aA "$O/acl-src" "$W/acl-rsync"
+show "getfacl rsync" "${GF[@]}" "$W/acl-rsync"
+step "cp -a out" cp -a "$W/acl-cp" "$O/acl-back"
+show "getfacl out" "${GF[@]}" "$O/acl-back"
 
 # fallocate: allocate, keep size, punch a hole, zero a range.
 step "fallocate" fallocate -l 1M "$W/fa"
