@@ -8,10 +8,11 @@
  * prints a transcript: every step's exit status and listings of what it made
  * (types, modes, owners, sizes, link counts, SHA-256 of contents, symlink
  * targets, user.* attributes, and times where the scenario fixed them). A test
- * runs its scenario three times: on the plain directory m->ref (which must
- * succeed: exit status 0), on an hbi=1 mount and on an hbi=0 mount. It passes
- * only when both mounts give the plain directory's transcript, byte for byte;
- * otherwise the differences are printed (diff -u) for each mount.
+ * runs its scenario three times: on a plain directory on the same disk (the
+ * hbi mount's ref/; it must succeed: exit status 0), on an hbi=1 mount and on
+ * an hbi=0 mount. It passes only when both mounts give the plain directory's
+ * transcript, byte for byte; otherwise the differences are printed (diff -u)
+ * for each mount.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -191,7 +192,7 @@ SCENARIO(make)
 SCENARIO(locks)
 /* MAP_SHARED writers and readers in several processes, MAP_PRIVATE. */
 SCENARIO(mmap)
-/* python3 -m venv and pip --no-index: sdist, wheel, editable. */
+/* python3 -m venv and pip --no-index: from the source tree, editable. */
 SCENARIO(venv)
 /* Debian's Python test modules for files: test_os, test_shutil, ... */
 SCENARIO(pytests)
