@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "sfs_audit.h"
 #include "sfs_crypto.h"
 #include "sfs_keys.h"
 #include "sfs_status.h"
@@ -82,6 +83,8 @@ ssize_t sfs_status_json(const struct sfs_fs *fs, char *buf, size_t size)
 	put_u64(&o, "bytes_written", &fs->bytes_written);
 	put_u64(&o, "integrity_failures", &fs->integrity_failures);
 	put_u64(&o, "open_files", &fs->open_files);
+	put(&o, ",\"audit_dropped\":%llu",
+	    (unsigned long long)sfs_audit_dropped());
 	put(&o, ",\"transport\":\"%s\",\"uring_requests\":%llu",
 	    sfs_uring_active() ? "io_uring" : "dev_fuse",
 	    (unsigned long long)sfs_uring_requests());

@@ -370,7 +370,7 @@ static const char *id_of(const struct mstat *s, const char *key, char *buf)
 
 static const char *const counters[] = {
     "read_ops",		  "write_ops",	"bytes_read",	  "bytes_written",
-    "integrity_failures", "open_files", "uring_requests",
+    "integrity_failures", "open_files", "uring_requests", "audit_dropped",
 };
 
 static bool counter(const struct mstat *s, const char *key, uint64_t *v)
@@ -552,9 +552,15 @@ static void print_table(const struct mstat *v, long n)
 		}
 	}
 	for (long i = 0; i < n; i++) {
+		uint64_t dropped = 0;
+
+		sfs_ctl_escape(cell[0], PATH_MAX, v[i].m->target);
+		if (counter(&v[i], "audit_dropped", &dropped) && dropped)
+			printf("%s: %llu audit records reached no sink (see "
+			       "the daemon's log)\n",
+			       cell[0], (unsigned long long)dropped);
 		if (v[i].state == ST_RUNNING && !v[i].error[0])
 			continue;
-		sfs_ctl_escape(cell[0], PATH_MAX, v[i].m->target);
 		printf("%s: %s\n", cell[0], v[i].error);
 	}
 }
