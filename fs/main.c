@@ -614,6 +614,7 @@ int main(int argc, char *argv[])
 	if (open_volume(&fs, &cfg, backing, &hdr) < 0)
 		goto out;
 	fs.volume = &hdr;
+	fs.on_integrity = sfs_audit_integrity;
 	fs.mountpoint = fo.mountpoint;
 	fs.dev = root_st.st_dev;
 	fs.max_write = cfg.fuse.max_write;
