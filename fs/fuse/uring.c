@@ -5,7 +5,6 @@
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
-#include <sodium.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +13,7 @@
 #include <sys/sysinfo.h>
 #include <unistd.h>
 
+#include "sfs_crypto.h"
 #include "sfs_log.h"
 #include "sfs_sys.h"
 #include "sfs_uring.h"
@@ -188,8 +188,8 @@ static void handle_request(struct entry *e)
 	/* Replies carry plaintext (file data, names, attribute values): wipe
 	 * what of the last one this request did not overwrite. */
 	if (e->reply_len > payload_sz && payload_sz <= pool.payload)
-		sodium_memzero(e->area + PREFIX + payload_sz,
-			       e->reply_len - payload_sz);
+		sfs_wipe(e->area + PREFIX + payload_sz,
+			 e->reply_len - payload_sz);
 	e->reply_len = 0;
 	e->unique = e->hdr->ent.commit_id;
 	e->replied = false;
@@ -412,7 +412,7 @@ void sfs_uring_stop(void)
 		if (e->ring_ready)
 			io_uring_queue_exit(&e->ring);
 		if (e->area)
-			sodium_memzero(e->area + PREFIX, e->reply_len);
+			sfs_wipe(e->area + PREFIX, e->reply_len);
 		free(e->hdr);
 		free(e->area);
 	}
