@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
 
@@ -39,6 +40,18 @@ void sfs_log(int priority, const char *fmt, ...)
 	}
 	va_end(ap);
 	errno = saved_errno;
+}
+
+void sfs_bug(const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	sfs_log(LOG_CRIT, "BUG: %s", msg);
+	abort();
 }
 
 void sfs_set_err(char *err, size_t err_len, const char *fmt, ...)

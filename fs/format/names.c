@@ -1,10 +1,9 @@
 /* names.c - file name encryption under a per-directory IV, base64url, long
  * names and reserved backing names. */
 #include <errno.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
+#include "sfs_log.h"
 #include "sfs_names.h"
 
 /* A name padded to a multiple of SFS_NAME_PAD: 255 → 256 bytes. */
@@ -216,8 +215,7 @@ void sfs_name_sidecar(const char *backing, char *out)
 {
 	/* Callers test sfs_name_is_long() first; anything else is a bug. */
 	if (!sfs_name_is_long(backing)) {
-		fprintf(stderr, "BUG: sidecar of a short backing name\n");
-		abort();
+		sfs_bug("sidecar of a short backing name");
 	}
 	memcpy(out, backing, LONG_PREFIX_LEN + HASH_B64_LEN);
 	memcpy(out + LONG_PREFIX_LEN + HASH_B64_LEN, SFS_LONGNAME_SUFFIX,
