@@ -32,6 +32,7 @@
 #include "sfs_fuseio.h"
 #include "sfs_inode.h"
 #include "sfs_log.h"
+#include "sfs_mountinfo.h"
 #include "sfs_nameio.h"
 #include "sfs_ops.h"
 #include "sfs_prefetch.h"
@@ -447,7 +448,8 @@ static int add_mount_options(struct fuse_args *args,
 
 	/* fsname shows the backing directory in /proc/mounts and df. */
 	rc = fuse_opt_add_opt_escaped(&fsname, backing);
-	if (rc == 0 && asprintf(&o, "subtype=scratchfs,fsname=%s", fsname) < 0)
+	if (rc == 0 &&
+	    asprintf(&o, "subtype=" SFS_FUSE_SUBTYPE ",fsname=%s", fsname) < 0)
 		rc = -1;
 	if (rc == 0)
 		rc = fuse_opt_add_opt(&opts, o);
