@@ -185,6 +185,18 @@ void sfs_log(int priority, const char *fmt, ...)
 	errno = saved_errno;
 }
 
+void sfs_bug(const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	sfs_log(LOG_CRIT, "BUG: %s", msg);
+	abort();
+}
+
 void sfs_set_err(char *err, size_t err_len, const char *fmt, ...)
 {
 	va_list ap;

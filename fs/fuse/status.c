@@ -4,13 +4,13 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "sfs_audit.h"
 #include "sfs_crypto.h"
 #include "sfs_keys.h"
+#include "sfs_log.h"
 #include "sfs_status.h"
 #include "sfs_uring.h"
 #include "sfs_volume.h"
@@ -90,9 +90,7 @@ ssize_t sfs_status_json(const struct sfs_fs *fs, char *buf, size_t size)
 	    (unsigned long long)sfs_uring_requests());
 	put(&o, "}");
 	if (o.overflow) {
-		fprintf(stderr, "BUG: status document over %u bytes\n",
-			SFS_STATUS_MAX);
-		abort();
+		sfs_bug("status document over %u bytes", SFS_STATUS_MAX);
 	}
 	if (size == 0)
 		return (ssize_t)o.len;

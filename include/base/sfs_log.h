@@ -31,6 +31,11 @@ void sfs_syslog_use_socket(const char *path);
  * FIFO (-EINVAL for anything but a regular file). The fd or -errno. */
 int sfs_log_file_open(const char *file);
 
+/* A broken invariant: logs "BUG: message" (LOG_CRIT, through the log above,
+ * so a daemon's lands in syslog) and aborts. */
+void sfs_bug(const char *fmt, ...)
+    __attribute__((noreturn, format(printf, 1, 2)));
+
 /* Formats a message into the caller's err buffer (err_len bytes, truncated);
  * no-op when err is NULL or err_len is 0. */
 void sfs_set_err(char *err, size_t err_len, const char *fmt, ...)

@@ -32,11 +32,11 @@
 #include "sfs_ctl.h"
 #include "sfs_keys.h"
 #include "sfs_meta.h"
+#include "sfs_mountinfo.h"
 #include "sfs_names.h"
 #include "sfs_sys.h"
 #include "sfs_volume.h"
 
-#define MOUNTINFO "/proc/self/mountinfo"
 #define QUARANTINE_DIR "quarantine"
 /* Blocks decrypted per read. */
 #define CHUNK_BLOCKS 256U
@@ -631,7 +631,7 @@ static bool is_mounted(const char *real, const struct stat *st, char *mnt,
 		       size_t cap)
 {
 	struct sfs_ctl_mount *m;
-	long n = sfs_ctl_mounts(MOUNTINFO, &m);
+	long n = sfs_ctl_mounts(SFS_MOUNTINFO, &m);
 	bool found = false;
 
 	for (long i = 0; i < n && !found; i++) {
