@@ -28,6 +28,7 @@ CPPFLAGS  += -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -DFUSE_USE_VERSION=312 \
              $(addprefix -Iinclude/,$(LAYERS))
 PREFIX    ?= /usr/local
 SBINDIR   ?= $(PREFIX)/sbin
+BINDIR    ?= $(PREFIX)/bin
 SYSCONFDIR ?= /etc
 MANDIR    ?= $(PREFIX)/share/man
 UNITDIR   ?= $(PREFIX)/lib/systemd/system
@@ -60,6 +61,10 @@ WIPE_LIB   = $(BUILD)/libsfswipe.a
 TOOL_BINS  = $(TOOL_NAMES:%=$(BUILD)/scratchfs-%)
 TEST_BINS  = $(addprefix $(BUILD)/tests/,$(basename $(notdir $(TEST_SRCS))))
 BINS       = $(BUILD)/scratchfs $(TOOL_BINS)
+# scratchfs-run is a user command (section 1), installed to BINDIR; the
+# rest are for root, in SBINDIR.
+USER_BINS  = $(BUILD)/scratchfs-run
+ADMIN_BINS = $(filter-out $(USER_BINS),$(BINS))
 
 .PHONY: all deps check check-layers test run install uninstall clean format \
         format-check bench
@@ -142,8 +147,11 @@ bench: deps
 # put there: the config only while it is unchanged, the config directory
 # only when empty (a node key file keeps it).
 install: $(BINS)
-	for b in $(notdir $(BINS)); do \
+	for b in $(notdir $(ADMIN_BINS)); do \
 		install -Dm755 $(BUILD)/$$b $(DESTDIR)$(SBINDIR)/$$b || exit 1; \
+	done
+	for b in $(notdir $(USER_BINS)); do \
+		install -Dm755 $(BUILD)/$$b $(DESTDIR)$(BINDIR)/$$b || exit 1; \
 	done
 	install -d -m755 $(DESTDIR)$(SYSCONFDIR)/scratchfs
 	test -e $(DESTDIR)$(SYSCONFDIR)/scratchfs/scratchfs.conf || \
@@ -160,7 +168,8 @@ install: $(BINS)
 	done
 
 uninstall:
-	rm -f $(addprefix $(DESTDIR)$(SBINDIR)/,$(notdir $(BINS)))
+	rm -f $(addprefix $(DESTDIR)$(SBINDIR)/,$(notdir $(ADMIN_BINS)))
+	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,$(notdir $(USER_BINS)))
 	rm -f $(foreach m,$(MAN_PAGES),$(DESTDIR)$(MANDIR)/man$(subst .,,$(suffix $(m)))/$(notdir $(m)))
 	rm -f $(addprefix $(DESTDIR)$(UNITDIR)/,$(notdir $(UNITS)))
 	if cmp -s conf/scratchfs.conf $(DESTDIR)$(SYSCONFDIR)/scratchfs/scratchfs.conf; then \

@@ -28,9 +28,12 @@ struct sfs_audit {
 	 * -1 before (or when it cannot be opened). Under fallback_lock. */
 	int fallback_fd;
 	bool fallback_tried;
-	/* Each failing sink is reported once. */
-	atomic_bool syslog_warned, file_warned;
+	/* A failing file is reported once. */
+	atomic_bool file_warned;
 };
+
+/* A missing syslog is reported once per process, whatever its sinks. */
+static atomic_bool syslog_warned;
 
 static pthread_mutex_t fallback_lock = PTHREAD_MUTEX_INITIALIZER;
 /* Records that reached no sink at all, in this process. */
@@ -258,7 +261,7 @@ int sfs_audit_write_record(struct sfs_audit *a, const json_t *rec)
 		if (src == 0)
 			delivered = true;
 		else
-			warn_once(&a->syslog_warned,
+			warn_once(&syslog_warned,
 				  "audit: %s cannot take records (%s); each "
 				  "goes to the audit file, else to %s",
 				  "syslog", src);

@@ -24,6 +24,7 @@
 #include "sfs_content.h"
 #include "sfs_ctl.h"
 #include "sfs_meta.h"
+#include "sfs_mountinfo.h"
 #include "sfs_names.h"
 #include "sfs_sys.h"
 #include "sfs_volume.h"
@@ -428,6 +429,54 @@ static void verify_usage(FILE *f)
 }
 
 /* Opens BACKING and reads its header; 0, or prints why not and returns 2. */
+/* verify reads the backing directory, never the mount: a mount point
+ * given instead (compared as written, resolved without touching the mount,
+ * whose daemon may hang) is named with its backing directory. */
+static bool is_mount_point(const char *path, const char *esc)
+{
+	char parent[PATH_MAX], real[PATH_MAX], full[2 * PATH_MAX + 2];
+	char besc[PATH_MAX * 4];
+	struct sfs_ctl_mount *m;
+	const char *base, *dir;
+	char *slash;
+	long n;
+	bool found = false;
+
+	/* The parent resolved, the last component as given. */
+	snprintf(parent, sizeof(parent), "%s", path);
+	while ((slash = strrchr(parent, '/')) && slash > parent &&
+	       slash[1] == '\0')
+		*slash = '\0';
+	slash = strrchr(parent, '/');
+	if (!slash) {
+		base = parent;
+		dir = ".";
+	} else {
+		*slash = '\0';
+		base = slash + 1;
+		dir = slash == parent ? "/" : parent;
+	}
+	if (!*base || !realpath(dir, real))
+		return false;
+	snprintf(full, sizeof(full), "%s/%s", strcmp(real, "/") ? real : "",
+		 base);
+	n = sfs_ctl_mounts(SFS_MOUNTINFO, &m);
+	for (long i = 0; i < n && !found; i++) {
+		if (strcmp(m[i].target, full) != 0)
+			continue;
+		found = true;
+		sfs_ctl_escape(besc, sizeof(besc), m[i].source);
+		fprintf(stderr,
+			"scratchfs-ctl: %s is the mount point of a scratchfs "
+			"volume; verify reads its backing directory: "
+			"scratchfs-ctl verify %s\n",
+			esc, besc);
+	}
+	if (n > 0)
+		sfs_ctl_mounts_free(m, n);
+	return found;
+}
+
 static int open_volume(const char *backing, int *fd,
 		       struct sfs_volume_header *h)
 {
@@ -435,6 +484,8 @@ static int open_volume(const char *backing, int *fd,
 	int rc;
 
 	sfs_ctl_escape(esc, sizeof(esc), backing);
+	if (is_mount_point(backing, esc))
+		return 2;
 	*fd = open(backing, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (*fd < 0) {
 		fprintf(stderr, "scratchfs-ctl: %s: %s\n", esc,

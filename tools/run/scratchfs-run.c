@@ -29,6 +29,7 @@
 #include "sfs_audit.h"
 #include "sfs_config.h"
 #include "sfs_crypto.h"
+#include "sfs_version.h"
 #include "sfs_volume.h"
 #include "sfs_wipe.h"
 
@@ -46,6 +47,7 @@ static const struct option long_opts[] = {
     {"mount", required_argument, NULL, OPT_MOUNT},
     {"keep", no_argument, NULL, OPT_KEEP},
     {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
 };
 
@@ -59,7 +61,7 @@ struct run {
 	int lock_fd;		   /* locked backing directory, or -1 */
 	char backing[PATH_MAX];
 	char mnt[PATH_MAX];
-	bool made_backing, made_mnt;
+	int made_backing, made_mnt; /* directories created (with parents) */
 	bool mounted;
 	char volume_id[2 * SFS_VOLUME_UUID_BYTES + 1];
 	struct sfs_config cfg;
@@ -82,11 +84,12 @@ static void usage(FILE *f)
 		"\n"
 		"  -c CONF        config file for the mount and the wipe\n"
 		"                 (default %s when it exists)\n"
-		"  --backing DIR  backing directory (created when missing; an\n"
-		"                 existing one must be empty or hold a "
-		"leftover\n"
-		"                 volume, which is wiped first)\n"
-		"  --mount DIR    mount point (created when missing)\n"
+		"  --backing DIR  backing directory (created with its parents\n"
+		"                 when missing; an existing one must be empty\n"
+		"                 or hold a leftover volume, which is wiped\n"
+		"                 first)\n"
+		"  --mount DIR    mount point (created with its parents when\n"
+		"                 missing)\n"
 		"  --keep         do NOT wipe: leave the volume mounted for\n"
 		"                 debugging (wipe it later with "
 		"scratchfs-wipe)\n"
@@ -196,6 +199,59 @@ static int make_dir(const char *path, bool *made)
 	if (!S_ISDIR(st.st_mode))
 		return S_ISLNK(st.st_mode) ? -ELOOP : -ENOTDIR;
 	return 0;
+}
+
+/* make_dir() of path and of its missing parents (mkdir -p): *levels is
+ * how many directories it created, path's and its nearest ancestors', for
+ * remove_made(). */
+static int make_dirs(const char *path, int *levels)
+{
+	char parent[PATH_MAX];
+	char *slash;
+	bool made;
+	int rc = make_dir(path, &made);
+
+	if (rc == -ENOENT) {
+		snprintf(parent, sizeof(parent), "%s", path);
+		slash = strrchr(parent, '/');
+		while (slash && slash > parent && slash[1] == '\0') {
+			*slash = '\0'; /* a trailing slash */
+			slash = strrchr(parent, '/');
+		}
+		if (!slash || slash == parent)
+			return -ENOENT;
+		*slash = '\0';
+		rc = make_dirs(parent, levels);
+		if (rc == 0)
+			rc = make_dir(path, &made);
+	}
+	if (rc == 0 && made)
+		(*levels)++;
+	return rc;
+}
+
+/* Removes what make_dirs() made of path (its real path): path and the
+ * levels - 1 directories above it, while they are empty; gone already is
+ * fine. */
+static void remove_made(const char *path, int levels)
+{
+	char dir[PATH_MAX];
+	char *slash;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	for (int i = 0; i < levels; i++) {
+		if (rmdir(dir) != 0 && errno != ENOENT) {
+			/* A parent the other directory still needs. */
+			if (i == 0 || errno != ENOTEMPTY)
+				fprintf(stderr, PROG ": cannot remove %s: %s\n",
+					dir, strerror(errno));
+			return;
+		}
+		slash = strrchr(dir, '/');
+		if (!slash || slash == dir)
+			return;
+		*slash = '\0';
+	}
 }
 
 /* BASE: ours alone (it sits in world-writable /var/tmp). */
@@ -386,17 +442,16 @@ static int take_slot(struct run *run)
  * into out (PATH_MAX bytes); *made (only on success) tells whether we
  * created it. what names it in the message. */
 static int choose_dir(const struct run *run, const char *opt, const char *sub,
-		      const char *what, char *out, bool *made)
+		      const char *what, char *out, int *made)
 {
 	char path[PATH_MAX + 16];
-	bool created;
 	int rc;
 
 	if (opt)
 		snprintf(path, sizeof(path), "%s", opt);
 	else
 		snprintf(path, sizeof(path), "%s/%s", run->slot, sub);
-	rc = make_dir(path, &created);
+	rc = make_dirs(path, made);
 	if (rc == 0 && !realpath(path, out))
 		rc = -errno;
 	if (rc) {
@@ -404,7 +459,6 @@ static int choose_dir(const struct run *run, const char *opt, const char *sub,
 			strerror(-rc));
 		return rc;
 	}
-	*made = created;
 	return 0;
 }
 
@@ -477,18 +531,29 @@ static int clear_leftover(struct run *run, struct sfs_wipe_report *r)
 	return rc;
 }
 
-/* The daemon binary next to ours (the build dir or the install dir). */
+/* The daemon binary next to ours (the build directory), or in the sbin
+ * beside our bin (PREFIX/bin and PREFIX/sbin once installed). */
 static int daemon_path(char *out, size_t len)
 {
+	static const char *const where[] = {"%s/scratchfs",
+					    "%s/../sbin/scratchfs"};
 	char self[PATH_MAX];
+	const char *dir;
 	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	int rc = -ENOENT;
 
 	if (n <= 0)
 		return -errno;
 	self[n] = '\0';
-	if ((size_t)snprintf(out, len, "%s/scratchfs", dirname(self)) >= len)
-		return -ENAMETOOLONG;
-	return access(out, X_OK) == 0 ? 0 : -errno;
+	dir = dirname(self);
+	for (size_t i = 0; i < 2; i++) {
+		if ((size_t)snprintf(out, len, where[i], dir) >= len)
+			return -ENAMETOOLONG;
+		if (access(out, X_OK) == 0)
+			return 0;
+		rc = -errno;
+	}
+	return rc;
 }
 
 static int mount_volume(struct run *run)
@@ -503,7 +568,7 @@ static int mount_volume(struct run *run)
 	if (rc) {
 		fprintf(stderr,
 			PROG ": cannot find the scratchfs daemon next to "
-			     "this program (%s): %s\n",
+			     "this program or in ../sbin (%s): %s\n",
 			exe, strerror(-rc));
 		return rc;
 	}
@@ -664,12 +729,11 @@ static int finish(struct run *run, struct sfs_wipe_report *r)
 		remove_slot(run->slot_fd, run->slot);
 		return 0;
 	}
-	if (run->made_backing && rmdir(run->backing) != 0)
-		fprintf(stderr, PROG ": cannot remove %s: %s\n", run->backing,
-			strerror(errno));
-	if (run->made_mnt && rmdir(run->mnt) != 0)
-		fprintf(stderr, PROG ": cannot remove %s: %s\n", run->mnt,
-			strerror(errno));
+	/* Twice: a parent made for both goes once the second is gone. */
+	for (int pass = 0; pass < 2; pass++) {
+		remove_made(run->backing, run->made_backing);
+		remove_made(run->mnt, run->made_mnt);
+	}
 	return 0;
 }
 
@@ -680,7 +744,9 @@ int main(int argc, char *argv[])
 	char err[1024];
 	int opt, status = EXIT_RUN_FAILED, sig;
 
-	while ((opt = getopt_long(argc, argv, "+c:h", long_opts, NULL)) != -1) {
+	sfs_log_init(PROG, false);
+	while ((opt = getopt_long(argc, argv, "+c:hV", long_opts, NULL)) !=
+	       -1) {
 		switch (opt) {
 		case 'c':
 			run.conf = optarg;
@@ -696,6 +762,9 @@ int main(int argc, char *argv[])
 			break;
 		case 'h':
 			usage(stdout);
+			return 0;
+		case 'V':
+			printf(PROG " %s\n", SFS_VERSION);
 			return 0;
 		default:
 			usage(stderr);
