@@ -11,7 +11,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +19,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "engine_util.h"
 #include "mount_util.h"
 #include "util.h"
 
@@ -57,29 +57,12 @@ TestSuite(diagnostics, .init = init, .fini = fini, .timeout = 90);
 static char said[1 << 20];
 static size_t said_len;
 
-static void run_tool(const char *fmt, ...)
-    __attribute__((format(printf, 1, 2)));
-
-static void run_tool(const char *fmt, ...)
-{
-	char cmd[4 * PATH_MAX];
-	va_list ap;
-	FILE *p;
-	size_t n;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	strncat(cmd, " 2>&1", sizeof(cmd) - strlen(cmd) - 1);
-	p = popen(cmd, "r");
-	cr_assert(p, "%s", cmd);
-	while (said_len < sizeof(said) - 1 &&
-	       (n = fread(said + said_len, 1, sizeof(said) - 1 - said_len, p)) >
-		   0)
-		said_len += n;
-	said[said_len] = '\0';
-	pclose(p);
-}
+/* Runs a tool (sh -c, stdout and stderr) and keeps what it printed. */
+#define run_tool(...)                                                          \
+	do {                                                                   \
+		sfs_sh(said + said_len, sizeof(said) - said_len, __VA_ARGS__); \
+		said_len += strlen(said + said_len);                           \
+	} while (0)
 
 /* The backing entry (a path under the backing directory) of the largest
  * regular file, or of the first symlink, found below dir. */

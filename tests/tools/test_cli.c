@@ -6,41 +6,17 @@
 
 #include <errno.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
+#include "engine_util.h"
 #include "mount_util.h"
 #include "sfs_version.h"
 #include "util.h"
 
 static char out[8192];
-
-/* Runs "sh -c CMD" with stdout and stderr in out; the exit status. */
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static int sh(const char *fmt, ...)
-{
-	char cmd[4 * PATH_MAX];
-	va_list ap;
-	FILE *p;
-	size_t n;
-	int st;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	strncat(cmd, " 2>&1", sizeof(cmd) - strlen(cmd) - 1);
-	p = popen(cmd, "r");
-	cr_assert(p);
-	n = fread(out, 1, sizeof(out) - 1, p);
-	out[n] = '\0';
-	st = pclose(p);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
-}
 
 TestSuite(cli, .init = sfs_fx_init_setup, .fini = sfs_fx_fini, .timeout = 60);
 
@@ -56,9 +32,9 @@ Test(cli, every_program_has_version)
 		for (size_t f = 0; f < 2; f++) {
 			snprintf(want, sizeof(want), "%s %s", progs[i],
 				 SFS_VERSION);
-			cr_expect_eq(
-			    sh("%s/%s %s", SFS_BUILD_DIR, progs[i], flags[f]),
-			    0, "%s %s: %s", progs[i], flags[f], out);
+			cr_expect_eq(sfs_sh(out, sizeof(out), "%s/%s %s",
+					    SFS_BUILD_DIR, progs[i], flags[f]),
+				     0, "%s %s: %s", progs[i], flags[f], out);
 			cr_expect(strncmp(out, want, strlen(want)) == 0,
 				  "%s %s printed: %s", progs[i], flags[f], out);
 		}
@@ -70,10 +46,11 @@ Test(cli, run_creates_missing_parents_and_removes_them)
 {
 	const char *top = sfs_join(sfs_fx.root, "new");
 
-	cr_assert_eq(sh("%s/scratchfs-run --backing %s/a/b/backing --mount "
-			"%s/a/mnt -- sh -c 'echo x > $SCRATCH_DIR/f && cat "
-			"$SCRATCH_DIR/f'",
-			SFS_BUILD_DIR, top, top),
+	cr_assert_eq(sfs_sh(out, sizeof(out),
+			    "%s/scratchfs-run --backing %s/a/b/backing --mount "
+			    "%s/a/mnt -- sh -c 'echo x > $SCRATCH_DIR/f && cat "
+			    "$SCRATCH_DIR/f'",
+			    SFS_BUILD_DIR, top, top),
 		     0, "%s", out);
 	cr_assert(strstr(out, "x\n"), "%s", out);
 	cr_assert_eq(access(top, F_OK), -1, "%s was left behind", top);
@@ -82,9 +59,9 @@ Test(cli, run_creates_missing_parents_and_removes_them)
 Test(cli, verify_of_a_mount_point_names_its_backing)
 {
 	sfs_mount_start(&sfs_fx, "hbi=1");
-	cr_assert_eq(
-	    sh("%s/scratchfs-ctl verify %s", SFS_BUILD_DIR, sfs_fx.mnt), 2,
-	    "%s", out);
+	cr_assert_eq(sfs_sh(out, sizeof(out), "%s/scratchfs-ctl verify %s",
+			    SFS_BUILD_DIR, sfs_fx.mnt),
+		     2, "%s", out);
 	cr_assert(strstr(out, "mount point") && strstr(out, sfs_fx.backing),
 		  "%s", out);
 	sfs_mount_stop(&sfs_fx);
