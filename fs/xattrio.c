@@ -9,7 +9,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/xattr.h>
 
 #include "sfs_crypto.h"
@@ -37,8 +36,10 @@ static int check_name(const struct sfs_fs *fs, const char *name)
 }
 
 /* Path for the xattr calls on attribute `name` (NULL: any), valid until
- * path_done(); symlinks cannot be reached through /proc without following
- * them, and ext4 keeps no user data on them. */
+ * path_done(). Following /proc/self/fd/N ends at the object the fd holds,
+ * also when that is a symlink (an O_PATH fd): the call then works on the
+ * symlink itself, as lsetxattr(2) would, on every kernel (no
+ * setxattrat(2), which needs 6.13). */
 static int inode_path(struct sfs_fs *fs, struct sfs_inode *inode,
 		      const char *name, struct sfs_fdpath *p, const char **path)
 {
@@ -46,8 +47,6 @@ static int inode_path(struct sfs_fs *fs, struct sfs_inode *inode,
 
 	if (rc < 0)
 		return rc;
-	if (S_ISLNK(inode->type))
-		return -EOPNOTSUPP;
 	fd = sfs_inode_fd_get(fs->inodes, inode);
 	if (fd < 0)
 		return fd;
@@ -240,7 +239,7 @@ ssize_t sfs_xattr_list(struct sfs_fs *fs, struct sfs_inode *inode, char *buf,
 
 	rc = inode_path(fs, inode, NULL, &p, &path);
 	if (rc < 0)
-		return rc == -EOPNOTSUPP ? 0 : rc;
+		return rc;
 	n = listxattr(path, NULL, 0);
 	if (n < 0) {
 		n = -errno;

@@ -1940,8 +1940,10 @@ POSIX_TEST(locks)
 /* ---- xattrs ----------------------------------------------------------------
  */
 
-/* Record the sorted user.* names of @path. */
-static void rec_xattr_list(struct trace *t, const char *what, const char *path)
+/* Record the sorted names of @path (not following a symlink) that start
+ * with @prefix ("" for all). */
+static void rec_xattr_list(struct trace *t, const char *what, const char *path,
+			   const char *prefix)
 {
 	char buf[16384], label[100];
 	uint64_t h = FNV0;
@@ -1956,14 +1958,14 @@ static void rec_xattr_list(struct trace *t, const char *what, const char *path)
 	if (n < 0)
 		n = 0; /* keep the step count */
 	for (p = buf; p < buf + n && cnt < 256; p += strlen(p) + 1)
-		if (!strncmp(p, "user.", 5))
+		if (!strncmp(p, prefix, strlen(prefix)))
 			names[cnt++] = p;
 	qsort(names, cnt, sizeof(*names), sfs_cmp_str);
 	for (i = 0; i < cnt; i++)
 		h = fnv(h, names[i], strlen(names[i]) + 1);
-	snprintf(label, sizeof(label), "user xattrs %s", what);
+	snprintf(label, sizeof(label), "%sxattrs %s", prefix, what);
 	V(label, (long long)cnt);
-	snprintf(label, sizeof(label), "user xattr names %s", what);
+	snprintf(label, sizeof(label), "%sxattr names %s", prefix, what);
 	V(label, (long long)(h >> 1));
 }
 
@@ -1999,7 +2001,7 @@ POSIX_TEST(xattrs)
 	n = R(getxattr(P("x"), "user.big", buf, sizeof(buf)));
 	if (n >= 0)
 		V("user.big", first_diff(buf, val, 3000));
-	rec_xattr_list(t, "x", P("x"));
+	rec_xattr_list(t, "x", P("x"), "user.");
 	R(listxattr(P("x"), buf, 3));
 
 	CTX("names");
@@ -2016,7 +2018,7 @@ POSIX_TEST(xattrs)
 	R(removexattr(P("x"), "user.a"));
 	R(removexattr(P("x"), "user.a"));
 	R(getxattr(P("x"), "user.a", buf, sizeof(buf)));
-	rec_xattr_list(t, "x after remove", P("x"));
+	rec_xattr_list(t, "x after remove", P("x"), "user.");
 
 	CTX("fd, dir, symlink, missing");
 	fd = OK(open(P("x"), O_RDONLY));
@@ -2028,11 +2030,11 @@ POSIX_TEST(xattrs)
 		VE("flistxattr", n < 0 ? -1 : 0);
 		R(close(fd));
 	}
-	rec_xattr_list(t, "x after fd ops", P("x"));
+	rec_xattr_list(t, "x after fd ops", P("x"), "user.");
 	R(mkdir(P("d"), 0755));
 	R(setxattr(P("d"), "user.dir", "D", 1, 0));
 	R(getxattr(P("d"), "user.dir", buf, sizeof(buf)));
-	rec_xattr_list(t, "d", P("d"));
+	rec_xattr_list(t, "d", P("d"), "user.");
 	R(symlink("x", P("sl")));
 	R(lsetxattr(P("sl"), "user.sym", "S", 1, 0));
 	R(lgetxattr(P("sl"), "user.sym", buf, sizeof(buf)));
@@ -2045,7 +2047,57 @@ POSIX_TEST(xattrs)
 	n = R(getxattr(P("x3"), "user.big", buf, sizeof(buf)));
 	if (n >= 0)
 		V("user.big after rename+link", first_diff(buf, val, 3000));
-	rec_xattr_list(t, "x3", P("x3"));
+	rec_xattr_list(t, "x3", P("x3"), "user.");
+}
+
+/* Each namespace on a symlink and a fifo, through the l* calls: the disk
+ * refuses user.* on both (EPERM to set, ENODATA to get) and keeps
+ * trusted.* and security.* (root only). */
+POSIX_TEST(xattr_symlinks)
+{
+	static const char *const ns[] = {"user.s", "trusted.s", "security.s"};
+	static const char *const objs[] = {"sl", "fifo"};
+	char buf[256];
+	size_t i, o;
+	ssize_t n;
+
+	R(create_file(P("x"), "x", 1));
+	R(symlink("x", P("sl")));
+	R(mkfifo(P("fifo"), 0644));
+	for (o = 0; o < 2; o++) {
+		const char *obj = P(objs[o]);
+
+		for (i = 0; i < 3; i++) {
+			CTX("%s %s", objs[o], ns[i]);
+			R(lsetxattr(obj, ns[i], "S1", 2, 0));
+			R(lgetxattr(obj, ns[i], NULL, 0));
+			n = R(lgetxattr(obj, ns[i], buf, sizeof(buf)));
+			if (n >= 0)
+				V("value", first_diff(buf, "S1", 2));
+			R(lsetxattr(obj, ns[i], "S2", 2, XATTR_CREATE));
+			R(lsetxattr(obj, ns[i], "long", 4, XATTR_REPLACE));
+			n = R(lgetxattr(obj, ns[i], buf, sizeof(buf)));
+			if (n >= 0)
+				V("replaced", first_diff(buf, "long", 4));
+			R(lgetxattr(obj, ns[i], buf, 1));
+		}
+		CTX("%s", objs[o]);
+		rec_xattr_list(t, objs[o], obj, "");
+		R(llistxattr(obj, NULL, 0));
+		R(lremovexattr(obj, "trusted.s"));
+		R(lremovexattr(obj, "trusted.s"));
+		R(lgetxattr(obj, "trusted.s", buf, sizeof(buf)));
+		rec_xattr_list(t, "after remove", obj, "");
+	}
+	CTX("through the symlink");
+	R(setxattr(P("sl"), "trusted.t", "T", 1, 0));
+	R(lgetxattr(P("x"), "trusted.t", buf, sizeof(buf)));
+	R(lgetxattr(P("sl"), "trusted.t", buf, sizeof(buf)));
+	R(getxattr(P("sl"), "security.s", buf, sizeof(buf)));
+	/* A renamed symlink keeps its attributes. */
+	R(rename(P("sl"), P("sl2")));
+	R(lgetxattr(P("sl2"), "security.s", buf, sizeof(buf)));
+	rec_xattr_list(t, "sl2", P("sl2"), "");
 }
 
 /* ---- mode-specific tests ---------------------------------------------------
