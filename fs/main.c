@@ -601,7 +601,7 @@ int main(int argc, char *argv[])
 		goto out;
 	}
 	if (fo.show_version) {
-		printf("scratchfs 0.2 (libfuse %s)\n", fuse_pkgversion());
+		printf("scratchfs 0.3 (libfuse %s)\n", fuse_pkgversion());
 		ret = 0;
 		goto out;
 	}
