@@ -37,7 +37,7 @@ _Static_assert(SFS_KEYSLOT_BYTES == XC_NONCE + SFS_KEY_BYTES + SFS_TAG_BYTES,
 _Static_assert(SFS_XATTR_OVERHEAD == XC_NONCE + SFS_TAG_BYTES, "xattr layout");
 _Static_assert(SFS_SIV_TAG_BYTES + 8 == crypto_stream_xchacha20_NONCEBYTES,
 	       "SIV nonce = T || 0^8");
-#define SIV_PURPOSES 3
+#define SIV_PURPOSES 2
 
 struct sfs_crypto {
 	enum sfs_aead aead;
@@ -54,8 +54,7 @@ enum {
 	SK_NAME_ENC = 3,
 	SK_SYMLINK_MAC = 4,
 	SK_SYMLINK_ENC = 5,
-	SK_XNAME_MAC = 6,
-	SK_XNAME_ENC = 7,
+	/* 6 and 7 were the user.* xattr name keys of format version 2. */
 	SK_XATTR_VALUE = 8,
 };
 
@@ -371,22 +370,18 @@ struct sfs_crypto *sfs_crypto_new(enum sfs_aead aead,
 		static const char *const mac_ctx[SIV_PURPOSES] = {
 		    [SFS_SIV_NAME] = "sfs-nmac",
 		    [SFS_SIV_SYMLINK] = "sfs-lmac",
-		    [SFS_SIV_XATTR_NAME] = "sfs-xmac",
 		};
 		static const char *const enc_ctx[SIV_PURPOSES] = {
 		    [SFS_SIV_NAME] = "sfs-nenc",
 		    [SFS_SIV_SYMLINK] = "sfs-lenc",
-		    [SFS_SIV_XATTR_NAME] = "sfs-xenc",
 		};
 		static const uint64_t mac_id[SIV_PURPOSES] = {
 		    [SFS_SIV_NAME] = SK_NAME_MAC,
 		    [SFS_SIV_SYMLINK] = SK_SYMLINK_MAC,
-		    [SFS_SIV_XATTR_NAME] = SK_XNAME_MAC,
 		};
 		static const uint64_t enc_id[SIV_PURPOSES] = {
 		    [SFS_SIV_NAME] = SK_NAME_ENC,
 		    [SFS_SIV_SYMLINK] = SK_SYMLINK_ENC,
-		    [SFS_SIV_XATTR_NAME] = SK_XNAME_ENC,
 		};
 
 		rc |= crypto_kdf_derive_from_key(c->siv_mac[p], SFS_KEY_BYTES,

@@ -68,6 +68,7 @@ static void inode_init(struct sfs_inode *inode, int fd, const struct stat *st)
 	pthread_mutex_init(&inode->fd_lock, NULL);
 	pthread_rwlock_init(&inode->content, NULL);
 	pthread_mutex_init(&inode->meta_lock, NULL);
+	pthread_mutex_init(&inode->xattr_lock, NULL);
 }
 
 static void inode_destroy(struct sfs_inode *inode)
@@ -78,6 +79,7 @@ static void inode_destroy(struct sfs_inode *inode)
 	pthread_mutex_destroy(&inode->fd_lock);
 	pthread_rwlock_destroy(&inode->content);
 	pthread_mutex_destroy(&inode->meta_lock);
+	pthread_mutex_destroy(&inode->xattr_lock);
 	memset(inode->diriv, 0, sizeof(inode->diriv));
 	memset(inode->file_id, 0, sizeof(inode->file_id));
 }

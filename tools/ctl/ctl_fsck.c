@@ -255,13 +255,13 @@ static void check_symlink(struct fsck *f, int dfd, const char *name,
 	sfs_wipe(target, sizeof(target));
 }
 
+/* An encrypted volume keeps every user.* attribute of an inode in the one
+ * sealed set SFS_XATTR_SET_NAME: it must authenticate, and no other
+ * user.* attribute may exist. */
 static void check_xattrs(struct fsck *f, int dfd, const char *name,
 			 const char *brel, struct damage *d)
 {
-	char list[XATTR_LIST_MAX], plain[XATTR_NAME_MAX + 1],
-	    esc[XATTR_NAME_MAX * 4 + 1];
-	uint8_t xid[SFS_XATTR_ID_BYTES];
-	bool have_xid;
+	char list[XATTR_LIST_MAX], esc[XATTR_NAME_MAX * 4 + 1];
 	struct sfs_fdpath p;
 	const char *path;
 	ssize_t n, vlen;
@@ -279,30 +279,22 @@ static void check_xattrs(struct fsck *f, int dfd, const char *name,
 			io_fail(f, brel, "listxattr", errno);
 		goto out;
 	}
-	have_xid = getxattr(path, SFS_XATTR_ID_NAME, xid, sizeof(xid)) ==
-		   (ssize_t)sizeof(xid);
 	for (char *x = list; x < list + n; x += strlen(x) + 1) {
-		if (strncmp(x, USER_PREFIX, strlen(USER_PREFIX)) != 0 ||
-		    strcmp(x, SFS_XATTR_ID_NAME) == 0)
+		if (strncmp(x, USER_PREFIX, strlen(USER_PREFIX)) != 0)
 			continue;
-		if (sfs_xattr_name_decrypt(f->c, x, plain) < 0) {
-			sfs_ctl_escape(esc, sizeof(esc), x);
-			problem(d, "attribute name %s does not authenticate",
-				esc);
+		sfs_ctl_escape(esc, sizeof(esc), x);
+		if (strcmp(x, SFS_XATTR_SET_NAME) != 0) {
+			problem(d, "stray attribute %s", esc);
 			continue;
 		}
-		/* Named as stored: the plaintext name is never shown. */
-		sfs_wipe(plain, sizeof(plain));
-		sfs_ctl_escape(esc, sizeof(esc), x);
 		vlen = getxattr(path, x, f->xval, XATTR_SIZE_MAX);
 		if (vlen < 0) {
 			io_fail(f, brel, "getxattr", errno);
 			continue;
 		}
-		if (!have_xid ||
-		    sfs_xattr_value_decrypt(f->c, xid, x, f->xval, (size_t)vlen,
-					    f->xout) < 0)
-			problem(d, "attribute %s does not authenticate", esc);
+		if (sfs_xattr_set_open(f->c, f->xval, (size_t)vlen, f->xout) <
+		    0)
+			problem(d, "user attributes do not authenticate");
 		sfs_wipe(f->xout, XATTR_SIZE_MAX);
 	}
 out:

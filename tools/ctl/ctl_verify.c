@@ -150,7 +150,6 @@ static void check_xattrs(struct verify *v, int dfd, const char *name,
 			 const char *rel)
 {
 	char list[XATTR_LIST_MAX], esc[XATTR_NAME_MAX * 4 + 1];
-	bool has_user = false, has_id = false;
 	struct sfs_fdpath p;
 	const char *path;
 	ssize_t n;
@@ -175,32 +174,22 @@ static void check_xattrs(struct verify *v, int dfd, const char *name,
 		if (strncmp(x, USER_PREFIX, USER_PREFIX_LEN) != 0)
 			continue; /* stored unencrypted by design */
 		sfs_ctl_escape(esc, sizeof(esc), x);
+		if (strcmp(x, SFS_XATTR_SET_NAME) != 0) {
+			offend(v, rel,
+			       "attribute %s: user attributes are kept only in "
+			       "%s",
+			       esc, SFS_XATTR_SET_NAME);
+			continue;
+		}
 		vlen = getxattr(path, x, NULL, 0);
-		if (vlen < 0) {
+		if (vlen < 0)
 			io_fail(v, rel, "getxattr", errno);
-			continue;
-		}
-		if (strcmp(x, SFS_XATTR_ID_NAME) == 0) {
-			has_id = true;
-			if (vlen != SFS_XATTR_ID_BYTES)
-				offend(v, rel,
-				       "attribute %s has %zd bytes, not %u",
-				       esc, vlen, SFS_XATTR_ID_BYTES);
-			continue;
-		}
-		has_user = true;
-		if (!sfs_xattr_name_plausible(x + USER_PREFIX_LEN))
+		else if ((size_t)vlen <= SFS_XATTR_OVERHEAD)
 			offend(v, rel,
-			       "attribute %s: not an encrypted attribute name",
-			       esc);
-		else if ((size_t)vlen < SFS_XATTR_OVERHEAD)
-			offend(v, rel,
-			       "attribute %s: %zd-byte value, too short to be "
-			       "sealed",
+			       "attribute %s: %zd bytes, too short to be a "
+			       "sealed set",
 			       esc, vlen);
 	}
-	if (has_user && !has_id)
-		offend(v, rel, "user attributes without %s", SFS_XATTR_ID_NAME);
 	close(fd);
 }
 
