@@ -803,6 +803,9 @@ int main(int argc, char *argv[])
 	fs.max_write = cfg.fuse.max_write;
 	fs.timeout = cfg.fuse.cache_timeout;
 	fs.writeback = cfg.fuse.writeback_cache;
+	/* ACLs are xattrs, and the kernel enforces them with its permission
+	 * checks. */
+	fs.posix_acl = cfg.fuse.xattrs && cfg.fuse.default_permissions;
 	fs.inodes = sfs_itable_new(root_fd, &root_st);
 	if (!fs.inodes) {
 		fprintf(stderr, "scratchfs: out of memory\n");

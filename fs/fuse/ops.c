@@ -387,6 +387,16 @@ static int set_owner(fuse_req_t req, int dir_fd, const char *backing,
 	return 0;
 }
 
+/* The mode a new node gets in directory dfd: with ACLs the kernel leaves
+ * the caller's umask to us, and a directory's default ACL replaces it (the
+ * backing filesystem applies that ACL itself). */
+static mode_t creation_mode(fuse_req_t req, int dfd, mode_t mode)
+{
+	if (!fs_of(req)->posix_acl || sfs_xattr_has_default_acl(dfd))
+		return mode;
+	return mode & ~fuse_req_ctx(req)->umask;
+}
+
 /* mknod, mkdir and symlink: create the backing node under the encoded name,
  * own it, prepare a directory, reply with its entry. */
 static void make_node(fuse_req_t req, fuse_ino_t parent, const char *name,
@@ -404,6 +414,8 @@ static void make_node(fuse_req_t req, fuse_ino_t parent, const char *name,
 		rc = sfs_nameio_prepare(fs, dir, &en, &sidecar);
 	if (rc < 0)
 		goto out;
+	if (!link)
+		mode = creation_mode(req, dfd, mode);
 	if (link)
 		rc = sfs_nameio_symlink(fs, dir, &en, link);
 	else if (S_ISDIR(mode))
@@ -634,6 +646,7 @@ static void sfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		rc = sfs_nameio_prepare(fs, dir, &en, &sidecar);
 	if (rc < 0)
 		goto out;
+	mode = creation_mode(req, dfd, mode);
 	fd = openat(dfd, en.backing, flags | O_CREAT | O_EXCL, mode);
 	if (fd < 0 && errno == EEXIST && !(fi->flags & O_EXCL)) {
 		/* Someone created it since the kernel's lookup. */
@@ -1181,6 +1194,13 @@ static void sfs_init(void *userdata, struct fuse_conn_info *conn)
 		fs->writeback = false;
 	if (conn->capable & FUSE_CAP_CACHE_SYMLINKS)
 		conn->want |= FUSE_CAP_CACHE_SYMLINKS;
+	/* ACLs as on the disk: the kernel enforces them and leaves the umask
+	 * to us (creation_mode), since a default ACL replaces it. */
+	if (fs->posix_acl && (conn->capable & FUSE_CAP_POSIX_ACL) &&
+	    (conn->capable & FUSE_CAP_DONT_MASK))
+		conn->want |= FUSE_CAP_POSIX_ACL | FUSE_CAP_DONT_MASK;
+	else
+		fs->posix_acl = false;
 	if (!fs->encrypted)
 		conn->want |= conn->capable &
 			      (FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE);

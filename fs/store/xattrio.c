@@ -27,27 +27,15 @@ static bool is_user(const char *name)
 	return strncmp(name, USER_PREFIX, strlen(USER_PREFIX)) == 0;
 }
 
-/* Names the mount refuses: ACLs (not enforced by the mount). */
-static int check_name(const char *name)
-{
-	if (strncmp(name, "system.posix_acl_", 17) == 0)
-		return -EOPNOTSUPP;
-	return 0;
-}
-
-/* Path for the xattr calls on attribute `name` (NULL: any), valid until
- * path_done(). Following /proc/self/fd/N ends at the object the fd holds,
- * also when that is a symlink (an O_PATH fd): the call then works on the
- * symlink itself, as lsetxattr(2) would, on every kernel (no
- * setxattrat(2), which needs 6.13). */
+/* Path for the xattr calls on the inode, valid until path_done(). Following
+ * /proc/self/fd/N ends at the object the fd holds, also when that is a symlink
+ * (an O_PATH fd): the call then works on the symlink itself, as lsetxattr(2)
+ * would, on every kernel (no setxattrat(2), which needs 6.13). */
 static int inode_path(struct sfs_fs *fs, struct sfs_inode *inode,
-		      const char *name, struct sfs_fdpath *p, const char **path)
+		      struct sfs_fdpath *p, const char **path)
 {
-	int fd, rc = name ? check_name(name) : 0;
+	int fd = sfs_inode_fd_get(fs->inodes, inode);
 
-	if (rc < 0)
-		return rc;
-	fd = sfs_inode_fd_get(fs->inodes, inode);
 	if (fd < 0)
 		return fd;
 	*path = sfs_fdpath(p, fd);
@@ -75,6 +63,14 @@ static void caps_changing(struct sfs_inode *inode, const char *name)
 {
 	if (is_caps(name))
 		atomic_fetch_add(&inode->caps_gen, 1);
+}
+
+bool sfs_xattr_has_default_acl(int dir_fd)
+{
+	struct sfs_fdpath p;
+
+	return getxattr(sfs_fdpath(&p, dir_fd), "system.posix_acl_default",
+			NULL, 0) > 0;
 }
 
 void sfs_xattr_note_created(struct sfs_inode *inode)
@@ -217,7 +213,7 @@ ssize_t sfs_xattr_get(struct sfs_fs *fs, struct sfs_inode *inode,
 
 	if (is_caps(name) && atomic_load(&inode->caps_absent) == caps_gen + 1)
 		return -ENODATA;
-	rc = inode_path(fs, inode, name, &p, &path);
+	rc = inode_path(fs, inode, &p, &path);
 	if (rc < 0)
 		return rc;
 	if (fs->encrypted && is_user(name)) {
@@ -245,7 +241,7 @@ int sfs_xattr_set(struct sfs_fs *fs, struct sfs_inode *inode, const char *name,
 	const char *path;
 	int rc;
 
-	rc = inode_path(fs, inode, name, &p, &path);
+	rc = inode_path(fs, inode, &p, &path);
 	if (rc < 0)
 		return rc;
 	caps_changing(inode, name);
@@ -269,8 +265,6 @@ static size_t shown_names(struct sfs_fs *fs, struct sfs_inode *inode,
 	for (const char *name = raw; name < raw + n; name += strlen(name) + 1) {
 		size_t len = strlen(name) + 1;
 
-		if (strncmp(name, "system.posix_acl_", 17) == 0)
-			continue;
 		if (fs->encrypted && is_user(name)) {
 			if (strcmp(name, SFS_XATTR_SET_NAME) != 0)
 				sfs_report_integrity(
@@ -295,7 +289,7 @@ ssize_t sfs_xattr_list(struct sfs_fs *fs, struct sfs_inode *inode, char *buf,
 	ssize_t n;
 	int rc;
 
-	rc = inode_path(fs, inode, NULL, &p, &path);
+	rc = inode_path(fs, inode, &p, &path);
 	if (rc < 0)
 		return rc;
 	n = listxattr(path, NULL, 0);
@@ -346,7 +340,7 @@ int sfs_xattr_remove(struct sfs_fs *fs, struct sfs_inode *inode,
 	const char *path;
 	int rc;
 
-	rc = inode_path(fs, inode, name, &p, &path);
+	rc = inode_path(fs, inode, &p, &path);
 	if (rc < 0)
 		return rc;
 	caps_changing(inode, name);

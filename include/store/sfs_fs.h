@@ -28,6 +28,10 @@ struct sfs_fs {
 	size_t max_write;
 	double timeout; /* entry and attribute cache, seconds */
 	bool writeback;
+	/* POSIX ACLs are stored on the backing inodes and enforced by the
+	 * kernel; new nodes get the caller's umask unless their directory has
+	 * a default ACL (asked at mount, set at INIT, ops.c). */
+	bool posix_acl;
 	/* Directories are listed without an open handle: the kernel sends
 	 * no OPENDIR or RELEASEDIR (set at INIT, ops.c). */
 	bool dir_no_open;

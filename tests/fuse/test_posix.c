@@ -2822,6 +2822,111 @@ static void init_plain_perm(void)
 	sfs_mount_start(&sfs_fx, "hbi=0,allow_other,default_permissions");
 }
 
+/* ---- POSIX ACLs --------------------------------------------------------
+ * Written as the raw xattr setfacl(1) writes (version 2, then tag, perm,
+ * id entries, little-endian), checked by the kernel as on the disk. */
+
+#define ACL_USER_OBJ 0x01
+#define ACL_USER 0x02
+#define ACL_GROUP_OBJ 0x04
+#define ACL_MASK 0x10
+#define ACL_OTHER 0x20
+#define ACL_NOBODY 0xffffffffu
+
+struct acl_entry {
+	uint16_t tag, perm;
+	uint32_t id;
+};
+
+/* Builds the xattr value of the entries into buf; returns its size. */
+static size_t acl_value(uint8_t *buf, const struct acl_entry *e, size_t n)
+{
+	uint32_t version = 2;
+
+	memcpy(buf, &version, 4);
+	for (size_t i = 0; i < n; i++)
+		memcpy(buf + 4 + 8 * i, &e[i], 8);
+	return 4 + 8 * n;
+}
+
+static void sc_acls(struct trace *t)
+{
+	static const struct acl_entry access[] = {
+	    {ACL_USER_OBJ, 6, ACL_NOBODY},
+	    {ACL_USER, 4, USER_ID},
+	    {ACL_GROUP_OBJ, 4, ACL_NOBODY},
+	    {ACL_MASK, 4, ACL_NOBODY},
+	    {ACL_OTHER, 0, ACL_NOBODY}};
+	static const struct acl_entry dflt[] = {{ACL_USER_OBJ, 7, ACL_NOBODY},
+						{ACL_USER, 6, USER_ID},
+						{ACL_GROUP_OBJ, 5, ACL_NOBODY},
+						{ACL_MASK, 7, ACL_NOBODY},
+						{ACL_OTHER, 0, ACL_NOBODY}};
+	uint8_t a[64], b[64], got[64];
+	size_t alen = acl_value(a, access, 5), dlen = acl_value(b, dflt, 5);
+	int status = -1;
+	pid_t pid;
+
+	R(chmod(P(""), 0755));
+	R(create_file(P("f"), "secret", 6));
+	R(chmod(P("f"), 0600));
+	R(setxattr(P("f"), "system.posix_acl_access", a, alen, 0));
+	rec_stat(t, "f with an access ACL", P("f"), true);
+	V("access ACL reads back",
+	  getxattr(P("f"), "system.posix_acl_access", got, sizeof(got)) ==
+		  (ssize_t)alen &&
+	      !memcmp(got, a, alen));
+	R(mkdir(P("d"), 0700));
+	dlen = acl_value(b, dflt, 5);
+	R(setxattr(P("d"), "system.posix_acl_default", b, dlen, 0));
+	/* Inherited: the default ACL, not the umask, sets the new modes. */
+	umask(077);
+	R(create_file(P("d/new"), "n", 1));
+	R(mkdir(P("d/sub"), 0777));
+	umask(022);
+	rec_stat(t, "d/new", P("d/new"), true);
+	rec_stat(t, "d/sub", P("d/sub"), true);
+	V("d/sub inherits the default ACL",
+	  getxattr(P("d/sub"), "system.posix_acl_default", NULL, 0));
+	/* Without a default ACL the umask applies as usual. */
+	umask(027);
+	R(create_file(P("plain"), "p", 1));
+	umask(022);
+	rec_stat(t, "plain", P("plain"), true);
+	R(chmod(P("d"), 0711));
+
+	fflush(NULL);
+	pid = fork();
+	if (pid == 0) {
+		if (setgroups(0, NULL) || setgid(OTHER_ID) || setuid(USER_ID))
+			_exit(2);
+		CTX("uid 1000");
+		/* Mode 0600 of root's file, but the ACL grants uid 1000 r. */
+		R(open(P("f"), O_RDONLY) >= 0);
+		R(open(P("f"), O_WRONLY));
+		R(open(P("d/new"), O_RDWR) >= 0);
+		_exit(0);
+	}
+	if (pid > 0)
+		waitpid(pid, &status, 0);
+	CTX("after child");
+	V("child exit status", status);
+	/* chmod rewrites the mask entry, as on the disk. */
+	R(chmod(P("f"), 0640));
+	V("ACL after chmod",
+	  getxattr(P("f"), "system.posix_acl_access", b, sizeof(b)));
+	R(removexattr(P("f"), "system.posix_acl_access"));
+	rec_stat(t, "f without its ACL", P("f"), true);
+}
+
+static void acls_body(void)
+{
+	cr_assert_eq(chmod(sfs_fx.root, 0755), 0);
+	run_both(&sfs_fx, sc_acls);
+	sfs_mount_stop(&sfs_fx);
+}
+POSIX_BOTH(acls, acls_body, init_hbi_perm, init_plain_perm)
+
 static void open_flags_body(void)
 {
 	cr_assert_eq(chmod(sfs_fx.root, 0755), 0);
