@@ -1110,7 +1110,7 @@ static void reply_xattr(fuse_req_t req, ssize_t n, const char *buf, size_t size)
 		fuse_reply_buf(req, buf, (size_t)n);
 }
 
-/* The root's virtual status attribute (fs/status.c), for scratchfs-ctl:
+/* The root's virtual status attribute (fs/fuse/status.c), for scratchfs-ctl:
  * root and the daemon's own user only; never listed or stored. */
 static void reply_status(fuse_req_t req, size_t size)
 {

@@ -2,7 +2,7 @@
  * options, mount reference counts, the persistent state, mounting, the
  * volume lifecycle, the endpoint dispatcher and the HTTP server.
  *
- * Modules (tools/lib/plugin_*.c), from the bottom up:
+ * Modules (tools/volumed/plugin_*.c), from the bottom up:
  *   plugin_opts.c     volume names and "-o" options (validation only)
  *   plugin_refs.c     per-(volume, ID) mount counts and the epoch rule
  *   plugin_state.c    volumes in memory and <root>/state.json on disk
