@@ -60,7 +60,7 @@ json_t *sfs_audit_record(const struct sfs_audit *a, const char *event,
  * sfs_audit_record); a may be NULL. Returns 0 or -errno as above. */
 int sfs_audit_write_record(struct sfs_audit *a, const json_t *rec);
 
-/* The process-wide sink the driver's layers report to (fs/events.c), with
+/* The process-wide sink the driver's layers report to (fs/store/events.c), with
  * the volume id of this daemon's volume ("" unknown). Not owned: close it
  * after clearing with sfs_audit_set_global(NULL, NULL). */
 void sfs_audit_set_global(struct sfs_audit *a, const char *volume_id);

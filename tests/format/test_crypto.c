@@ -1,4 +1,5 @@
-/* test_crypto.c - unit tests for fs/crypto.c (AEAD, SIV, KDF, key wrap). */
+/* test_crypto.c - unit tests for fs/format/crypto.c (AEAD, SIV, KDF, key wrap).
+ */
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
 #include <signal.h>

@@ -1,5 +1,5 @@
 /* ctl_status.c - scratchfs-ctl status: every scratchfs mount on the node,
- * with what its daemon reports (fs/status.c) or, for a dead daemon, what
+ * with what its daemon reports (fs/fuse/status.c) or, for a dead daemon, what
  * the volume header says. Also the mountinfo and output helpers that verify
  * and fsck share. */
 #include <errno.h>

@@ -1,6 +1,6 @@
 /* scratchfs-ctl.c - the operator's tool: status of the node's mounts,
  * keyless at-rest verification, fsck of persisted-key volumes, key
- * management. Each subcommand lives in tools/lib (sfs_ctl.h). */
+ * management. Each subcommand lives beside it in tools/ctl/ (sfs_ctl.h). */
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>

@@ -1,5 +1,5 @@
 /* scratchfs-wipe.c - destroys a scratchfs volume: unmount, crypto-erase,
- * delete, verify, one JSON audit record (engine: tools/lib/wipe.c). */
+ * delete, verify, one JSON audit record (engine: tools/libwipe/wipe.c). */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
