@@ -1,8 +1,9 @@
 # scratchfs - plain GNU make. See README.md for the two commands that matter.
 #
 #   make            build everything into build/
-#   make check      install missing packages, unit + mount tests, then the
-#                   same suite built with AddressSanitizer + UBSan
+#   make check      install missing packages, check the layering, unit +
+#                   mount tests, then the same suite built with
+#                   AddressSanitizer + UBSan
 #   make run        build and mount an encrypted scratch with built-in defaults
 #   make install    DESTDIR= PREFIX=/usr/local
 
@@ -18,8 +19,8 @@ WARN      := -Wall -Wextra $(WERROR) -Wshadow -Wstrict-prototypes \
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) $(TOOL_PKGS))
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS))
 # Libraries only the tools (and their tests) link.
-TOOL_PKGS  := libmicrohttpd jansson
-TOOL_PKG_LIBS = $(if $(TOOL_PKGS),$(shell pkg-config --libs $(TOOL_PKGS)))
+TOOL_PKGS  := libmicrohttpd
+TOOL_PKG_LIBS = $(shell pkg-config --libs $(TOOL_PKGS))
 TEST_LIBS  = $(shell pkg-config --libs $(TEST_PKGS))
 # The library's headers, one folder a layer (include/LAYER/ beside fs/LAYER/).
 LAYERS    := base format store volume fuse
@@ -27,6 +28,7 @@ CPPFLAGS  += -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -DFUSE_USE_VERSION=312 \
              $(addprefix -Iinclude/,$(LAYERS))
 PREFIX    ?= /usr/local
 SBINDIR   ?= $(PREFIX)/sbin
+BINDIR    ?= $(PREFIX)/bin
 SYSCONFDIR ?= /etc
 MANDIR    ?= $(PREFIX)/share/man
 UNITDIR   ?= $(PREFIX)/lib/systemd/system
@@ -59,9 +61,13 @@ WIPE_LIB   = $(BUILD)/libsfswipe.a
 TOOL_BINS  = $(TOOL_NAMES:%=$(BUILD)/scratchfs-%)
 TEST_BINS  = $(addprefix $(BUILD)/tests/,$(basename $(notdir $(TEST_SRCS))))
 BINS       = $(BUILD)/scratchfs $(TOOL_BINS)
+# scratchfs-run is a user command (section 1), installed to BINDIR; the
+# rest are for root, in SBINDIR.
+USER_BINS  = $(BUILD)/scratchfs-run
+ADMIN_BINS = $(filter-out $(USER_BINS),$(BINS))
 
-.PHONY: all deps check check-plain check-asan test run install uninstall \
-        clean format format-check sweep bench
+.PHONY: all deps check check-layers test run install uninstall clean format \
+        format-check bench
 .DEFAULT_GOAL := all
 # Keep every object: make would delete the tools' and tests' objects as
 # intermediates, so a second make running meanwhile (make check's
@@ -80,7 +86,7 @@ $(BUILD)/tools/%.o: CPPFLAGS += -Itools/libwipe
 $(BUILD)/tests/%.o: CPPFLAGS += -Itests/lib -Itools/libwipe \
                                 $(TOOL_NAMES:%=-Itools/%)
 
-$(BUILD)/%.o: %.c | deps
+$(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(STD) $(WARN) $(CFLAGS) $(EXTRA_CFLAGS) $(CPPFLAGS) \
 		-DSFS_BUILD_DIR='"$(abspath $(BUILD))"' $(PKG_CFLAGS) -MMD -MP -c -o $@ $<
@@ -111,18 +117,25 @@ $(TEST_BINS): $(BUILD)/tests/%: $$(call objs,$(BUILD),$$(TEST_SRC_$$*)) \
 test: $(BINS) $(TEST_BINS)
 	@tools/run-tests.sh $(BUILD)
 
-# The whole suite over /dev/fuse, then again under ASan+UBSan in a separate
-# build tree over FUSE's io_uring transport (where the kernel has it).
-check: deps
+# A folder includes only the headers of its own layer and those below.
+check-layers:
+	@tools/check-layers.sh
+
+# The layering, the whole suite over /dev/fuse, then again under ASan+UBSan
+# in a separate build tree over FUSE's io_uring transport (where the kernel
+# has it). Targets that install packages first build in a sub-make.
+check: deps check-layers
 	SFS_TEST_URING=N $(MAKE) test
 	SFS_TEST_URING=Y $(MAKE) test BUILD=build/asan EXTRA_CFLAGS='$(SAN_FLAGS)' CFLAGS='-O1 -g'
 
-run: deps $(BINS)
+run: deps
+	@$(MAKE) --no-print-directory all
 	@tools/demo.sh $(BUILD)
 
 # scratchfs against the plain disk and gocryptfs (doc/PERFORMANCE.md);
 # BENCH_QUICK=1 for a smoke run, BENCH_PROFILE=1 for perf profiles.
-bench: deps $(BINS)
+bench: deps
+	@$(MAKE) --no-print-directory all
 	bench/bench.sh $(BUILD)
 
 # `mount -t fuse.scratchfs` and fstab go through Debian's mount.fuse
@@ -134,8 +147,11 @@ bench: deps $(BINS)
 # put there: the config only while it is unchanged, the config directory
 # only when empty (a node key file keeps it).
 install: $(BINS)
-	for b in $(notdir $(BINS)); do \
+	for b in $(notdir $(ADMIN_BINS)); do \
 		install -Dm755 $(BUILD)/$$b $(DESTDIR)$(SBINDIR)/$$b || exit 1; \
+	done
+	for b in $(notdir $(USER_BINS)); do \
+		install -Dm755 $(BUILD)/$$b $(DESTDIR)$(BINDIR)/$$b || exit 1; \
 	done
 	install -d -m755 $(DESTDIR)$(SYSCONFDIR)/scratchfs
 	test -e $(DESTDIR)$(SYSCONFDIR)/scratchfs/scratchfs.conf || \
@@ -152,7 +168,8 @@ install: $(BINS)
 	done
 
 uninstall:
-	rm -f $(addprefix $(DESTDIR)$(SBINDIR)/,$(notdir $(BINS)))
+	rm -f $(addprefix $(DESTDIR)$(SBINDIR)/,$(notdir $(ADMIN_BINS)))
+	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,$(notdir $(USER_BINS)))
 	rm -f $(foreach m,$(MAN_PAGES),$(DESTDIR)$(MANDIR)/man$(subst .,,$(suffix $(m)))/$(notdir $(m)))
 	rm -f $(addprefix $(DESTDIR)$(UNITDIR)/,$(notdir $(UNITS)))
 	if cmp -s conf/scratchfs.conf $(DESTDIR)$(SYSCONFDIR)/scratchfs/scratchfs.conf; then \

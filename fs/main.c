@@ -39,6 +39,7 @@
 #include "sfs_ops.h"
 #include "sfs_prefetch.h"
 #include "sfs_uring.h"
+#include "sfs_version.h"
 #include "sfs_volume.h"
 
 #define MAX_OPTS 32
@@ -557,7 +558,7 @@ static int open_volume(struct sfs_fs *fs, const struct sfs_config *cfg,
 		       const char *backing, struct sfs_volume_header *hdr)
 {
 	struct sfs_volume_params p = {
-	    .encrypted = cfg->hbi_workspace,
+	    .encrypted = cfg->encrypted,
 	    .aead = cfg->cipher,
 	    .key = cfg->key,
 	};
@@ -610,7 +611,8 @@ static int add_mount_options(struct fuse_args *args,
 
 	/* fsname shows the backing directory in /proc/mounts and df. */
 	rc = fuse_opt_add_opt_escaped(&fsname, backing);
-	if (rc == 0 && asprintf(&o, "subtype=scratchfs,fsname=%s", fsname) < 0)
+	if (rc == 0 &&
+	    asprintf(&o, "subtype=" SFS_FUSE_SUBTYPE ",fsname=%s", fsname) < 0)
 		rc = -1;
 	if (rc == 0)
 		rc = fuse_opt_add_opt(&opts, o);
@@ -764,7 +766,8 @@ int main(int argc, char *argv[])
 		goto out;
 	}
 	if (fo.show_version) {
-		printf("scratchfs 0.2 (libfuse %s)\n", fuse_pkgversion());
+		printf("scratchfs %s (libfuse %s)\n", SFS_VERSION,
+		       fuse_pkgversion());
 		ret = 0;
 		goto out;
 	}
@@ -794,11 +797,15 @@ int main(int argc, char *argv[])
 	if (rc < 0)
 		goto out_session;
 	fs.volume = &hdr;
+	fs.on_integrity = sfs_audit_integrity;
 	fs.mountpoint = fo.mountpoint;
 	fs.dev = root_st.st_dev;
 	fs.max_write = cfg.fuse.max_write;
 	fs.timeout = cfg.fuse.cache_timeout;
 	fs.writeback = cfg.fuse.writeback_cache;
+	/* ACLs are xattrs, and the kernel enforces them with its permission
+	 * checks. */
+	fs.posix_acl = cfg.fuse.xattrs && cfg.fuse.default_permissions;
 	fs.inodes = sfs_itable_new(root_fd, &root_st);
 	if (!fs.inodes) {
 		fprintf(stderr, "scratchfs: out of memory\n");

@@ -11,7 +11,7 @@
 # from BUILD_DIR and scratch roots. Those are reported, cleaned up, and make
 # the run fail. Ends with one line "N passed, N failed".
 #
-# Only leftovers of *this* run are touched: tests/mount_util.c writes
+# Only leftovers of *this* run are touched: tests/lib/mount_util.c writes
 # $SFS_TEST_RUN_ID into each scratch root, so other people's mounts on a
 # shared machine are reported as foreign and left alone.
 set -u
@@ -55,7 +55,7 @@ nbins=0
 
 # Print "tested passing extra" for one Criterion --verbose log: extra counts
 # tests that reported [PASS] and then crashed or exited in .fini (Criterion
-# still counts those as passing; see tests/mount_util.h).
+# still counts those as passing; see tests/lib/mount_util.h).
 summarise() {
 	awk '
 	/^\[(RUN |PASS|FAIL)\] / {

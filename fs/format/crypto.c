@@ -8,7 +8,6 @@
 #include <limits.h>
 #include <pthread.h>
 #include <stddef.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -17,6 +16,7 @@
 #include <sodium.h>
 
 #include "sfs_crypto.h"
+#include "sfs_log.h"
 
 #define XC_NONCE crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
 #define GCM_NONCE crypto_aead_aes256gcm_NPUBBYTES
@@ -37,7 +37,7 @@ _Static_assert(SFS_KEYSLOT_BYTES == XC_NONCE + SFS_KEY_BYTES + SFS_TAG_BYTES,
 _Static_assert(SFS_XATTR_OVERHEAD == XC_NONCE + SFS_TAG_BYTES, "xattr layout");
 _Static_assert(SFS_SIV_TAG_BYTES + 8 == crypto_stream_xchacha20_NONCEBYTES,
 	       "SIV nonce = T || 0^8");
-#define SIV_PURPOSES 3
+#define SIV_PURPOSES 2
 
 struct sfs_crypto {
 	enum sfs_aead aead;
@@ -54,18 +54,11 @@ enum {
 	SK_NAME_ENC = 3,
 	SK_SYMLINK_MAC = 4,
 	SK_SYMLINK_ENC = 5,
-	SK_XNAME_MAC = 6,
-	SK_XNAME_ENC = 7,
+	/* 6 and 7 were the user.* xattr name keys of format version 2. */
 	SK_XATTR_VALUE = 8,
 };
 
 static const char key_id_domain[] = "scratchfs node key id v1";
-
-static __attribute__((noreturn)) void bug(const char *what)
-{
-	fprintf(stderr, "BUG: %s\n", what);
-	abort();
-}
 
 /* Block nonces come from a per-thread pool refilled by one getrandom() per
  * NONCE_POOL_BYTES: one system call per 4 KiB block cost ~7% of a
@@ -377,22 +370,18 @@ struct sfs_crypto *sfs_crypto_new(enum sfs_aead aead,
 		static const char *const mac_ctx[SIV_PURPOSES] = {
 		    [SFS_SIV_NAME] = "sfs-nmac",
 		    [SFS_SIV_SYMLINK] = "sfs-lmac",
-		    [SFS_SIV_XATTR_NAME] = "sfs-xmac",
 		};
 		static const char *const enc_ctx[SIV_PURPOSES] = {
 		    [SFS_SIV_NAME] = "sfs-nenc",
 		    [SFS_SIV_SYMLINK] = "sfs-lenc",
-		    [SFS_SIV_XATTR_NAME] = "sfs-xenc",
 		};
 		static const uint64_t mac_id[SIV_PURPOSES] = {
 		    [SFS_SIV_NAME] = SK_NAME_MAC,
 		    [SFS_SIV_SYMLINK] = SK_SYMLINK_MAC,
-		    [SFS_SIV_XATTR_NAME] = SK_XNAME_MAC,
 		};
 		static const uint64_t enc_id[SIV_PURPOSES] = {
 		    [SFS_SIV_NAME] = SK_NAME_ENC,
 		    [SFS_SIV_SYMLINK] = SK_SYMLINK_ENC,
-		    [SFS_SIV_XATTR_NAME] = SK_XNAME_ENC,
 		};
 
 		rc |= crypto_kdf_derive_from_key(c->siv_mac[p], SFS_KEY_BYTES,
@@ -435,7 +424,7 @@ int sfs_file_key_derive(struct sfs_file_key *fk, const struct sfs_crypto *c,
 
 	if (c->aead != SFS_AEAD_XCHACHA20POLY1305 &&
 	    c->aead != SFS_AEAD_AES256GCM)
-		bug("sfs_file_key_derive: volume has no AEAD");
+		sfs_bug("sfs_file_key_derive: volume has no AEAD");
 	crypto_generichash(key, sizeof(key), file_id, SFS_FILE_ID_BYTES,
 			   c->content_key, SFS_KEY_BYTES);
 	rc = file_key_init(fk, c->aead, key);
@@ -543,7 +532,7 @@ int sfs_block_open(struct sfs_file_key *fk, uint8_t *out, const uint8_t *ct,
 static void check_purpose(enum sfs_siv_purpose purpose)
 {
 	if ((unsigned)purpose >= SIV_PURPOSES)
-		bug("unknown SIV purpose");
+		sfs_bug("unknown SIV purpose");
 }
 
 /* T = BLAKE2b-128(mac key, le64(iv_len) || iv || pt): the length prefix

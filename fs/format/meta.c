@@ -1,10 +1,9 @@
-/* meta.c - encryption of symlink targets and user.* xattr names and values. */
+/* meta.c - encryption of symlink targets and of the user.* xattr set. */
 #include <errno.h>
 #include <limits.h>
 #include <string.h>
 
 #include "sfs_meta.h"
-#include "sfs_names.h"
 
 /*
  * Symlink size budget. A target of n bytes is sealed to m = n + 16 bytes
@@ -31,9 +30,12 @@ _Static_assert(COBS_MAX(SYMLINK_SEALED_MAX + 1) > SFS_BACKING_SYMLINK_MAX,
 
 #define XATTR_USER_PREFIX "user."
 #define XATTR_USER_PREFIX_LEN (sizeof(XATTR_USER_PREFIX) - 1)
-/* The longest X whose "user." + base64url(SIV(X)) fits XATTR_NAME_MAX is
- * 171 bytes; buffers here are sized by the input bound instead. */
-#define XATTR_SEALED_MAX (XATTR_NAME_MAX + SFS_SIV_TAG_BYTES)
+/* A set entry: name length (u8), value length (u16 BE), name, value. */
+#define ENTRY_HEAD 3U
+#define ENTRY_NAME_MAX (XATTR_NAME_MAX - XATTR_USER_PREFIX_LEN)
+
+_Static_assert(SFS_XATTR_SET_MAX - SFS_XATTR_OVERHEAD <= 0xffff + ENTRY_HEAD,
+	       "a value that fits a set fits its u16 length");
 
 /* An empty associated data for SIV purposes that take no IV; a valid
  * pointer so that the crypto layer never sees NULL. */
@@ -112,6 +114,28 @@ int sfs_symlink_encrypt(const struct sfs_crypto *c, const char *target,
 	return 0;
 }
 
+/* The sealed length that a backing symlink target of len bytes decodes to
+ * into sealed (SFS_BACKING_SYMLINK_MAX bytes), or -1 when no encrypted
+ * target has that form. */
+static long symlink_sealed(uint8_t *sealed, const char *in, size_t len)
+{
+	long m;
+
+	if (len > SFS_BACKING_SYMLINK_MAX)
+		return -1;
+	m = cobs_decode(sealed, (const uint8_t *)in, len);
+	if (m <= (long)SFS_SIV_TAG_BYTES || m > (long)SYMLINK_SEALED_MAX)
+		return -1;
+	return m;
+}
+
+bool sfs_symlink_plausible(const char *in, size_t len)
+{
+	uint8_t sealed[SFS_BACKING_SYMLINK_MAX];
+
+	return symlink_sealed(sealed, in, len) > 0;
+}
+
 ssize_t sfs_symlink_decrypt(const struct sfs_crypto *c, const char *in,
 			    size_t len, char *out)
 {
@@ -120,10 +144,8 @@ ssize_t sfs_symlink_decrypt(const struct sfs_crypto *c, const char *in,
 	size_t n;
 
 	out[0] = '\0';
-	if (len > SFS_BACKING_SYMLINK_MAX)
-		return -EIO;
-	m = cobs_decode(sealed, (const uint8_t *)in, len);
-	if (m <= (long)SFS_SIV_TAG_BYTES || m > (long)SYMLINK_SEALED_MAX)
+	m = symlink_sealed(sealed, in, len);
+	if (m < 0)
 		return -EIO;
 	n = (size_t)m - SFS_SIV_TAG_BYTES;
 	if (sfs_siv_open(c, SFS_SIV_SYMLINK, (uint8_t *)out, sealed, (size_t)m,
@@ -138,129 +160,144 @@ ssize_t sfs_symlink_decrypt(const struct sfs_crypto *c, const char *in,
 	return (ssize_t)n;
 }
 
-static bool is_user_name(const char *name)
+/* The set's associated data: a label, so that no other sealed value under
+ * the xattr key can pass for a set. */
+static const uint8_t set_ad[] = {'s', 'f', 's', '-', 'x', 'a', 't',
+				 't', 'r', '-', 's', 'e', 't'};
+
+ssize_t sfs_xattr_set_seal(const struct sfs_crypto *c, const uint8_t *plain,
+			   size_t len, uint8_t *out)
 {
-	return strncmp(name, XATTR_USER_PREFIX, XATTR_USER_PREFIX_LEN) == 0;
-}
-
-/* Bounds name and copies it to out when it is not user.*: only those are
- * encrypted. 1 when copied, 0 for a user.* name (its length in *len), or
- * -ERANGE. */
-static int copy_unless_user(const char *name, char *out, size_t *len)
-{
-	*len = strnlen(name, XATTR_NAME_MAX + 1);
-	out[0] = '\0';
-	if (*len > XATTR_NAME_MAX)
-		return -ERANGE;
-	if (is_user_name(name))
-		return 0;
-	memcpy(out, name, *len + 1);
-	return 1;
-}
-
-int sfs_xattr_name_encrypt(const struct sfs_crypto *c, const char *name,
-			   char *out)
-{
-	uint8_t sealed[XATTR_SEALED_MAX];
-	size_t len, x;
-	int rc = copy_unless_user(name, out, &len);
-
-	if (rc)
-		return rc < 0 ? rc : 0;
-	x = len - XATTR_USER_PREFIX_LEN;
-	if (x == 0)
-		return -EINVAL;
-	if (XATTR_USER_PREFIX_LEN + sfs_b64_len(x + SFS_SIV_TAG_BYTES) >
-	    XATTR_NAME_MAX)
-		return -ERANGE;
-	if (sfs_siv_seal(c, SFS_SIV_XATTR_NAME, sealed,
-			 (const uint8_t *)name + XATTR_USER_PREFIX_LEN, x,
-			 no_iv, 0))
-		return -EIO;
-	memcpy(out, XATTR_USER_PREFIX, XATTR_USER_PREFIX_LEN);
-	sfs_b64_encode(out + XATTR_USER_PREFIX_LEN, sealed,
-		       x + SFS_SIV_TAG_BYTES);
-	return 0;
-}
-
-int sfs_xattr_name_decrypt(const struct sfs_crypto *c, const char *backing,
-			   char *out)
-{
-	uint8_t sealed[XATTR_SEALED_MAX];
-	size_t len, x;
-	long m;
-	int rc = copy_unless_user(backing, out, &len);
-
-	if (rc)
-		return rc < 0 ? rc : 0;
-	m = sfs_b64_decode(sealed, backing + XATTR_USER_PREFIX_LEN,
-			   len - XATTR_USER_PREFIX_LEN);
-	if (m <= (long)SFS_SIV_TAG_BYTES)
-		return -EIO;
-	x = (size_t)m - SFS_SIV_TAG_BYTES;
-	/* x < len, so "user." + x + NUL fits out. */
-	if (sfs_siv_open(c, SFS_SIV_XATTR_NAME,
-			 (uint8_t *)out + XATTR_USER_PREFIX_LEN, sealed,
-			 (size_t)m, no_iv, 0))
-		goto fail;
-	if (memchr(out + XATTR_USER_PREFIX_LEN, '\0', x)) {
-		sfs_wipe(out + XATTR_USER_PREFIX_LEN, x);
-		goto fail;
-	}
-	memcpy(out, XATTR_USER_PREFIX, XATTR_USER_PREFIX_LEN);
-	out[XATTR_USER_PREFIX_LEN + x] = '\0';
-	return 0;
-fail:
-	out[0] = '\0';
-	return -EIO;
-}
-
-/* AD = id || backing name, binding a value to its inode and its name. */
-static int value_ad(uint8_t *ad, const uint8_t id[SFS_XATTR_ID_BYTES],
-		    const char *backing_name, size_t *ad_len)
-{
-	size_t n = strnlen(backing_name, XATTR_NAME_MAX + 1);
-
-	if (n > XATTR_NAME_MAX)
-		return -ERANGE;
-	memcpy(ad, id, SFS_XATTR_ID_BYTES);
-	memcpy(ad + SFS_XATTR_ID_BYTES, backing_name, n);
-	*ad_len = SFS_XATTR_ID_BYTES + n;
-	return 0;
-}
-
-ssize_t sfs_xattr_value_encrypt(const struct sfs_crypto *c,
-				const uint8_t id[SFS_XATTR_ID_BYTES],
-				const char *backing_name, const uint8_t *in,
-				size_t len, uint8_t *out)
-{
-	uint8_t ad[SFS_XATTR_ID_BYTES + XATTR_NAME_MAX];
-	size_t ad_len;
-	int rc;
-
-	if (len > SSIZE_MAX - SFS_XATTR_OVERHEAD)
-		return -E2BIG;
-	rc = value_ad(ad, id, backing_name, &ad_len);
-	if (rc)
-		return rc;
-	if (sfs_xattr_seal(c, out, in, len, ad, ad_len))
+	if (len > SFS_XATTR_SET_MAX - SFS_XATTR_OVERHEAD)
+		return -ENOSPC;
+	if (sfs_xattr_seal(c, out, plain, len, set_ad, sizeof(set_ad)))
 		return -EIO;
 	return (ssize_t)(len + SFS_XATTR_OVERHEAD);
 }
 
-ssize_t sfs_xattr_value_decrypt(const struct sfs_crypto *c,
-				const uint8_t id[SFS_XATTR_ID_BYTES],
-				const char *backing_name, const uint8_t *in,
-				size_t len, uint8_t *out)
+/* The entry at off of a set of len bytes: its name and value, and the
+ * offset of the next entry. -1 when it is not well formed. */
+static long entry_at(const uint8_t *set, size_t len, size_t off,
+		     const uint8_t **name, size_t *nlen, const uint8_t **value,
+		     size_t *vlen)
 {
-	uint8_t ad[SFS_XATTR_ID_BYTES + XATTR_NAME_MAX];
-	size_t ad_len;
+	if (len - off < ENTRY_HEAD)
+		return -1;
+	*nlen = set[off];
+	*vlen = (size_t)set[off + 1] << 8 | set[off + 2];
+	if (*nlen == 0 || *nlen > ENTRY_NAME_MAX ||
+	    len - off - ENTRY_HEAD < *nlen + *vlen)
+		return -1;
+	*name = set + off + ENTRY_HEAD;
+	*value = *name + *nlen;
+	if (memchr(*name, '\0', *nlen))
+		return -1;
+	return (long)(off + ENTRY_HEAD + *nlen + *vlen);
+}
 
-	if (len < SFS_XATTR_OVERHEAD || len > SSIZE_MAX)
+ssize_t sfs_xattr_set_open(const struct sfs_crypto *c, const uint8_t *in,
+			   size_t len, uint8_t *plain)
+{
+	const uint8_t *name, *value;
+	size_t n, nlen, vlen, off;
+	long next;
+
+	if (len < SFS_XATTR_OVERHEAD || len > SFS_XATTR_SET_MAX)
 		return -EIO;
-	if (value_ad(ad, id, backing_name, &ad_len))
+	n = len - SFS_XATTR_OVERHEAD;
+	if (sfs_xattr_open(c, plain, in, len, set_ad, sizeof(set_ad)))
 		return -EIO;
-	if (sfs_xattr_open(c, out, in, len, ad, ad_len))
-		return -EIO;
-	return (ssize_t)(len - SFS_XATTR_OVERHEAD);
+	for (off = 0; off < n; off = (size_t)next) {
+		next = entry_at(plain, n, off, &name, &nlen, &value, &vlen);
+		if (next < 0) {
+			sfs_wipe(plain, n);
+			return -EIO;
+		}
+	}
+	return (ssize_t)n;
+}
+
+/* The suffix of a user.* name and its length; -ENODATA for other names
+ * (they are not in a set), -EINVAL for "user." alone, -ERANGE when too
+ * long. */
+static long user_suffix(const char *name, const char **suffix)
+{
+	size_t n;
+
+	if (strncmp(name, XATTR_USER_PREFIX, XATTR_USER_PREFIX_LEN) != 0)
+		return -ENODATA;
+	*suffix = name + XATTR_USER_PREFIX_LEN;
+	n = strnlen(*suffix, ENTRY_NAME_MAX + 1);
+	if (n == 0)
+		return -EINVAL;
+	return n > ENTRY_NAME_MAX ? -ERANGE : (long)n;
+}
+
+long sfs_xattr_set_find(const uint8_t *set, size_t len, const char *name,
+			const uint8_t **value, size_t *vlen)
+{
+	const uint8_t *ename;
+	const char *suffix;
+	size_t off, enlen;
+	long n = user_suffix(name, &suffix), next;
+
+	if (n < 0)
+		return n;
+	for (off = 0; off < len; off = (size_t)next) {
+		next = entry_at(set, len, off, &ename, &enlen, value, vlen);
+		if (next < 0)
+			return -EIO;
+		if (enlen == (size_t)n && memcmp(ename, suffix, enlen) == 0)
+			return (long)off;
+	}
+	return -ENODATA;
+}
+
+size_t sfs_xattr_set_drop(uint8_t *set, size_t len, size_t off)
+{
+	size_t end = off + ENTRY_HEAD + set[off] +
+		     ((size_t)set[off + 1] << 8 | set[off + 2]);
+
+	memmove(set + off, set + end, len - end);
+	sfs_wipe(set + len - (end - off), end - off);
+	return len - (end - off);
+}
+
+ssize_t sfs_xattr_set_add(uint8_t *set, size_t len, const char *name,
+			  const void *value, size_t vlen)
+{
+	const char *suffix;
+	long n = user_suffix(name, &suffix);
+	uint8_t *e = set + len;
+
+	if (n < 0)
+		return n == -ENODATA ? -EINVAL : n;
+	if (vlen > SFS_XATTR_SET_MAX ||
+	    len + ENTRY_HEAD + (size_t)n + vlen >
+		SFS_XATTR_SET_MAX - SFS_XATTR_OVERHEAD)
+		return -ENOSPC;
+	e[0] = (uint8_t)n;
+	e[1] = (uint8_t)(vlen >> 8);
+	e[2] = (uint8_t)vlen;
+	memcpy(e + ENTRY_HEAD, suffix, (size_t)n);
+	memcpy(e + ENTRY_HEAD + n, value, vlen);
+	return (ssize_t)(len + ENTRY_HEAD + (size_t)n + vlen);
+}
+
+size_t sfs_xattr_set_names(const uint8_t *set, size_t len, char *out)
+{
+	const uint8_t *name, *value;
+	size_t off, used = 0, nlen, vlen;
+	long next;
+
+	for (off = 0; off < len; off = (size_t)next) {
+		next = entry_at(set, len, off, &name, &nlen, &value, &vlen);
+		if (next < 0)
+			break; /* never: sfs_xattr_set_open() checked */
+		memcpy(out + used, XATTR_USER_PREFIX, XATTR_USER_PREFIX_LEN);
+		memcpy(out + used + XATTR_USER_PREFIX_LEN, name, nlen);
+		used += XATTR_USER_PREFIX_LEN + nlen;
+		out[used++] = '\0';
+	}
+	return used;
 }

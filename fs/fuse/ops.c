@@ -387,6 +387,16 @@ static int set_owner(fuse_req_t req, int dir_fd, const char *backing,
 	return 0;
 }
 
+/* The mode a new node gets in directory dfd: with ACLs the kernel leaves
+ * the caller's umask to us, and a directory's default ACL replaces it (the
+ * backing filesystem applies that ACL itself). */
+static mode_t creation_mode(fuse_req_t req, int dfd, mode_t mode)
+{
+	if (!fs_of(req)->posix_acl || sfs_xattr_has_default_acl(dfd))
+		return mode;
+	return mode & ~fuse_req_ctx(req)->umask;
+}
+
 /* mknod, mkdir and symlink: create the backing node under the encoded name,
  * own it, prepare a directory, reply with its entry. */
 static void make_node(fuse_req_t req, fuse_ino_t parent, const char *name,
@@ -404,6 +414,8 @@ static void make_node(fuse_req_t req, fuse_ino_t parent, const char *name,
 		rc = sfs_nameio_prepare(fs, dir, &en, &sidecar);
 	if (rc < 0)
 		goto out;
+	if (!link)
+		mode = creation_mode(req, dfd, mode);
 	if (link)
 		rc = sfs_nameio_symlink(fs, dir, &en, link);
 	else if (S_ISDIR(mode))
@@ -634,6 +646,7 @@ static void sfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		rc = sfs_nameio_prepare(fs, dir, &en, &sidecar);
 	if (rc < 0)
 		goto out;
+	mode = creation_mode(req, dfd, mode);
 	fd = openat(dfd, en.backing, flags | O_CREAT | O_EXCL, mode);
 	if (fd < 0 && errno == EEXIST && !(fi->flags & O_EXCL)) {
 		/* Someone created it since the kernel's lookup. */
@@ -765,14 +778,9 @@ static void sfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
 		return;
 	}
-	if (fs->encrypted) {
-		n = sfs_file_read(fs, file_of(fi), size, off, dst, cap, &data);
-	} else {
-		/* An io_uring reply cannot be spliced: read into it. */
-		data = dst;
-		n = sfs_pread_full(file_of(fi)->fd, dst,
-				   size < cap ? size : cap, off);
-	}
+	/* Encrypted, or an io_uring reply, which cannot be spliced: read
+	 * into it. */
+	n = sfs_file_read(fs, file_of(fi), size, off, dst, cap, &data);
 	if (n < 0) {
 		reply_rc(req, (int)n);
 		return;
@@ -1115,7 +1123,7 @@ static void reply_xattr(fuse_req_t req, ssize_t n, const char *buf, size_t size)
 		fuse_reply_buf(req, buf, (size_t)n);
 }
 
-/* The root's virtual status attribute (fs/status.c), for scratchfs-ctl:
+/* The root's virtual status attribute (fs/fuse/status.c), for scratchfs-ctl:
  * root and the daemon's own user only; never listed or stored. */
 static void reply_status(fuse_req_t req, size_t size)
 {
@@ -1181,6 +1189,13 @@ static void sfs_init(void *userdata, struct fuse_conn_info *conn)
 		fs->writeback = false;
 	if (conn->capable & FUSE_CAP_CACHE_SYMLINKS)
 		conn->want |= FUSE_CAP_CACHE_SYMLINKS;
+	/* ACLs as on the disk: the kernel enforces them and leaves the umask
+	 * to us (creation_mode), since a default ACL replaces it. */
+	if (fs->posix_acl && (conn->capable & FUSE_CAP_POSIX_ACL) &&
+	    (conn->capable & FUSE_CAP_DONT_MASK))
+		conn->want |= FUSE_CAP_POSIX_ACL | FUSE_CAP_DONT_MASK;
+	else
+		fs->posix_acl = false;
 	if (!fs->encrypted)
 		conn->want |= conn->capable &
 			      (FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE);

@@ -16,7 +16,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdatomic.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -69,6 +68,7 @@ static void inode_init(struct sfs_inode *inode, int fd, const struct stat *st)
 	pthread_mutex_init(&inode->fd_lock, NULL);
 	pthread_rwlock_init(&inode->content, NULL);
 	pthread_mutex_init(&inode->meta_lock, NULL);
+	pthread_mutex_init(&inode->xattr_lock, NULL);
 }
 
 static void inode_destroy(struct sfs_inode *inode)
@@ -79,6 +79,7 @@ static void inode_destroy(struct sfs_inode *inode)
 	pthread_mutex_destroy(&inode->fd_lock);
 	pthread_rwlock_destroy(&inode->content);
 	pthread_mutex_destroy(&inode->meta_lock);
+	pthread_mutex_destroy(&inode->xattr_lock);
 	memset(inode->diriv, 0, sizeof(inode->diriv));
 	memset(inode->file_id, 0, sizeof(inode->file_id));
 }
@@ -501,10 +502,9 @@ void sfs_itable_forget(struct sfs_inode_table *t, struct sfs_inode *inode,
 
 	pthread_mutex_lock(&t->mutex);
 	if (n > inode->nlookup) {
-		fprintf(stderr, "BUG: forget %llu of inode with %llu lookups\n",
+		sfs_bug("forget %llu of inode with %llu lookups",
 			(unsigned long long)n,
 			(unsigned long long)inode->nlookup);
-		abort();
 	}
 	inode->nlookup -= n;
 	if (inode->nlookup > 0 || inode == &t->root) {
@@ -567,8 +567,7 @@ void sfs_inode_fd_put(struct sfs_inode_table *t, struct sfs_inode *inode)
 
 	pthread_mutex_lock(&inode->fd_lock);
 	if (inode->users == 0) {
-		fprintf(stderr, "BUG: inode fd put without a get\n");
-		abort();
+		sfs_bug("inode fd put without a get");
 	}
 	last = --inode->users == 0 && inode->doomed;
 	pthread_mutex_unlock(&inode->fd_lock);

@@ -1,13 +1,13 @@
 /* volume.c - the volume header: layout, strict parsing, atomic write, key
  * wrapping, and opening or creating a volume at mount time.
  *
- * On-disk layout of <backing>/.scratchfs/volume (format version 2), exactly
+ * On-disk layout of <backing>/.scratchfs/volume (format version 3), exactly
  * 192 bytes, integers big-endian:
  *
  *   offset size  field
  *        0    8  magic "SCRFSVOL" (ASCII, no NUL)
- *        8    4  format version, u32 = 2 (1: scratchfs 0.1, refused)
- *       12    4  feature flags, u32; none defined in version 2, any set bit
+ *        8    4  format version, u32 = 3 (1, 2: scratchfs 0.1, 0.2, refused)
+ *       12    4  feature flags, u32; none defined in version 3, any set bit
  *                refuses the volume
  *       16   16  volume UUID (random)
  *       32    1  mode, u8: 0 plain (hbi=0), 1 encrypted (hbi=1)
@@ -81,12 +81,6 @@ _Static_assert(OFF_CHECKSUM + CHECKSUM_BYTES == SFS_VOLUME_HEADER_BYTES,
 #define KEK_SUBKEY_ID 1
 /* A header file larger than this is not ours; no need to read it all. */
 #define READ_MAX 4096
-
-static __attribute__((noreturn)) void bug(const char *what)
-{
-	fprintf(stderr, "BUG: %s\n", what);
-	abort();
-}
 
 static void put_be32(uint8_t *p, uint32_t v)
 {
@@ -192,8 +186,15 @@ static int check_fields(const struct sfs_volume_header *h, char *err,
 		}
 		return 0;
 	}
-	bug("volume key source not validated");
+	sfs_bug("volume key source not validated");
 }
+
+/* What changed since each older format version (version 1 first): each
+ * was made by scratchfs 0.<version>. */
+static const char *const old_formats[SFS_VOLUME_VERSION - 1] = {
+    "packed content blocks",
+    "one backing attribute per user.* xattr",
+};
 
 int sfs_volume_decode(const uint8_t *in, size_t len,
 		      struct sfs_volume_header *h, char *err, size_t err_len)
@@ -214,13 +215,14 @@ int sfs_volume_decode(const uint8_t *in, size_t len,
 		return -EINVAL;
 	}
 	version = get_be32(in + OFF_VERSION);
-	if (version == 1) {
+	if (version >= 1 && version < SFS_VOLUME_VERSION) {
 		sfs_set_err(err, err_len,
-			    "volume header: format version 1 (scratchfs 0.1, "
-			    "packed content blocks) is not read by this "
-			    "scratchfs (reads %u): mount it with scratchfs 0.1 "
-			    "to copy its files out",
-			    SFS_VOLUME_VERSION);
+			    "volume header: format version %u (scratchfs 0.%u, "
+			    "%s) is not read by this scratchfs (reads %u): "
+			    "mount it with scratchfs 0.%u to copy its files "
+			    "out",
+			    version, version, old_formats[version - 1],
+			    SFS_VOLUME_VERSION, version);
 		return -EINVAL;
 	}
 	if (version != SFS_VOLUME_VERSION) {
@@ -475,7 +477,7 @@ static void derive_kek(uint8_t kek[SFS_KEY_BYTES],
 		       const uint8_t nmk[SFS_KEY_BYTES])
 {
 	if (sfs_kdf(kek, SFS_KEY_BYTES, KEK_SUBKEY_ID, KEK_CONTEXT, nmk) != 0)
-		bug("sfs_kdf failed for a 32-byte subkey");
+		sfs_bug("sfs_kdf failed for a 32-byte subkey");
 }
 
 int sfs_volume_wrap_key(struct sfs_volume_header *h,

@@ -35,7 +35,6 @@ enum sfs_aead {
 enum sfs_siv_purpose {
 	SFS_SIV_NAME = 0,
 	SFS_SIV_SYMLINK = 1,
-	SFS_SIV_XATTR_NAME = 2,
 };
 
 /* Initialises the libraries. Must be called before anything else here. */

@@ -1,5 +1,5 @@
-/* sfs_meta.h - encryption of symlink targets and user.* extended attribute
- * names and values. Pure functions over buffers.
+/* sfs_meta.h - encryption of symlink targets and of the user.* extended
+ * attributes of an inode. Pure functions over buffers.
  *
  * Symlink targets are stored binary (the backing symlink holds any byte but
  * NUL): SIV(target) then COBS-encoded to remove zero bytes. That fits
@@ -8,6 +8,7 @@
 #ifndef SFS_META_H
 #define SFS_META_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -18,10 +19,12 @@
 #define SFS_SYMLINK_MAX 4062U
 /* Longest backing symlink target (ext4 and the VFS limit). */
 #define SFS_BACKING_SYMLINK_MAX 4095U
-/* Backing xattr name carrying the random per-inode id that xattr values are
- * bound to. */
-#define SFS_XATTR_ID_NAME "user.sfs.xid"
-#define SFS_XATTR_ID_BYTES 16U
+/* Encrypted mode keeps all user.* attributes of an inode in this one
+ * backing attribute, sealed as a whole (the "set"): SFS_XATTR_OVERHEAD
+ * bytes per inode instead of per attribute, and no name longer than on the
+ * disk. A set is at most one attribute value (XATTR_SIZE_MAX). */
+#define SFS_XATTR_SET_NAME "user.sfs.x"
+#define SFS_XATTR_SET_MAX 65536U
 
 /* Encrypts target into out (NUL-terminated, at most
  * SFS_BACKING_SYMLINK_MAX + 1 bytes). -ENAMETOOLONG when too long. */
@@ -32,25 +35,40 @@ int sfs_symlink_encrypt(const struct sfs_crypto *c, const char *target,
 ssize_t sfs_symlink_decrypt(const struct sfs_crypto *c, const char *in,
 			    size_t len, char *out) SFS_WUR;
 
-/* "user.NAME" → "user." + base64url(SIV(NAME)) into out (XATTR_NAME_MAX+1).
- * Names outside the user namespace are copied unchanged. -ERANGE when the
- * result exceeds XATTR_NAME_MAX. */
-int sfs_xattr_name_encrypt(const struct sfs_crypto *c, const char *name,
-			   char *out);
-/* The inverse; -EIO when a user.* backing name does not authenticate.
- * SFS_XATTR_ID_NAME is not a user name: callers hide it. */
-int sfs_xattr_name_decrypt(const struct sfs_crypto *c, const char *backing,
-			   char *out) SFS_WUR;
-/* Seals a value bound to the inode id and the encrypted attribute name.
- * out holds len + SFS_XATTR_OVERHEAD. Returns the sealed length. */
-ssize_t sfs_xattr_value_encrypt(const struct sfs_crypto *c,
-				const uint8_t id[SFS_XATTR_ID_BYTES],
-				const char *backing_name, const uint8_t *in,
-				size_t len, uint8_t *out);
-/* Returns the plaintext length or -EIO. out holds len - SFS_XATTR_OVERHEAD. */
-ssize_t sfs_xattr_value_decrypt(const struct sfs_crypto *c,
-				const uint8_t id[SFS_XATTR_ID_BYTES],
-				const char *backing_name, const uint8_t *in,
-				size_t len, uint8_t *out) SFS_WUR;
+/* Whether a backing symlink target of len bytes has the shape of an
+ * encrypted one, without a key: strict COBS of an SIV tag and 1 to
+ * SFS_SYMLINK_MAX bytes. */
+bool sfs_symlink_plausible(const char *in, size_t len);
+
+/* The plaintext set is a sequence of entries: name length (u8), value
+ * length (u16 BE), the name without "user." (1..250 bytes, no NUL), the
+ * value. Set functions take the plaintext of len bytes in a buffer of
+ * SFS_XATTR_SET_MAX bytes. */
+
+/* Seals a set into out (len + SFS_XATTR_OVERHEAD bytes); returns the
+ * sealed length, -ENOSPC when that exceeds SFS_XATTR_SET_MAX. */
+ssize_t sfs_xattr_set_seal(const struct sfs_crypto *c, const uint8_t *plain,
+			   size_t len, uint8_t *out);
+/* Opens a sealed set of len bytes into plain (SFS_XATTR_SET_MAX bytes);
+ * returns the plaintext length, or -EIO when it does not authenticate or
+ * its entries are not well formed. */
+ssize_t sfs_xattr_set_open(const struct sfs_crypto *c, const uint8_t *in,
+			   size_t len, uint8_t *plain) SFS_WUR;
+/* Finds the user.* attribute name: returns its entry's offset and points
+ * value at its value; -ENODATA when absent (or not user.*), -EINVAL for
+ * "user." alone, -ERANGE for a name longer than XATTR_NAME_MAX. */
+long sfs_xattr_set_find(const uint8_t *set, size_t len, const char *name,
+			const uint8_t **value, size_t *vlen);
+/* Removes the entry at off (from sfs_xattr_set_find); returns the new
+ * length. */
+size_t sfs_xattr_set_drop(uint8_t *set, size_t len, size_t off);
+/* Appends the user.* attribute name (not in the set) with its value;
+ * returns the new length, -ENOSPC when the set would not fit
+ * SFS_XATTR_SET_MAX sealed, -EINVAL or -ERANGE for a bad name. */
+ssize_t sfs_xattr_set_add(uint8_t *set, size_t len, const char *name,
+			  const void *value, size_t vlen);
+/* Writes the set's names ("user.NAME\0" each) to out (2 * len bytes);
+ * returns their length. */
+size_t sfs_xattr_set_names(const uint8_t *set, size_t len, char *out);
 
 #endif

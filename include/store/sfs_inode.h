@@ -67,6 +67,10 @@ struct sfs_inode {
 	bool have_diriv;
 	uint8_t diriv[SFS_DIRIV_BYTES];
 
+	/* Held across a read-modify-write of the encrypted user.* xattr set
+	 * (xattrio.c); taken with the fd held, like meta_lock. */
+	pthread_mutex_t xattr_lock;
+
 	/* security.capability is known absent while caps_absent == caps_gen
 	 * + 1 (xattrio.c: the kernel asks before every write). */
 	atomic_uint caps_gen;

@@ -8,6 +8,7 @@
 #ifndef SFS_XATTRIO_H
 #define SFS_XATTRIO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -27,5 +28,9 @@ ssize_t sfs_xattr_list(struct sfs_fs *fs, struct sfs_inode *inode, char *buf,
 		       size_t size);
 int sfs_xattr_remove(struct sfs_fs *fs, struct sfs_inode *inode,
 		     const char *name);
+
+/* Whether the directory dir_fd (any fd, O_PATH too) has a default POSIX
+ * ACL, which new nodes in it inherit instead of the umask. */
+bool sfs_xattr_has_default_acl(int dir_fd);
 
 #endif

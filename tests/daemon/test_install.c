@@ -301,18 +301,33 @@ Test(install, install_mount_uninstall)
 
 	cr_assert_eq(make("install"), 0, "make install failed");
 
-	/* Binaries: scratchfs and every tool. */
+	/* Binaries: scratchfs and every tool, in sbin but for the user
+	 * command scratchfs-run (section 1), in bin. */
 	assert_file("usr/sbin/scratchfs", 0755);
 	snprintf(src, sizeof(src), "%s/tools/*/scratchfs-*.c", src_dir);
 	cr_assert_eq(glob(src, 0, NULL, &g), 0);
 	for (size_t i = 0; i < g.gl_pathc; i++) {
 		const char *base = strrchr(g.gl_pathv[i], '/') + 1;
+		bool user = strcmp(base, "scratchfs-run.c") == 0;
 
-		snprintf(rel, sizeof(rel), "usr/sbin/%.*s",
+		snprintf(rel, sizeof(rel), "usr/%s/%.*s", user ? "bin" : "sbin",
 			 (int)(strlen(base) - 2), base);
 		assert_file(rel, 0755);
 	}
 	globfree(&g);
+	/* The installed scratchfs-run finds its daemon in ../sbin. */
+	{
+		const char *const job[] = {in_dest("usr/bin/scratchfs-run"),
+					   "--backing",
+					   sfs_join(sfs_fx.root, "run-backing"),
+					   "--mount",
+					   sfs_join(sfs_fx.root, "run-mnt"),
+					   "--",
+					   "true",
+					   NULL};
+
+		cr_assert_eq(run(job), 0, "the installed scratchfs-run failed");
+	}
 
 	/* The config, as shipped. */
 	assert_file("etc/scratchfs/scratchfs.conf", 0644);

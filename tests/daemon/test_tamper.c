@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <jansson.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -17,6 +18,7 @@
 #include <unistd.h>
 
 #include "mount_util.h"
+#include "sfs_status.h"
 #include "util.h"
 
 /* Geometry with cipher=xchacha20poly1305 (see doc/FORMAT.md section 5):
@@ -282,6 +284,30 @@ static void check_survived(const struct sfs_mount *m)
 	check_blocks(m, OTHER, OTHER_LEN, OTHER_SEED, NULL, 0);
 }
 
+/* Reported as every integrity failure is: an "integrity" audit record
+ * saying @what (and naming nothing inside the volume), and the daemon's
+ * integrity_failures counter above 0. */
+static void check_reported(const struct sfs_mount *m, const char *what)
+{
+	char doc[4096], *audit = sfs_slurp(sfs_join(m->root, "audit.log"));
+	ssize_t n = getxattr(m->mnt, SFS_STATUS_XATTR, doc, sizeof(doc) - 1);
+	json_t *j;
+
+	cr_assert(strstr(audit, "\"event\":\"integrity\"") &&
+		      strstr(audit, what),
+		  "no integrity record saying \"%s\" in the audit log:\n%s",
+		  what, audit);
+	free(audit);
+	cr_assert_gt(n, 0, "status: %s", strerror(errno));
+	doc[n] = '\0';
+	j = json_loads(doc, 0, NULL);
+	cr_assert(j);
+	cr_assert_gt(
+	    json_integer_value(json_object_get(j, "integrity_failures")), 0,
+	    "status: %s", doc);
+	json_decref(j);
+}
+
 /* ---- content blocks ------------------------------------------------- */
 
 #define VICTIM "victim"
@@ -505,12 +531,13 @@ ParameterizedTest(int *ci, tamper, file_header, .init = sfs_fx_init_setup,
 struct name_case {
 	int how; /* 0 short name, 1 long name sidecar, 2 dir IV */
 	const char *what;
+	const char *reported; /* the audit record's "what" */
 };
 
 static const struct name_case names_cases[] = {
-    {0, "a short encrypted name"},
-    {1, "a long name's sidecar"},
-    {2, "the directory IV"},
+    {0, "a short encrypted name", "entry name does not authenticate"},
+    {1, "a long name's sidecar", "entry name does not authenticate"},
+    {2, "the directory IV", "entry name does not authenticate"},
 };
 
 SFS_CASE_PARAMS(tamper, names, names_cases)
@@ -541,6 +568,7 @@ ParameterizedTest(int *ci, tamper, names, .init = sfs_fx_init_setup,
 	longname[200] = '\0';
 	victim = c->how == 1 ? longname : "target";
 
+	sfs_mount_write_audit_conf(m, NULL);
 	mount_volume(m);
 	cr_assert(mkdir(sfs_mpath(m, "d"), 0755) == 0);
 	make_file(m, "d/keep1", 100, 11);
@@ -630,6 +658,7 @@ ParameterizedTest(int *ci, tamper, names, .init = sfs_fx_init_setup,
 			      (errno == ENOENT || errno == EIO),
 			  "the tampered entry is still served");
 	}
+	check_reported(m, c->reported);
 	check_survived(m);
 }
 
@@ -686,8 +715,10 @@ Test(tamper, symlink_target, .init = sfs_fx_init_setup, .fini = sfs_fx_fini,
 	check_survived(m);
 }
 
-/* user.* values are sealed and bound to their name: a value swapped between
- * two names and a flipped byte fail, an untouched attribute still reads. */
+/* The user.* attributes of a file are one sealed set in one backing
+ * attribute: no name or value shows on the backing file, a stray backing
+ * user.* attribute is hidden and reported, and a flipped byte anywhere in
+ * the set makes every attribute and the listing EIO. */
 Test(tamper, xattr_values, .init = sfs_fx_init_setup, .fini = sfs_fx_fini,
      .timeout = 60)
 {
@@ -696,9 +727,9 @@ Test(tamper, xattr_values, .init = sfs_fx_init_setup, .fini = sfs_fx_fini,
 					 "user.four"};
 	static const char *const xv[] = {"first value", "second value", "third",
 					 "fourth value!"};
-	char path[PATH_MAX], names[4096], bn[4][256], v[4][512], buf[512];
-	ssize_t len, vl[4], n;
-	int nb = 0, i, eio = 0, ok = 0;
+	char path[PATH_MAX], names[4096], v[512], buf[512];
+	ssize_t len, vl, n;
+	int i, nuser = 0;
 
 	mount_volume(m);
 	make_file(m, VICTIM, VICTIM_LEN, VICTIM_SEED);
@@ -711,42 +742,46 @@ Test(tamper, xattr_values, .init = sfs_fx_init_setup, .fini = sfs_fx_fini,
 	backing_file(m, VICTIM_LEN, path);
 	len = llistxattr(path, names, sizeof(names));
 	cr_assert_gt(len, 0);
-	for (n = 0; n < len; n += strlen(names + n) + 1) {
-		if (strncmp(names + n, "user.", 5) ||
-		    !strcmp(names + n, "user.sfs.xid"))
-			continue;
-		cr_assert_lt(nb, 4, "more backing user.* xattrs than set");
-		cr_assert_lt(strlen(names + n), sizeof(bn[nb]));
-		memcpy(bn[nb], names + n, strlen(names + n) + 1);
-		vl[nb] = lgetxattr(path, bn[nb], v[nb], sizeof(v[nb]));
-		cr_assert_gt(vl[nb], 0);
-		nb++;
-	}
-	cr_assert_eq(nb, 4, "expected 4 encrypted user.* xattrs, found %d", nb);
-	/* Swap the values of two, flip a byte of a third, keep the fourth. */
-	cr_assert(lsetxattr(path, bn[0], v[1], vl[1], 0) == 0);
-	cr_assert(lsetxattr(path, bn[1], v[0], vl[0], 0) == 0);
-	v[2][vl[2] / 2] ^= 0x01;
-	cr_assert(lsetxattr(path, bn[2], v[2], vl[2], 0) == 0);
+	for (n = 0; n < len; n += strlen(names + n) + 1)
+		if (!strncmp(names + n, "user.", 5)) {
+			cr_assert_str_eq(names + n, "user.sfs.x");
+			nuser++;
+		}
+	cr_assert_eq(nuser, 1, "expected one backing user.* xattr, found %d",
+		     nuser);
+	vl = lgetxattr(path, "user.sfs.x", v, sizeof(v));
+	cr_assert_gt(vl, 40);
+	cr_assert_null(memmem(v, vl, "value", 5), "plaintext in the set");
+	cr_assert_null(memmem(v, vl, "three", 5), "plaintext name in the set");
+	cr_assert(lsetxattr(path, "user.stray", "s", 1, 0) == 0);
 
 	mount_volume(m);
 	for (i = 0; i < 4; i++) {
 		n = getxattr(sfs_mpath(m, VICTIM), xn[i], buf, sizeof(buf));
-		if (n < 0) {
-			cr_assert_eq(errno, EIO, "getxattr %s: %s", xn[i],
-				     strerror(errno));
-			eio++;
-			continue;
-		}
 		cr_assert(n == (ssize_t)strlen(xv[i]) && !memcmp(buf, xv[i], n),
-			  "getxattr %s returned a WRONG value", xn[i]);
-		ok++;
+			  "getxattr %s beside a stray attribute: %zd %s", xn[i],
+			  n, n < 0 ? strerror(errno) : "");
 	}
-	cr_assert(eio == 3 && ok == 1, "%d xattrs failed, %d read; want 3, 1",
-		  eio, ok);
 	n = listxattr(sfs_mpath(m, VICTIM), names, sizeof(names));
-	cr_assert_gt(n, 0, "listxattr after tampering with values: %s",
-		     strerror(errno));
+	cr_assert_gt(n, 0, "listxattr: %s", strerror(errno));
+	cr_assert_null(memmem(names, n, "stray", 5), "stray name listed");
+	cr_assert_null(memmem(names, n, "sfs.x", 5), "the set listed");
+	cr_assert(sfs_log_contains(m, "stray"), "stray attribute not reported");
+	sfs_mount_stop(m);
+
+	v[vl / 2] ^= 0x01;
+	cr_assert(lsetxattr(path, "user.sfs.x", v, vl, 0) == 0);
+	mount_volume(m);
+	for (i = 0; i < 4; i++) {
+		n = getxattr(sfs_mpath(m, VICTIM), xn[i], buf, sizeof(buf));
+		cr_assert(n < 0 && errno == EIO, "getxattr %s: %zd %s", xn[i],
+			  n, n < 0 ? strerror(errno) : "(read a value)");
+	}
+	n = listxattr(sfs_mpath(m, VICTIM), names, sizeof(names));
+	cr_assert(n < 0 && errno == EIO, "listxattr of a tampered set: %zd", n);
+	cr_assert(setxattr(sfs_mpath(m, VICTIM), "user.new", "n", 1, 0) < 0 &&
+		      errno == EIO,
+		  "a change rewrote a tampered set");
 	check_blocks(m, VICTIM, VICTIM_LEN, VICTIM_SEED, NULL, 0);
 	check_survived(m);
 }

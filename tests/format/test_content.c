@@ -1,4 +1,5 @@
-/* test_content.c - unit tests for fs/content.c (layout, header, blocks). */
+/* test_content.c - unit tests for fs/format/content.c (layout, header, blocks).
+ */
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
 #include <errno.h>

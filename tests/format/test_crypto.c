@@ -1,4 +1,5 @@
-/* test_crypto.c - unit tests for fs/crypto.c (AEAD, SIV, KDF, key wrap). */
+/* test_crypto.c - unit tests for fs/format/crypto.c (AEAD, SIV, KDF, key wrap).
+ */
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
 #include <signal.h>
@@ -682,7 +683,7 @@ Test(crypto, siv_round_trip)
 
 	fill(pt, sizeof(pt), 11);
 	fill(iv, sizeof(iv), 13);
-	for (p = SFS_SIV_NAME; p <= SFS_SIV_XATTR_NAME; p++) {
+	for (p = SFS_SIV_NAME; p <= SFS_SIV_SYMLINK; p++) {
 		for (i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
 			size_t n = lens[i];
 
@@ -730,11 +731,7 @@ Test(crypto, siv_deterministic_and_iv_sensitive)
 	/* Other purpose: other subkeys. */
 	cr_assert_eq(sfs_siv_seal(c, SFS_SIV_SYMLINK, b, pt, 40, iv, 16), 0);
 	cr_assert_neq(memcmp(a, b, 16), 0);
-	cr_assert_eq(sfs_siv_seal(c, SFS_SIV_XATTR_NAME, b, pt, 40, iv, 16), 0);
-	cr_assert_neq(memcmp(a, b, 16), 0);
 	cr_assert_neq(sfs_siv_open(c, SFS_SIV_SYMLINK, out, a, 56, iv, 16), 0);
-	cr_assert_neq(sfs_siv_open(c, SFS_SIV_XATTR_NAME, out, a, 56, iv, 16),
-		      0);
 
 	/* Other volume key. */
 	cr_assert_eq(sfs_siv_seal(c2, SFS_SIV_NAME, b, pt, 40, iv, 16), 0);
@@ -817,7 +814,6 @@ Test(crypto, siv_known_answer)
 	static const char *const want[] = {
 	    [SFS_SIV_NAME] = "a0cf8dd0887bd6722de78527bb7bd46d6ca7fcff3f",
 	    [SFS_SIV_SYMLINK] = "f04c6682a20bf73c4696eda34ff10e35580c92db89",
-	    [SFS_SIV_XATTR_NAME] = "d4d0105d7b6e18f0ff2f3551e75526876d51aa7a8d",
 	};
 	struct sfs_crypto *c = crypto_fixed(SFS_AEAD_XCHACHA20POLY1305, 0x42);
 	uint8_t iv[16], ct[16 + 5];
@@ -825,7 +821,7 @@ Test(crypto, siv_known_answer)
 	int p;
 
 	memset(iv, 0x24, sizeof(iv));
-	for (p = SFS_SIV_NAME; p <= SFS_SIV_XATTR_NAME; p++) {
+	for (p = SFS_SIV_NAME; p <= SFS_SIV_SYMLINK; p++) {
 		cr_assert_eq(
 		    sfs_siv_seal(c, p, ct, (const uint8_t *)"hello", 5, iv, 16),
 		    0);

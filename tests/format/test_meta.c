@@ -1,4 +1,4 @@
-/* test_meta.c - symlink target and xattr name/value encryption. */
+/* test_meta.c - symlink target and xattr set encryption. */
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
 #include <errno.h>
@@ -11,15 +11,12 @@
 #include "sfs_names.h"
 #include "util.h"
 
-/* The longest X in "user.X" that still fits once encrypted:
- * 5 + base64url(16 + 171) = 5 + 250 = 255. */
-#define XATTR_X_MAX 171U
+/* The longest X in "user.X": XATTR_NAME_MAX in all. */
+#define XATTR_X_MAX 250U
+/* The set's associated data (fs/meta.c, doc/FORMAT.md section 8). */
+static const char set_ad[] = "sfs-xattr-set";
 
 static struct sfs_crypto *c;
-static const uint8_t id_a[SFS_XATTR_ID_BYTES] = {
-    0xa0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
-static const uint8_t id_b[SFS_XATTR_ID_BYTES] = {
-    0xb0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
 
 static void setup(void)
 {
@@ -204,6 +201,29 @@ Test(symlink, malformed_cobs_rejected)
 	cr_assert_eq(sfs_symlink_decrypt(c, buf, 100, back), -EIO);
 }
 
+/* What scratchfs-ctl verify asks without a key: encrypted targets have the
+ * shape of one; plain targets, bad COBS and too short a seal do not. */
+Test(symlink, plausible_shapes)
+{
+	char target[SFS_SYMLINK_MAX + 1], enc[SFS_BACKING_SYMLINK_MAX + 1];
+	const size_t lens[] = {1, 2, 253, 254, 255, 1000, SFS_SYMLINK_MAX};
+
+	for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+		make_target(target, lens[i], (unsigned)i);
+		cr_assert_eq(sfs_symlink_encrypt(c, target, enc), 0);
+		cr_assert(sfs_symlink_plausible(enc, strlen(enc)), "len %zu",
+			  lens[i]);
+	}
+	cr_assert(!sfs_symlink_plausible("/etc/passwd", 11));
+	/* COBS of 16 non-zero bytes: a tag with nothing sealed. */
+	memset(enc, 'a', sizeof(enc));
+	enc[0] = 17;
+	cr_assert(!sfs_symlink_plausible(enc, 17));
+	enc[0] = 18;
+	cr_assert(sfs_symlink_plausible(enc, 18));
+	cr_assert(!sfs_symlink_plausible(enc, SFS_BACKING_SYMLINK_MAX + 1));
+}
+
 /* The test's own COBS encoder (same scheme as meta.c, written from the
  * description there), to hand-craft backing targets. */
 static size_t test_cobs(uint8_t *out, const uint8_t *in, size_t m)
@@ -260,281 +280,286 @@ Test(symlink, forged_plaintext)
 	cr_assert_eq(decrypt_forged_symlink(pt, 0, back), -EIO);
 }
 
-/* -- xattr names -------------------------------------------------------- */
+/* -- the xattr set ----------------------------------------------------- */
 
-static void xname_round_trip(const char *name)
+/* A set buffer (SFS_XATTR_SET_MAX bytes, as the functions require). */
+static uint8_t *set_buf(void)
 {
-	char enc[XATTR_NAME_MAX + 1], back[XATTR_NAME_MAX + 1];
+	uint8_t *b = calloc(1, SFS_XATTR_SET_MAX);
 
-	cr_assert_eq(sfs_xattr_name_encrypt(c, name, enc), 0, "'%.30s'", name);
-	cr_assert_leq(strlen(enc), XATTR_NAME_MAX);
-	cr_assert_eq(strncmp(enc, "user.", 5), 0);
-	cr_assert(sfs_is_b64url(enc + 5), "%s", enc);
-	cr_assert_str_neq(enc, name);
-	cr_assert_eq(sfs_xattr_name_decrypt(c, enc, back), 0);
-	cr_assert_str_eq(back, name);
+	cr_assert_not_null(b);
+	return b;
 }
 
-Test(xattr, name_round_trip)
+static size_t add(uint8_t *set, size_t len, const char *name, const void *v,
+		  size_t vlen)
 {
-	char name[XATTR_NAME_MAX + 1];
-	size_t x;
-	unsigned b;
+	ssize_t n = sfs_xattr_set_add(set, len, name, v, vlen);
 
-	xname_round_trip("user.a");
-	xname_round_trip("user.mime_type");
-	xname_round_trip("user.user.");
-	xname_round_trip("user.sfs.xid");
-	for (x = 1; x <= XATTR_X_MAX; x++) {
-		memcpy(name, "user.", 5);
-		make_target(name + 5, x, (unsigned)x);
-		xname_round_trip(name);
-	}
-	/* Every byte value 1..255, in two names. */
+	cr_assert_gt(n, 0, "add %.20s: %zd", name, n);
+	return (size_t)n;
+}
+
+static void expect_value(const uint8_t *set, size_t len, const char *name,
+			 const void *v, size_t vlen)
+{
+	const uint8_t *got;
+	size_t glen;
+
+	cr_assert_geq(sfs_xattr_set_find(set, len, name, &got, &glen), 0,
+		      "%.20s missing", name);
+	cr_assert_eq(glen, vlen, "%.20s", name);
+	cr_assert_arr_eq(got, v, vlen);
+}
+
+/* Seals set and opens it again into a new buffer (freed by the caller). */
+static uint8_t *reseal(const uint8_t *set, size_t len)
+{
+	uint8_t *sealed = set_buf(), *back = set_buf();
+
+	cr_assert_eq(sfs_xattr_set_seal(c, set, len, sealed),
+		     (ssize_t)(len + SFS_XATTR_OVERHEAD));
+	cr_assert_eq(
+	    sfs_xattr_set_open(c, sealed, len + SFS_XATTR_OVERHEAD, back),
+	    (ssize_t)len);
+	free(sealed);
+	return back;
+}
+
+Test(xattr, set_round_trip)
+{
+	static const uint8_t bin[] = {0, 1, 0, 0xff, 'a'};
+	char longest[5 + XATTR_X_MAX + 1], every[5 + 255 + 1];
+	uint8_t *set = set_buf(), *back, big[3000];
+	const uint8_t *v;
+	char names[1024];
+	size_t vlen;
+	size_t len = 0, i;
+
+	memcpy(longest, "user.", 5);
+	make_target(longest + 5, XATTR_X_MAX, 3);
+	/* Every byte value 1..250 in one name. */
+	memcpy(every, "user.", 5);
+	for (i = 1; i <= XATTR_X_MAX; i++)
+		every[4 + i] = (char)i;
+	every[5 + XATTR_X_MAX] = '\0';
+	memset(big, 0x5a, sizeof(big));
+	len = add(set, len, "user.a", "v1", 2);
+	len = add(set, len, "user.empty", "", 0);
+	len = add(set, len, "user.bin", bin, sizeof(bin));
+	len = add(set, len, longest, "L", 1);
+	len = add(set, len, every, "E", 1);
+	len = add(set, len, "user.big", big, sizeof(big));
+	back = reseal(set, len);
+	expect_value(back, len, "user.a", "v1", 2);
+	expect_value(back, len, "user.empty", "", 0);
+	expect_value(back, len, "user.bin", bin, sizeof(bin));
+	expect_value(back, len, longest, "L", 1);
+	expect_value(back, len, every, "E", 1);
+	expect_value(back, len, "user.big", big, sizeof(big));
+	/* Names match whole: neither a prefix nor an extension. */
+	cr_assert_eq(sfs_xattr_set_find(back, len, "user.bi", &v, &vlen),
+		     -ENODATA);
+	cr_assert_eq(sfs_xattr_set_find(back, len, "user.bigg", &v, &vlen),
+		     -ENODATA);
+	cr_assert_eq(sfs_xattr_set_find(back, len, "trusted.a", &v, &vlen),
+		     -ENODATA);
+	cr_assert_lt(2 * len, SFS_XATTR_SET_MAX);
+	i = sfs_xattr_set_names(back, len, names);
+	cr_assert_eq(i, strlen("user.a") + strlen("user.empty") +
+			    strlen("user.bin") + 2 * (5 + XATTR_X_MAX) +
+			    strlen("user.big") + 6);
+	cr_assert_str_eq(names, "user.a");
+	cr_assert_str_eq(names + 7, "user.empty");
+	cr_assert_str_eq(names + i - 9, "user.big");
+	/* The empty set seals too. */
+	free(back);
+	back = reseal(set, 0);
+	cr_assert_eq(sfs_xattr_set_names(back, 0, names), 0);
+	free(back);
+	free(set);
+}
+
+Test(xattr, set_drop)
+{
+	uint8_t *set = set_buf();
+	const uint8_t *v;
+	size_t len = 0, vlen;
+	long at;
+
+	len = add(set, len, "user.one", "1", 1);
+	len = add(set, len, "user.two", "22", 2);
+	len = add(set, len, "user.three", "333", 3);
+	at = sfs_xattr_set_find(set, len, "user.two", &v, &vlen);
+	cr_assert_gt(at, 0);
+	len = sfs_xattr_set_drop(set, len, (size_t)at);
+	cr_assert_eq(len, 2 * 3 + 3 + 1 + 5 + 3);
+	cr_assert_eq(sfs_xattr_set_find(set, len, "user.two", &v, &vlen),
+		     -ENODATA);
+	expect_value(set, len, "user.one", "1", 1);
+	expect_value(set, len, "user.three", "333", 3);
+	cr_assert(sfs_is_zero(set + len, SFS_XATTR_SET_MAX - len),
+		  "a dropped entry is wiped");
+	at = sfs_xattr_set_find(set, len, "user.one", &v, &vlen);
+	cr_assert_eq(at, 0);
+	len = sfs_xattr_set_drop(set, len, 0);
+	len = sfs_xattr_set_drop(set, len, 0);
+	cr_assert_eq(len, 0);
+	free(set);
+}
+
+Test(xattr, set_names_bounded)
+{
+	char name[5 + XATTR_X_MAX + 2];
+	uint8_t *set = set_buf();
+	const uint8_t *v;
+	size_t vlen;
+
+	cr_assert_eq(sfs_xattr_set_add(set, 0, "user.", "v", 1), -EINVAL);
+	cr_assert_eq(sfs_xattr_set_find(set, 0, "user.", &v, &vlen), -EINVAL);
+	cr_assert_eq(sfs_xattr_set_add(set, 0, "trusted.x", "v", 1), -EINVAL);
 	memcpy(name, "user.", 5);
-	for (b = 1; b <= 128; b++)
-		name[4 + b] = (char)b;
-	name[5 + 128] = '\0';
-	xname_round_trip(name);
-	for (b = 129; b <= 255; b++)
-		name[5 + b - 129] = (char)b;
-	name[5 + 127] = '\0';
-	xname_round_trip(name);
+	make_target(name + 5, XATTR_X_MAX + 1, 4);
+	cr_assert_eq(sfs_xattr_set_add(set, 0, name, "v", 1), -ERANGE);
+	cr_assert_eq(sfs_xattr_set_find(set, 0, name, &v, &vlen), -ERANGE);
+	name[5 + XATTR_X_MAX] = '\0';
+	cr_assert_eq(sfs_xattr_set_add(set, 0, name, "v", 1),
+		     (ssize_t)(3 + XATTR_X_MAX + 1));
+	free(set);
 }
 
-Test(xattr, name_deterministic_no_plaintext)
+/* A set fills exactly one backing attribute value, and no more. */
+Test(xattr, set_capacity)
 {
-	char a[XATTR_NAME_MAX + 1], b[XATTR_NAME_MAX + 1];
+	const size_t room = SFS_XATTR_SET_MAX - SFS_XATTR_OVERHEAD;
+	uint8_t *set = set_buf(), *val = calloc(1, SFS_XATTR_SET_MAX + 1);
+	uint8_t *sealed = set_buf();
+	size_t len;
 
-	cr_assert_eq(sfs_xattr_name_encrypt(c, "user.CANARYsecret", a), 0);
-	cr_assert_eq(sfs_xattr_name_encrypt(c, "user.CANARYsecret", b), 0);
-	cr_assert_str_eq(a, b);
-	cr_assert_null(strstr(a, "CANARY"));
-	cr_assert_eq(sfs_xattr_name_encrypt(c, "user.CANARYsecreu", b), 0);
-	cr_assert_str_neq(a, b);
+	cr_assert_not_null(val);
+	/* One value filling the set: 3 + 1 (name "x") + value. */
+	cr_assert_eq(sfs_xattr_set_add(set, 0, "user.x", val, room - 4 + 1),
+		     -ENOSPC);
+	len = add(set, 0, "user.x", val, room - 4);
+	cr_assert_eq(len, room);
+	cr_assert_eq(sfs_xattr_set_seal(c, set, len, sealed),
+		     (ssize_t)SFS_XATTR_SET_MAX);
+	cr_assert_eq(sfs_xattr_set_seal(c, set, len + 1, sealed), -ENOSPC);
+	cr_assert_eq(sfs_xattr_set_add(set, len, "user.y", "", 0), -ENOSPC);
+	cr_assert_eq(
+	    sfs_xattr_set_add(set, 0, "user.x", val, SFS_XATTR_SET_MAX + 1),
+	    -ENOSPC);
+	free(val);
+	free(sealed);
+	free(set);
 }
 
-Test(xattr, name_too_long)
+Test(xattr, set_tamper_rejected)
 {
-	char name[XATTR_NAME_MAX + 2], enc[XATTR_NAME_MAX + 1];
+	uint8_t *set = set_buf(), *sealed = set_buf(), *bad = set_buf();
+	uint8_t *back = set_buf(), *other;
+	size_t len = 0, n, i;
+	uint8_t vk[SFS_KEY_BYTES];
+	struct sfs_crypto *c2;
 
-	memcpy(name, "user.", 5);
-	make_target(name + 5, XATTR_X_MAX + 1, 2);
-	strcpy(enc, "junk");
-	cr_assert_eq(sfs_xattr_name_encrypt(c, name, enc), -ERANGE);
-	cr_assert_str_empty(enc);
-	make_target(name + 5, XATTR_NAME_MAX - 5 + 1, 2);
-	cr_assert_eq(sfs_xattr_name_encrypt(c, name, enc), -ERANGE);
-	/* Passthrough names are bounded too, both ways. */
-	memcpy(name, "trusted.", 8);
-	memset(name + 8, 't', XATTR_NAME_MAX + 1 - 8);
-	name[XATTR_NAME_MAX + 1] = '\0';
-	cr_assert_eq(sfs_xattr_name_encrypt(c, name, enc), -ERANGE);
-	cr_assert_eq(sfs_xattr_name_decrypt(c, name, enc), -ERANGE);
-	name[XATTR_NAME_MAX] = '\0';
-	cr_assert_eq(sfs_xattr_name_encrypt(c, name, enc), 0);
-	cr_assert_str_eq(enc, name);
-}
-
-Test(xattr, empty_user_name)
-{
-	char enc[XATTR_NAME_MAX + 1];
-
-	cr_assert_eq(sfs_xattr_name_encrypt(c, "user.", enc), -EINVAL);
-	cr_assert_eq(sfs_xattr_name_decrypt(c, "user.", enc), -EIO);
-}
-
-/* Parameters are copied into another process: inline arrays, no pointers. */
-struct xname {
-	char s[32];
-};
-
-ParameterizedTestParameters(xattr, passthrough)
-{
-	static struct xname names[] = {
-	    {"security.selinux"},
-	    {"security.capability"},
-	    {"trusted.overlay.opaque"},
-	    {"system.posix_acl_access"},
-	    {"system.posix_acl_default"},
-	    {"user"},
-	    {"User.x"},
-	    {""},
-	};
-
-	return cr_make_param_array(struct xname, names,
-				   sizeof(names) / sizeof(names[0]));
-}
-
-ParameterizedTest(struct xname *p, xattr, passthrough)
-{
-	char enc[XATTR_NAME_MAX + 1], back[XATTR_NAME_MAX + 1];
-
-	cr_assert_eq(sfs_xattr_name_encrypt(c, p->s, enc), 0);
-	cr_assert_str_eq(enc, p->s);
-	cr_assert_eq(sfs_xattr_name_decrypt(c, p->s, back), 0);
-	cr_assert_str_eq(back, p->s);
-}
-
-Test(xattr, name_tamper_rejected)
-{
-	static const char *const bad[] = {
-	    "user.sfs.xid", /* SFS_XATTR_ID_NAME: callers hide it */
-	    "user.AAAA",
-	    "user.A",
-	    "user.AAAAAAAAAAAAAAAAAAAAAA",
-	    "user.AAAAAAAAAAAAAAAAAAAAAAAA",
-	    "user.plain text",
-	};
-	char enc[XATTR_NAME_MAX + 1], mod[XATTR_NAME_MAX + 1];
-	char back[XATTR_NAME_MAX + 1];
-	size_t i;
-
-	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		strcpy(back, "junk");
-		cr_assert_eq(sfs_xattr_name_decrypt(c, bad[i], back), -EIO,
-			     "%s", bad[i]);
-		cr_assert_str_empty(back);
-	}
-	cr_assert_eq(sfs_xattr_name_encrypt(c, "user.checksum", enc), 0);
-	for (i = 5; i < strlen(enc); i++) {
-		strcpy(mod, enc);
-		mod[i] = mod[i] == 'A' ? 'B' : 'A';
-		cr_assert_eq(sfs_xattr_name_decrypt(c, mod, back), -EIO,
+	len = add(set, len, "user.CANARYname", "CANARYvalue", 11);
+	len = add(set, len, "user.b", "2", 1);
+	n = len + SFS_XATTR_OVERHEAD;
+	cr_assert_eq(sfs_xattr_set_seal(c, set, len, sealed), (ssize_t)n);
+	cr_assert_null(memmem(sealed, n, "CANARY", 6));
+	for (i = 0; i < n; i++) {
+		memcpy(bad, sealed, n);
+		bad[i] ^= 0x80;
+		cr_assert_eq(sfs_xattr_set_open(c, bad, n, back), -EIO,
 			     "pos %zu", i);
 	}
-	/* Forged plaintexts with an interior NUL do not decrypt. */
-	{
-		uint8_t sealed[SFS_SIV_TAG_BYTES + 3];
-		static const uint8_t none[1];
-
-		cr_assert_eq(sfs_siv_seal(c, SFS_SIV_XATTR_NAME, sealed,
-					  (const uint8_t *)"a\0b", 3, none, 0),
-			     0);
-		memcpy(mod, "user.", 5);
-		sfs_b64_encode(mod + 5, sealed, sizeof(sealed));
-		cr_assert_eq(sfs_xattr_name_decrypt(c, mod, back), -EIO);
-		cr_assert_eq(sfs_siv_seal(c, SFS_SIV_XATTR_NAME, sealed,
-					  (const uint8_t *)"a.b", 3, none, 0),
-			     0);
-		sfs_b64_encode(mod + 5, sealed, sizeof(sealed));
-		cr_assert_eq(sfs_xattr_name_decrypt(c, mod, back), 0);
-		cr_assert_str_eq(back, "user.a.b");
-	}
-	/* A name encrypted as a file name is not an xattr name. */
-	{
-		static const uint8_t iv[SFS_DIRIV_BYTES];
-		struct sfs_ename e;
-
-		cr_assert_eq(sfs_name_encrypt(c, iv, "checksum", &e), 0);
-		cr_assert_lt(strlen(e.backing), sizeof(mod) - 5);
-		memcpy(mod, "user.", 5);
-		strcpy(mod + 5, e.backing);
-		cr_assert_eq(sfs_xattr_name_decrypt(c, mod, back), -EIO);
-	}
-}
-
-/* -- xattr values ------------------------------------------------------- */
-
-static void value_round_trip(size_t len)
-{
-	uint8_t *in = malloc(len + 1), *out, *back;
-	ssize_t sealed;
-	size_t i;
-
-	cr_assert_not_null(in);
-	out = malloc(len + SFS_XATTR_OVERHEAD);
-	back = malloc(len + 1);
-	cr_assert_not_null(out);
-	cr_assert_not_null(back);
-	for (i = 0; i < len; i++)
-		in[i] = (uint8_t)(i * 7);
-	sealed = sfs_xattr_value_encrypt(c, id_a, "user.abcd", in, len, out);
-	cr_assert_eq(sealed, (ssize_t)(len + SFS_XATTR_OVERHEAD));
-	cr_assert_eq(sfs_xattr_value_decrypt(c, id_a, "user.abcd", out,
-					     (size_t)sealed, back),
-		     (ssize_t)len, "len %zu", len);
-	cr_assert_arr_eq(back, in, len);
-	free(in);
-	free(out);
-	free(back);
-}
-
-Test(xattr, value_round_trip)
-{
-	static const size_t lens[] = {0, 1, 15, 16, 17, 1000, XATTR_SIZE_MAX};
-	size_t i;
-
-	for (i = 0; i < sizeof(lens) / sizeof(lens[0]); i++)
-		value_round_trip(lens[i]);
-}
-
-Test(xattr, value_binding_and_tamper)
-{
-	static const char val[] = "CANARY value";
-	const size_t len = sizeof(val) - 1;
-	uint8_t out[64], bad[64], back[64];
-	ssize_t n;
-	size_t i;
-
-	n = sfs_xattr_value_encrypt(c, id_a, "user.n1", (const uint8_t *)val,
-				    len, out);
-	cr_assert_eq(n, (ssize_t)(len + SFS_XATTR_OVERHEAD));
-	cr_assert_null(memmem(out, (size_t)n, "CANARY", 6));
-	cr_assert_eq(
-	    sfs_xattr_value_decrypt(c, id_a, "user.n1", out, (size_t)n, back),
-	    (ssize_t)len);
-	cr_assert_arr_eq(back, val, len);
-	/* Bound to the inode id and to the (backing) attribute name. */
-	cr_assert_eq(
-	    sfs_xattr_value_decrypt(c, id_b, "user.n1", out, (size_t)n, back),
-	    -EIO);
-	cr_assert_eq(
-	    sfs_xattr_value_decrypt(c, id_a, "user.n2", out, (size_t)n, back),
-	    -EIO);
-	cr_assert_eq(
-	    sfs_xattr_value_decrypt(c, id_a, "user.n", out, (size_t)n, back),
-	    -EIO);
-	cr_assert_eq(sfs_xattr_value_decrypt(c, id_a, "security.n1", out,
-					     (size_t)n, back),
+	for (i = 0; i < n; i++)
+		cr_assert_eq(sfs_xattr_set_open(c, sealed, i, back), -EIO,
+			     "len %zu", i);
+	cr_assert_eq(sfs_xattr_set_open(c, sealed, SFS_XATTR_SET_MAX + 1, back),
 		     -EIO);
-	for (i = 0; i < (size_t)n; i++) {
-		memcpy(bad, out, (size_t)n);
-		bad[i] ^= 0x80;
-		cr_assert_eq(sfs_xattr_value_decrypt(c, id_a, "user.n1", bad,
-						     (size_t)n, back),
-			     -EIO, "pos %zu", i);
-	}
-	for (i = 0; i < (size_t)n; i++)
-		cr_assert_eq(
-		    sfs_xattr_value_decrypt(c, id_a, "user.n1", out, i, back),
-		    -EIO, "len %zu", i);
+	/* Randomised: the same set seals differently each time. */
+	other = set_buf();
+	cr_assert_eq(sfs_xattr_set_seal(c, set, len, other), (ssize_t)n);
+	cr_assert_arr_neq(sealed, other, n);
+	/* Another volume key. */
+	memset(vk, 0x18, sizeof(vk));
+	c2 = sfs_crypto_new(SFS_AEAD_XCHACHA20POLY1305, vk);
+	cr_assert_not_null(c2);
+	cr_assert_eq(sfs_xattr_set_open(c2, sealed, n, back), -EIO);
+	sfs_crypto_free(c2);
+	/* Another associated data: not a set. */
+	cr_assert_eq(sfs_xattr_seal(c, other, set, len, NULL, 0), 0);
+	cr_assert_eq(sfs_xattr_set_open(c, other, n, back), -EIO);
+	cr_assert_eq(sfs_xattr_seal(c, other, set, len, (const uint8_t *)set_ad,
+				    sizeof(set_ad) - 1),
+		     0);
+	cr_assert_eq(sfs_xattr_set_open(c, other, n, back), (ssize_t)len);
+	free(other);
+	free(back);
+	free(bad);
+	free(sealed);
+	free(set);
 }
 
-Test(xattr, value_randomised)
+/* Seals forged plaintext pt (len bytes) as a set; returns what opening
+ * it gives. */
+static ssize_t open_forged(const void *pt, size_t len)
 {
-	uint8_t a[SFS_XATTR_OVERHEAD + 4], b[SFS_XATTR_OVERHEAD + 4];
+	uint8_t *sealed = set_buf(), *back = set_buf();
+	ssize_t n;
 
-	cr_assert_eq(sfs_xattr_value_encrypt(c, id_a, "user.x",
-					     (const uint8_t *)"abcd", 4, a),
-		     (ssize_t)sizeof(a));
-	cr_assert_eq(sfs_xattr_value_encrypt(c, id_a, "user.x",
-					     (const uint8_t *)"abcd", 4, b),
-		     (ssize_t)sizeof(b));
-	cr_assert_arr_neq(a, b, sizeof(a));
+	cr_assert_eq(sfs_xattr_seal(c, sealed, pt, len, (const uint8_t *)set_ad,
+				    sizeof(set_ad) - 1),
+		     0);
+	n = sfs_xattr_set_open(c, sealed, len + SFS_XATTR_OVERHEAD, back);
+	if (n < 0)
+		cr_assert(sfs_is_zero(back, len), "plaintext left behind");
+	free(sealed);
+	free(back);
+	return n;
 }
 
-Test(xattr, value_name_too_long)
+/* Authentic but malformed plaintexts are refused: only what
+ * sfs_xattr_set_add() writes is a set. */
+Test(xattr, set_forged_plaintext)
 {
-	char name[XATTR_NAME_MAX + 2];
-	uint8_t out[SFS_XATTR_OVERHEAD + 1], back[1];
+	uint8_t pt[300];
 
-	memset(name, 'u', sizeof(name) - 1);
-	name[sizeof(name) - 1] = '\0';
-	cr_assert_eq(sfs_xattr_value_encrypt(c, id_a, name,
-					     (const uint8_t *)"v", 1, out),
-		     -ERANGE);
-	cr_assert_eq(
-	    sfs_xattr_value_decrypt(c, id_a, name, out, sizeof(out), back),
-	    -EIO);
+	cr_assert_eq(open_forged("\x01\x00\x01"
+				 "ab",
+				 5),
+		     5);
+	/* Cut entry header, name or value. */
+	cr_assert_eq(open_forged("\x01\x00", 2), -EIO);
+	cr_assert_eq(open_forged("\x02\x00\x00"
+				 "a",
+				 4),
+		     -EIO);
+	cr_assert_eq(open_forged("\x01\x00\x02"
+				 "ab",
+				 5),
+		     -EIO);
+	/* Trailing bytes after a good entry. */
+	cr_assert_eq(open_forged("\x01\x00\x01"
+				 "ab\x01",
+				 6),
+		     -EIO);
+	/* An empty name, a NUL in a name. */
+	cr_assert_eq(open_forged("\x00\x00\x01"
+				 "b",
+				 4),
+		     -EIO);
+	cr_assert_eq(open_forged("\x02\x00\x00"
+				 "a\0",
+				 5),
+		     -EIO);
+	/* A name longer than any user.* name. */
+	memset(pt, 'n', sizeof(pt));
+	pt[0] = XATTR_X_MAX + 1;
+	pt[1] = pt[2] = 0;
+	cr_assert_eq(open_forged(pt, 3 + XATTR_X_MAX + 1), -EIO);
+	pt[0] = XATTR_X_MAX;
+	cr_assert_eq(open_forged(pt, 3 + XATTR_X_MAX),
+		     (ssize_t)(3 + XATTR_X_MAX));
 }

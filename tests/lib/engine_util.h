@@ -1,7 +1,8 @@
-/* engine_util.h - harness shared by the end-to-end tests of
- * scratchfs-volumed under a real container engine (dockerd, podman):
- * shell commands with a time limit, daemons started and stopped, the
- * plugin, and a busybox image's root filesystem. */
+/* engine_util.h - harness of the tests that drive real programs: shell
+ * commands with a time limit and their output (any test), and for the
+ * end-to-end tests of scratchfs-volumed under a real container engine
+ * (dockerd, podman): daemons started and stopped, the plugin, and a
+ * busybox image's root filesystem. */
 #ifndef SFS_TESTS_ENGINE_UTIL_H
 #define SFS_TESTS_ENGINE_UTIL_H
 

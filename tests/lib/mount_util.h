@@ -16,9 +16,11 @@
 #define SFS_TEST_ROOT_PREFIX "/tmp/sfs-test."
 
 /* Seconds to wait for a mount to appear, a daemon to exit after unmount,
- * or a daemon that is expected to fail to exit. */
+ * or a daemon that is expected to fail to exit. Generous: a daemon's last
+ * audit records are fdatasynced, which a loaded disk can hold up for
+ * seconds; a hang still fails. */
 #define SFS_MOUNT_WAIT_S 10
-#define SFS_STOP_WAIT_S 5
+#define SFS_STOP_WAIT_S 15
 
 /*
  * One scratch volume: root/ holds backing/ (the daemon's BACKING), mnt/ (the

@@ -1,5 +1,5 @@
-/* test_blockio.c - unit tests for fs/blockio.c: runs of stored blocks read
- * back exactly as written, through the page cache and with direct I/O,
+/* test_blockio.c - unit tests for fs/store/blockio.c: runs of stored blocks
+ * read back exactly as written, through the page cache and with direct I/O,
  * from every kind of start (a group's first block or inside a group), for
  * every kind of end (inside a group, at a group's end, at or past the end
  * of the file, inside a metadata page). The block contents are random

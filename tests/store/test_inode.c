@@ -1,4 +1,4 @@
-/* test_inode.c - the inode table alone (fs/inode.c) on a scratch
+/* test_inode.c - the inode table alone (fs/store/inode.c) on a scratch
  * directory: the fd budget, the clock's choice of what to park, reopening,
  * never closing a held fd, objects without a name, forget while held. */
 #include <criterion/criterion.h>

@@ -24,6 +24,7 @@
 #include "sfs_content.h"
 #include "sfs_ctl.h"
 #include "sfs_meta.h"
+#include "sfs_mountinfo.h"
 #include "sfs_names.h"
 #include "sfs_sys.h"
 #include "sfs_volume.h"
@@ -32,14 +33,6 @@
 #define USER_PREFIX_LEN (sizeof(USER_PREFIX) - 1)
 #define LONG_PREFIX_LEN (sizeof(SFS_LONGNAME_PREFIX) - 1)
 #define LONG_SUFFIX_LEN (sizeof(SFS_LONGNAME_SUFFIX) - 1)
-/* Sealed (SIV tag + padded name) sizes of a stored name: 32..176 bytes
- * for names stored directly (at most 235 characters), 192..272 for long
- * names kept in a sidecar (256..363 characters). */
-#define SHORT_SEALED_MIN (SFS_SIV_TAG_BYTES + SFS_NAME_PAD)
-#define SHORT_SEALED_MAX (SFS_SIV_TAG_BYTES + 160U)
-#define LONG_SEALED_MIN (SFS_SIV_TAG_BYTES + 176U)
-#define LONG_SEALED_MAX (SFS_SIV_TAG_BYTES + 256U)
-#define ENCODED_MAX 363U
 /* A directory nested deeper than this is reported, not walked. */
 #define MAX_DEPTH 1024
 
@@ -86,53 +79,6 @@ static void io_fail(struct verify *v, const char *rel, const char *what,
 	fprintf(stderr, "scratchfs-ctl: %s: %s: %s\n", esc, what,
 		strerror(err));
 	v->io_error = true;
-}
-
-/* base64url without padding and canonical: -1 otherwise, else the decoded
- * length. */
-static long b64_decoded_len(const char *s, size_t n)
-{
-	uint8_t buf[ENCODED_MAX];
-
-	if (n > ENCODED_MAX)
-		return -1;
-	return sfs_b64_decode(buf, s, n);
-}
-
-/* True when s (n characters) could be an encoded encrypted name, stored
- * directly (!in_sidecar) or in a long-name sidecar. */
-static bool plausible_name(const char *s, size_t n, bool in_sidecar)
-{
-	long d = b64_decoded_len(s, n);
-	long lo = in_sidecar ? LONG_SEALED_MIN : SHORT_SEALED_MIN;
-	long hi = in_sidecar ? LONG_SEALED_MAX : SHORT_SEALED_MAX;
-
-	return d >= lo && d <= hi &&
-	       (d - SFS_SIV_TAG_BYTES) % SFS_NAME_PAD == 0;
-}
-
-/* Length of the strict COBS decoding of in (see fs/meta.c), or -1. */
-static long cobs_len(const uint8_t *in, size_t n)
-{
-	size_t i = 0;
-	long o = 0;
-
-	while (i < n) {
-		uint8_t code = in[i++];
-
-		if (code == 0 || (size_t)(code - 1) > n - i)
-			return -1;
-		if (memchr(in + i, 0, code - 1u))
-			return -1;
-		i += code - 1u;
-		o += code - 1;
-		if (code == 0xff)
-			continue;
-		if (i == n)
-			return o;
-		o++;
-	}
-	return -1;
 }
 
 static void join(char *out, const char *rel, const char *name)
@@ -191,17 +137,12 @@ static void check_symlink(struct verify *v, int dfd, const char *name,
 {
 	char target[SFS_BACKING_SYMLINK_MAX + 1];
 	ssize_t n = readlinkat(dfd, name, target, sizeof(target));
-	long m;
 
 	if (n < 0) {
 		io_fail(v, rel, "readlink", errno);
 		return;
 	}
-	m = (size_t)n < sizeof(target)
-		? cobs_len((const uint8_t *)target, (size_t)n)
-		: -1;
-	if (m <= (long)SFS_SIV_TAG_BYTES ||
-	    m > (long)(SFS_SYMLINK_MAX + SFS_SIV_TAG_BYTES))
+	if (!sfs_symlink_plausible(target, (size_t)n))
 		offend(v, rel, "symlink target is not an encrypted target");
 }
 
@@ -209,7 +150,6 @@ static void check_xattrs(struct verify *v, int dfd, const char *name,
 			 const char *rel)
 {
 	char list[XATTR_LIST_MAX], esc[XATTR_NAME_MAX * 4 + 1];
-	bool has_user = false, has_id = false;
 	struct sfs_fdpath p;
 	const char *path;
 	ssize_t n;
@@ -234,34 +174,22 @@ static void check_xattrs(struct verify *v, int dfd, const char *name,
 		if (strncmp(x, USER_PREFIX, USER_PREFIX_LEN) != 0)
 			continue; /* stored unencrypted by design */
 		sfs_ctl_escape(esc, sizeof(esc), x);
+		if (strcmp(x, SFS_XATTR_SET_NAME) != 0) {
+			offend(v, rel,
+			       "attribute %s: user attributes are kept only in "
+			       "%s",
+			       esc, SFS_XATTR_SET_NAME);
+			continue;
+		}
 		vlen = getxattr(path, x, NULL, 0);
-		if (vlen < 0) {
+		if (vlen < 0)
 			io_fail(v, rel, "getxattr", errno);
-			continue;
-		}
-		if (strcmp(x, SFS_XATTR_ID_NAME) == 0) {
-			has_id = true;
-			if (vlen != SFS_XATTR_ID_BYTES)
-				offend(v, rel,
-				       "attribute %s has %zd bytes, not %u",
-				       esc, vlen, SFS_XATTR_ID_BYTES);
-			continue;
-		}
-		has_user = true;
-		if (b64_decoded_len(x + USER_PREFIX_LEN,
-				    strlen(x + USER_PREFIX_LEN)) <=
-		    (long)SFS_SIV_TAG_BYTES)
+		else if ((size_t)vlen <= SFS_XATTR_OVERHEAD)
 			offend(v, rel,
-			       "attribute %s: not an encrypted attribute name",
-			       esc);
-		else if ((size_t)vlen < SFS_XATTR_OVERHEAD)
-			offend(v, rel,
-			       "attribute %s: %zd-byte value, too short to be "
-			       "sealed",
+			       "attribute %s: %zd bytes, too short to be a "
+			       "sealed set",
 			       esc, vlen);
 	}
-	if (has_user && !has_id)
-		offend(v, rel, "user attributes without %s", SFS_XATTR_ID_NAME);
 	close(fd);
 }
 
@@ -270,7 +198,7 @@ static void check_xattrs(struct verify *v, int dfd, const char *name,
 static void check_sidecar(struct verify *v, int dfd, const char *side,
 			  const char *entry, const char *rel)
 {
-	char full[ENCODED_MAX + 2], b64[64];
+	char full[SFS_ENCODED_NAME_MAX + 2], b64[64];
 	uint8_t hash[32];
 	struct stat st;
 	ssize_t n;
@@ -297,7 +225,7 @@ static void check_sidecar(struct verify *v, int dfd, const char *side,
 	}
 	full[n] = '\0';
 	if (strlen(full) != (size_t)n ||
-	    !plausible_name(full, (size_t)n, true)) {
+	    !sfs_name_plausible(full, (size_t)n, true)) {
 		offend(v, rel, "long-name sidecar holds no encrypted name");
 		return;
 	}
@@ -472,7 +400,7 @@ static void walk(struct verify *v, int dfd, const char *rel, int depth)
 			offend(v, child,
 			       "reserved name that scratchfs does not write");
 			continue;
-		} else if (!plausible_name(name, strlen(name), false)) {
+		} else if (!sfs_name_plausible(name, strlen(name), false)) {
 			offend(v, child, "name is not an encrypted name");
 		}
 		check_entry(v, dfd, name, child, depth);
@@ -490,6 +418,54 @@ static void verify_usage(FILE *f)
 }
 
 /* Opens BACKING and reads its header; 0, or prints why not and returns 2. */
+/* verify reads the backing directory, never the mount: a mount point
+ * given instead (compared as written, resolved without touching the mount,
+ * whose daemon may hang) is named with its backing directory. */
+static bool is_mount_point(const char *path, const char *esc)
+{
+	char parent[PATH_MAX], real[PATH_MAX], full[2 * PATH_MAX + 2];
+	char besc[PATH_MAX * 4];
+	struct sfs_ctl_mount *m;
+	const char *base, *dir;
+	char *slash;
+	long n;
+	bool found = false;
+
+	/* The parent resolved, the last component as given. */
+	snprintf(parent, sizeof(parent), "%s", path);
+	while ((slash = strrchr(parent, '/')) && slash > parent &&
+	       slash[1] == '\0')
+		*slash = '\0';
+	slash = strrchr(parent, '/');
+	if (!slash) {
+		base = parent;
+		dir = ".";
+	} else {
+		*slash = '\0';
+		base = slash + 1;
+		dir = slash == parent ? "/" : parent;
+	}
+	if (!*base || !realpath(dir, real))
+		return false;
+	snprintf(full, sizeof(full), "%s/%s", strcmp(real, "/") ? real : "",
+		 base);
+	n = sfs_ctl_mounts(SFS_MOUNTINFO, &m);
+	for (long i = 0; i < n && !found; i++) {
+		if (strcmp(m[i].target, full) != 0)
+			continue;
+		found = true;
+		sfs_ctl_escape(besc, sizeof(besc), m[i].source);
+		fprintf(stderr,
+			"scratchfs-ctl: %s is the mount point of a scratchfs "
+			"volume; verify reads its backing directory: "
+			"scratchfs-ctl verify %s\n",
+			esc, besc);
+	}
+	if (n > 0)
+		sfs_ctl_mounts_free(m, n);
+	return found;
+}
+
 static int open_volume(const char *backing, int *fd,
 		       struct sfs_volume_header *h)
 {
@@ -497,6 +473,8 @@ static int open_volume(const char *backing, int *fd,
 	int rc;
 
 	sfs_ctl_escape(esc, sizeof(esc), backing);
+	if (is_mount_point(backing, esc))
+		return 2;
 	*fd = open(backing, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (*fd < 0) {
 		fprintf(stderr, "scratchfs-ctl: %s: %s\n", esc,

@@ -1,6 +1,6 @@
 /* scratchfs-ctl.c - the operator's tool: status of the node's mounts,
  * keyless at-rest verification, fsck of persisted-key volumes, key
- * management. Each subcommand lives in tools/lib (sfs_ctl.h). */
+ * management. Each subcommand lives beside it in tools/ctl/ (sfs_ctl.h). */
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -8,6 +8,7 @@
 
 #include "sfs_crypto.h"
 #include "sfs_ctl.h"
+#include "sfs_version.h"
 
 static void usage(FILE *f)
 {
@@ -60,6 +61,11 @@ int main(int argc, char **argv)
 	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
 	    strcmp(argv[1], "help") == 0) {
 		usage(stdout);
+		return 0;
+	}
+	if (strcmp(argv[1], "-V") == 0 || strcmp(argv[1], "--version") == 0 ||
+	    strcmp(argv[1], "version") == 0) {
+		printf("scratchfs-ctl %s\n", SFS_VERSION);
 		return 0;
 	}
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)

@@ -1,5 +1,5 @@
-/* sfs_ctl.h - subcommands of scratchfs-ctl that live in tools/lib, called
- * from the scratchfs-ctl main (tools/scratchfs-ctl.c). */
+/* sfs_ctl.h - subcommands of scratchfs-ctl that live in tools/ctl/, called
+ * from the scratchfs-ctl main (tools/ctl/scratchfs-ctl.c). */
 #ifndef SFS_CTL_H
 #define SFS_CTL_H
 
@@ -28,7 +28,7 @@ int sfs_ctl_key(int argc, char **argv);
 void sfs_ctl_key_usage(FILE *f);
 
 /*
- * status, verify and fsck (tools/lib/ctl_status.c, ctl_verify.c,
+ * status, verify and fsck (tools/ctl/ctl_status.c, ctl_verify.c,
  * ctl_fsck.c). Same calling convention as sfs_ctl_key(): argv[0] is the
  * subcommand's name, results on stdout, one-line errors on stderr, the
  * return value is the process exit status, call once per process.

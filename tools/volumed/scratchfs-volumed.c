@@ -23,6 +23,7 @@
 #include "sfs_crypto.h"
 #include "sfs_log.h"
 #include "sfs_plugin.h"
+#include "sfs_version.h"
 
 #define PROG "scratchfs-volumed"
 
@@ -63,11 +64,12 @@ static int parse_cli(int argc, char **argv, struct cli *cli)
 	    {"root", required_argument, NULL, 'r'},
 	    {"live-restore", no_argument, NULL, 'l'},
 	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
 	    {NULL, 0, NULL, 0},
 	};
 	int c;
 
-	while ((c = getopt_long(argc, argv, "c:h", longs, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:hV", longs, NULL)) != -1) {
 		switch (c) {
 		case 'c':
 			cli->conf = optarg;
@@ -83,6 +85,9 @@ static int parse_cli(int argc, char **argv, struct cli *cli)
 			break;
 		case 'h':
 			usage(stdout);
+			return -1;
+		case 'V':
+			printf(PROG " %s\n", SFS_VERSION);
 			return -1;
 		default:
 			usage(stderr);
@@ -200,7 +205,7 @@ int main(int argc, char **argv)
 	    .root = cfg.volume_plugin.root,
 	    .conf = conf,
 	    .scratchfs = scratchfs,
-	    .hbi_default = cfg.hbi_workspace,
+	    .encrypted_default = cfg.encrypted,
 	    .key_default = cfg.key.source,
 	    .live_restore = cli.live_restore,
 	    .mount_timeout_s = 60,

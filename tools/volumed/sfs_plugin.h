@@ -2,7 +2,7 @@
  * options, mount reference counts, the persistent state, mounting, the
  * volume lifecycle, the endpoint dispatcher and the HTTP server.
  *
- * Modules (tools/lib/plugin_*.c), from the bottom up:
+ * Modules (tools/volumed/plugin_*.c), from the bottom up:
  *   plugin_opts.c     volume names and "-o" options (validation only)
  *   plugin_refs.c     per-(volume, ID) mount counts and the epoch rule
  *   plugin_state.c    volumes in memory and <root>/state.json on disk
@@ -39,6 +39,10 @@ struct sfs_audit;
 #define SFS_PLUGIN_ID_MAX 256U
 /* Largest request body accepted (bigger: HTTP 413 with an Err). */
 #define SFS_PLUGIN_MAX_BODY (1024U * 1024U)
+/* A connection that sends nothing for this long is closed, so that idle
+ * ones cannot hold all the connection slots. The engine sends each request
+ * at once and reconnects when a kept-alive connection was closed. */
+#define SFS_PLUGIN_IDLE_TIMEOUT_S 10
 /* Version of the state file layout. */
 #define SFS_PLUGIN_STATE_VERSION 1
 #define SFS_PLUGIN_STATE_FILE "state.json"
@@ -56,8 +60,8 @@ enum sfs_plugin_wipe {
 
 /* A volume's settings, fixed at Create. */
 struct sfs_plugin_opts {
-	bool hbi;
-	enum sfs_key_source key; /* SFS_KEY_NONE when !hbi */
+	bool encrypted;		 /* option hbi */
+	enum sfs_key_source key; /* SFS_KEY_NONE when !encrypted */
 	enum sfs_plugin_wipe wipe;
 	uid_t uid; /* owner of the volume root */
 	gid_t gid;
@@ -74,12 +78,12 @@ bool sfs_plugin_name_ok(const char *name);
 bool sfs_plugin_id_ok(const char *id);
 
 /* Fills o from the request's "Opts" (NULL, JSON null or an object of
- * strings) over the defaults hbi_default and key_default: hbi=1|0,
+ * strings) over the defaults encrypted_default and key_default: hbi=1|0,
  * key=ephemeral|keyfile, wipe=on-unmount|on-remove, uid=N, gid=N,
  * mode=OCTAL. Unknown or malformed options give -EINVAL and a message
  * naming the option; a bad key= value is never echoed (it could be a key
  * someone tried to pass). */
-int sfs_plugin_opts_parse(const json_t *opts, bool hbi_default,
+int sfs_plugin_opts_parse(const json_t *opts, bool encrypted_default,
 			  enum sfs_key_source key_default,
 			  struct sfs_plugin_opts *o, char *err, size_t err_len);
 
@@ -303,10 +307,10 @@ int sfs_plugin_backing_remove(const struct sfs_plugin_paths *p, char *err,
  */
 
 struct sfs_plugin_cfg {
-	const char *root;      /* plugin state and volumes */
-	const char *conf;      /* config file for scratchfs, NULL: none */
-	const char *scratchfs; /* the daemon binary (absolute) */
-	bool hbi_default;      /* from the config file */
+	const char *root;	/* plugin state and volumes */
+	const char *conf;	/* config file for scratchfs, NULL: none */
+	const char *scratchfs;	/* the daemon binary (absolute) */
+	bool encrypted_default; /* from the config file */
 	enum sfs_key_source key_default;
 	bool live_restore; /* never reclaim refs of older epochs */
 	unsigned int mount_timeout_s;
@@ -320,7 +324,7 @@ struct sfs_plugin {
 	char root[PATH_MAX];
 	char conf[PATH_MAX]; /* "" none */
 	char scratchfs[PATH_MAX];
-	bool hbi_default;
+	bool encrypted_default;
 	enum sfs_key_source key_default;
 	bool live_restore;
 	unsigned int mount_timeout_s;

@@ -1,5 +1,5 @@
 /* scratchfs-wipe.c - destroys a scratchfs volume: unmount, crypto-erase,
- * delete, verify, one JSON audit record (engine: tools/lib/wipe.c). */
+ * delete, verify, one JSON audit record (engine: tools/libwipe/wipe.c). */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -10,6 +10,7 @@
 #include "sfs_audit.h"
 #include "sfs_config.h"
 #include "sfs_crypto.h"
+#include "sfs_version.h"
 #include "sfs_wipe.h"
 
 enum {
@@ -29,6 +30,7 @@ static const struct option long_opts[] = {
     {"passes", required_argument, NULL, OPT_PASSES},
     {"lazy", no_argument, NULL, OPT_LAZY},
     {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
 };
 
@@ -109,7 +111,9 @@ int main(int argc, char *argv[])
 	unsigned int passes = 0;
 	int opt, rc, status = EXIT_USAGE;
 
-	while ((opt = getopt_long(argc, argv, "c:h", long_opts, NULL)) != -1) {
+	sfs_log_init("scratchfs-wipe", false);
+
+	while ((opt = getopt_long(argc, argv, "c:hV", long_opts, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
 			conf = optarg;
@@ -132,6 +136,9 @@ int main(int argc, char *argv[])
 			break;
 		case 'h':
 			usage(stdout);
+			return EXIT_WIPED;
+		case 'V':
+			printf("scratchfs-wipe %s\n", SFS_VERSION);
 			return EXIT_WIPED;
 		default:
 			usage(stderr);

@@ -1,4 +1,5 @@
-/* test_parallel.c - unit tests for fs/parallel.c (split jobs on a pool). */
+/* test_parallel.c - unit tests for fs/base/parallel.c (split jobs on a pool).
+ */
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
 #include <pthread.h>
