@@ -13,10 +13,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <fuse_lowlevel.h>
+#include <linux/fs.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -1189,6 +1191,9 @@ static void sfs_init(void *userdata, struct fuse_conn_info *conn)
 		fs->writeback = false;
 	if (conn->capable & FUSE_CAP_CACHE_SYMLINKS)
 		conn->want |= FUSE_CAP_CACHE_SYMLINKS;
+	/* chattr on directories too (sfs_ioctl). */
+	if (conn->capable & FUSE_CAP_IOCTL_DIR)
+		conn->want |= FUSE_CAP_IOCTL_DIR;
 	/* ACLs as on the disk: the kernel enforces them and leaves the umask
 	 * to us (creation_mode), since a default ACL replaces it. */
 	if (fs->posix_acl && (conn->capable & FUSE_CAP_POSIX_ACL) &&
@@ -1207,6 +1212,104 @@ static void sfs_init(void *userdata, struct fuse_conn_info *conn)
 	/* Requests are read, never spliced, so fuseio.c sees every header. */
 	conn->want &= ~FUSE_CAP_SPLICE_READ;
 	conn->max_write = (unsigned int)fs->max_write;
+}
+
+/* Inode flags (chattr, lsattr) on the backing file or directory: the flag
+ * word (FS_IOC_GETFLAGS, FS_IOC_SETFLAGS) and the struct fsxattr form the
+ * kernel reads first (FS_IOC_FSGETXATTR, FS_IOC_FSSETXATTR). The kernel
+ * has checked the caller's right to change them (CAP_LINUX_IMMUTABLE for
+ * immutable and append-only). Returns the argument's size, 0 for another
+ * command. */
+static size_t flags_arg_size(unsigned int cmd)
+{
+	switch (cmd) {
+	case FS_IOC_GETFLAGS:
+	case FS_IOC_SETFLAGS:
+		return sizeof(int);
+	case FS_IOC_FSGETXATTR:
+	case FS_IOC_FSSETXATTR:
+		return sizeof(struct fsxattr);
+	default:
+		return 0;
+	}
+}
+
+/* Blocks are rewritten in place, and with the writeback cache so are plain
+ * files: an append-only backing file would refuse writes the mount must
+ * make. */
+static bool sets_append_only(const struct sfs_fs *fs, unsigned int cmd,
+			     const void *arg)
+{
+	int flags;
+	struct fsxattr fx;
+
+	if (!fs->encrypted && !fs->writeback)
+		return false;
+	if (cmd == FS_IOC_SETFLAGS) {
+		memcpy(&flags, arg, sizeof(flags));
+		return flags & FS_APPEND_FL;
+	}
+	if (cmd == FS_IOC_FSSETXATTR) {
+		memcpy(&fx, arg, sizeof(fx));
+		return fx.fsx_xflags & FS_XFLAG_APPEND;
+	}
+	return false;
+}
+
+static void sfs_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd,
+		      void *arg, struct fuse_file_info *fi, unsigned int flags,
+		      const void *in_buf, size_t in_bufsz, size_t out_bufsz)
+{
+	struct sfs_fs *fs = fs_of(req);
+	struct sfs_inode *inode = inode_of(req, ino);
+	size_t size = flags_arg_size(cmd);
+	bool set = cmd == FS_IOC_SETFLAGS || cmd == FS_IOC_FSSETXATTR;
+	union {
+		int flags;
+		struct fsxattr fx;
+	} buf = {0};
+	struct sfs_fdpath p;
+	struct stat st;
+	int fd, pfd, rc = 0;
+
+	(void)arg;
+	(void)fi;
+	if (flags & FUSE_IOCTL_COMPAT || size == 0)
+		rc = -ENOTTY;
+	else if (set ? in_bufsz < size : out_bufsz < size)
+		rc = -EINVAL;
+	else if (set)
+		memcpy(&buf, in_buf, size);
+	if (rc == 0 && set && sets_append_only(fs, cmd, &buf))
+		rc = -EOPNOTSUPP;
+	if (rc) {
+		reply_rc(req, rc);
+		return;
+	}
+	pfd = sfs_inode_fd_get(fs->inodes, inode);
+	if (pfd < 0) {
+		reply_rc(req, pfd);
+		return;
+	}
+	/* Only files and directories: opening anything else could open a
+	 * device. */
+	if (fstat(pfd, &st) < 0)
+		rc = -errno;
+	else if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
+		rc = -ENOTTY;
+	fd = rc ? -1
+		: open(sfs_fdpath(&p, pfd), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (!rc && fd < 0)
+		rc = -errno;
+	sfs_inode_fd_put(fs->inodes, inode);
+	if (!rc && ioctl(fd, cmd, &buf) < 0)
+		rc = -errno;
+	if (fd >= 0)
+		close(fd);
+	if (rc)
+		reply_rc(req, rc);
+	else
+		fuse_reply_ioctl(req, 0, set ? NULL : &buf, set ? 0 : size);
 }
 
 static const struct fuse_lowlevel_ops all_ops = {
@@ -1245,6 +1348,7 @@ static const struct fuse_lowlevel_ops all_ops = {
     .getxattr = sfs_getxattr,
     .listxattr = sfs_listxattr,
     .removexattr = sfs_removexattr,
+    .ioctl = sfs_ioctl,
 };
 
 void sfs_ops_fill(struct fuse_lowlevel_ops *ops, bool xattrs)
