@@ -87,7 +87,7 @@ char *sfs_slurp(const char *path)
 	return s ? s : strdup("");
 }
 
-const char *sfs_shipped_conf(void)
+const char *sfs_repo_file(const char *rel)
 {
 	static char path[PATH_MAX + 32];
 	static char cwd[PATH_MAX];
@@ -103,8 +103,7 @@ const char *sfs_shipped_conf(void)
 		for (;;) {
 			char *slash;
 
-			snprintf(path, sizeof(path), "%s/conf/scratchfs.conf",
-				 dir);
+			snprintf(path, sizeof(path), "%s/%s", dir, rel);
 			if (access(path, R_OK) == 0)
 				return path;
 			slash = strrchr(dir, '/');
@@ -113,8 +112,13 @@ const char *sfs_shipped_conf(void)
 			*slash = '\0';
 		}
 	}
-	cr_assert_fail("conf/scratchfs.conf not found from %s", starts[0]);
+	cr_assert_fail("%s not found from %s", rel, starts[0]);
 	return NULL;
+}
+
+const char *sfs_shipped_conf(void)
+{
+	return sfs_repo_file("conf/scratchfs.conf");
 }
 
 pid_t sfs_spawn_redirected(const char *const argv[], const char *out_path,

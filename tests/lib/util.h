@@ -65,10 +65,13 @@ const char *sfs_write_text(const char *dir, const char *name, const char *text);
 char *sfs_slurp(const char *path);
 
 /*
- * The repository's conf/scratchfs.conf, looked for in the working directory
- * and its parents, then in SFS_BUILD_DIR and its parents. Static buffer.
- * Fails the test when there is none.
+ * The repository's file @rel (e.g. "conf/scratchfs.conf"), looked for in
+ * the working directory and its parents, then in SFS_BUILD_DIR and its
+ * parents. Static buffer. Fails the test when there is none.
  */
+const char *sfs_repo_file(const char *rel);
+
+/* sfs_repo_file("conf/scratchfs.conf"). */
 const char *sfs_shipped_conf(void);
 
 /*

@@ -1,0 +1,5 @@
+#ifndef GREET_H
+#define GREET_H
+#define GREETING "hello from scratch"
+void greet(const char *who);
+#endif

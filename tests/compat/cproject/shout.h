@@ -1,0 +1,4 @@
+#ifndef SHOUT_H
+#define SHOUT_H
+void shout(char *s);
+#endif
