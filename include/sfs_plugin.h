@@ -280,7 +280,8 @@ int sfs_plugin_backing_used(const struct sfs_plugin_paths *p);
 struct sfs_plugin_wipe_cfg {
 	unsigned int passes; /* plain volumes */
 	bool discard;
-	struct sfs_audit *audit; /* may be NULL */
+	struct sfs_audit *audit;	   /* may be NULL */
+	const struct json_t *audit_fields; /* sfs_wipe_opts' */
 };
 
 /* Wipes the volume in p->backing with the wipe engine (sfs_wipe_volume;

@@ -134,6 +134,7 @@ int sfs_plugin_backing_wipe(const struct sfs_plugin_paths *p,
 	    .discard = w->discard,
 	    .lazy = true, /* the engine is done with it */
 	    .audit = w->audit,
+	    .audit_fields = w->audit_fields,
 	};
 	struct sfs_wipe_report *r;
 	char why[512];
