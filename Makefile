@@ -41,6 +41,11 @@ TOOL_LIB_SRCS := $(wildcard tools/lib/*.c)
 TOOL_MAINS    := $(wildcard tools/scratchfs-*.c)
 TEST_SRCS := $(wildcard tests/test_*.c)
 TEST_UTIL := $(filter-out $(TEST_SRCS),$(wildcard tests/*.c))
+# The Slurm SPANK plugin: tools/slurm/*.c, its test tests/slurm/test_*.c.
+SLURM_SRCS      := $(wildcard tools/slurm/*.c)
+SLURM_TEST_SRCS := $(wildcard tests/slurm/test_*.c)
+MULTIARCH       := $(shell $(CC) -print-multiarch 2>/dev/null)
+SLURM_PLUGINDIR ?= $(if $(shell pkg-config --exists slurm 2>/dev/null && echo y),$(shell pkg-config --variable=libdir slurm)/slurm,/usr/lib/$(MULTIARCH)/slurm-wlm)
 
 # $(call objs,BUILDDIR,SOURCES)
 objs = $(patsubst %.c,$(1)/%.o,$(2))
@@ -48,7 +53,8 @@ objs = $(patsubst %.c,$(1)/%.o,$(2))
 LIB_OBJS   = $(call objs,$(BUILD),$(LIB_SRCS))
 TOOL_LIB   = $(if $(TOOL_LIB_SRCS),$(BUILD)/libsfstools.a)
 TOOL_BINS  = $(patsubst tools/%.c,$(BUILD)/%,$(TOOL_MAINS))
-TEST_BINS  = $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
+TEST_BINS  = $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS) $(SLURM_TEST_SRCS:tests/slurm/%=tests/%))
+SLURM_PLUGIN = $(BUILD)/spank_scratchfs.so
 BINS       = $(BUILD)/scratchfs $(TOOL_BINS)
 
 .PHONY: all deps check check-plain check-asan test run install uninstall \
@@ -59,7 +65,7 @@ BINS       = $(BUILD)/scratchfs $(TOOL_BINS)
 # install test, an editor's build) could find them gone at link time.
 .SECONDARY:
 
-all: $(BINS)
+all: $(BINS) $(SLURM_PLUGIN)
 
 deps:
 	@tools/install-deps.sh
@@ -82,6 +88,35 @@ $(BUILD)/scratchfs-%: $(BUILD)/tools/scratchfs-%.o $(TOOL_LIB) $(BUILD)/libscrat
 	$(CC) $(CFLAGS) $(EXTRA_CFLAGS) -o $@ $^ $(PKG_LIBS) $(TOOL_PKG_LIBS)
 
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(call objs,$(BUILD),$(TEST_UTIL)) $(TOOL_LIB) $(BUILD)/libscratchfs.a
+	$(CC) $(CFLAGS) $(EXTRA_CFLAGS) -o $@ $^ $(PKG_LIBS) $(TOOL_PKG_LIBS) $(TEST_LIBS)
+
+# slurmd and slurmstepd dlopen the plugin, so it and the libraries it links
+# are built again as position-independent code into $(BUILD)/pic, without
+# EXTRA_CFLAGS: a sanitized shared object cannot be loaded into an
+# unsanitized slurmd. Only the plugin's own symbols are exported.
+PIC_LIB_OBJS  = $(call objs,$(BUILD)/pic,$(LIB_SRCS) $(TOOL_LIB_SRCS))
+
+$(BUILD)/pic/%.o: %.c | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(STD) $(WARN) $(CFLAGS) -fPIC $(CPPFLAGS) -Itools/slurm \
+		-DSFS_SBINDIR='"$(SBINDIR)"' $(PKG_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/pic/libsfs.a: $(PIC_LIB_OBJS)
+	$(AR) rcs $@ $^
+
+$(SLURM_PLUGIN): $(call objs,$(BUILD)/pic,$(SLURM_SRCS)) $(BUILD)/pic/libsfs.a tools/slurm/exports.map
+	$(CC) $(CFLAGS) -shared -o $@ $(filter %.o %.a,$^) \
+		-Wl,--version-script=tools/slurm/exports.map -Wl,--as-needed \
+		$(PKG_LIBS) $(TOOL_PKG_LIBS)
+
+# The test against a real slurmctld and slurmd also calls the plugin's
+# code directly (tools/slurm/ without the SPANK glue).
+SLURM_TEST_BINS = $(patsubst tests/slurm/%.c,$(BUILD)/tests/%,$(SLURM_TEST_SRCS))
+SLURM_JOB_OBJS  = $(call objs,$(BUILD),$(filter-out %/spank_scratchfs.c,$(SLURM_SRCS)))
+
+$(BUILD)/tests/slurm/%.o: CPPFLAGS += -Itools/slurm -Itests
+
+$(SLURM_TEST_BINS): $(BUILD)/tests/%: $(BUILD)/tests/slurm/%.o $(SLURM_JOB_OBJS) $(call objs,$(BUILD),$(TEST_UTIL)) $(TOOL_LIB) $(BUILD)/libscratchfs.a | $(SLURM_PLUGIN)
 	$(CC) $(CFLAGS) $(EXTRA_CFLAGS) -o $@ $^ $(PKG_LIBS) $(TOOL_PKG_LIBS) $(TEST_LIBS)
 
 test: $(BINS) $(TEST_BINS)
