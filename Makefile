@@ -141,13 +141,16 @@ bench: deps $(BINS)
 # install: binaries to SBINDIR, the config to SYSCONFDIR/scratchfs (never
 # over an existing one), man pages (doc/*.[158]) to MANDIR, systemd units
 # (conf/*.service, with @SBINDIR@ and @SYSCONFDIR@ filled in) to UNITDIR.
+# The Slurm plugin goes to SLURM_PLUGINDIR (pkg-config's slurm libdir/slurm
+# where there is one, else Debian's /usr/lib/<multiarch>/slurm-wlm).
 # Run `systemctl daemon-reload` afterwards. uninstall removes what install
 # put there: the config only while it is unchanged, the config directory
 # only when empty (a node key file keeps it).
-install: $(BINS)
+install: $(BINS) $(SLURM_PLUGIN)
 	for b in $(notdir $(BINS)); do \
 		install -Dm755 $(BUILD)/$$b $(DESTDIR)$(SBINDIR)/$$b || exit 1; \
 	done
+	install -Dm755 $(SLURM_PLUGIN) $(DESTDIR)$(SLURM_PLUGINDIR)/$(notdir $(SLURM_PLUGIN))
 	install -d -m755 $(DESTDIR)$(SYSCONFDIR)/scratchfs
 	test -e $(DESTDIR)$(SYSCONFDIR)/scratchfs/scratchfs.conf || \
 		install -m644 conf/scratchfs.conf $(DESTDIR)$(SYSCONFDIR)/scratchfs/scratchfs.conf
@@ -164,6 +167,7 @@ install: $(BINS)
 
 uninstall:
 	rm -f $(addprefix $(DESTDIR)$(SBINDIR)/,$(notdir $(BINS)))
+	rm -f $(DESTDIR)$(SLURM_PLUGINDIR)/$(notdir $(SLURM_PLUGIN))
 	rm -f $(foreach m,$(MAN_PAGES),$(DESTDIR)$(MANDIR)/man$(subst .,,$(suffix $(m)))/$(notdir $(m)))
 	rm -f $(addprefix $(DESTDIR)$(UNITDIR)/,$(notdir $(UNITS)))
 	if cmp -s conf/scratchfs.conf $(DESTDIR)$(SYSCONFDIR)/scratchfs/scratchfs.conf; then \
@@ -177,7 +181,7 @@ clean:
 	rm -rf build
 
 FORMAT_SRCS = $(wildcard fs/*.c include/*.h tests/*.c tests/*.h tools/*.c \
-                         tools/lib/*.c)
+                         tools/lib/*.c tools/slurm/*.[ch] tests/slurm/*.c)
 
 format:
 	clang-format -i $(FORMAT_SRCS)

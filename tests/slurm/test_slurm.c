@@ -305,7 +305,7 @@ static void cluster_start(const char *extra)
 	    "SlurmdLogFile=%s/log/slurmd.log\nPlugStackConfig=%s/"
 	    "plugstack.conf\nSchedulerType=sched/backfill\n"
 	    "SelectType=select/cons_tres\nSelectTypeParameters=CR_Core\n"
-	    "ReturnToService=2\nSlurmdTimeout=30\nJobRequeue=0\nKillWait=5\n"
+	    "ReturnToService=2\nSlurmdTimeout=10\nJobRequeue=0\nKillWait=5\n"
 	    "SlurmdParameters=config_overrides\n"
 	    "NodeName=%s CPUs=4 RealMemory=1000 State=UNKNOWN\n"
 	    "PartitionName=debug Nodes=%s Default=YES MaxTime=INFINITE "
@@ -577,6 +577,26 @@ static double wall_s(void)
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* When the daemon of backing logged its mount. */
+static double mount_time(const char *backing)
+{
+	char *log = sfs_slurp(cl.audit), *save = NULL;
+	double t = 0;
+
+	for (char *l = strtok_r(log, "\n", &save); l && !t;
+	     l = strtok_r(NULL, "\n", &save)) {
+		json_t *j = json_loads(l, 0, NULL);
+
+		if (j && !strcmp(jstr(j, "event"), "mount") &&
+		    !strcmp(jstr(j, "backing"), backing))
+			t = rfc3339(jstr(j, "time"));
+		json_decref(j);
+	}
+	free(log);
+	cr_assert(t > 0, "no mount record for %s", backing);
+	return t;
+}
+
 /* After job id ended: nothing of its volume is left and its one wipe
  * record names it. Returns the record. */
 static json_t *assert_wiped(int id, const char *user, const char *method)
@@ -587,7 +607,8 @@ static json_t *assert_wiped(int id, const char *user, const char *method)
 		  "job %d: backing directory left", id);
 	cr_assert(!exists(fmt_path("%s/job-%d", cl.mnt, id)),
 		  "job %d: mount point left", id);
-	cr_assert(!exists(fmt_path("%s/job-%d.error", cl.backing, id)));
+	cr_assert(!exists(fmt_path("%s/job-%d.error", cl.mnt, id)));
+	cr_assert(!exists(fmt_path("%s/job-%d.lock", cl.backing, id)));
 	rec = audit_record(id, "wipe");
 	cr_assert_not_null(rec, "job %d: no wipe record in %s", id,
 			   sfs_slurp(cl.audit));
@@ -671,7 +692,7 @@ Test(slurm, batch_job_as_user, .init = init_cluster, .fini = fini_cluster)
 {
 	struct passwd *pw = getpwnam("nobody");
 	char mnt[PATH_MAX], *out, *st;
-	double t0, first, end;
+	double t0, first, end, mounted;
 	struct stat sb;
 	json_t *rec;
 	int id;
@@ -715,9 +736,11 @@ Test(slurm, batch_job_as_user, .init = init_cluster, .fini = fini_cluster)
 		  out);
 	first = atof(strstr(out, "first_write=") + 12);
 	end = atof(strstr(out, "end=") + 4);
-	cr_log_warn("measured: sbatch to first write %.2f s, job end to wipe "
-		    "verified %.2f s (wipe itself %.1f ms)",
-		    first - t0, rfc3339(jstr(rec, "time")) - end,
+	mounted = mount_time(fmt_path("%s/job-%d", cl.backing, id));
+	cr_log_warn("measured: sbatch to first write %.2f s (to the volume "
+		    "mounted %.2f s), job end to wipe verified %.2f s (wipe "
+		    "itself %.1f ms)",
+		    first - t0, mounted - t0, rfc3339(jstr(rec, "time")) - end,
 		    json_real_value(json_object_get(rec, "total_ms")));
 	json_decref(rec);
 	free(out);
@@ -804,8 +827,9 @@ Test(slurm, time_limit, .init = init_cluster, .fini = fini_cluster)
 }
 
 /* The job's slurmstepd is SIGKILLed: its script lives on, writing; Slurm
- * notices at the next node registration and runs the epilog, which wipes;
- * the writer then finds no place to write (never the disk below). */
+ * notices at the next node registration (every 20th ping: about a minute
+ * with SlurmdTimeout=10) and runs the epilog, which wipes; the writer then
+ * finds no place to write (never the disk below). */
 Test(slurm, slurmstepd_killed, .init = init_cluster, .fini = fini_cluster)
 {
 	int id = sbatch("", WRITE_FOREVER);
@@ -815,7 +839,7 @@ Test(slurm, slurmstepd_killed, .init = init_cluster, .fini = fini_cluster)
 	stepd = stepd_of(id);
 	cr_assert(stepd > 0);
 	cr_assert_eq(kill(stepd, SIGKILL), 0);
-	wait_gone(id, 150);
+	wait_gone(id, 200);
 	sfs_sleep_ms(500); /* the orphaned writer keeps trying */
 	json_decref(assert_wiped(id, "root", "crypto-erase"));
 }
@@ -950,6 +974,7 @@ Test(slurm, disk_full_fails_the_job, .fini = fini_cluster)
 	free(err);
 	cr_assert_eq(sfs_dir_entries(fmt_path("%s/backing", full)), 0);
 	cr_assert(!exists(fmt_path("%s/job-%d", cl.mnt, id)));
+	cr_assert(!exists(fmt_path("%s/job-%d.error", cl.mnt, id)));
 	rec = audit_record(id, "slurm_scratch");
 	cr_assert_not_null(rec);
 	json_decref(rec);

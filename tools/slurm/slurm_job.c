@@ -49,8 +49,8 @@ static int job_paths(const struct sfs_slurm_cfg *c, uint32_t id,
 			     id) >= sizeof(p->mnt) ||
 	    (size_t)snprintf(p->lock, sizeof(p->lock), "%s.lock", p->backing) >=
 		sizeof(p->lock) ||
-	    (size_t)snprintf(p->error, sizeof(p->error), "%s.error",
-			     p->backing) >= sizeof(p->error))
+	    (size_t)snprintf(p->error, sizeof(p->error), "%s.error", p->mnt) >=
+		sizeof(p->error))
 		return -ENAMETOOLONG;
 	return 0;
 }

@@ -6,9 +6,10 @@
  * One job on one node has one volume: the backing directory
  * <backing_root>/job-<id> mounted by the real scratchfs daemon at
  * <mount_root>/job-<id>, owned by the job's user, mode 0700. Next to the
- * backing directory live job-<id>.lock (taken by whoever creates, checks
- * or wipes the volume) and, when the job start failed, job-<id>.error
- * (the message its tasks print before they fail).
+ * backing directory lives job-<id>.lock (taken by whoever creates or wipes
+ * the volume), next to the mount point, when the job start failed,
+ * job-<id>.error (the message its tasks print before they fail; not on the
+ * backing disk, which may be the full one).
  *
  * Functions return 0 or a negative errno; those with err/err_len put a
  * one-line message there that names the job and the path.

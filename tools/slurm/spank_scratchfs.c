@@ -136,9 +136,10 @@ int slurm_spank_job_prolog(spank_t sp, int ac, char **av)
 
 	if (load_cfg(&c, ac, av) || job_of(sp, &job))
 		return -1;
+	/* Slurm 22.05 hands a missing optional value on as "(null)". */
 	if (sfs_slurm_cfg_choice(&c) &&
 	    spank_option_getopt(sp, &scratchfs_option, &arg) == ESPANK_SUCCESS)
-		job.request = arg ? arg : "";
+		job.request = arg && strcmp(arg, "(null)") ? arg : "";
 	if (sfs_slurm_job_start(&c, &job, err, sizeof(err)) < 0)
 		slurm_error("%s", err); /* the tasks fail with it */
 	return 0;
