@@ -513,6 +513,17 @@ static void wait_gone(int id, double timeout_s)
 	}
 }
 
+/* Waits for the job's end and checks how it ended. */
+static void assert_ended(int id, double timeout_s, const char *state)
+{
+	char *st;
+
+	wait_gone(id, timeout_s);
+	st = job_state(id);
+	cr_assert_str_eq(st, state, "job %d", id);
+	free(st);
+}
+
 static void wait_ready(int id)
 {
 	cr_assert(wait_path(job_flag("ready", id), 60),
@@ -621,6 +632,28 @@ static json_t *assert_wiped(int id, const char *user, const char *method)
 	return rec;
 }
 
+/* Whether the directory under the volume at mnt is sealed: a read-only
+ * mount other than scratchfs at mnt (mounted first), and the volume. */
+static bool sealed(const char *mnt)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "r");
+	char line[8192], mp[PATH_MAX], opts[256], fs[64];
+	bool ro = false;
+
+	while (f && fgets(line, sizeof(line), f)) {
+		char *sep = strstr(line, " - ");
+
+		if (sscanf(line, "%*s %*s %*s %*s %4095s %255s", mp, opts) ==
+			2 &&
+		    sep && sscanf(sep + 3, "%63s", fs) == 1 && !strcmp(mp, mnt))
+			ro = ro || (strcmp(fs, "fuse.scratchfs") &&
+				    !strncmp(opts, "ro,", 3));
+	}
+	if (f)
+		fclose(f);
+	return ro && sfs_plugin_mount_state(mnt) == SFS_PLUGIN_MOUNTED;
+}
+
 /* pid of slurmstepd [id.batch], 0 when there is none. */
 static pid_t stepd_of(int id)
 {
@@ -691,7 +724,7 @@ static bool can_list(uid_t uid, gid_t gid, const char *dir)
 Test(slurm, batch_job_as_user, .init = init_cluster, .fini = fini_cluster)
 {
 	struct passwd *pw = getpwnam("nobody");
-	char mnt[PATH_MAX], *out, *st;
+	char mnt[PATH_MAX], *out;
 	double t0, first, end, mounted;
 	struct stat sb;
 	json_t *rec;
@@ -712,6 +745,7 @@ Test(slurm, batch_job_as_user, .init = init_cluster, .fini = fini_cluster)
 	cr_assert_eq(stat(mnt, &sb), 0);
 	cr_assert_eq(sb.st_uid, pw->pw_uid);
 	cr_assert_eq(sb.st_mode & 07777, 0700);
+	cr_assert(sealed(mnt), "no read-only seal under %s", mnt);
 	cr_assert(can_list(pw->pw_uid, pw->pw_gid, mnt));
 	cr_assert(!can_list(1, 1, mnt), "another user can list %s", mnt);
 	/* The file and /tmp's are on the volume; the disk has ciphertext
@@ -724,10 +758,7 @@ Test(slurm, batch_job_as_user, .init = init_cluster, .fini = fini_cluster)
 				     CANARY, NULL),
 		  "plaintext in the backing directory");
 	go(id);
-	wait_gone(id, 60);
-	st = job_state(id);
-	cr_assert_str_eq(st, "COMPLETED");
-	free(st);
+	assert_ended(id, 60, "COMPLETED");
 	rec = assert_wiped(id, "nobody", "crypto-erase");
 	out = sfs_slurp(fmt_path("%s/%d.out", cl.out, id));
 	cr_assert(strstr(out, fmt_path("SCRATCH_DIR=%s TMPDIR=/tmp", mnt)),
@@ -799,16 +830,13 @@ Test(slurm, two_jobs_two_volumes, .init = init_cluster, .fini = fini_cluster)
 Test(slurm, scancel_mid_write, .init = init_cluster, .fini = fini_cluster)
 {
 	int id = sbatch("", WRITE_FOREVER);
-	char *st, *s;
+	char *s;
 
 	wait_ready(id);
 	sfs_sleep_ms(300);
 	s = sh(NULL, "scancel %d", id);
 	free(s);
-	wait_gone(id, 60);
-	st = job_state(id);
-	cr_assert_str_eq(st, "CANCELLED");
-	free(st);
+	assert_ended(id, 60, "CANCELLED");
 	json_decref(assert_wiped(id, "root", "crypto-erase"));
 }
 
@@ -816,13 +844,9 @@ Test(slurm, scancel_mid_write, .init = init_cluster, .fini = fini_cluster)
 Test(slurm, time_limit, .init = init_cluster, .fini = fini_cluster)
 {
 	int id = sbatch("--time=1", WRITE_FOREVER);
-	char *st;
 
 	wait_ready(id);
-	wait_gone(id, 180);
-	st = job_state(id);
-	cr_assert_str_eq(st, "TIMEOUT");
-	free(st);
+	assert_ended(id, 180, "TIMEOUT");
 	json_decref(assert_wiped(id, "root", "crypto-erase"));
 }
 
@@ -903,7 +927,7 @@ Test(slurm, plain_partition, .init = init_cluster, .fini = fini_cluster)
 	int enc = sbatch("-p plainp --scratchfs",
 			 "echo " CANARY " > $SCRATCH_DIR/f\n" READY_THEN_WAIT);
 	int refused = sbatch("--scratchfs=plain", "echo should not run");
-	char *err, *st;
+	char *err;
 
 	wait_ready(plain);
 	wait_ready(enc);
@@ -917,13 +941,9 @@ Test(slurm, plain_partition, .init = init_cluster, .fini = fini_cluster)
 	go(enc);
 	wait_gone(plain, 60);
 	wait_gone(enc, 60);
-	wait_gone(refused, 60);
+	assert_ended(refused, 60, "FAILED");
 	json_decref(assert_wiped(plain, "root", "delete"));
 	json_decref(assert_wiped(enc, "root", "crypto-erase"));
-
-	st = job_state(refused);
-	cr_assert_str_eq(st, "FAILED");
-	free(st);
 	err = sfs_slurp(fmt_path("%s/%d.err", cl.out, refused));
 	cr_assert(strstr(err, "--scratchfs=plain is not allowed on partition "
 			      "debug"),
@@ -937,7 +957,7 @@ Test(slurm, plain_partition, .init = init_cluster, .fini = fini_cluster)
  * output, and nothing is left behind. */
 Test(slurm, disk_full_fails_the_job, .fini = fini_cluster)
 {
-	char full[PATH_MAX], *err, *st;
+	char full[PATH_MAX], *err;
 	json_t *rec;
 	int fd, id;
 
@@ -961,10 +981,7 @@ Test(slurm, disk_full_fails_the_job, .fini = fini_cluster)
 		;
 	close(fd);
 	id = sbatch("", "echo should not run");
-	wait_gone(id, 60);
-	st = job_state(id);
-	cr_assert_str_eq(st, "FAILED");
-	free(st);
+	assert_ended(id, 60, "FAILED");
 	err = sfs_slurp(fmt_path("%s/%d.err", cl.out, id));
 	cr_assert(strstr(err, fmt_path("scratchfs: job %d gets no scratch on "
 				       "node",
