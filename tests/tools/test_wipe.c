@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "mount_util.h"
+#include "sfs_audit.h"
 #include "sfs_crypto.h"
 #include "sfs_mountinfo.h"
 #include "sfs_volume.h"
@@ -973,6 +974,39 @@ Test(wipe, library_odd_paths, .init = init_setup, .fini = fini, .timeout = 45)
 	free(line);
 	free(r);
 	sfs_mount_stop(m);
+}
+
+/* The caller's fields join the wipe record; they never replace its own. */
+Test(wipe, library_audit_fields, .init = init_hbi, .fini = fini)
+{
+	struct sfs_mount *m = &sfs_fx;
+	json_t *fields = json_pack("{s:s, s:s, s:s}", "job_id", "4711", "user",
+				   "alice", "event", "forged");
+	struct sfs_wipe_opts o = {.lazy = true, .audit_fields = fields};
+	struct sfs_wipe_report *r = malloc(sizeof(*r));
+	struct sfs_audit *a = NULL;
+	char err[512], *last = NULL;
+	json_t *rec;
+
+	cr_assert_not_null(r);
+	cr_assert_eq(sfs_audit_open(&a, sfs_join(m->root, "audit.log"), false,
+				    "test", err, sizeof(err)),
+		     0, "%s", err);
+	o.audit = a;
+	cr_assert_eq(sfs_wipe_volume(m->mnt, &o, r, err, sizeof(err)), 0, "%s",
+		     err);
+	cr_assert_eq(audit_count(m, "wipe", &last), 1);
+	rec = json_loads(last, 0, NULL);
+	cr_assert_not_null(rec);
+	cr_assert_str_eq(jstr(rec, "job_id"), "4711");
+	cr_assert_str_eq(jstr(rec, "user"), "alice");
+	cr_assert_str_eq(jstr(rec, "event"), "wipe");
+	cr_assert_str_eq(jstr(rec, "volume_id"), r->volume_id);
+	json_decref(rec);
+	json_decref(fields);
+	sfs_audit_close(a);
+	free(last);
+	free(r);
 }
 
 static const struct {

@@ -45,6 +45,7 @@
 #include "sfs_volume.h"
 
 struct sfs_audit;
+struct json_t;
 
 /* Kept from the first version of this header for its callers: the wipe
  * writes no tombstone file (a file in .scratchfs/ would make the next
@@ -74,6 +75,10 @@ struct sfs_wipe_opts {
 				    then get ENOTCONN) */
 	bool progress;		 /* overwrite progress on stderr (a TTY) */
 	struct sfs_audit *audit; /* NULL: no audit record */
+	/* A JSON object whose members are added to the wipe record where
+	 * it has no member of that name (a scheduler's job id, user, node);
+	 * NULL: none. Not stolen. */
+	const struct json_t *audit_fields;
 };
 
 enum sfs_wipe_daemon {

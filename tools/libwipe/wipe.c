@@ -545,6 +545,11 @@ static int write_audit(struct ctx *c)
 	free(line);
 	if (!rec)
 		return -ENOMEM;
+	if (c->o->audit_fields &&
+	    json_object_update_missing(rec, (json_t *)c->o->audit_fields)) {
+		json_decref(rec);
+		return -ENOMEM;
+	}
 	rc = sfs_audit_write_record(c->o->audit, rec);
 	json_decref(rec);
 	if (c->r->keyslot_destroyed || c->r->ephemeral_key_destroyed) {
