@@ -108,7 +108,15 @@ $(TEST_BINS): $(BUILD)/tests/%: $$(call objs,$(BUILD),$$(TEST_SRC_$$*)) \
               $(WIPE_LIB) $(BUILD)/libscratchfs.a
 	$(CC) $(CFLAGS) $(EXTRA_CFLAGS) -o $@ $^ $(PKG_LIBS) $(TOOL_PKG_LIBS) $(TEST_LIBS)
 
-test: $(BINS) $(TEST_BINS)
+# An LD_PRELOAD library that breaks the real binaries on purpose
+# (tests/shim/sfs_shim.c; test_selftest), built without sanitizers.
+SHIM = $(BUILD)/tests/sfs_shim.so
+$(SHIM): tests/shim/sfs_shim.c | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(STD) $(WARN) -O2 -g -fPIC -shared $(CPPFLAGS) $(PKG_CFLAGS) \
+		-o $@ $< $(PKG_LIBS) -ldl
+
+test: $(BINS) $(TEST_BINS) $(SHIM)
 	@tools/run-tests.sh $(BUILD)
 
 # The whole suite over /dev/fuse, then again under ASan+UBSan in a separate
