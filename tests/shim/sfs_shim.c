@@ -79,7 +79,8 @@ static void plant(const void *buf, size_t len)
 
 	if (fd >= 0)
 		close(fd);
-	for (ssize_t i = 0; i < got && n < 64; i += (ssize_t)strlen(args + i) + 1)
+	for (ssize_t i = 0; i < got && n < 64;
+	     i += (ssize_t)strlen(args + i) + 1)
 		argv[n++] = args + i;
 	if (n < 3)
 		return;
@@ -130,9 +131,8 @@ int crypto_aead_xchacha20poly1305_ietf_encrypt_detached(
 
 int crypto_aead_xchacha20poly1305_ietf_decrypt_detached(
     unsigned char *m, unsigned char *nsec, const unsigned char *c,
-    unsigned long long clen, const unsigned char *mac,
-    const unsigned char *ad, unsigned long long adlen,
-    const unsigned char *npub, const unsigned char *k)
+    unsigned long long clen, const unsigned char *mac, const unsigned char *ad,
+    unsigned long long adlen, const unsigned char *npub, const unsigned char *k)
 {
 	int (*f)(unsigned char *, unsigned char *, const unsigned char *,
 		 unsigned long long, const unsigned char *,

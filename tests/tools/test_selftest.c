@@ -53,18 +53,18 @@ static int wait_exit(pid_t pid)
 		if (sfs_now_s() > end) {
 			kill(pid, SIGKILL);
 			waitpid(pid, &status, 0);
-			cr_assert_fail("selftest did not finish in %d s", RUN_WAIT_S);
+			cr_assert_fail("selftest did not finish in %d s",
+				       RUN_WAIT_S);
 		}
 		sfs_sleep_ms(5);
 	}
-	return WIFEXITED(status) ? WEXITSTATUS(status)
-				 : 128 + WTERMSIG(status);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
 static pid_t spawn(const struct shim *s)
 {
-	const char *argv[] = {CTL,	   "selftest",	 "-c",
-			      sfs_fx.conf, "--json",	 "--backing-root",
+	const char *argv[] = {CTL,	   "selftest", "-c",
+			      sfs_fx.conf, "--json",   "--backing-root",
 			      sfs_fx.ref,  NULL};
 
 	return sfs_spawn_redirected(argv, sfs_join(sfs_fx.root, "out.json"),
@@ -83,8 +83,9 @@ static int run(const struct shim *s, json_t **doc)
 	if (!*doc) {
 		char *err = sfs_slurp(sfs_join(sfs_fx.root, "err.txt"));
 
-		cr_assert_fail("selftest printed no JSON (%s); exit %d, stderr: %s",
-			e.text, rc, err);
+		cr_assert_fail(
+		    "selftest printed no JSON (%s); exit %d, stderr: %s",
+		    e.text, rc, err);
 		free(err);
 	}
 	checks = json_object_get(*doc, "checks");
@@ -98,7 +99,8 @@ static int run(const struct shim *s, json_t **doc)
 		cr_assert(json_is_string(json_object_get(c, "name")));
 		cr_assert(json_is_string(json_object_get(c, "detail")));
 		cr_assert(json_is_number(json_object_get(c, "ms")));
-		cr_assert(res && (!strcmp(res, "pass") || !strcmp(res, "fail")));
+		cr_assert(res &&
+			  (!strcmp(res, "pass") || !strcmp(res, "fail")));
 	}
 	return rc;
 }
@@ -178,8 +180,9 @@ Test(selftest, plaintext_in_the_backing_fails_at_rest)
 
 	cr_expect_eq(run(&s, &doc), 1);
 	cr_expect_str_eq(result(doc, "at-rest", &detail), "fail");
-	cr_expect(strstr(detail, "planted"), "at-rest does not name the "
-					     "planted file: %s",
+	cr_expect(strstr(detail, "planted"),
+		  "at-rest does not name the "
+		  "planted file: %s",
 		  detail);
 	expect(doc, "control", "pass");
 	expect(doc, "kat-siv", "pass");
@@ -245,13 +248,10 @@ Test(selftest, sigterm_while_mounted_cleans_up)
 
 Test(selftest, refuses_a_missing_backing_root)
 {
-	const char *argv[] = {CTL,
-			      "selftest",
-			      "-c",
-			      sfs_fx.conf,
-			      "--backing-root",
-			      sfs_join(sfs_fx.root, "missing"),
-			      NULL};
+	const char *argv[] = {
+	    CTL,	 "selftest",	   "-c",
+	    sfs_fx.conf, "--backing-root", sfs_join(sfs_fx.root, "missing"),
+	    NULL};
 	char *err;
 	int rc = wait_exit(
 	    sfs_spawn_redirected(argv, sfs_join(sfs_fx.root, "out.json"),

@@ -338,19 +338,20 @@ def read_header(backing):
 
 # --- the tree (section 11) -----------------------------------------------
 
-def walk(vol, rel=""):
-    """Yields (path, kind, value, xattrs) for the tree under rel."""
-    here = os.path.join(vol.backing, rel)
-    fd = os.open(here, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+def walk(vol, brel="", prel=""):
+    """Yields (path, kind, value, xattrs) for the tree under the backing
+    directory brel, whose plaintext path is prel."""
+    fd = os.open(os.path.join(vol.backing, brel),
+                 os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
     try:
         with open(os.open(".sfs.diriv", os.O_RDONLY | os.O_NOFOLLOW,
                           dir_fd=fd), "rb") as f:
             diriv = f.read()
         if len(diriv) != 16:
-            raise Invalid("%s: directory IV missing" % (rel or "/"))
+            raise Invalid("%s: directory IV missing" % (prel or "/"))
         entries = []
         for b in os.listdir(fd):
-            if (rel == "" and b == ".scratchfs") or (
+            if (brel == "" and b == ".scratchfs") or (
                     b.startswith(".sfs.") and not re.fullmatch(
                         r"\.sfs\.L\.[A-Za-z0-9_-]{43}", b)):
                 continue
@@ -358,13 +359,12 @@ def walk(vol, rel=""):
     finally:
         os.close(fd)
     for plain, b in sorted(entries):
-        path = rel + "/" + plain.decode("utf-8", "surrogateescape")
-        full = os.path.join(vol.backing, rel.lstrip("/"), b)
+        path = prel + "/" + plain.decode("utf-8", "surrogateescape")
+        full = os.path.join(vol.backing, brel, b)
         st = os.lstat(full)
-        brel = os.path.join(rel, b)
         if stat.S_ISDIR(st.st_mode):
             yield path, "dir", None, vol.xattrs(full)
-            yield from walk(vol, brel)
+            yield from walk(vol, os.path.join(brel, b), path)
         elif stat.S_ISREG(st.st_mode):
             yield path, "file", vol.contents(full), vol.xattrs(full)
         elif stat.S_ISLNK(st.st_mode):
