@@ -1,8 +1,9 @@
 # scratchfs - plain GNU make. See README.md for the two commands that matter.
 #
 #   make            build everything into build/
-#   make check      install missing packages, unit + mount tests, then the
-#                   same suite built with AddressSanitizer + UBSan
+#   make check      install missing packages, check the layering, unit +
+#                   mount tests, then the same suite built with
+#                   AddressSanitizer + UBSan
 #   make run        build and mount an encrypted scratch with built-in defaults
 #   make install    DESTDIR= PREFIX=/usr/local
 
@@ -18,8 +19,8 @@ WARN      := -Wall -Wextra $(WERROR) -Wshadow -Wstrict-prototypes \
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) $(TOOL_PKGS))
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS))
 # Libraries only the tools (and their tests) link.
-TOOL_PKGS  := libmicrohttpd jansson
-TOOL_PKG_LIBS = $(if $(TOOL_PKGS),$(shell pkg-config --libs $(TOOL_PKGS)))
+TOOL_PKGS  := libmicrohttpd
+TOOL_PKG_LIBS = $(shell pkg-config --libs $(TOOL_PKGS))
 TEST_LIBS  = $(shell pkg-config --libs $(TEST_PKGS))
 # The library's headers, one folder a layer (include/LAYER/ beside fs/LAYER/).
 LAYERS    := base format store volume fuse
@@ -60,8 +61,8 @@ TOOL_BINS  = $(TOOL_NAMES:%=$(BUILD)/scratchfs-%)
 TEST_BINS  = $(addprefix $(BUILD)/tests/,$(basename $(notdir $(TEST_SRCS))))
 BINS       = $(BUILD)/scratchfs $(TOOL_BINS)
 
-.PHONY: all deps check check-plain check-asan test run install uninstall \
-        clean format format-check sweep bench
+.PHONY: all deps check check-layers test run install uninstall clean format \
+        format-check bench
 .DEFAULT_GOAL := all
 # Keep every object: make would delete the tools' and tests' objects as
 # intermediates, so a second make running meanwhile (make check's
@@ -80,7 +81,7 @@ $(BUILD)/tools/%.o: CPPFLAGS += -Itools/libwipe
 $(BUILD)/tests/%.o: CPPFLAGS += -Itests/lib -Itools/libwipe \
                                 $(TOOL_NAMES:%=-Itools/%)
 
-$(BUILD)/%.o: %.c | deps
+$(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(STD) $(WARN) $(CFLAGS) $(EXTRA_CFLAGS) $(CPPFLAGS) \
 		-DSFS_BUILD_DIR='"$(abspath $(BUILD))"' $(PKG_CFLAGS) -MMD -MP -c -o $@ $<
@@ -119,18 +120,25 @@ $(SHIM): tests/shim/sfs_shim.c | deps
 test: $(BINS) $(TEST_BINS) $(SHIM)
 	@tools/run-tests.sh $(BUILD)
 
-# The whole suite over /dev/fuse, then again under ASan+UBSan in a separate
-# build tree over FUSE's io_uring transport (where the kernel has it).
-check: deps
+# A folder includes only the headers of its own layer and those below.
+check-layers:
+	@tools/check-layers.sh
+
+# The layering, the whole suite over /dev/fuse, then again under ASan+UBSan
+# in a separate build tree over FUSE's io_uring transport (where the kernel
+# has it). Targets that install packages first build in a sub-make.
+check: deps check-layers
 	SFS_TEST_URING=N $(MAKE) test
 	SFS_TEST_URING=Y $(MAKE) test BUILD=build/asan EXTRA_CFLAGS='$(SAN_FLAGS)' CFLAGS='-O1 -g'
 
-run: deps $(BINS)
+run: deps
+	@$(MAKE) --no-print-directory all
 	@tools/demo.sh $(BUILD)
 
 # scratchfs against the plain disk and gocryptfs (doc/PERFORMANCE.md);
 # BENCH_QUICK=1 for a smoke run, BENCH_PROFILE=1 for perf profiles.
-bench: deps $(BINS)
+bench: deps
+	@$(MAKE) --no-print-directory all
 	bench/bench.sh $(BUILD)
 
 # `mount -t fuse.scratchfs` and fstab go through Debian's mount.fuse

@@ -610,7 +610,8 @@ static int add_mount_options(struct fuse_args *args,
 
 	/* fsname shows the backing directory in /proc/mounts and df. */
 	rc = fuse_opt_add_opt_escaped(&fsname, backing);
-	if (rc == 0 && asprintf(&o, "subtype=scratchfs,fsname=%s", fsname) < 0)
+	if (rc == 0 &&
+	    asprintf(&o, "subtype=" SFS_FUSE_SUBTYPE ",fsname=%s", fsname) < 0)
 		rc = -1;
 	if (rc == 0)
 		rc = fuse_opt_add_opt(&opts, o);
@@ -794,6 +795,7 @@ int main(int argc, char *argv[])
 	if (rc < 0)
 		goto out_session;
 	fs.volume = &hdr;
+	fs.on_integrity = sfs_audit_integrity;
 	fs.mountpoint = fo.mountpoint;
 	fs.dev = root_st.st_dev;
 	fs.max_write = cfg.fuse.max_write;

@@ -1,21 +1,14 @@
 /* content.c - file content format: header, block layout, offsets, holes. */
 #include <errno.h>
 #include <limits.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "sfs_content.h"
+#include "sfs_log.h"
 #include "sfs_parallel.h"
 
 /* AD of a block: file id || block number (big endian). */
 #define AD_BYTES (SFS_FILE_ID_BYTES + 8U)
-
-static __attribute__((noreturn)) void bug(const char *what)
-{
-	fprintf(stderr, "BUG: %s\n", what);
-	abort();
-}
 
 static void put_be64(uint8_t *p, uint64_t v)
 {
@@ -39,7 +32,7 @@ void sfs_layout_init(struct sfs_layout *l, size_t slot_bytes)
 	/* The hole rule needs a nonce; a slot is nonce + tag. */
 	if (slot_bytes <= SFS_TAG_BYTES ||
 	    slot_bytes > SFS_NONCE_MAX_BYTES + SFS_TAG_BYTES)
-		bug("sfs_layout_init: impossible slot size");
+		sfs_bug("sfs_layout_init: impossible slot size");
 	l->slot_bytes = slot_bytes;
 	l->group_blocks = (SFS_BLOCK_SIZE - SFS_META_HEAD_BYTES) / slot_bytes;
 }
@@ -286,7 +279,7 @@ static int run_blocks(const struct sfs_crypto *c, struct block_run *r,
 		      void (*part)(void *, unsigned), uint64_t *bad)
 {
 	if (sfs_crypto_overhead(c) != r->l->slot_bytes)
-		bug("content: layout does not match cipher");
+		sfs_bug("content: layout does not match cipher");
 	r->c = c;
 	r->nblocks = (r->len + SFS_BLOCK_SIZE - 1) / SFS_BLOCK_SIZE;
 	run_split(r, part);

@@ -8,7 +8,6 @@
 #include <limits.h>
 #include <pthread.h>
 #include <stddef.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -17,6 +16,7 @@
 #include <sodium.h>
 
 #include "sfs_crypto.h"
+#include "sfs_log.h"
 
 #define XC_NONCE crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
 #define GCM_NONCE crypto_aead_aes256gcm_NPUBBYTES
@@ -60,12 +60,6 @@ enum {
 };
 
 static const char key_id_domain[] = "scratchfs node key id v1";
-
-static __attribute__((noreturn)) void bug(const char *what)
-{
-	fprintf(stderr, "BUG: %s\n", what);
-	abort();
-}
 
 /* Block nonces come from a per-thread pool refilled by one getrandom() per
  * NONCE_POOL_BYTES: one system call per 4 KiB block cost ~7% of a
@@ -435,7 +429,7 @@ int sfs_file_key_derive(struct sfs_file_key *fk, const struct sfs_crypto *c,
 
 	if (c->aead != SFS_AEAD_XCHACHA20POLY1305 &&
 	    c->aead != SFS_AEAD_AES256GCM)
-		bug("sfs_file_key_derive: volume has no AEAD");
+		sfs_bug("sfs_file_key_derive: volume has no AEAD");
 	crypto_generichash(key, sizeof(key), file_id, SFS_FILE_ID_BYTES,
 			   c->content_key, SFS_KEY_BYTES);
 	rc = file_key_init(fk, c->aead, key);
@@ -543,7 +537,7 @@ int sfs_block_open(struct sfs_file_key *fk, uint8_t *out, const uint8_t *ct,
 static void check_purpose(enum sfs_siv_purpose purpose)
 {
 	if ((unsigned)purpose >= SIV_PURPOSES)
-		bug("unknown SIV purpose");
+		sfs_bug("unknown SIV purpose");
 }
 
 /* T = BLAKE2b-128(mac key, le64(iv_len) || iv || pt): the length prefix

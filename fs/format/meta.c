@@ -112,6 +112,28 @@ int sfs_symlink_encrypt(const struct sfs_crypto *c, const char *target,
 	return 0;
 }
 
+/* The sealed length that a backing symlink target of len bytes decodes to
+ * into sealed (SFS_BACKING_SYMLINK_MAX bytes), or -1 when no encrypted
+ * target has that form. */
+static long symlink_sealed(uint8_t *sealed, const char *in, size_t len)
+{
+	long m;
+
+	if (len > SFS_BACKING_SYMLINK_MAX)
+		return -1;
+	m = cobs_decode(sealed, (const uint8_t *)in, len);
+	if (m <= (long)SFS_SIV_TAG_BYTES || m > (long)SYMLINK_SEALED_MAX)
+		return -1;
+	return m;
+}
+
+bool sfs_symlink_plausible(const char *in, size_t len)
+{
+	uint8_t sealed[SFS_BACKING_SYMLINK_MAX];
+
+	return symlink_sealed(sealed, in, len) > 0;
+}
+
 ssize_t sfs_symlink_decrypt(const struct sfs_crypto *c, const char *in,
 			    size_t len, char *out)
 {
@@ -120,10 +142,8 @@ ssize_t sfs_symlink_decrypt(const struct sfs_crypto *c, const char *in,
 	size_t n;
 
 	out[0] = '\0';
-	if (len > SFS_BACKING_SYMLINK_MAX)
-		return -EIO;
-	m = cobs_decode(sealed, (const uint8_t *)in, len);
-	if (m <= (long)SFS_SIV_TAG_BYTES || m > (long)SYMLINK_SEALED_MAX)
+	m = symlink_sealed(sealed, in, len);
+	if (m < 0)
 		return -EIO;
 	n = (size_t)m - SFS_SIV_TAG_BYTES;
 	if (sfs_siv_open(c, SFS_SIV_SYMLINK, (uint8_t *)out, sealed, (size_t)m,
@@ -181,6 +201,14 @@ int sfs_xattr_name_encrypt(const struct sfs_crypto *c, const char *name,
 	sfs_b64_encode(out + XATTR_USER_PREFIX_LEN, sealed,
 		       x + SFS_SIV_TAG_BYTES);
 	return 0;
+}
+
+bool sfs_xattr_name_plausible(const char *enc)
+{
+	uint8_t sealed[XATTR_SEALED_MAX];
+	size_t max = sfs_b64_len(sizeof(sealed)), n = strnlen(enc, max + 1);
+
+	return n <= max && sfs_b64_decode(sealed, enc, n) > SFS_SIV_TAG_BYTES;
 }
 
 int sfs_xattr_name_decrypt(const struct sfs_crypto *c, const char *backing,

@@ -1,15 +1,18 @@
 /* names.c - file name encryption under a per-directory IV, base64url, long
  * names and reserved backing names. */
 #include <errno.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
+#include "sfs_log.h"
 #include "sfs_names.h"
 
-/* A name padded to a multiple of SFS_NAME_PAD: 255 → 256 bytes. */
-#define PADDED_MAX ((NAME_MAX + SFS_NAME_PAD - 1) / SFS_NAME_PAD * SFS_NAME_PAD)
+#define PADDED_MAX SFS_NAME_PADDED_MAX
 #define SEALED_MAX (SFS_SIV_TAG_BYTES + PADDED_MAX)
+/* The longest sealed name whose encoding is stored directly (191 bytes),
+ * and the longest padded name that gives no more (160 bytes). */
+#define SHORT_SEALED_MAX (SFS_SHORT_NAME_MAX * 3 / 4)
+#define SHORT_PADDED_MAX                                                       \
+	((SHORT_SEALED_MAX - SFS_SIV_TAG_BYTES) / SFS_NAME_PAD * SFS_NAME_PAD)
 #define HASH_BYTES 32U
 /* base64url of 32 bytes without padding. */
 #define HASH_B64_LEN ((HASH_BYTES * 4 + 2) / 3)
@@ -21,6 +24,11 @@ _Static_assert((SEALED_MAX * 4 + 2) / 3 < sizeof(((struct sfs_ename *)0)->full),
 _Static_assert(LONG_PREFIX_LEN + HASH_B64_LEN + LONG_SUFFIX_LEN <= NAME_MAX,
 	       "a long-name sidecar must fit NAME_MAX");
 _Static_assert(SFS_SHORT_NAME_MAX <= NAME_MAX, "short names are stored as is");
+_Static_assert((SHORT_SEALED_MAX * 4 + 2) / 3 <= SFS_SHORT_NAME_MAX &&
+		   ((SHORT_SEALED_MAX + 1) * 4 + 2) / 3 > SFS_SHORT_NAME_MAX,
+	       "SHORT_SEALED_MAX is the longest sealed name stored directly");
+_Static_assert((SEALED_MAX * 4 + 2) / 3 == SFS_ENCODED_NAME_MAX,
+	       "SFS_ENCODED_NAME_MAX is the longest encoded name");
 
 static const char b64_alphabet[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -160,6 +168,21 @@ int sfs_name_encrypt(const struct sfs_crypto *c,
 	return 0;
 }
 
+bool sfs_name_plausible(const char *encoded, size_t n, bool in_sidecar)
+{
+	uint8_t sealed[SEALED_MAX];
+	/* Padded sizes: short names up to SHORT_PADDED_MAX, long ones from
+	 * the next pad step up to PADDED_MAX. */
+	long lo = in_sidecar ? SHORT_PADDED_MAX + SFS_NAME_PAD : SFS_NAME_PAD;
+	long hi = in_sidecar ? PADDED_MAX : SHORT_PADDED_MAX;
+	long d;
+
+	if (n > SFS_ENCODED_NAME_MAX)
+		return false;
+	d = sfs_b64_decode(sealed, encoded, n) - (long)SFS_SIV_TAG_BYTES;
+	return d >= lo && d <= hi && d % SFS_NAME_PAD == 0;
+}
+
 int sfs_name_decrypt(const struct sfs_crypto *c,
 		     const uint8_t iv[SFS_DIRIV_BYTES], const char *encoded,
 		     char *out)
@@ -216,8 +239,7 @@ void sfs_name_sidecar(const char *backing, char *out)
 {
 	/* Callers test sfs_name_is_long() first; anything else is a bug. */
 	if (!sfs_name_is_long(backing)) {
-		fprintf(stderr, "BUG: sidecar of a short backing name\n");
-		abort();
+		sfs_bug("sidecar of a short backing name");
 	}
 	memcpy(out, backing, LONG_PREFIX_LEN + HASH_B64_LEN);
 	memcpy(out + LONG_PREFIX_LEN + HASH_B64_LEN, SFS_LONGNAME_SUFFIX,

@@ -46,7 +46,10 @@ static uint32_t arg_u32(const char *req, size_t len, size_t off)
 	return v;
 }
 
-void sfs_fuseio_note_request(const char *req, size_t len)
+/* Notes the kill flags of the request req (len bytes, /dev/fuse layout)
+ * for this thread's handler: for requests read from /dev/fuse here, and
+ * for the ones uring.c fetches. */
+static void note_request(const char *req, size_t len)
 {
 	struct fuse_in_header in;
 	uint32_t mask;
@@ -93,7 +96,7 @@ static ssize_t hook_read(int fd, void *buf, size_t len, void *userdata)
 
 	(void)userdata;
 	if (n > 0)
-		sfs_fuseio_note_request(buf, (size_t)n);
+		note_request(buf, (size_t)n);
 	return n;
 }
 
@@ -153,7 +156,8 @@ static ssize_t write_init_reply(int fd, struct iovec *iov)
 		return n;
 	atomic_store(&killpriv_agreed, atomic_load(&killpriv_offered));
 	if (uring)
-		(void)sfs_uring_start(uring_session, fd, max_payload(&init));
+		(void)sfs_uring_start(uring_session, fd, max_payload(&init),
+				      note_request);
 	return n;
 }
 

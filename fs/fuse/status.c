@@ -4,12 +4,13 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "sfs_audit.h"
 #include "sfs_crypto.h"
 #include "sfs_keys.h"
+#include "sfs_log.h"
 #include "sfs_status.h"
 #include "sfs_uring.h"
 #include "sfs_volume.h"
@@ -82,14 +83,14 @@ ssize_t sfs_status_json(const struct sfs_fs *fs, char *buf, size_t size)
 	put_u64(&o, "bytes_written", &fs->bytes_written);
 	put_u64(&o, "integrity_failures", &fs->integrity_failures);
 	put_u64(&o, "open_files", &fs->open_files);
+	put(&o, ",\"audit_dropped\":%llu",
+	    (unsigned long long)sfs_audit_dropped());
 	put(&o, ",\"transport\":\"%s\",\"uring_requests\":%llu",
 	    sfs_uring_active() ? "io_uring" : "dev_fuse",
 	    (unsigned long long)sfs_uring_requests());
 	put(&o, "}");
 	if (o.overflow) {
-		fprintf(stderr, "BUG: status document over %u bytes\n",
-			SFS_STATUS_MAX);
-		abort();
+		sfs_bug("status document over %u bytes", SFS_STATUS_MAX);
 	}
 	if (size == 0)
 		return (ssize_t)o.len;

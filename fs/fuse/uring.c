@@ -5,7 +5,6 @@
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
-#include <sodium.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,7 +13,7 @@
 #include <sys/sysinfo.h>
 #include <unistd.h>
 
-#include "sfs_fuseio.h"
+#include "sfs_crypto.h"
 #include "sfs_log.h"
 #include "sfs_sys.h"
 #include "sfs_uring.h"
@@ -75,6 +74,7 @@ struct entry {
 
 static struct {
 	struct fuse_session *se;
+	void (*on_request)(const char *req, size_t len);
 	int fd;
 	size_t payload;
 	unsigned int nqueues, nentries;
@@ -188,8 +188,8 @@ static void handle_request(struct entry *e)
 	/* Replies carry plaintext (file data, names, attribute values): wipe
 	 * what of the last one this request did not overwrite. */
 	if (e->reply_len > payload_sz && payload_sz <= pool.payload)
-		sodium_memzero(e->area + PREFIX + payload_sz,
-			       e->reply_len - payload_sz);
+		sfs_wipe(e->area + PREFIX + payload_sz,
+			 e->reply_len - payload_sz);
 	e->reply_len = 0;
 	e->unique = e->hdr->ent.commit_id;
 	e->replied = false;
@@ -208,7 +208,7 @@ static void handle_request(struct entry *e)
 		start = e->area + PREFIX - sizeof(in) - arg_sz;
 		memcpy(start, &in, sizeof(in));
 		memcpy(start + sizeof(in), e->hdr->op_in, arg_sz);
-		sfs_fuseio_note_request(start, in.len);
+		pool.on_request(start, in.len);
 		fuse_session_process_buf(
 		    pool.se, &(struct fuse_buf){.size = in.len, .mem = start});
 		if (!e->replied) {
@@ -356,7 +356,8 @@ static int setup_entry(struct entry *e, unsigned int qid)
 	return 0;
 }
 
-int sfs_uring_start(struct fuse_session *se, int fd, size_t payload)
+int sfs_uring_start(struct fuse_session *se, int fd, size_t payload,
+		    void (*on_request)(const char *req, size_t len))
 {
 	int cpus = get_nprocs_conf(), rc = 0;
 	unsigned int i;
@@ -364,6 +365,7 @@ int sfs_uring_start(struct fuse_session *se, int fd, size_t payload)
 	if (pool.entries || cpus < 1)
 		return -1;
 	pool.se = se;
+	pool.on_request = on_request;
 	pool.fd = fd;
 	pool.payload = payload;
 	pool.nqueues = (unsigned int)cpus;
@@ -410,7 +412,7 @@ void sfs_uring_stop(void)
 		if (e->ring_ready)
 			io_uring_queue_exit(&e->ring);
 		if (e->area)
-			sodium_memzero(e->area + PREFIX, e->reply_len);
+			sfs_wipe(e->area + PREFIX, e->reply_len);
 		free(e->hdr);
 		free(e->area);
 	}

@@ -1,5 +1,4 @@
 /* events.c - reporting of integrity failures found by the I/O layers. */
-#include "sfs_audit.h"
 #include "sfs_fs.h"
 #include "sfs_log.h"
 
@@ -15,5 +14,6 @@ void sfs_report_integrity(struct sfs_fs *fs, uint64_t ino, uint64_t block,
 			(unsigned long long)ino, (unsigned long long)block,
 			what);
 	/* The audit trail too: volume id, inode, block; never a name. */
-	sfs_audit_integrity(ino, block, what);
+	if (fs->on_integrity)
+		fs->on_integrity(ino, block, what);
 }

@@ -9,8 +9,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -329,8 +327,7 @@ ssize_t sfs_file_read(struct sfs_fs *fs, struct sfs_file *f, size_t len,
 
 	*data = NULL;
 	if (!fs->encrypted) {
-		fprintf(stderr, "BUG: sfs_file_read in passthrough mode\n");
-		abort();
+		sfs_bug("sfs_file_read in passthrough mode");
 	}
 	pthread_rwlock_rdlock(&inode->content);
 	rc = file_sizes(fs, inode, f->fd, &csize, &psize);

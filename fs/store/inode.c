@@ -16,7 +16,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdatomic.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -501,10 +500,9 @@ void sfs_itable_forget(struct sfs_inode_table *t, struct sfs_inode *inode,
 
 	pthread_mutex_lock(&t->mutex);
 	if (n > inode->nlookup) {
-		fprintf(stderr, "BUG: forget %llu of inode with %llu lookups\n",
+		sfs_bug("forget %llu of inode with %llu lookups",
 			(unsigned long long)n,
 			(unsigned long long)inode->nlookup);
-		abort();
 	}
 	inode->nlookup -= n;
 	if (inode->nlookup > 0 || inode == &t->root) {
@@ -567,8 +565,7 @@ void sfs_inode_fd_put(struct sfs_inode_table *t, struct sfs_inode *inode)
 
 	pthread_mutex_lock(&inode->fd_lock);
 	if (inode->users == 0) {
-		fprintf(stderr, "BUG: inode fd put without a get\n");
-		abort();
+		sfs_bug("inode fd put without a get");
 	}
 	last = --inode->users == 0 && inode->doomed;
 	pthread_mutex_unlock(&inode->fd_lock);

@@ -1,5 +1,5 @@
-/* mountinfo.c - splitting and decoding /proc/self/mountinfo lines (see
- * include/sfs_mountinfo.h). */
+/* mountinfo.c - reading the scratchfs mounts of /proc/self/mountinfo (see
+ * sfs_mountinfo.h). */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include "sfs_mountinfo.h"
+
+#define FSTYPE "fuse." SFS_FUSE_SUBTYPE
 
 void sfs_mountinfo_unescape(char *s)
 {
@@ -27,7 +29,10 @@ void sfs_mountinfo_unescape(char *s)
 	*o = '\0';
 }
 
-int sfs_mountinfo_parse(char *line, struct sfs_mountinfo *mi)
+/* Splits line in place (it is modified) into mi. 0, or -EINVAL when the
+ * line has no "-" separator from the 7th field on followed by fstype and
+ * source. */
+static int parse(char *line, struct sfs_mountinfo *mi)
 {
 	char *save = NULL, *tok;
 	int n = 0, after = -1; /* fields after the "-", once seen */
@@ -59,28 +64,57 @@ int sfs_mountinfo_parse(char *line, struct sfs_mountinfo *mi)
 	return 0;
 }
 
-int sfs_raise_readahead(const char *mountpoint, unsigned int kb)
+int sfs_mountinfo_scratchfs(const char *path,
+			    int (*fn)(const struct sfs_mountinfo *mi,
+				      void *arg),
+			    void *arg)
 {
-	FILE *f = fopen("/proc/self/mountinfo", "re");
-	char *line = NULL, dev[32] = "", path[96];
+	FILE *f = fopen(path, "re");
 	struct sfs_mountinfo mi;
+	char *line = NULL;
 	size_t cap = 0;
-	int fd, rc = 0;
+	int rc = 0;
 
 	if (!f)
 		return -errno;
-	while (getline(&line, &cap, f) > 0) {
-		/* The last match is the newest mount there: ours. */
-		if (sfs_mountinfo_parse(line, &mi) == 0 &&
-		    strcmp(mi.fstype, "fuse.scratchfs") == 0 &&
-		    strcmp(mi.target, mountpoint) == 0)
-			snprintf(dev, sizeof(dev), "%s", mi.devno);
+	while (rc == 0 && getline(&line, &cap, f) > 0) {
+		if (parse(line, &mi) == 0 && strcmp(mi.fstype, FSTYPE) == 0)
+			rc = fn(&mi, arg);
 	}
+	if (rc == 0 && ferror(f))
+		rc = -EIO;
 	free(line);
 	fclose(f);
-	if (!dev[0])
+	return rc;
+}
+
+struct readahead_find {
+	const char *mountpoint;
+	char dev[32];
+};
+
+static int readahead_match(const struct sfs_mountinfo *mi, void *arg)
+{
+	struct readahead_find *r = arg;
+
+	/* The last match is the newest mount there: ours. */
+	if (strcmp(mi->target, r->mountpoint) == 0)
+		snprintf(r->dev, sizeof(r->dev), "%s", mi->devno);
+	return 0;
+}
+
+int sfs_raise_readahead(const char *mountpoint, unsigned int kb)
+{
+	struct readahead_find r = {.mountpoint = mountpoint};
+	char path[96];
+	int fd, rc;
+
+	rc = sfs_mountinfo_scratchfs(SFS_MOUNTINFO, readahead_match, &r);
+	if (rc < 0)
+		return rc;
+	if (!r.dev[0])
 		return -ENOENT;
-	snprintf(path, sizeof(path), "/sys/class/bdi/%s/read_ahead_kb", dev);
+	snprintf(path, sizeof(path), "/sys/class/bdi/%s/read_ahead_kb", r.dev);
 	fd = open(path, O_WRONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
@@ -90,26 +124,30 @@ int sfs_raise_readahead(const char *mountpoint, unsigned int kb)
 	return rc;
 }
 
+struct backing_find {
+	const char *backing;
+	char *target;
+	bool found;
+};
+
+static int backing_match(const struct sfs_mountinfo *mi, void *arg)
+{
+	struct backing_find *b = arg;
+
+	/* The last match is the newest mount. */
+	if (strcmp(mi->source, b->backing) == 0) {
+		snprintf(b->target, PATH_MAX, "%s", mi->target);
+		b->found = true;
+	}
+	return 0;
+}
+
 int sfs_mount_of_backing(const char *backing, char *target)
 {
-	FILE *f = fopen("/proc/self/mountinfo", "re");
-	char *line = NULL;
-	struct sfs_mountinfo mi;
-	size_t cap = 0;
-	int rc = -ENOENT;
+	struct backing_find b = {.backing = backing, .target = target};
+	int rc = sfs_mountinfo_scratchfs(SFS_MOUNTINFO, backing_match, &b);
 
-	if (!f)
-		return -errno;
-	while (getline(&line, &cap, f) > 0)
-		if (sfs_mountinfo_parse(line, &mi) == 0 &&
-		    strcmp(mi.fstype, "fuse.scratchfs") == 0 &&
-		    strcmp(mi.source, backing) == 0) {
-			snprintf(target, PATH_MAX, "%s", mi.target);
-			rc = 0;
-		}
-	free(line);
-	fclose(f);
-	return rc;
+	return rc < 0 ? rc : b.found ? 0 : -ENOENT;
 }
 
 bool sfs_errno_dead_fuse(int e)

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "sfs_log.h"
 #include "sfs_sys.h"
 
 static _Thread_local long read_spin_ns;
@@ -247,7 +248,7 @@ uint8_t *sfs_thread_buf(unsigned int slot, size_t len)
 	struct thread_bufs *tb;
 
 	if (slot >= SFS_THREAD_BUFS)
-		abort();
+		sfs_bug("sfs_thread_buf: no slot %u", slot);
 	pthread_once(&bufs_once, bufs_key_init);
 	tb = pthread_getspecific(bufs_key);
 	if (!tb) {

@@ -2,6 +2,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,52 +24,22 @@ struct sfs_audit {
 	bool use_syslog;
 	char prog[64];
 	char host[256];
+	/* SFS_AUDIT_FALLBACK, opened when no configured sink took a record;
+	 * -1 before (or when it cannot be opened). Under fallback_lock. */
+	int fallback_fd;
+	bool fallback_tried;
+	/* Each failing sink is reported once. */
+	atomic_bool syslog_warned, file_warned;
 };
+
+static pthread_mutex_t fallback_lock = PTHREAD_MUTEX_INITIALIZER;
+/* Records that reached no sink at all, in this process. */
+static atomic_uint_fast64_t dropped;
 
 /* Set before the daemon starts serving and cleared after it stops, so the
  * worker threads only ever read them. */
 static struct sfs_audit *global_sink;
 static char global_volume_id[64];
-
-/* Creates the log's directory when missing (one level, 0750). */
-static int make_parent(const char *file)
-{
-	char dir[PATH_MAX];
-	const char *slash = strrchr(file, '/');
-
-	if (!slash || slash == file)
-		return 0;
-	snprintf(dir, sizeof(dir), "%.*s", (int)(slash - file), file);
-	if (mkdir(dir, 0750) == 0 || errno == EEXIST)
-		return 0;
-	return -errno;
-}
-
-/* Opens (creating) the log file: a regular file, never through a symlink,
- * never blocking on a FIFO. Returns the fd or -errno. */
-static int open_log(const char *file)
-{
-	struct stat st;
-	int fd, rc = make_parent(file);
-
-	if (rc)
-		return rc;
-	fd = open(file,
-		  O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_NONBLOCK |
-		      O_CLOEXEC,
-		  0600);
-	if (fd < 0)
-		/* ENXIO: a FIFO without a reader. */
-		return errno == ENXIO ? -EINVAL : -errno;
-	if (fstat(fd, &st) != 0)
-		rc = -errno;
-	else if (!S_ISREG(st.st_mode))
-		rc = -EINVAL;
-	else
-		return fd;
-	close(fd);
-	return rc;
-}
 
 static const char *open_error(int rc)
 {
@@ -82,7 +54,7 @@ int sfs_audit_reopen(struct sfs_audit *a, char *err, size_t err_len)
 
 	if (!a || a->fd < 0)
 		return 0;
-	fd = open_log(a->file);
+	fd = sfs_log_file_open(a->file);
 	if (fd < 0) {
 		sfs_set_err(err, err_len, "audit log %s: %s", a->file,
 			    open_error(fd));
@@ -118,6 +90,7 @@ int sfs_audit_open(struct sfs_audit **out, const char *file, bool use_syslog,
 		return -ENOMEM;
 	}
 	a->fd = -1;
+	a->fallback_fd = -1;
 	a->use_syslog = use_syslog;
 	snprintf(a->prog, sizeof(a->prog), "%s",
 		 prog ? prog : program_invocation_short_name);
@@ -130,7 +103,7 @@ int sfs_audit_open(struct sfs_audit **out, const char *file, bool use_syslog,
 			return -ENAMETOOLONG;
 		}
 		strcpy(a->file, file);
-		a->fd = open_log(file);
+		a->fd = sfs_log_file_open(file);
 		if (a->fd < 0) {
 			rc = a->fd;
 			sfs_set_err(err, err_len, "audit log %s: %s", file,
@@ -151,6 +124,8 @@ void sfs_audit_close(struct sfs_audit *a)
 		global_sink = NULL;
 	if (a->fd >= 0)
 		close(a->fd);
+	if (a->fallback_fd >= 0)
+		close(a->fallback_fd);
 	free(a);
 }
 
@@ -222,31 +197,97 @@ json_t *sfs_audit_record(const struct sfs_audit *a, const char *event,
 	return rec;
 }
 
+/* One line, newline included, in one write (so that concurrent appenders
+ * never interleave), made durable: a record that vanishes in a crash is no
+ * audit record. */
+static int append_line(int fd, const char *line, size_t len)
+{
+	int rc = sfs_write_full(fd, line, len);
+
+	if (rc == 0 && fdatasync(fd) != 0)
+		rc = -errno;
+	return rc;
+}
+
+static void warn_once(atomic_bool *warned, const char *fmt, const char *what,
+		      int rc)
+{
+	if (!atomic_exchange(warned, true))
+		sfs_log(LOG_WARNING, fmt, what, strerror(-rc),
+			SFS_AUDIT_FALLBACK);
+}
+
+/* When no configured sink took a record, SFS_AUDIT_FALLBACK does. */
+static int append_fallback(struct sfs_audit *a, const char *line, size_t len)
+{
+	int rc;
+
+	pthread_mutex_lock(&fallback_lock);
+	if (!a->fallback_tried) {
+		a->fallback_tried = true;
+		a->fallback_fd = sfs_log_file_open(SFS_AUDIT_FALLBACK);
+		if (a->fallback_fd < 0)
+			sfs_log(LOG_ERR,
+				"audit: cannot open %s (%s): records that no "
+				"configured sink takes are dropped and "
+				"counted",
+				SFS_AUDIT_FALLBACK, strerror(-a->fallback_fd));
+	}
+	rc = a->fallback_fd < 0 ? a->fallback_fd
+				: append_line(a->fallback_fd, line, len);
+	pthread_mutex_unlock(&fallback_lock);
+	return rc;
+}
+
 int sfs_audit_write_record(struct sfs_audit *a, const json_t *rec)
 {
+	bool delivered = false;
 	char *line;
 	size_t len;
-	int rc = 0;
+	int rc = 0, src;
 
-	if (!a)
+	if (!a || (!a->use_syslog && a->fd < 0))
 		return 0;
 	line = json_dumps(rec, JSON_COMPACT | JSON_REAL_PRECISION(12));
-	if (!line)
+	if (!line) {
+		atomic_fetch_add(&dropped, 1);
 		return -ENOMEM;
-	if (a->use_syslog)
-		syslog(LOG_AUTHPRIV | LOG_NOTICE, "%s", line);
+	}
+	if (a->use_syslog) {
+		src = sfs_syslog_send(LOG_AUTHPRIV | LOG_NOTICE, a->prog, line);
+		if (src == 0)
+			delivered = true;
+		else
+			warn_once(&a->syslog_warned,
+				  "audit: %s cannot take records (%s); each "
+				  "goes to the audit file, else to %s",
+				  "syslog", src);
+	}
+	len = strlen(line);
+	line[len++] = '\n';
 	if (a->fd >= 0) {
-		len = strlen(line);
-		/* The newline goes in the same write: one line, one write,
-		 * so concurrent appenders never interleave. */
-		line[len++] = '\n';
-		rc = sfs_write_full(a->fd, line, len);
-		/* A record that vanishes in a crash is no audit record. */
-		if (rc == 0 && fdatasync(a->fd) != 0)
-			rc = -errno;
+		rc = append_line(a->fd, line, len);
+		if (rc == 0)
+			delivered = true;
+		else
+			warn_once(
+			    &a->file_warned,
+			    "audit: the audit file %s failed (%s); records "
+			    "go to syslog, or to %s",
+			    a->file, rc);
+	}
+	if (!delivered && append_fallback(a, line, len) != 0) {
+		atomic_fetch_add(&dropped, 1);
+		if (rc == 0)
+			rc = -EIO;
 	}
 	free(line);
 	return rc;
+}
+
+uint64_t sfs_audit_dropped(void)
+{
+	return atomic_load(&dropped);
 }
 
 int sfs_audit_write(struct sfs_audit *a, const char *event, json_t *fields)

@@ -82,12 +82,6 @@ _Static_assert(OFF_CHECKSUM + CHECKSUM_BYTES == SFS_VOLUME_HEADER_BYTES,
 /* A header file larger than this is not ours; no need to read it all. */
 #define READ_MAX 4096
 
-static __attribute__((noreturn)) void bug(const char *what)
-{
-	fprintf(stderr, "BUG: %s\n", what);
-	abort();
-}
-
 static void put_be32(uint8_t *p, uint32_t v)
 {
 	p[0] = (uint8_t)(v >> 24);
@@ -192,7 +186,7 @@ static int check_fields(const struct sfs_volume_header *h, char *err,
 		}
 		return 0;
 	}
-	bug("volume key source not validated");
+	sfs_bug("volume key source not validated");
 }
 
 int sfs_volume_decode(const uint8_t *in, size_t len,
@@ -475,7 +469,7 @@ static void derive_kek(uint8_t kek[SFS_KEY_BYTES],
 		       const uint8_t nmk[SFS_KEY_BYTES])
 {
 	if (sfs_kdf(kek, SFS_KEY_BYTES, KEK_SUBKEY_ID, KEK_CONTEXT, nmk) != 0)
-		bug("sfs_kdf failed for a 32-byte subkey");
+		sfs_bug("sfs_kdf failed for a 32-byte subkey");
 }
 
 int sfs_volume_wrap_key(struct sfs_volume_header *h,

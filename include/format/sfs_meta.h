@@ -8,6 +8,7 @@
 #ifndef SFS_META_H
 #define SFS_META_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -32,6 +33,11 @@ int sfs_symlink_encrypt(const struct sfs_crypto *c, const char *target,
 ssize_t sfs_symlink_decrypt(const struct sfs_crypto *c, const char *in,
 			    size_t len, char *out) SFS_WUR;
 
+/* Whether a backing symlink target of len bytes has the shape of an
+ * encrypted one, without a key: strict COBS of an SIV tag and 1 to
+ * SFS_SYMLINK_MAX bytes. */
+bool sfs_symlink_plausible(const char *in, size_t len);
+
 /* "user.NAME" → "user." + base64url(SIV(NAME)) into out (XATTR_NAME_MAX+1).
  * Names outside the user namespace are copied unchanged. -ERANGE when the
  * result exceeds XATTR_NAME_MAX. */
@@ -41,6 +47,10 @@ int sfs_xattr_name_encrypt(const struct sfs_crypto *c, const char *name,
  * SFS_XATTR_ID_NAME is not a user name: callers hide it. */
 int sfs_xattr_name_decrypt(const struct sfs_crypto *c, const char *backing,
 			   char *out) SFS_WUR;
+/* Whether enc, a user.* backing name without its "user." prefix, has the
+ * shape of an encrypted one, without a key: canonical base64url of more
+ * than an SIV tag. */
+bool sfs_xattr_name_plausible(const char *enc);
 /* Seals a value bound to the inode id and the encrypted attribute name.
  * out holds len + SFS_XATTR_OVERHEAD. Returns the sealed length. */
 ssize_t sfs_xattr_value_encrypt(const struct sfs_crypto *c,

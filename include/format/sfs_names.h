@@ -27,6 +27,13 @@
 #define SFS_NAME_PAD 16U
 /* Longest encoded name stored directly; longer ones use the long form. */
 #define SFS_SHORT_NAME_MAX 255U
+/* A name padded to a multiple of SFS_NAME_PAD: 255 -> 256 bytes. */
+#define SFS_NAME_PADDED_MAX                                                    \
+	((NAME_MAX + SFS_NAME_PAD - 1) / SFS_NAME_PAD * SFS_NAME_PAD)
+/* Longest encoded name: base64url of the SIV tag and the longest padded
+ * name (363 characters; a long-name sidecar holds no more). */
+#define SFS_ENCODED_NAME_MAX                                                   \
+	(((SFS_SIV_TAG_BYTES + SFS_NAME_PADDED_MAX) * 4 + 2) / 3)
 
 /* base64url without padding. dst must hold sfs_b64_len(n) + 1 bytes. */
 size_t sfs_b64_len(size_t n);
@@ -55,6 +62,11 @@ int sfs_name_encrypt(const struct sfs_crypto *c,
 int sfs_name_decrypt(const struct sfs_crypto *c,
 		     const uint8_t iv[SFS_DIRIV_BYTES], const char *encoded,
 		     char *out) SFS_WUR;
+
+/* Whether encoded (n characters) has the shape of an encrypted name, without
+ * a key: canonical base64url of an SIV tag and a padded name whose size is
+ * one that is stored directly (!in_sidecar) or in a long-name sidecar. */
+bool sfs_name_plausible(const char *encoded, size_t n, bool in_sidecar);
 
 /* True for a backing name in the long form (not its sidecar). */
 bool sfs_name_is_long(const char *backing);

@@ -22,11 +22,6 @@
  * without). */
 int sfs_fuseio_install(struct fuse_session *se, bool io_uring);
 
-/* Notes the kill flags of the request req (len bytes, /dev/fuse layout)
- * for this thread's handler; the hooks do it for requests read from
- * /dev/fuse, uring.c for the ones it fetches. */
-void sfs_fuseio_note_request(const char *req, size_t len);
-
 /* Whether the kernel agreed to FUSE_HANDLE_KILLPRIV_V2 (known once INIT
  * was answered). */
 bool sfs_fuseio_killpriv(void);

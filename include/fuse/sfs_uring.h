@@ -35,9 +35,11 @@
 /* Starts the queue threads for session se, whose /dev/fuse fd is fd, once
  * the kernel has accepted an INIT reply asking for io_uring. payload is the
  * largest request or reply payload the kernel may send (max_write or
- * max_pages pages). 0, or -1 with the reason logged (requests then keep
- * coming through /dev/fuse). */
-int sfs_uring_start(struct fuse_session *se, int fd, size_t payload);
+ * max_pages pages); on_request sees every request (len bytes, /dev/fuse
+ * layout) before its handler does. 0, or -1 with the reason logged
+ * (requests then keep coming through /dev/fuse). */
+int sfs_uring_start(struct fuse_session *se, int fd, size_t payload,
+		    void (*on_request)(const char *req, size_t len));
 
 /* Stops and joins the threads (after the session loop has ended). */
 void sfs_uring_stop(void);

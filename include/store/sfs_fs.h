@@ -33,6 +33,9 @@ struct sfs_fs {
 	bool dir_no_open;
 	/* Reads directory IVs ahead (encrypted mode; NULL: none). */
 	struct sfs_prefetch *prefetch;
+	/* Also told of every integrity failure (main.c: the audit trail);
+	 * NULL: nobody. */
+	void (*on_integrity)(uint64_t ino, uint64_t block, const char *what);
 	/* The mounted volume's header (main.c), for status reports. */
 	const struct sfs_volume_header *volume;
 	const char *mountpoint;
@@ -52,7 +55,8 @@ struct sfs_fs {
 #define SFS_NO_BLOCK UINT64_MAX
 
 /* Records data that failed authentication (or is malformed) on disk: counts
- * it and logs it path-free, by backing inode number and block. */
+ * it, logs it path-free, by backing inode number and block, and passes it
+ * to fs->on_integrity. */
 void sfs_report_integrity(struct sfs_fs *fs, uint64_t ino, uint64_t block,
 			  const char *what);
 

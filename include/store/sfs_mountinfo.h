@@ -1,9 +1,14 @@
-/* sfs_mountinfo.h - one line of /proc/self/mountinfo, split and decoded:
- * the one parser behind the wipe engine, scratchfs-ctl and the plugin. */
+/* sfs_mountinfo.h - the scratchfs mounts in /proc/self/mountinfo, split and
+ * decoded: the one reader behind the daemon, the wipe engine, scratchfs-ctl
+ * and the plugin. */
 #ifndef SFS_MOUNTINFO_H
 #define SFS_MOUNTINFO_H
 
 #include <stdbool.h>
+
+#define SFS_MOUNTINFO "/proc/self/mountinfo"
+/* The daemon's FUSE subtype: its mounts are of type "fuse.scratchfs". */
+#define SFS_FUSE_SUBTYPE "scratchfs"
 
 /* Fields of one line; pointers into the line passed to the parser. */
 struct sfs_mountinfo {
@@ -14,10 +19,15 @@ struct sfs_mountinfo {
 	char *super_opts; /* 3rd field after "-"; NULL when missing */
 };
 
-/* Splits line in place (it is modified) into mi. 0, or -EINVAL when the
- * line has no "-" separator from the 7th field on followed by fstype and
- * source. */
-int sfs_mountinfo_parse(char *line, struct sfs_mountinfo *mi);
+/* Calls fn for every scratchfs mount (fstype "fuse.scratchfs") the
+ * mountinfo file at path lists, in its order, until fn returns non-zero;
+ * lines that do not parse are skipped. mi points into a line buffer that
+ * the next call reuses. Returns what fn returned last (0 after the last
+ * mount), -errno when path cannot be opened, or -EIO on a read error. */
+int sfs_mountinfo_scratchfs(const char *path,
+			    int (*fn)(const struct sfs_mountinfo *mi,
+				      void *arg),
+			    void *arg);
 
 /* Decodes the kernel's octal escapes of a mountinfo field (\040 for a
  * space, ...) in place. */

@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sfs_log.h"
+
 struct sfs_audit;
 
 /* Opens a sink. file: absolute path of the log (created 0600 with
@@ -31,12 +33,22 @@ int sfs_audit_reopen(struct sfs_audit *a, char *err, size_t err_len);
 /* Closes the sink; NULL is a no-op. Clears the global sink if it is a. */
 void sfs_audit_close(struct sfs_audit *a);
 
+/* Where a record goes when none of the configured sinks takes it (syslog
+ * absent, the file failing). */
+#define SFS_AUDIT_FALLBACK SFS_LOG_FALLBACK_DIR "/audit.log"
+
 /* Writes one record {"time","event","prog","pid","host", ...fields} as a
- * single write(2) (so concurrent writers never interleave lines). fields is
- * a JSON object or NULL; the reference is stolen (also on failure). a may
- * be NULL (no-op, 0). Returns 0 or -errno (the file write failed; syslog
- * failures are not reported). */
+ * single write(2) (so concurrent writers never interleave lines) to each
+ * configured sink. A sink that fails is logged once; a record that no
+ * configured sink took goes to SFS_AUDIT_FALLBACK, and one that cannot go
+ * there either is counted (sfs_audit_dropped). fields is a JSON object or
+ * NULL; the reference is stolen (also on failure). a may be NULL (no-op,
+ * 0). Returns 0, or -errno when the file write failed (-EIO when the
+ * record reached no sink at all). */
 int sfs_audit_write(struct sfs_audit *a, const char *event, json_t *fields);
+
+/* Records this process could deliver nowhere. */
+uint64_t sfs_audit_dropped(void);
 
 /* A new record object holding the common fields, in this order: "time"
  * (time, or now when NULL), "event", "prog" (the sink's, else the program

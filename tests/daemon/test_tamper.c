@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <jansson.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -17,6 +18,7 @@
 #include <unistd.h>
 
 #include "mount_util.h"
+#include "sfs_status.h"
 #include "util.h"
 
 /* Geometry with cipher=xchacha20poly1305 (see doc/FORMAT.md section 5):
@@ -282,6 +284,30 @@ static void check_survived(const struct sfs_mount *m)
 	check_blocks(m, OTHER, OTHER_LEN, OTHER_SEED, NULL, 0);
 }
 
+/* Reported as every integrity failure is: an "integrity" audit record
+ * saying @what (and naming nothing inside the volume), and the daemon's
+ * integrity_failures counter above 0. */
+static void check_reported(const struct sfs_mount *m, const char *what)
+{
+	char doc[4096], *audit = sfs_slurp(sfs_join(m->root, "audit.log"));
+	ssize_t n = getxattr(m->mnt, SFS_STATUS_XATTR, doc, sizeof(doc) - 1);
+	json_t *j;
+
+	cr_assert(strstr(audit, "\"event\":\"integrity\"") &&
+		      strstr(audit, what),
+		  "no integrity record saying \"%s\" in the audit log:\n%s",
+		  what, audit);
+	free(audit);
+	cr_assert_gt(n, 0, "status: %s", strerror(errno));
+	doc[n] = '\0';
+	j = json_loads(doc, 0, NULL);
+	cr_assert(j);
+	cr_assert_gt(
+	    json_integer_value(json_object_get(j, "integrity_failures")), 0,
+	    "status: %s", doc);
+	json_decref(j);
+}
+
 /* ---- content blocks ------------------------------------------------- */
 
 #define VICTIM "victim"
@@ -505,12 +531,13 @@ ParameterizedTest(int *ci, tamper, file_header, .init = sfs_fx_init_setup,
 struct name_case {
 	int how; /* 0 short name, 1 long name sidecar, 2 dir IV */
 	const char *what;
+	const char *reported; /* the audit record's "what" */
 };
 
 static const struct name_case names_cases[] = {
-    {0, "a short encrypted name"},
-    {1, "a long name's sidecar"},
-    {2, "the directory IV"},
+    {0, "a short encrypted name", "entry name does not authenticate"},
+    {1, "a long name's sidecar", "entry name does not authenticate"},
+    {2, "the directory IV", "entry name does not authenticate"},
 };
 
 SFS_CASE_PARAMS(tamper, names, names_cases)
@@ -541,6 +568,7 @@ ParameterizedTest(int *ci, tamper, names, .init = sfs_fx_init_setup,
 	longname[200] = '\0';
 	victim = c->how == 1 ? longname : "target";
 
+	sfs_mount_write_audit_conf(m, NULL);
 	mount_volume(m);
 	cr_assert(mkdir(sfs_mpath(m, "d"), 0755) == 0);
 	make_file(m, "d/keep1", 100, 11);
@@ -630,6 +658,7 @@ ParameterizedTest(int *ci, tamper, names, .init = sfs_fx_init_setup,
 			      (errno == ENOENT || errno == EIO),
 			  "the tampered entry is still served");
 	}
+	check_reported(m, c->reported);
 	check_survived(m);
 }
 

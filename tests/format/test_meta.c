@@ -204,6 +204,29 @@ Test(symlink, malformed_cobs_rejected)
 	cr_assert_eq(sfs_symlink_decrypt(c, buf, 100, back), -EIO);
 }
 
+/* What scratchfs-ctl verify asks without a key: encrypted targets have the
+ * shape of one; plain targets, bad COBS and too short a seal do not. */
+Test(symlink, plausible_shapes)
+{
+	char target[SFS_SYMLINK_MAX + 1], enc[SFS_BACKING_SYMLINK_MAX + 1];
+	const size_t lens[] = {1, 2, 253, 254, 255, 1000, SFS_SYMLINK_MAX};
+
+	for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+		make_target(target, lens[i], (unsigned)i);
+		cr_assert_eq(sfs_symlink_encrypt(c, target, enc), 0);
+		cr_assert(sfs_symlink_plausible(enc, strlen(enc)), "len %zu",
+			  lens[i]);
+	}
+	cr_assert(!sfs_symlink_plausible("/etc/passwd", 11));
+	/* COBS of 16 non-zero bytes: a tag with nothing sealed. */
+	memset(enc, 'a', sizeof(enc));
+	enc[0] = 17;
+	cr_assert(!sfs_symlink_plausible(enc, 17));
+	enc[0] = 18;
+	cr_assert(sfs_symlink_plausible(enc, 18));
+	cr_assert(!sfs_symlink_plausible(enc, SFS_BACKING_SYMLINK_MAX + 1));
+}
+
 /* The test's own COBS encoder (same scheme as meta.c, written from the
  * description there), to hand-craft backing targets. */
 static size_t test_cobs(uint8_t *out, const uint8_t *in, size_t m)
@@ -312,6 +335,19 @@ Test(xattr, name_deterministic_no_plaintext)
 	cr_assert_null(strstr(a, "CANARY"));
 	cr_assert_eq(sfs_xattr_name_encrypt(c, "user.CANARYsecreu", b), 0);
 	cr_assert_str_neq(a, b);
+}
+
+/* What scratchfs-ctl verify asks without a key of a user.* backing name. */
+Test(xattr, name_plausible)
+{
+	char out[XATTR_NAME_MAX + 1];
+
+	cr_assert_eq(sfs_xattr_name_encrypt(c, "user.x", out), 0);
+	cr_assert(sfs_xattr_name_plausible(out + 5), "%s", out);
+	cr_assert(!sfs_xattr_name_plausible("mime_type"));
+	/* base64url of exactly a tag (16 bytes): nothing sealed. */
+	cr_assert(!sfs_xattr_name_plausible("AAAAAAAAAAAAAAAAAAAAAA"));
+	cr_assert(sfs_xattr_name_plausible("AAAAAAAAAAAAAAAAAAAAAAA"));
 }
 
 Test(xattr, name_too_long)

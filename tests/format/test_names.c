@@ -146,6 +146,36 @@ Test(names, short_long_boundary)
 	cr_assert_eq(sfs_name_decrypt(c, iv_a, e.backing, name), -EIO);
 }
 
+/* What scratchfs-ctl verify asks without a key: every encrypted name has
+ * the shape of one, short names only the short shape, long ones only the
+ * sidecar shape; anything else has neither. */
+Test(names, plausible_shapes)
+{
+	char name[NAME_MAX + 1];
+	struct sfs_ename e;
+	const char *enc;
+
+	cr_assert_eq(SFS_ENCODED_NAME_MAX, 363);
+	for (size_t len = 1; len <= NAME_MAX; len++) {
+		make_name(name, len, (unsigned)len);
+		enc = check_encrypt(name, &e);
+		cr_assert(sfs_name_plausible(enc, strlen(enc), e.is_long),
+			  "len %zu", len);
+		cr_assert(!sfs_name_plausible(enc, strlen(enc), !e.is_long),
+			  "len %zu", len);
+		cr_assert_leq(strlen(enc), SFS_ENCODED_NAME_MAX);
+	}
+	/* Not base64url; a sealed size off the pad grid (16 + 17 bytes). */
+	cr_assert(!sfs_name_plausible("a.b", 3, false));
+	enc = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+	cr_assert(!sfs_name_plausible(enc, strlen(enc), false));
+	cr_assert(!sfs_name_plausible(enc, strlen(enc), true));
+	/* 32 zero bytes: the right size for a short name. */
+	enc = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+	cr_assert(sfs_name_plausible(enc, 43, false));
+	cr_assert(!sfs_name_plausible(enc, 42, false));
+}
+
 Test(names, padding_blurs_length)
 {
 	struct sfs_ename a, b;

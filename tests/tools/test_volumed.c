@@ -551,9 +551,9 @@ ParameterizedTestParameters(plugin_opts, parse)
 	     SFS_KEY_NONE, SFS_PLUGIN_WIPE_ON_UNMOUNT, 0, 0, 0755},
 	    {"{\"hbi\":\"yes\",\"key\":\"keyfile\",\"wipe\":\"on-remove\"}", 0,
 	     "", true, SFS_KEY_KEYFILE, SFS_PLUGIN_WIPE_ON_REMOVE, 0, 0, 0755},
-	    {"{\"uid\":\"1000\",\"gid\":\"4294967294\",\"mode\":\"1777\"}", 0,
+	    {"{\"uid\":\"1000\",\"gid\":\"4294967294\",\"mode\":\"0777\"}", 0,
 	     "", true, SFS_KEY_EPHEMERAL, SFS_PLUGIN_WIPE_ON_UNMOUNT, 1000,
-	     4294967294U, 01777},
+	     4294967294U, 0777},
 	    {"{\"mode\":\"0\"}", 0, "", true, SFS_KEY_EPHEMERAL,
 	     SFS_PLUGIN_WIPE_ON_UNMOUNT, 0, 0, 0},
 	    {"{\"size\":\"1G\"}", -EINVAL, "unknown option \"size\"", 0, 0, 0,
@@ -577,6 +577,11 @@ ParameterizedTestParameters(plugin_opts, parse)
 	    {"{\"gid\":\" 1\"}", -EINVAL, "option gid", 0, 0, 0, 0, 0, 0},
 	    {"{\"mode\":\"0789\"}", -EINVAL, "option mode", 0, 0, 0, 0, 0, 0},
 	    {"{\"mode\":\"17777\"}", -EINVAL, "option mode", 0, 0, 0, 0, 0, 0},
+	    {"{\"mode\":\"7777\"}", -EINVAL, "set-ID and sticky", 0, 0, 0, 0, 0,
+	     0},
+	    {"{\"mode\":\"4755\"}", -EINVAL, "option mode", 0, 0, 0, 0, 0, 0},
+	    {"{\"mode\":\"2775\"}", -EINVAL, "option mode", 0, 0, 0, 0, 0, 0},
+	    {"{\"mode\":\"1777\"}", -EINVAL, "option mode", 0, 0, 0, 0, 0, 0},
 	    {"{\"mode\":\"\"}", -EINVAL, "option mode", 0, 0, 0, 0, 0, 0},
 	    {"{\"uid\":1000}", -EINVAL, "must be a string", 0, 0, 0, 0, 0, 0},
 	    {"\"hbi=1\"", -EINVAL, "object", 0, 0, 0, 0, 0, 0},
@@ -732,7 +737,7 @@ Test(plugin_state, save_load_roundtrip, .init = fx_init_noplugin,
 				    .wipe = SFS_PLUGIN_WIPE_ON_REMOVE,
 				    .uid = 1000,
 				    .gid = 7,
-				    .mode = 01770};
+				    .mode = 0770};
 	struct sfs_plugin_state s = {0}, t = {0};
 	struct sfs_plugin_vol *v, *w;
 	char path[PATH_MAX + 16], err[512];
@@ -767,7 +772,7 @@ Test(plugin_state, save_load_roundtrip, .init = fx_init_noplugin,
 	cr_assert_eq(w->opts.wipe, SFS_PLUGIN_WIPE_ON_REMOVE);
 	cr_assert_eq(w->opts.uid, 1000);
 	cr_assert_eq(w->opts.gid, 7);
-	cr_assert_eq(w->opts.mode, 01770);
+	cr_assert_eq(w->opts.mode, 0770);
 	cr_assert_eq(w->created, 1700000000);
 	cr_assert_eq(w->mounted, true);
 	cr_assert_str_eq(w->cipher, "xchacha20poly1305");
@@ -1251,6 +1256,39 @@ static void *client_thread(void *p)
 	resp_free(&r);
 	free(req);
 	return NULL;
+}
+
+/* Connections that never send a request would otherwise hold every one
+ * of the plugin's 512 connection slots, so that the engine's real requests
+ * fail: they are closed after SFS_PLUGIN_IDLE_TIMEOUT_S. */
+Test(volumed, idle_connections_time_out, .timeout = 60)
+{
+	static int idle[600];
+	double deadline;
+	char c;
+	int n = 0;
+
+	for (; n < 600; n++) {
+		idle[n] = connect_sock(fx.sock);
+		if (idle[n] < 0)
+			break;
+	}
+	cr_assert_geq(n, 512, "only %d connections", n);
+	deadline = sfs_now_s() + SFS_PLUGIN_IDLE_TIMEOUT_S + 15;
+	/* The server ends them: each reads end of file. */
+	for (int i = 0; i < n; i++) {
+		struct timeval tv = {.tv_sec = 1};
+
+		setsockopt(idle[i], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		while (recv(idle[i], &c, 1, 0) < 0 && sfs_now_s() < deadline)
+			;
+		cr_assert_lt(sfs_now_s(), deadline,
+			     "idle connection %d still open after %d s", i,
+			     SFS_PLUGIN_IDLE_TIMEOUT_S + 15);
+	}
+	json_decref(ok("/VolumeDriver.List", "{}"));
+	for (int i = 0; i < n; i++)
+		close(idle[i]);
 }
 
 Test(volumed, sixty_four_concurrent_clients)

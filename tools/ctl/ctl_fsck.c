@@ -1,12 +1,13 @@
 /* ctl_fsck.c - scratchfs-ctl fsck: authenticates every block, name, symlink
  * target and user.* attribute of an unmounted volume whose key persists
  * (key file, keyring, command), reports the damaged objects by backing
- * inode and decrypted path, and with --quarantine moves damaged files to
+ * inode and backing path, and with --quarantine moves damaged files to
  * <backing>/.scratchfs/quarantine/ino-<inode>.
  *
  * Read-only unless --quarantine. Never creates a key, a volume or a
- * directory IV. Plaintext (block contents) only in buffers wiped after use;
- * decrypted names are printed, because the operator asked for them.
+ * directory IV. Plaintext (names, block contents, targets, xattrs) only in
+ * buffers wiped after use, never in the output: an hbi volume's
+ * diagnostics carry inode numbers and backing names only.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -32,11 +33,11 @@
 #include "sfs_ctl.h"
 #include "sfs_keys.h"
 #include "sfs_meta.h"
+#include "sfs_mountinfo.h"
 #include "sfs_names.h"
 #include "sfs_sys.h"
 #include "sfs_volume.h"
 
-#define MOUNTINFO "/proc/self/mountinfo"
 #define QUARANTINE_DIR "quarantine"
 /* Blocks decrypted per read. */
 #define CHUNK_BLOCKS 256U
@@ -290,7 +291,9 @@ static void check_xattrs(struct fsck *f, int dfd, const char *name,
 				esc);
 			continue;
 		}
-		sfs_ctl_escape(esc, sizeof(esc), plain);
+		/* Named as stored: the plaintext name is never shown. */
+		sfs_wipe(plain, sizeof(plain));
+		sfs_ctl_escape(esc, sizeof(esc), x);
 		vlen = getxattr(path, x, f->xval, XATTR_SIZE_MAX);
 		if (vlen < 0) {
 			io_fail(f, brel, "getxattr", errno);
@@ -385,10 +388,10 @@ static void print_blocks(const struct damage *d)
 	}
 }
 
-static void report(struct fsck *f, const struct stat *st, const char *ppath,
-		   const char *brel, const struct damage *d, const char *moved)
+static void report(struct fsck *f, const struct stat *st, const char *brel,
+		   const struct damage *d, const char *moved)
 {
-	char pe[PATH_MAX * 4], be[PATH_MAX * 4];
+	char be[PATH_MAX * 4];
 	json_t *o, *blocks, *probs;
 
 	f->ndamaged++;
@@ -402,8 +405,7 @@ static void report(struct fsck *f, const struct stat *st, const char *ppath,
 			json_array_append_new(
 			    blocks, json_integer((json_int_t)d->blocks[i]));
 		o = json_pack(
-		    "{s:I,s:o,s:o,s:s,s:o,s:o,s:o}", "ino",
-		    (json_int_t)st->st_ino, "path", sfs_ctl_json_string(ppath),
+		    "{s:I,s:o,s:s,s:o,s:o,s:o}", "ino", (json_int_t)st->st_ino,
 		    "backing_path", sfs_ctl_json_string(brel), "type",
 		    S_ISDIR(st->st_mode)   ? "directory"
 		    : S_ISLNK(st->st_mode) ? "symlink"
@@ -417,9 +419,8 @@ static void report(struct fsck *f, const struct stat *st, const char *ppath,
 		return;
 	}
 	progress_clear(f);
-	sfs_ctl_escape(pe, sizeof(pe), ppath);
 	sfs_ctl_escape(be, sizeof(be), brel);
-	printf("ino %llu %s: ", (unsigned long long)st->st_ino, pe);
+	printf("ino %llu: ", (unsigned long long)st->st_ino);
 	if (d->nblocks) {
 		printf("block%s ", d->nblocks > 1 ? "s" : "");
 		print_blocks(d);
@@ -500,25 +501,21 @@ static int encoded_name(int dfd, const char *name, char *full, size_t cap,
 	return 0;
 }
 
-static void walk(struct fsck *f, int dfd, const char *brel, const char *ppath,
-		 int depth, struct damage *dd);
+static void walk(struct fsck *f, int dfd, const char *brel, int depth,
+		 struct damage *dd);
 
-static void join(char *out, const char *dir, const char *name, bool plain)
+static void join(char *out, const char *dir, const char *name)
 {
-	if (plain)
-		snprintf(out, PATH_MAX, "%s/%s", strcmp(dir, "/") ? dir : "",
-			 name);
-	else if (strcmp(dir, ".") == 0)
+	if (strcmp(dir, ".") == 0)
 		snprintf(out, PATH_MAX, "%s", name);
 	else
 		snprintf(out, PATH_MAX, "%s/%s", dir, name);
 }
 
 static void check_entry(struct fsck *f, int dfd, const char *name,
-			const char *brel, const char *pdir, const uint8_t *iv,
-			int depth)
+			const char *brel, const uint8_t *iv, int depth)
 {
-	char full[ENCODED_MAX + 2], plain[NAME_MAX + 1], ppath[PATH_MAX];
+	char full[ENCODED_MAX + 2], plain[NAME_MAX + 1];
 	char moved_to[PATH_MAX];
 	const char *moved = NULL;
 	struct damage d = {.blocks = NULL};
@@ -531,13 +528,11 @@ static void check_entry(struct fsck *f, int dfd, const char *name,
 	}
 	if (st.st_dev != f->dev)
 		return; /* another filesystem: not part of the volume */
-	/* The name: decrypted where it authenticates, else as stored. */
+	/* The name must authenticate; the plaintext is never shown. */
 	rc = encoded_name(dfd, name, full, sizeof(full), &d);
-	if (rc == 0 && iv && sfs_name_decrypt(f->c, iv, full, plain) < 0) {
+	if (rc == 0 && iv && sfs_name_decrypt(f->c, iv, full, plain) < 0)
 		problem(&d, "name does not authenticate");
-		rc = -EIO;
-	}
-	join(ppath, pdir, rc == 0 && iv ? plain : name, true);
+	sfs_wipe(plain, sizeof(plain));
 	if (S_ISDIR(st.st_mode)) {
 		fd = openat(dfd, name,
 			    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -548,7 +543,7 @@ static void check_entry(struct fsck *f, int dfd, const char *name,
 		if (depth >= MAX_DEPTH)
 			io_fail(f, brel, "walk", ELOOP);
 		else
-			walk(f, fd, brel, ppath, depth + 1, &d);
+			walk(f, fd, brel, depth + 1, &d);
 		close(fd);
 		check_xattrs(f, dfd, name, brel, &d);
 	} else if (!seen_before(f, &st)) {
@@ -574,15 +569,15 @@ static void check_entry(struct fsck *f, int dfd, const char *name,
 				f->nquarantined++;
 			}
 		}
-		report(f, &st, ppath, brel, &d, moved);
+		report(f, &st, brel, &d, moved);
 	}
 	free(d.blocks);
 }
 
 /* Walks directory dfd; problems of the directory itself (its IV) go to dd,
  * which the caller reports with the directory's entry. */
-static void walk(struct fsck *f, int dfd, const char *brel, const char *ppath,
-		 int depth, struct damage *dd)
+static void walk(struct fsck *f, int dfd, const char *brel, int depth,
+		 struct damage *dd)
 {
 	char child[PATH_MAX];
 	uint8_t iv[SFS_DIRIV_BYTES];
@@ -616,9 +611,8 @@ static void walk(struct fsck *f, int dfd, const char *brel, const char *ppath,
 		if (!have_iv && !dd->nproblems)
 			problem(dd, "directory IV missing: no name inside can "
 				    "be decrypted");
-		join(child, brel, name, false);
-		check_entry(f, dfd, name, child, ppath, have_iv ? iv : NULL,
-			    depth);
+		join(child, brel, name);
+		check_entry(f, dfd, name, child, have_iv ? iv : NULL, depth);
 	}
 	sfs_ctl_names_free(names, n);
 }
@@ -631,7 +625,7 @@ static bool is_mounted(const char *real, const struct stat *st, char *mnt,
 		       size_t cap)
 {
 	struct sfs_ctl_mount *m;
-	long n = sfs_ctl_mounts(MOUNTINFO, &m);
+	long n = sfs_ctl_mounts(SFS_MOUNTINFO, &m);
 	bool found = false;
 
 	for (long i = 0; i < n && !found; i++) {
@@ -916,10 +910,10 @@ int sfs_ctl_fsck(int argc, char **argv)
 			strerror(errno));
 		goto out;
 	}
-	walk(&f, f.root_fd, ".", "/", 0, &rootd);
+	walk(&f, f.root_fd, ".", 0, &rootd);
 	check_xattrs(&f, f.root_fd, ".", ".", &rootd);
 	if (damaged(&rootd))
-		report(&f, &st, "/", ".", &rootd, NULL);
+		report(&f, &st, ".", &rootd, NULL);
 	progress_clear(&f);
 	print_summary(&f, esc);
 	ret = f.error ? 2 : f.ndamaged ? 1 : 0;

@@ -33,6 +33,7 @@
 #include "sfs_crypto.h"
 #include "sfs_ctl.h"
 #include "sfs_keys.h"
+#include "sfs_mountinfo.h"
 #include "sfs_volume.h"
 
 #define PROG "scratchfs-ctl"
@@ -139,11 +140,11 @@ static int load_config(const struct opts *o, struct sfs_config *cfg)
 static int check_mounts(const struct vol *v, bool mounted_ok)
 {
 	struct sfs_ctl_mount *m = NULL;
-	long n = sfs_ctl_mounts("/proc/self/mountinfo", &m);
+	long n = sfs_ctl_mounts(SFS_MOUNTINFO, &m);
 	int rc = 0;
 
 	if (n < 0) {
-		fail("cannot read /proc/self/mountinfo: %s", strerror((int)-n));
+		fail("cannot read " SFS_MOUNTINFO ": %s", strerror((int)-n));
 		return -1;
 	}
 	for (long i = 0; i < n && rc == 0; i++) {
@@ -254,7 +255,7 @@ static int key_show(const struct opts *o, const char *backing)
 
 	if (load_config(o, &cfg) < 0 || open_vol(&v, true) < 0)
 		goto out;
-	n = sfs_ctl_mounts("/proc/self/mountinfo", &m);
+	n = sfs_ctl_mounts(SFS_MOUNTINFO, &m);
 	for (long i = 0; i < n; i++) {
 		char src[PATH_MAX];
 

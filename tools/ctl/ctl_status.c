@@ -27,8 +27,6 @@
 #include "sfs_sys.h"
 #include "sfs_volume.h"
 
-#define MOUNTINFO "/proc/self/mountinfo"
-#define FSTYPE "fuse.scratchfs"
 /* A daemon that does not answer within this is reported unresponsive. */
 #define QUERY_TIMEOUT_MS 5000
 #define SHORT_ID 8
@@ -78,50 +76,41 @@ void sfs_ctl_mounts_free(struct sfs_ctl_mount *mounts, long n)
 	free(mounts);
 }
 
+struct mount_list {
+	struct sfs_ctl_mount *v;
+	long n;
+};
+
+static int add_mount(const struct sfs_mountinfo *mi, void *arg)
+{
+	struct mount_list *l = arg;
+	struct sfs_ctl_mount *nv;
+
+	nv = realloc(l->v, (size_t)(l->n + 1) * sizeof(*l->v));
+	if (!nv)
+		return -ENOMEM;
+	l->v = nv;
+	/* Source and target come decoded. */
+	l->v[l->n].source = strdup(mi->source);
+	l->v[l->n].target = strdup(mi->target);
+	l->n++;
+	if (!l->v[l->n - 1].source || !l->v[l->n - 1].target)
+		return -ENOMEM;
+	return 0;
+}
+
 long sfs_ctl_mounts(const char *path, struct sfs_ctl_mount **mounts)
 {
-	struct sfs_ctl_mount *v = NULL;
-	char *line = NULL;
-	size_t cap = 0;
-	long n = 0, rc;
-	FILE *f;
+	struct mount_list l = {0};
+	int rc = sfs_mountinfo_scratchfs(path, add_mount, &l);
 
 	*mounts = NULL;
-	f = fopen(path, "re");
-	if (!f)
-		return -errno;
-	while (getline(&line, &cap, f) > 0) {
-		struct sfs_mountinfo mi;
-		struct sfs_ctl_mount *nv;
-
-		/* Source and target come decoded. */
-		if (sfs_mountinfo_parse(line, &mi) < 0 ||
-		    strcmp(mi.fstype, FSTYPE) != 0)
-			continue;
-		nv = realloc(v, (size_t)(n + 1) * sizeof(*v));
-		if (!nv)
-			goto nomem;
-		v = nv;
-		v[n].source = strdup(mi.source);
-		v[n].target = strdup(mi.target);
-		n++;
-		if (!v[n - 1].source || !v[n - 1].target)
-			goto nomem;
-	}
-	rc = ferror(f) ? -EIO : n;
-	fclose(f);
-	free(line);
 	if (rc < 0) {
-		sfs_ctl_mounts_free(v, n);
+		sfs_ctl_mounts_free(l.v, l.n);
 		return rc;
 	}
-	*mounts = v;
-	return n;
-nomem:
-	fclose(f);
-	free(line);
-	sfs_ctl_mounts_free(v, n);
-	return -ENOMEM;
+	*mounts = l.v;
+	return l.n;
 }
 
 /*
@@ -370,7 +359,7 @@ static const char *id_of(const struct mstat *s, const char *key, char *buf)
 
 static const char *const counters[] = {
     "read_ops",		  "write_ops",	"bytes_read",	  "bytes_written",
-    "integrity_failures", "open_files", "uring_requests",
+    "integrity_failures", "open_files", "uring_requests", "audit_dropped",
 };
 
 static bool counter(const struct mstat *s, const char *key, uint64_t *v)
@@ -552,9 +541,15 @@ static void print_table(const struct mstat *v, long n)
 		}
 	}
 	for (long i = 0; i < n; i++) {
+		uint64_t dropped = 0;
+
+		sfs_ctl_escape(cell[0], PATH_MAX, v[i].m->target);
+		if (counter(&v[i], "audit_dropped", &dropped) && dropped)
+			printf("%s: %llu audit records reached no sink (see "
+			       "the daemon's log)\n",
+			       cell[0], (unsigned long long)dropped);
 		if (v[i].state == ST_RUNNING && !v[i].error[0])
 			continue;
-		sfs_ctl_escape(cell[0], PATH_MAX, v[i].m->target);
 		printf("%s: %s\n", cell[0], v[i].error);
 	}
 }
@@ -605,9 +600,9 @@ int sfs_ctl_status(int argc, char **argv)
 			return 2;
 		}
 	}
-	n = sfs_ctl_mounts(MOUNTINFO, &mounts);
+	n = sfs_ctl_mounts(SFS_MOUNTINFO, &mounts);
 	if (n < 0) {
-		fprintf(stderr, "scratchfs-ctl: %s: %s\n", MOUNTINFO,
+		fprintf(stderr, "scratchfs-ctl: %s: %s\n", SFS_MOUNTINFO,
 			strerror((int)-n));
 		return 2;
 	}

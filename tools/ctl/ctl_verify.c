@@ -32,14 +32,6 @@
 #define USER_PREFIX_LEN (sizeof(USER_PREFIX) - 1)
 #define LONG_PREFIX_LEN (sizeof(SFS_LONGNAME_PREFIX) - 1)
 #define LONG_SUFFIX_LEN (sizeof(SFS_LONGNAME_SUFFIX) - 1)
-/* Sealed (SIV tag + padded name) sizes of a stored name: 32..176 bytes
- * for names stored directly (at most 235 characters), 192..272 for long
- * names kept in a sidecar (256..363 characters). */
-#define SHORT_SEALED_MIN (SFS_SIV_TAG_BYTES + SFS_NAME_PAD)
-#define SHORT_SEALED_MAX (SFS_SIV_TAG_BYTES + 160U)
-#define LONG_SEALED_MIN (SFS_SIV_TAG_BYTES + 176U)
-#define LONG_SEALED_MAX (SFS_SIV_TAG_BYTES + 256U)
-#define ENCODED_MAX 363U
 /* A directory nested deeper than this is reported, not walked. */
 #define MAX_DEPTH 1024
 
@@ -86,53 +78,6 @@ static void io_fail(struct verify *v, const char *rel, const char *what,
 	fprintf(stderr, "scratchfs-ctl: %s: %s: %s\n", esc, what,
 		strerror(err));
 	v->io_error = true;
-}
-
-/* base64url without padding and canonical: -1 otherwise, else the decoded
- * length. */
-static long b64_decoded_len(const char *s, size_t n)
-{
-	uint8_t buf[ENCODED_MAX];
-
-	if (n > ENCODED_MAX)
-		return -1;
-	return sfs_b64_decode(buf, s, n);
-}
-
-/* True when s (n characters) could be an encoded encrypted name, stored
- * directly (!in_sidecar) or in a long-name sidecar. */
-static bool plausible_name(const char *s, size_t n, bool in_sidecar)
-{
-	long d = b64_decoded_len(s, n);
-	long lo = in_sidecar ? LONG_SEALED_MIN : SHORT_SEALED_MIN;
-	long hi = in_sidecar ? LONG_SEALED_MAX : SHORT_SEALED_MAX;
-
-	return d >= lo && d <= hi &&
-	       (d - SFS_SIV_TAG_BYTES) % SFS_NAME_PAD == 0;
-}
-
-/* Length of the strict COBS decoding of in (see fs/meta.c), or -1. */
-static long cobs_len(const uint8_t *in, size_t n)
-{
-	size_t i = 0;
-	long o = 0;
-
-	while (i < n) {
-		uint8_t code = in[i++];
-
-		if (code == 0 || (size_t)(code - 1) > n - i)
-			return -1;
-		if (memchr(in + i, 0, code - 1u))
-			return -1;
-		i += code - 1u;
-		o += code - 1;
-		if (code == 0xff)
-			continue;
-		if (i == n)
-			return o;
-		o++;
-	}
-	return -1;
 }
 
 static void join(char *out, const char *rel, const char *name)
@@ -191,17 +136,12 @@ static void check_symlink(struct verify *v, int dfd, const char *name,
 {
 	char target[SFS_BACKING_SYMLINK_MAX + 1];
 	ssize_t n = readlinkat(dfd, name, target, sizeof(target));
-	long m;
 
 	if (n < 0) {
 		io_fail(v, rel, "readlink", errno);
 		return;
 	}
-	m = (size_t)n < sizeof(target)
-		? cobs_len((const uint8_t *)target, (size_t)n)
-		: -1;
-	if (m <= (long)SFS_SIV_TAG_BYTES ||
-	    m > (long)(SFS_SYMLINK_MAX + SFS_SIV_TAG_BYTES))
+	if (!sfs_symlink_plausible(target, (size_t)n))
 		offend(v, rel, "symlink target is not an encrypted target");
 }
 
@@ -248,9 +188,7 @@ static void check_xattrs(struct verify *v, int dfd, const char *name,
 			continue;
 		}
 		has_user = true;
-		if (b64_decoded_len(x + USER_PREFIX_LEN,
-				    strlen(x + USER_PREFIX_LEN)) <=
-		    (long)SFS_SIV_TAG_BYTES)
+		if (!sfs_xattr_name_plausible(x + USER_PREFIX_LEN))
 			offend(v, rel,
 			       "attribute %s: not an encrypted attribute name",
 			       esc);
@@ -270,7 +208,7 @@ static void check_xattrs(struct verify *v, int dfd, const char *name,
 static void check_sidecar(struct verify *v, int dfd, const char *side,
 			  const char *entry, const char *rel)
 {
-	char full[ENCODED_MAX + 2], b64[64];
+	char full[SFS_ENCODED_NAME_MAX + 2], b64[64];
 	uint8_t hash[32];
 	struct stat st;
 	ssize_t n;
@@ -297,7 +235,7 @@ static void check_sidecar(struct verify *v, int dfd, const char *side,
 	}
 	full[n] = '\0';
 	if (strlen(full) != (size_t)n ||
-	    !plausible_name(full, (size_t)n, true)) {
+	    !sfs_name_plausible(full, (size_t)n, true)) {
 		offend(v, rel, "long-name sidecar holds no encrypted name");
 		return;
 	}
@@ -472,7 +410,7 @@ static void walk(struct verify *v, int dfd, const char *rel, int depth)
 			offend(v, child,
 			       "reserved name that scratchfs does not write");
 			continue;
-		} else if (!plausible_name(name, strlen(name), false)) {
+		} else if (!sfs_name_plausible(name, strlen(name), false)) {
 			offend(v, child, "name is not an encrypted name");
 		}
 		check_entry(v, dfd, name, child, depth);

@@ -32,7 +32,6 @@
 /* Written (fsynced) before any key material or file is destroyed and
  * removed last, so an interrupted wipe is recognised and finished. */
 #define MARKER_FILE "wiping"
-#define FUSE_TYPE "fuse.scratchfs"
 /* Several stacked or bind-mounted copies of one volume, at most. */
 #define MAX_MOUNTS 16
 #define MAX_DAEMONS 8
@@ -120,79 +119,77 @@ const char *sfs_wipe_method_name(enum sfs_wipe_method m)
  * /proc/self/mountinfo
  */
 
+/* A scratchfs mount, copied out of its mountinfo line. */
 struct mi_entry {
 	unsigned int major, minor;
 	char mnt[PATH_MAX];
-	char fstype[64];
 	char source[PATH_MAX];
 	long user_id; /* fuse "user_id=" super option, -1 if absent */
 };
 
-/* Parses one mountinfo line; 0 or -EINVAL. */
-static int mi_parse(char *line, struct mi_entry *e)
+/* Copies mi into e; -EINVAL when a field does not fit or parse. */
+static int mi_copy(const struct sfs_mountinfo *mi, struct mi_entry *e)
 {
-	struct sfs_mountinfo mi;
 	char *p;
 
-	if (sfs_mountinfo_parse(line, &mi) < 0)
+	if (sscanf(mi->devno, "%u:%u", &e->major, &e->minor) != 2)
 		return -EINVAL;
-	if (sscanf(mi.devno, "%u:%u", &e->major, &e->minor) != 2)
+	if (strlen(mi->target) >= sizeof(e->mnt) ||
+	    strlen(mi->source) >= sizeof(e->source))
 		return -EINVAL;
-	if (strlen(mi.target) >= sizeof(e->mnt) ||
-	    strlen(mi.source) >= sizeof(e->source))
-		return -EINVAL;
-	strcpy(e->mnt, mi.target);
-	strcpy(e->source, mi.source);
-	snprintf(e->fstype, sizeof(e->fstype), "%s", mi.fstype);
+	strcpy(e->mnt, mi->target);
+	strcpy(e->source, mi->source);
 	e->user_id = -1;
-	if (mi.super_opts) {
-		p = strstr(mi.super_opts, "user_id=");
-		if (p && (p == mi.super_opts || p[-1] == ','))
+	if (mi->super_opts) {
+		p = strstr(mi->super_opts, "user_id=");
+		if (p && (p == mi->super_opts || p[-1] == ','))
 			e->user_id = strtol(p + 8, NULL, 10);
 	}
 	return 0;
 }
 
-/* Calls match for every entry; the last entry it accepts is copied to out.
- * Returns 1 when one matched, 0 when none, -errno. */
+struct mi_search {
+	bool (*match)(const struct mi_entry *, const void *);
+	const void *arg;
+	struct mi_entry *e, *out;
+	int found;
+};
+
+static int mi_visit(const struct sfs_mountinfo *mi, void *arg)
+{
+	struct mi_search *s = arg;
+
+	if (mi_copy(mi, s->e) == 0 && s->match(s->e, s->arg)) {
+		*s->out = *s->e;
+		s->found = 1;
+	}
+	return 0;
+}
+
+/* Calls match for every scratchfs mount; the last one it accepts is copied
+ * to out. Returns 1 when one matched, 0 when none, -errno. */
 static int mi_find(bool (*match)(const struct mi_entry *, const void *),
 		   const void *arg, struct mi_entry *out)
 {
-	struct mi_entry *e = malloc(sizeof(*e));
-	FILE *f = fopen("/proc/self/mountinfo", "re");
-	char *line = NULL;
-	size_t cap = 0;
-	int found = 0;
+	struct mi_search s = {.match = match, .arg = arg, .out = out};
+	int rc;
 
-	if (!e || !f) {
-		int rc = !e ? -ENOMEM : -errno;
-
-		free(e);
-		if (f)
-			fclose(f);
-		return rc;
-	}
-	while (getline(&line, &cap, f) > 0) {
-		if (mi_parse(line, e) == 0 && match(e, arg)) {
-			*out = *e;
-			found = 1;
-		}
-	}
-	free(line);
-	free(e);
-	fclose(f);
-	return found;
+	s.e = malloc(sizeof(*s.e));
+	if (!s.e)
+		return -ENOMEM;
+	rc = sfs_mountinfo_scratchfs(SFS_MOUNTINFO, mi_visit, &s);
+	free(s.e);
+	return rc < 0 ? rc : s.found;
 }
 
 static bool match_source(const struct mi_entry *e, const void *backing)
 {
-	return strcmp(e->fstype, FUSE_TYPE) == 0 &&
-	       strcmp(e->source, backing) == 0;
+	return strcmp(e->source, backing) == 0;
 }
 
 static bool match_mnt(const struct mi_entry *e, const void *mnt)
 {
-	return strcmp(e->fstype, FUSE_TYPE) == 0 && strcmp(e->mnt, mnt) == 0;
+	return strcmp(e->mnt, mnt) == 0;
 }
 
 /* mi_find, then copies the string field (an offsetof in struct mi_entry)
@@ -596,8 +593,8 @@ static int unmount_all(struct ctx *c)
 
 		rc = mi_find(match_source, r->backing, e);
 		if (rc < 0)
-			sfs_set_err(c->err, c->err_len,
-				    "/proc/self/mountinfo: %s", strerror(-rc));
+			sfs_set_err(c->err, c->err_len, SFS_MOUNTINFO ": %s",
+				    strerror(-rc));
 		if (rc <= 0)
 			break;
 		rc = 0;
@@ -1450,7 +1447,7 @@ static int resolve(struct ctx *c, const char *path)
 		return -ENOMEM;
 	rc = mi_find(match_mnt, canon, e);
 	if (rc < 0) {
-		sfs_set_err(c->err, c->err_len, "/proc/self/mountinfo: %s",
+		sfs_set_err(c->err, c->err_len, SFS_MOUNTINFO ": %s",
 			    strerror(-rc));
 		free(e);
 		return rc;

@@ -13,9 +13,6 @@
 #include "sfs_log.h"
 #include "sfs_plugin.h"
 
-/* Idle keep-alive connections are closed after this long; the engine's
- * longest per-call timeout is 2 minutes. */
-#define CONNECTION_TIMEOUT_S 300
 #define CONNECTION_LIMIT 512
 
 struct sfs_plugin_http {
@@ -191,8 +188,9 @@ struct sfs_plugin_http *sfs_plugin_http_start(int fd, struct sfs_plugin *p,
 	    MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
 	    MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_NOTIFY_COMPLETED,
 	    on_completed, NULL, MHD_OPTION_CONNECTION_TIMEOUT,
-	    (unsigned int)CONNECTION_TIMEOUT_S, MHD_OPTION_CONNECTION_LIMIT,
-	    (unsigned int)CONNECTION_LIMIT, MHD_OPTION_END);
+	    (unsigned int)SFS_PLUGIN_IDLE_TIMEOUT_S,
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)CONNECTION_LIMIT,
+	    MHD_OPTION_END);
 	if (!h->d) {
 		/* Whether MHD closed it on failure depends on where it failed;
 		 * still single-threaded here, so the check is not racy. */

@@ -145,11 +145,15 @@ static int apply_one(const char *k, const char *v, struct sfs_plugin_opts *o,
 		size_t len = strspn(v, "01234567");
 
 		n = strtoul(v, NULL, 8);
-		if (len == 0 || v[len] || len > 5 || n > 07777)
-			return opt_err(err, err_len,
-				       "option mode: \"%s\" is not an octal "
-				       "mode 0..7777",
-				       cv);
+		/* No set-ID or sticky bits on a volume root that every
+		 * container of the volume shares. */
+		if (len == 0 || v[len] || len > 4 || n > 0777)
+			return opt_err(
+			    err, err_len,
+			    "option mode: \"%s\" is not an octal "
+			    "mode 0..777 (set-ID and sticky bits are "
+			    "refused)",
+			    cv);
 		o->mode = (mode_t)n;
 	} else {
 		return opt_err(err, err_len,

@@ -78,8 +78,7 @@ void sfs_plugin_state_del(struct sfs_plugin_state *s, struct sfs_plugin_vol *v)
 			return;
 		}
 	}
-	fprintf(stderr, "BUG: volume %s is not in the state\n", v->name);
-	abort();
+	sfs_bug("volume %s is not in the state", v->name);
 }
 
 void sfs_plugin_state_free(struct sfs_plugin_state *s)

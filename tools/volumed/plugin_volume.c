@@ -78,9 +78,7 @@ static void paths_of(const struct sfs_plugin *p, const struct sfs_plugin_vol *v,
 {
 	/* Checked at Create and load: root + a valid name always fits. */
 	if (sfs_plugin_paths(p->root, v->name, pp)) {
-		fprintf(stderr, "BUG: paths of volume %s do not fit\n",
-			v->name);
-		abort();
+		sfs_bug("paths of volume %s do not fit", v->name);
 	}
 }
 

@@ -39,6 +39,10 @@ struct sfs_audit;
 #define SFS_PLUGIN_ID_MAX 256U
 /* Largest request body accepted (bigger: HTTP 413 with an Err). */
 #define SFS_PLUGIN_MAX_BODY (1024U * 1024U)
+/* A connection that sends nothing for this long is closed, so that idle
+ * ones cannot hold all the connection slots. The engine sends each request
+ * at once and reconnects when a kept-alive connection was closed. */
+#define SFS_PLUGIN_IDLE_TIMEOUT_S 10
 /* Version of the state file layout. */
 #define SFS_PLUGIN_STATE_VERSION 1
 #define SFS_PLUGIN_STATE_FILE "state.json"
