@@ -557,7 +557,7 @@ static int open_volume(struct sfs_fs *fs, const struct sfs_config *cfg,
 		       const char *backing, struct sfs_volume_header *hdr)
 {
 	struct sfs_volume_params p = {
-	    .encrypted = cfg->hbi_workspace,
+	    .encrypted = cfg->encrypted,
 	    .aead = cfg->cipher,
 	    .key = cfg->key,
 	};

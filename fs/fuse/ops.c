@@ -765,14 +765,9 @@ static void sfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
 		return;
 	}
-	if (fs->encrypted) {
-		n = sfs_file_read(fs, file_of(fi), size, off, dst, cap, &data);
-	} else {
-		/* An io_uring reply cannot be spliced: read into it. */
-		data = dst;
-		n = sfs_pread_full(file_of(fi)->fd, dst,
-				   size < cap ? size : cap, off);
-	}
+	/* Encrypted, or an io_uring reply, which cannot be spliced: read
+	 * into it. */
+	n = sfs_file_read(fs, file_of(fi), size, off, dst, cap, &data);
 	if (n < 0) {
 		reply_rc(req, (int)n);
 		return;

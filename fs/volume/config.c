@@ -24,7 +24,7 @@
 void sfs_config_defaults(struct sfs_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
-	cfg->hbi_workspace = true;
+	cfg->encrypted = true;
 	cfg->cipher = SFS_AEAD_NONE;
 	sfs_key_spec_defaults(&cfg->key);
 	cfg->fuse.max_threads = 8;
@@ -553,7 +553,7 @@ static int load_top(const struct file_ctx *fc, const config_setting_t *s,
 	if (!key)
 		return setting_err(fc, s, "?", "unknown setting");
 	if (strcmp(key, "hbi_workspace") == 0)
-		return get_bool(fc, s, key, &cfg->hbi_workspace);
+		return get_bool(fc, s, key, &cfg->encrypted);
 	if (strcmp(key, "fuse") == 0)
 		return load_group(fc, s, key, fuse_setting, cfg);
 	if (strcmp(key, "audit") == 0)
@@ -743,7 +743,7 @@ int sfs_config_apply_option(struct sfs_config *cfg, const char *opt, char *err,
 		return -EINVAL;
 	}
 	if (strcmp(name, "hbi") == 0) {
-		if (sfs_config_parse_bool(val, &cfg->hbi_workspace)) {
+		if (sfs_config_parse_bool(val, &cfg->encrypted)) {
 			sfs_set_err(
 			    why, sizeof(why),
 			    "bad value \"%s\" (use 1, 0, true, false, yes "

@@ -41,11 +41,12 @@ void sfs_file_close(struct sfs_fs *fs, struct sfs_file *f);
 /* Turns backing attributes into what the mount shows (plaintext size). */
 void sfs_file_fix_attr(const struct sfs_fs *fs, struct stat *st);
 
-/* Reads up to len bytes at off of an encrypted file (passthrough reads go
- * straight from f->fd). *data points into dst when dst (page-aligned, cap
- * bytes, may be NULL) can hold the blocks and off starts one, else into a
- * per-thread buffer, holding plaintext that the caller wipes with
- * sfs_file_read_done() after use. Returns the byte count. */
+/* Reads up to len bytes at off, in either mode. *data points into dst
+ * (page-aligned, cap bytes, may be NULL) when it can hold the data (the
+ * blocks, in encrypted mode, and off starts one), else into a per-thread
+ * buffer, holding plaintext that the caller wipes with
+ * sfs_file_read_done() after use. In passthrough mode a read into dst
+ * stops at cap bytes. Returns the byte count. */
 ssize_t sfs_file_read(struct sfs_fs *fs, struct sfs_file *f, size_t len,
 		      off_t off, uint8_t *dst, size_t cap, uint8_t **data);
 void sfs_file_read_done(uint8_t *data, size_t len);

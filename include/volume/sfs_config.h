@@ -22,7 +22,8 @@
 #define SFS_PLUGIN_ROOT_MAX 1024U
 
 struct sfs_config {
-	bool hbi_workspace;	 /* default true */
+	/* hbi_workspace in the file, -o hbi=; default true */
+	bool encrypted;
 	enum sfs_aead cipher;	 /* NONE = "auto" (default) */
 	struct sfs_key_spec key; /* sfs_key_spec_defaults(): ephemeral,
 				    keyfile SFS_DEFAULT_KEYFILE, keyring

@@ -532,7 +532,7 @@ struct opt_case {
 	char json[96]; /* the Opts value */
 	int rc;	       /* 0 or -EINVAL */
 	char sub[48];  /* in the message (error) */
-	bool hbi;
+	bool encrypted;
 	enum sfs_key_source key;
 	enum sfs_plugin_wipe wipe;
 	unsigned int uid, gid, mode;
@@ -609,7 +609,7 @@ ParameterizedTest(struct opt_case *c, plugin_opts, parse)
 			  c->json, err, c->sub);
 		return;
 	}
-	cr_assert_eq(o.hbi, c->hbi, "%s", c->json);
+	cr_assert_eq(o.encrypted, c->encrypted, "%s", c->json);
 	cr_assert_eq(o.key, c->key, "%s", c->json);
 	cr_assert_eq(o.wipe, c->wipe, "%s", c->json);
 	cr_assert_eq(o.uid, c->uid, "%s", c->json);
@@ -638,7 +638,7 @@ Test(plugin_opts, defaults_follow_config)
 	cr_assert_eq(
 	    sfs_plugin_opts_parse(NULL, false, SFS_KEY_EPHEMERAL, &o, NULL, 0),
 	    0);
-	cr_assert_eq(o.hbi, false);
+	cr_assert_eq(o.encrypted, false);
 	cr_assert_eq(o.key, SFS_KEY_NONE);
 	cr_assert_eq(o.wipe, SFS_PLUGIN_WIPE_ON_REMOVE);
 	cr_assert_eq(
@@ -732,7 +732,7 @@ Test(plugin_refs, epoch_rule)
 Test(plugin_state, save_load_roundtrip, .init = fx_init_noplugin,
      .fini = fx_fini)
 {
-	struct sfs_plugin_opts o = {.hbi = true,
+	struct sfs_plugin_opts o = {.encrypted = true,
 				    .key = SFS_KEY_KEYFILE,
 				    .wipe = SFS_PLUGIN_WIPE_ON_REMOVE,
 				    .uid = 1000,
@@ -767,7 +767,7 @@ Test(plugin_state, save_load_roundtrip, .init = fx_init_noplugin,
 	cr_assert_eq(t.n, 1);
 	w = sfs_plugin_state_find(&t, "v1");
 	cr_assert(w);
-	cr_assert_eq(w->opts.hbi, true);
+	cr_assert_eq(w->opts.encrypted, true);
 	cr_assert_eq(w->opts.key, SFS_KEY_KEYFILE);
 	cr_assert_eq(w->opts.wipe, SFS_PLUGIN_WIPE_ON_REMOVE);
 	cr_assert_eq(w->opts.uid, 1000);

@@ -36,7 +36,7 @@ static const char *write_conf(const char *name, const char *text)
 static void assert_cfg_eq(const struct sfs_config *a,
 			  const struct sfs_config *b)
 {
-	cr_assert_eq(a->hbi_workspace, b->hbi_workspace);
+	cr_assert_eq(a->encrypted, b->encrypted);
 	cr_assert_eq(a->cipher, b->cipher);
 	cr_assert_eq(a->key.source, b->key.source);
 	cr_assert_str_eq(a->key.keyfile, b->key.keyfile);
@@ -56,7 +56,7 @@ static void assert_cfg_eq(const struct sfs_config *a,
 static void poison(struct sfs_config *cfg)
 {
 	sfs_config_defaults(cfg);
-	cfg->hbi_workspace = false;
+	cfg->encrypted = false;
 	cfg->cipher = SFS_AEAD_XCHACHA20POLY1305;
 	cfg->key.source = SFS_KEY_KEYFILE;
 	strcpy(cfg->key.keyfile, "/poison/key");
@@ -76,7 +76,7 @@ Test(config, defaults)
 
 	memset(&cfg, 0xa5, sizeof(cfg));
 	sfs_config_defaults(&cfg);
-	cr_assert_eq(cfg.hbi_workspace, true);
+	cr_assert_eq(cfg.encrypted, true);
 	cr_assert_eq(cfg.cipher, SFS_AEAD_NONE);
 	cr_assert_eq(cfg.key.source, SFS_KEY_EPHEMERAL);
 	cr_assert_str_eq(cfg.key.keyfile, "/etc/scratchfs/node.key");
@@ -464,12 +464,11 @@ Test(config, hbi_option_values)
 		char err[512] = "";
 
 		sfs_config_defaults(&cfg);
-		cfg.hbi_workspace = !cases[i].value;
+		cfg.encrypted = !cases[i].value;
 		cr_expect_eq(sfs_config_apply_option(&cfg, cases[i].opt, err,
 						     sizeof(err)),
 			     1, "%s: %s", cases[i].opt, err);
-		cr_expect_eq(cfg.hbi_workspace, cases[i].value, "%s",
-			     cases[i].opt);
+		cr_expect_eq(cfg.encrypted, cases[i].value, "%s", cases[i].opt);
 	}
 }
 

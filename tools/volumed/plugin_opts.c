@@ -103,7 +103,7 @@ static int apply_one(const char *k, const char *v, struct sfs_plugin_opts *o,
 	clean(v, cv, sizeof(cv));
 	clean(k, ck, sizeof(ck));
 	if (!strcmp(k, "hbi")) {
-		if (sfs_config_parse_bool(v, &o->hbi))
+		if (sfs_config_parse_bool(v, &o->encrypted))
 			return opt_err(err, err_len,
 				       "option hbi: \"%s\" is not 1 or 0", cv);
 	} else if (!strcmp(k, "key")) {
@@ -163,12 +163,12 @@ static int apply_one(const char *k, const char *v, struct sfs_plugin_opts *o,
 	return 0;
 }
 
-int sfs_plugin_opts_parse(const json_t *opts, bool hbi_default,
+int sfs_plugin_opts_parse(const json_t *opts, bool encrypted_default,
 			  enum sfs_key_source key_default,
 			  struct sfs_plugin_opts *o, char *err, size_t err_len)
 {
 	struct sfs_plugin_opts r = {
-	    .hbi = hbi_default,
+	    .encrypted = encrypted_default,
 	    .key = key_default,
 	    .wipe = SFS_PLUGIN_WIPE_ON_UNMOUNT,
 	    .mode = 0755,
@@ -198,7 +198,7 @@ int sfs_plugin_opts_parse(const json_t *opts, bool hbi_default,
 				return rc;
 		}
 	}
-	if (!r.hbi) {
+	if (!r.encrypted) {
 		if (seen.key)
 			return opt_err(err, err_len,
 				       "option key: only for encrypted volumes "

@@ -112,14 +112,14 @@ static json_t *encode_vol(const struct sfs_plugin_vol *v)
 			return NULL;
 		}
 	}
-	o = json_pack("{s:s, s:I, s:b, s:s, s:s, s:I, s:I, s:I, s:b, s:s, "
-		      "s:o}",
-		      "name", v->name, "created", (json_int_t)v->created, "hbi",
-		      v->opts.hbi, "key", sfs_key_source_name(v->opts.key),
-		      "wipe", sfs_plugin_wipe_name(v->opts.wipe), "uid",
-		      (json_int_t)v->opts.uid, "gid", (json_int_t)v->opts.gid,
-		      "mode", (json_int_t)v->opts.mode, "mounted", v->mounted,
-		      "cipher", v->cipher, "refs", refs);
+	o = json_pack(
+	    "{s:s, s:I, s:b, s:s, s:s, s:I, s:I, s:I, s:b, s:s, "
+	    "s:o}",
+	    "name", v->name, "created", (json_int_t)v->created, "hbi",
+	    v->opts.encrypted, "key", sfs_key_source_name(v->opts.key), "wipe",
+	    sfs_plugin_wipe_name(v->opts.wipe), "uid", (json_int_t)v->opts.uid,
+	    "gid", (json_int_t)v->opts.gid, "mode", (json_int_t)v->opts.mode,
+	    "mounted", v->mounted, "cipher", v->cipher, "refs", refs);
 	return o;
 }
 
@@ -259,22 +259,23 @@ static int decode_vol(json_t *j, uint64_t epoch, struct sfs_plugin_vol **out,
 	json_int_t created, uid, gid, mode;
 	struct sfs_plugin_opts o = {0};
 	struct sfs_plugin_vol *v;
-	int hbi, mounted, rc;
+	int encrypted, mounted, rc;
 	json_error_t je;
 	json_t *refs;
 
 	if (json_unpack_ex(j, &je, JSON_STRICT,
 			   "{s:s, s:I, s:b, s:s, s:s, s:I, s:I, s:I, s:b, "
 			   "s:s, s:o}",
-			   "name", &name, "created", &created, "hbi", &hbi,
-			   "key", &key, "wipe", &wipe, "uid", &uid, "gid", &gid,
-			   "mode", &mode, "mounted", &mounted, "cipher",
-			   &cipher, "refs", &refs))
+			   "name", &name, "created", &created, "hbi",
+			   &encrypted, "key", &key, "wipe", &wipe, "uid", &uid,
+			   "gid", &gid, "mode", &mode, "mounted", &mounted,
+			   "cipher", &cipher, "refs", &refs))
 		return sfs_err_rc(-EINVAL, why, why_len, "%s", je.text);
 	if (!sfs_plugin_name_ok(name))
 		return sfs_err_rc(-EINVAL, why, why_len, "bad volume name");
-	o.hbi = hbi;
-	if (key_from_name(key, &o.key) || (o.key == SFS_KEY_NONE) == o.hbi)
+	o.encrypted = encrypted;
+	if (key_from_name(key, &o.key) ||
+	    (o.key == SFS_KEY_NONE) == o.encrypted)
 		return sfs_err_rc(-EINVAL, why, why_len, "%s: bad key", name);
 	if (!strcmp(wipe, "on-unmount"))
 		o.wipe = SFS_PLUGIN_WIPE_ON_UNMOUNT;

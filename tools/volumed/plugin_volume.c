@@ -119,7 +119,7 @@ int sfs_plugin_open(struct sfs_plugin *p, const struct sfs_plugin_cfg *cfg,
 	strcpy(p->root, cfg->root);
 	snprintf(p->conf, sizeof(p->conf), "%s", cfg->conf ? cfg->conf : "");
 	snprintf(p->scratchfs, sizeof(p->scratchfs), "%s", cfg->scratchfs);
-	p->hbi_default = cfg->hbi_default;
+	p->encrypted_default = cfg->encrypted_default;
 	p->key_default = cfg->key_default;
 	p->live_restore = cfg->live_restore;
 	p->mount_timeout_s = cfg->mount_timeout_s ? cfg->mount_timeout_s : 60;
@@ -200,8 +200,8 @@ int sfs_plugin_create(struct sfs_plugin *p, const char *name,
 		    "invalid volume name: use 1..%u of "
 		    "[A-Za-z0-9_.-], starting with a letter or digit",
 		    SFS_PLUGIN_NAME_MAX);
-	rc = sfs_plugin_opts_parse(opts, p->hbi_default, p->key_default, &o,
-				   err, err_len);
+	rc = sfs_plugin_opts_parse(opts, p->encrypted_default, p->key_default,
+				   &o, err, err_len);
 	if (rc)
 		return rc;
 	if (sfs_plugin_paths(p->root, name, &pp))
@@ -240,7 +240,7 @@ int sfs_plugin_create(struct sfs_plugin *p, const char *name,
 	}
 	pthread_mutex_unlock(&p->lock);
 	sfs_log(LOG_INFO, "created volume %s (hbi=%d key=%s wipe=%s)", name,
-		o.hbi, sfs_key_source_name(o.key),
+		o.encrypted, sfs_key_source_name(o.key),
 		sfs_plugin_wipe_name(o.wipe));
 	return 0;
 
@@ -257,7 +257,7 @@ fail_dirs:
 static void mount_options(const struct sfs_plugin_opts *o, char *buf,
 			  size_t len)
 {
-	if (o->hbi)
+	if (o->encrypted)
 		snprintf(buf, len, "hbi=1,key=%s,allow_other",
 			 sfs_key_source_name(o->key));
 	else
@@ -585,17 +585,17 @@ static json_t *volume_json(const struct sfs_plugin *p,
 	paths_of(p, v, &pp);
 	rfc3339(v->created, created, sizeof(created));
 	snprintf(mode, sizeof(mode), "%04o", (unsigned int)v->opts.mode);
-	if (!v->opts.hbi)
+	if (!v->opts.encrypted)
 		cipher = "none";
 	else
 		cipher = v->cipher[0] ? v->cipher : "chosen at mount";
 	return json_pack(
 	    "{s:s, s:s, s:s, s:{s:b, s:s, s:s, s:s, s:b, s:I, s:I, s:I, s:s}}",
 	    "Name", v->name, "Mountpoint", v->mounted ? pp.mnt : "",
-	    "CreatedAt", created, "Status", "hbi", v->opts.hbi, "cipher",
+	    "CreatedAt", created, "Status", "hbi", v->opts.encrypted, "cipher",
 	    cipher, "key",
-	    v->opts.hbi ? sfs_key_source_name(v->opts.key) : "none", "wipe",
-	    sfs_plugin_wipe_name(v->opts.wipe), "mounted", v->mounted,
+	    v->opts.encrypted ? sfs_key_source_name(v->opts.key) : "none",
+	    "wipe", sfs_plugin_wipe_name(v->opts.wipe), "mounted", v->mounted,
 	    "refcount", (json_int_t)sfs_plugin_refs_total(&v->refs), "uid",
 	    (json_int_t)v->opts.uid, "gid", (json_int_t)v->opts.gid, "mode",
 	    mode);

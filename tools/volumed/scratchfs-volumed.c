@@ -200,7 +200,7 @@ int main(int argc, char **argv)
 	    .root = cfg.volume_plugin.root,
 	    .conf = conf,
 	    .scratchfs = scratchfs,
-	    .hbi_default = cfg.hbi_workspace,
+	    .encrypted_default = cfg.encrypted,
 	    .key_default = cfg.key.source,
 	    .live_restore = cli.live_restore,
 	    .mount_timeout_s = 60,

@@ -60,8 +60,8 @@ enum sfs_plugin_wipe {
 
 /* A volume's settings, fixed at Create. */
 struct sfs_plugin_opts {
-	bool hbi;
-	enum sfs_key_source key; /* SFS_KEY_NONE when !hbi */
+	bool encrypted;		 /* option hbi */
+	enum sfs_key_source key; /* SFS_KEY_NONE when !encrypted */
 	enum sfs_plugin_wipe wipe;
 	uid_t uid; /* owner of the volume root */
 	gid_t gid;
@@ -78,12 +78,12 @@ bool sfs_plugin_name_ok(const char *name);
 bool sfs_plugin_id_ok(const char *id);
 
 /* Fills o from the request's "Opts" (NULL, JSON null or an object of
- * strings) over the defaults hbi_default and key_default: hbi=1|0,
+ * strings) over the defaults encrypted_default and key_default: hbi=1|0,
  * key=ephemeral|keyfile, wipe=on-unmount|on-remove, uid=N, gid=N,
  * mode=OCTAL. Unknown or malformed options give -EINVAL and a message
  * naming the option; a bad key= value is never echoed (it could be a key
  * someone tried to pass). */
-int sfs_plugin_opts_parse(const json_t *opts, bool hbi_default,
+int sfs_plugin_opts_parse(const json_t *opts, bool encrypted_default,
 			  enum sfs_key_source key_default,
 			  struct sfs_plugin_opts *o, char *err, size_t err_len);
 
@@ -307,10 +307,10 @@ int sfs_plugin_backing_remove(const struct sfs_plugin_paths *p, char *err,
  */
 
 struct sfs_plugin_cfg {
-	const char *root;      /* plugin state and volumes */
-	const char *conf;      /* config file for scratchfs, NULL: none */
-	const char *scratchfs; /* the daemon binary (absolute) */
-	bool hbi_default;      /* from the config file */
+	const char *root;	/* plugin state and volumes */
+	const char *conf;	/* config file for scratchfs, NULL: none */
+	const char *scratchfs;	/* the daemon binary (absolute) */
+	bool encrypted_default; /* from the config file */
 	enum sfs_key_source key_default;
 	bool live_restore; /* never reclaim refs of older epochs */
 	unsigned int mount_timeout_s;
@@ -324,7 +324,7 @@ struct sfs_plugin {
 	char root[PATH_MAX];
 	char conf[PATH_MAX]; /* "" none */
 	char scratchfs[PATH_MAX];
-	bool hbi_default;
+	bool encrypted_default;
 	enum sfs_key_source key_default;
 	bool live_restore;
 	unsigned int mount_timeout_s;
