@@ -39,6 +39,7 @@
 #include "sfs_ops.h"
 #include "sfs_prefetch.h"
 #include "sfs_uring.h"
+#include "sfs_version.h"
 #include "sfs_volume.h"
 
 #define MAX_OPTS 32
@@ -765,7 +766,8 @@ int main(int argc, char *argv[])
 		goto out;
 	}
 	if (fo.show_version) {
-		printf("scratchfs 0.2 (libfuse %s)\n", fuse_pkgversion());
+		printf("scratchfs " SFS_VERSION " (libfuse %s)\n",
+		       fuse_pkgversion());
 		ret = 0;
 		goto out;
 	}

@@ -26,6 +26,7 @@
 #include "sfs_mountinfo.h"
 #include "sfs_sys.h"
 #include "sfs_wipe.h"
+#include "wipe_sanitize.h"
 
 #define META_DIR ".scratchfs"
 #define TMP_FILE "volume.tmp"
@@ -1672,6 +1673,7 @@ int sfs_wipe_volume(const char *path, const struct sfs_wipe_opts *o,
 	int rc;
 
 	memset(r, 0, sizeof(*r));
+	sfs_audit_timestamp(r->started, sizeof(r->started));
 	sfs_set_err(err, err_len, "unknown error");
 	if (c.o->passes > SFS_WIPE_MAX_PASSES) {
 		sfs_set_err(err, err_len, "passes: %u is out of range (0..%u)",
@@ -1682,6 +1684,7 @@ int sfs_wipe_volume(const char *path, const struct sfs_wipe_opts *o,
 	rc = resolve(&c, path);
 	if (rc)
 		goto refused;
+	sfs_wipe_media(r);
 	rc = classify(&c, &h, &kind);
 	if (rc)
 		goto failed;
@@ -1941,6 +1944,10 @@ char *sfs_wipe_report_json(const struct sfs_wipe_report *r)
 		rc = -1;
 	rc |= json_object_update_new(rec, main);
 	rc |= json_object_update_new(rec, times);
+	rc |= json_object_set_new(rec, "sanitization",
+				  sfs_wipe_sanitization(r, key_text(r),
+							node_key_text(r),
+							daemon_fate(r)));
 	if (rc == 0)
 		out = json_dumps(rec, JSON_COMPACT | JSON_REAL_PRECISION(12));
 out:
