@@ -1,6 +1,8 @@
 /* sys.c - system-call helpers shared by the I/O layers. */
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdbool.h>
@@ -269,4 +271,17 @@ uint8_t *sfs_thread_buf(unsigned int slot, size_t len)
 		tb->len[slot] = len;
 	}
 	return tb->buf[slot];
+}
+
+int sfs_sibling_program(const char *name, char *out, size_t len)
+{
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+	if (n <= 0)
+		return -errno;
+	self[n] = '\0';
+	if ((size_t)snprintf(out, len, "%s/%s", dirname(self), name) >= len)
+		return -ENAMETOOLONG;
+	return access(out, X_OK) == 0 ? 0 : -errno;
 }

@@ -172,21 +172,30 @@ Test(selftest, passes_and_reports_every_check)
 	json_decref(doc);
 }
 
-Test(selftest, plaintext_in_the_backing_fails_at_rest)
+/* Runs selftest under shim s: it must exit 1 with check failing and its
+ * detail naming needle, and leave nothing behind. The document, for more
+ * checks. */
+static json_t *expect_failure(const struct shim *s, const char *check,
+			      const char *needle)
 {
-	const struct shim s = {"plant", "scratchfs"};
 	const char *detail;
 	json_t *doc;
 
-	cr_expect_eq(run(&s, &doc), 1);
-	cr_expect_str_eq(result(doc, "at-rest", &detail), "fail");
-	cr_expect(strstr(detail, "planted"),
-		  "at-rest does not name the "
-		  "planted file: %s",
-		  detail);
+	cr_expect_eq(run(s, &doc), 1);
+	cr_expect_str_eq(result(doc, check, &detail), "fail",
+			 "check %s passed: %s", check, detail);
+	cr_expect(strstr(detail, needle), "%s: %s", check, detail);
+	expect_clean();
+	return doc;
+}
+
+Test(selftest, plaintext_in_the_backing_fails_at_rest)
+{
+	const struct shim s = {"plant", "scratchfs"};
+	json_t *doc = expect_failure(&s, "at-rest", "planted");
+
 	expect(doc, "control", "pass");
 	expect(doc, "kat-siv", "pass");
-	expect_clean();
 	json_decref(doc);
 }
 
@@ -195,30 +204,21 @@ Test(selftest, library_returning_wrong_bytes_fails_known_answers)
 	/* Every process: the daemon stays self-consistent, so only the
 	 * known answers can see it. */
 	const struct shim s = {"wrong-bytes", NULL};
-	const char *detail;
-	json_t *doc;
+	json_t *doc = expect_failure(&s, "kat-siv", "FORMAT.md section 12");
 
-	cr_expect_eq(run(&s, &doc), 1);
-	cr_expect_str_eq(result(doc, "kat-siv", &detail), "fail");
-	cr_expect(strstr(detail, "FORMAT.md section 12"), "%s", detail);
 	expect(doc, "kat-kdf", "pass");
 	expect(doc, "at-rest", "pass");
-	expect_clean();
 	json_decref(doc);
 }
 
 Test(selftest, disabled_tamper_check_fails_tamper)
 {
 	const struct shim s = {"no-auth", "scratchfs"};
-	const char *detail;
-	json_t *doc;
+	json_t *doc =
+	    expect_failure(&s, "tamper", "instead of failing with EIO");
 
-	cr_expect_eq(run(&s, &doc), 1);
-	cr_expect_str_eq(result(doc, "tamper", &detail), "fail");
-	cr_expect(strstr(detail, "instead of failing with EIO"), "%s", detail);
 	expect(doc, "kat-xchacha20poly1305", "pass");
 	expect(doc, "at-rest", "pass");
-	expect_clean();
 	json_decref(doc);
 }
 

@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
-#include <libgen.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -21,6 +20,7 @@
 #include "ctl_selftest.h"
 #include "sfs_crypto.h"
 #include "sfs_ctl.h"
+#include "sfs_sys.h"
 #include "sfs_volume.h"
 
 #define PROG "scratchfs-ctl selftest"
@@ -98,20 +98,6 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: scratchfs-ctl selftest [-c CONF] [--backing-root "
 		   "DIR] [--json]\n");
-}
-
-/* The daemon binary next to ours (the build or the install directory). */
-static int daemon_path(char *out, size_t len)
-{
-	char self[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-
-	if (n <= 0)
-		return -errno;
-	self[n] = '\0';
-	if ((size_t)snprintf(out, len, "%s/scratchfs", dirname(self)) >= len)
-		return -ENAMETOOLONG;
-	return access(out, X_OK) == 0 ? 0 : -errno;
 }
 
 static int sub(char *out, const char *dir, const char *name, bool make)
@@ -314,7 +300,7 @@ int sfs_ctl_selftest(int argc, char **argv)
 	}
 	if (load_config(&x) < 0)
 		return 2;
-	rc = daemon_path(x.daemon, sizeof(x.daemon));
+	rc = sfs_sibling_program("scratchfs", x.daemon, sizeof(x.daemon));
 	if (rc) {
 		fprintf(stderr,
 			"scratchfs-ctl: no scratchfs daemon next to this "

@@ -29,6 +29,7 @@
 #include "sfs_audit.h"
 #include "sfs_config.h"
 #include "sfs_crypto.h"
+#include "sfs_sys.h"
 #include "sfs_volume.h"
 #include "sfs_wipe.h"
 
@@ -477,20 +478,6 @@ static int clear_leftover(struct run *run, struct sfs_wipe_report *r)
 	return rc;
 }
 
-/* The daemon binary next to ours (the build dir or the install dir). */
-static int daemon_path(char *out, size_t len)
-{
-	char self[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-
-	if (n <= 0)
-		return -errno;
-	self[n] = '\0';
-	if ((size_t)snprintf(out, len, "%s/scratchfs", dirname(self)) >= len)
-		return -ENAMETOOLONG;
-	return access(out, X_OK) == 0 ? 0 : -errno;
-}
-
 static int mount_volume(struct run *run)
 {
 	char exe[PATH_MAX], err[256], other[PATH_MAX];
@@ -499,7 +486,7 @@ static int mount_volume(struct run *run)
 	int argc = 0, status, rc, fd;
 	pid_t pid;
 
-	rc = daemon_path(exe, sizeof(exe));
+	rc = sfs_sibling_program("scratchfs", exe, sizeof(exe));
 	if (rc) {
 		fprintf(stderr,
 			PROG ": cannot find the scratchfs daemon next to "
