@@ -32,6 +32,7 @@ struct shim {
 static void prep(const void *arg)
 {
 	const struct shim *s = arg;
+	static char asan[1024];
 
 	if (!s)
 		return;
@@ -40,7 +41,10 @@ static void prep(const void *arg)
 	if (s->comm)
 		setenv("SFS_SHIM_COMM", s->comm, 1);
 	/* Under ASan the shim comes before its runtime; that is fine. */
-	setenv("ASAN_OPTIONS", "verify_asan_link_order=0", 1);
+	snprintf(asan, sizeof(asan), "%s%sverify_asan_link_order=0",
+		 getenv("ASAN_OPTIONS") ? getenv("ASAN_OPTIONS") : "",
+		 getenv("ASAN_OPTIONS") ? ":" : "");
+	setenv("ASAN_OPTIONS", asan, 1);
 }
 
 /* Waits for pid (at most RUN_WAIT_S); its exit status or 128 + signal. */
