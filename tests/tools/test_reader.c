@@ -27,6 +27,10 @@
 #define BS 4096
 #define BIG (1024 * 1024 + 123)
 #define LONG_TARGET 3000
+/* FORMAT.md sections 7 and 8: the longest symlink target, the longest
+ * user.* name after "user.". */
+#define SFS_SYMLINK_MAX 4062
+#define XATTR_X_MAX 171
 
 /* The repository (the reader and FORMAT.md live there). */
 static const char *repo(void)
@@ -51,6 +55,36 @@ static void pwrite_at(const char *path, const char *s, off_t off)
 	cr_assert(fd >= 0, "%s: %s", path, strerror(errno));
 	cr_assert_eq(pwrite(fd, s, strlen(s), off), (ssize_t)strlen(s));
 	close(fd);
+}
+
+/* The format's boundaries: the longest short name (160 bytes) and the
+ * shortest long one (161), the longest symlink target and user.* name,
+ * a truncate that cuts a block short, a truncate that grows a file over
+ * group boundaries, an append after a short last block. */
+static void edges(const char *dir, const char *buf)
+{
+	char name[256], target[SFS_SYMLINK_MAX + 1];
+
+	memset(name, 's', 160);
+	name[160] = '\0';
+	put(sfs_join(dir, name), "160", 3);
+	memset(name, 't', 161);
+	name[161] = '\0';
+	put(sfs_join(dir, name), "161", 3);
+	memset(target, 'y', SFS_SYMLINK_MAX);
+	target[SFS_SYMLINK_MAX] = '\0';
+	cr_assert_eq(symlink(target, sfs_join(dir, "maxlink")), 0);
+	memset(name, 'n', 5 + XATTR_X_MAX);
+	memcpy(name, "user.", 5);
+	name[5 + XATTR_X_MAX] = '\0';
+	cr_assert_eq(setxattr(sfs_join(dir, "multi"), name, "max", 3, 0), 0);
+	put(sfs_join(dir, "cut"), buf, 10000);
+	cr_assert_eq(truncate(sfs_join(dir, "cut"), 5000), 0);
+	pwrite_at(sfs_join(dir, "wide"), "Z", 0);
+	cr_assert_eq(truncate(sfs_join(dir, "wide"), 3 * 1024 * 1024 + 7), 0);
+	pwrite_at(sfs_join(dir, "wide"), "Y", 2 * 1024 * 1024);
+	put(sfs_join(dir, "append"), buf, 4097);
+	pwrite_at(sfs_join(dir, "append"), "more", 4097);
 }
 
 /* The same operations in dir, a scratchfs mount or a plain directory. */
@@ -112,6 +146,7 @@ static void build(const char *dir)
 	cr_assert_eq(
 	    setxattr(sfs_join(dir, "small"), name, bin, sizeof(bin), 0), 0);
 	cr_assert_eq(mkfifo(sfs_join(dir, "pipe"), 0644), 0);
+	edges(dir, buf);
 }
 
 static json_t *b64(const void *buf, size_t len)
@@ -302,12 +337,22 @@ Test(reader, recovers_aes256gcm_volume)
 	recovers_the_tree("aes256gcm");
 }
 
-/* The largest file of the backing root: "big". */
-static void biggest(char *out)
+/* The backing size of a P-byte file with XChaCha20-Poly1305 (FORMAT.md
+ * section 5.3: K = 100 slots a metadata page). */
+static off_t xchacha_size(off_t p)
+{
+	const off_t k_slots = 100, group = (k_slots + 1) * BS;
+	off_t n = (p + BS - 1) / BS, k = n - 1;
+
+	return (k / k_slots) * group + (1 + k % k_slots) * BS + (p - BS * k);
+}
+
+/* The backing file of "big", found by its size. */
+static void backing_of_big(char *out)
 {
 	DIR *d = opendir(sfs_fx.backing);
 	struct dirent *e;
-	off_t best = -1;
+	bool found = false;
 
 	cr_assert(d);
 	while ((e = readdir(d))) {
@@ -315,13 +360,14 @@ static void biggest(char *out)
 		const char *p = sfs_bpath(&sfs_fx, e->d_name);
 
 		if (lstat(p, &st) == 0 && S_ISREG(st.st_mode) &&
-		    st.st_size > best) {
-			best = st.st_size;
+		    st.st_size == xchacha_size(BIG)) {
+			found = true;
 			snprintf(out, PATH_MAX, "%s", p);
 		}
 	}
 	closedir(d);
-	cr_assert(best > BS);
+	cr_assert(found, "no backing file of %lld bytes",
+		  (long long)xchacha_size(BIG));
 }
 
 Test(reader, refuses_a_tampered_block)
@@ -332,7 +378,7 @@ Test(reader, refuses_a_tampered_block)
 	int fd;
 
 	write_volume("xchacha20poly1305");
-	biggest(big);
+	backing_of_big(big);
 	fd = open(big, O_RDWR);
 	cr_assert(fd >= 0);
 	/* Block 1's ciphertext: data page 1 of group 0. */
