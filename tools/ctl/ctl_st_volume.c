@@ -577,7 +577,7 @@ static int wipe(const char *backing, struct sfs_wipe_report *rep, char *err,
 void st_crypto_erase(struct st_ctx *x, struct st_result *r)
 {
 	static struct sfs_wipe_report rep;
-	char log[256], err[512];
+	char log[256], err[512], *why;
 	struct search s;
 	int rc;
 
@@ -595,7 +595,12 @@ void st_crypto_erase(struct st_ctx *x, struct st_result *r)
 		st_fail(r, "the volume mounts again after its daemon is gone");
 		return;
 	}
+	/* The daemon's reason, without "scratchfs: BACKING " and advice. */
 	log_tail(x, log, sizeof(log));
+	why = strstr(log, x->hbi_backing);
+	why = why ? why + strlen(x->hbi_backing) : log;
+	why += strspn(why, " :");
+	why[strcspn(why, ":;")] = '\0';
 	search(x, x->hbi_backing, &s);
 	if (s.error || found(&s)) {
 		st_fail(r, "after unmount: %s",
@@ -617,9 +622,11 @@ void st_crypto_erase(struct st_ctx *x, struct st_result *r)
 	else
 		st_pass(r,
 			"remount refused (%s); 0 canaries after unmount; "
-			"wipe: crypto-erase, verified, %llu files deleted, "
-			"only the tombstone left",
-			log, (unsigned long long)rep.files_deleted);
+			"wipe: crypto-erase, verified, %llu files deleted "
+			"from %s on %s, only the tombstone left",
+			why, (unsigned long long)rep.files_deleted,
+			rep.fstype[0] ? rep.fstype : "?",
+			rep.device[0] ? rep.device : "?");
 }
 
 void st_passthrough(struct st_ctx *x, struct st_result *r)
