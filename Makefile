@@ -151,7 +151,15 @@ $(BUILD)/tests/test_slurm: $(BUILD)/tests/slurm/test_slurm.o \
               $(SHARED_LIB) $(BUILD)/libscratchfs.a | $(SLURM_PLUGIN)
 	$(CC) $(CFLAGS) $(EXTRA_CFLAGS) -o $@ $^ $(PKG_LIBS) $(TOOL_PKG_LIBS) $(TEST_LIBS)
 
-test: $(BINS) $(TEST_BINS)
+# An LD_PRELOAD library that breaks the real binaries on purpose
+# (tests/shim/sfs_shim.c; test_selftest), built without sanitizers.
+SHIM = $(BUILD)/tests/sfs_shim.so
+$(SHIM): tests/shim/sfs_shim.c | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(STD) $(WARN) -O2 -g -fPIC -shared $(CPPFLAGS) $(PKG_CFLAGS) \
+		-o $@ $< $(PKG_LIBS) -ldl
+
+test: $(BINS) $(TEST_BINS) $(SHIM)
 	@tools/run-tests.sh $(BUILD)
 
 # A folder includes only the headers of its own layer and those below.

@@ -899,8 +899,22 @@ if [ "${BENCH_NO_WIPE:-0}" != 1 ]; then
 	fi
 fi
 
+# scratchfs-ctl selftest on the bench's disk: its wall time against the
+# 5 s target (doc/scratchfs-ctl.8), each run's checks in selftest-N.json.
+CTL=$BUILD/scratchfs-ctl
+SELFTEST=" not built"
+if [ -x "$CTL" ]; then
+	SELFTEST=""
+	for i in $(seq "$REPS"); do
+		t0=$(now)
+		if "$CTL" selftest -c "$CONF" --backing-root "$WORK" --json \
+			>"$OUT/selftest-$i.json" 2>>"$OUT/selftest.err"; then r=pass; else r=FAIL; fi
+		SELFTEST="$SELFTEST $r $(awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "%.0f ms", (b - a) * 1000 }'),"
+	done
+fi
 t_end=$(now)
 {
+	echo "scratchfs-ctl selftest (target < 5000 ms):${SELFTEST%,}"
 	echo "duration: $(awk -v a="$t_start" -v b="$t_end" 'BEGIN { printf "%.0f s", b - a }'); load average at start: $LOAD0, at end: $(cut -d' ' -f1-3 /proc/loadavg)"
 	echo "drop_caches check: the FUSE page cache of the test file was empty after drop_caches in $COLD_OK of $((COLD_OK + COLD_BAD)) FUSE sessions"
 } >>"$OUT/meta.txt"

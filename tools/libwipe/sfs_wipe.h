@@ -150,7 +150,13 @@ struct sfs_wipe_report {
 	double verify_ms;
 	double total_ms;
 
-	char time[32];	 /* when the record was made (RFC 3339 UTC) */
+	char started[32]; /* when the wipe began (RFC 3339 UTC) */
+	char time[32];	  /* when the record was made (RFC 3339 UTC) */
+	/* The backing filesystem's type, device and major:minor, from
+	 * /proc/self/mountinfo ("" when unknown). */
+	char fstype[32];
+	char device[256];
+	char devno[24];
 	char note[256];	 /* e.g. why it was a no-op; "" if nothing */
 	char error[512]; /* "" on success */
 };
@@ -180,8 +186,9 @@ int sfs_wipe_volume(const char *path, const struct sfs_wipe_opts *o,
 
 /* The report as the audit record: one JSON object, one line, no newline
  * ("time" = r->time, "event":"wipe", "prog", "pid", "host", then the
- * report's fields; durations as "*_ms"), malloc'ed; free with free(). NULL
- * on allocation failure. */
+ * report's fields; durations as "*_ms"; "sanitization": the fields of a
+ * NIST SP 800-88 certificate of sanitization, scratchfs-wipe(8)),
+ * malloc'ed; free with free(). NULL on allocation failure. */
 char *sfs_wipe_report_json(const struct sfs_wipe_report *r);
 
 /* "crypto-erase", "overwrite+delete", "delete" or "none". */
