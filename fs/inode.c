@@ -296,8 +296,7 @@ static int take_handle(struct sfs_inode *n)
 static int stat_fd(int fd, struct statx *sx)
 {
 	return statx(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW,
-		     STATX_TYPE | STATX_INO | STATX_NLINK | STATX_BTIME,
-		     sx) < 0
+		     STATX_TYPE | STATX_INO | STATX_NLINK | STATX_BTIME, sx) < 0
 		   ? -errno
 		   : 0;
 }
@@ -476,8 +475,7 @@ static bool is_object(const struct sfs_inode *n, int fd)
 
 /* Whether the parked n is the object open as fd. By handle, the handle
  * tells them apart (it carries a generation). */
-static bool same_object(struct sfs_inode_table *t, struct sfs_inode *n,
-			int fd)
+static bool same_object(struct sfs_inode_table *t, struct sfs_inode *n, int fd)
 {
 	union handle_buf u;
 
@@ -754,8 +752,8 @@ static int reopen_path(struct sfs_inode_table *t, struct sfs_inode *n,
 static int unpark(struct sfs_inode_table *t, struct sfs_inode *n,
 		  unsigned int depth, bool *over)
 {
-	int fd = t->by_path ? reopen_path(t, n, depth, over)
-			    : reopen_handle(t, n);
+	int fd =
+	    t->by_path ? reopen_path(t, n, depth, over) : reopen_handle(t, n);
 	int err = fd < 0 ? fd : 0, ret;
 	bool log = false;
 
@@ -863,6 +861,10 @@ void sfs_itable_unlink_end(struct sfs_inode_table *t)
 		return;
 	in_unlink = false;
 	pthread_rwlock_unlock(&t->unlink_lock);
+	/* _begin may have reopened an entry; a stream of removals may open
+	 * no other fd that would park. */
+	if (over_budget(t))
+		park(t);
 }
 
 void sfs_itable_rename_begin(struct sfs_inode_table *t)

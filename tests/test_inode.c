@@ -113,7 +113,22 @@ static void setup_path_filled(void)
 
 /* Test(inode, name_handle) and Test(inode, name_path), each running
  * body() on its table filled (filled = true) or empty. */
-#define BOTH_WAYS(name, filled, ...)                                           	static void name(void);                                                	Test(inode, name##_handle,                                             	     .init = filled ? setup_filled : setup, .fini = teardown,          	     ##__VA_ARGS__)                                                    	{                                                                      		cr_assert_not(stats().by_path);                                		name();                                                        	}                                                                      	Test(inode, name##_path,                                               	     .init = filled ? setup_path_filled : setup_path,                  	     .fini = teardown, ##__VA_ARGS__)                                  	{                                                                      		cr_assert(stats().by_path);                                    		name();                                                        	}                                                                      	static void name(void)
+#define BOTH_WAYS(name, filled, ...)                                           \
+	static void name(void);                                                \
+	Test(inode, name##_handle, .init = filled ? setup_filled : setup,      \
+	     .fini = teardown, ##__VA_ARGS__)                                  \
+	{                                                                      \
+		cr_assert_not(stats().by_path);                                \
+		name();                                                        \
+	}                                                                      \
+	Test(inode, name##_path,                                               \
+	     .init = filled ? setup_path_filled : setup_path,                  \
+	     .fini = teardown, ##__VA_ARGS__)                                  \
+	{                                                                      \
+		cr_assert(stats().by_path);                                    \
+		name();                                                        \
+	}                                                                      \
+	static void name(void)
 
 static void teardown(void)
 {
@@ -251,6 +266,29 @@ BOTH_WAYS(unlinked_while_parked_stays_open, true)
 	cr_assert_eq(fstat(fd, &st), 0);
 	cr_assert_eq(st.st_nlink, 0);
 	sfs_inode_fd_put(table, inodes[3]);
+}
+
+/* Removals reopen the parked entries they remove, which then keep their
+ * fds until forgotten: others are parked to make room, also when nothing
+ * else opens an fd. */
+BOTH_WAYS(removals_park_others, true)
+{
+	struct sfs_inode *root = sfs_itable_root(table);
+	int rfd = sfs_inode_fd_get(table, root);
+	char name[16];
+
+	cr_assert_geq(rfd, 0);
+	for (int i = 20; i < 30; i++) {
+		cr_assert_lt(inodes[i]->path_fd, 0, "%d not parked", i);
+		name_of(name, sizeof(name), i);
+		sfs_itable_unlink_begin(table, root, rfd, name);
+		cr_assert_eq(unlinkat(rfd, name, 0), 0);
+		sfs_itable_unlink_end(table);
+	}
+	sfs_inode_fd_put(table, root);
+	cr_assert_leq(stats().open, BUDGET, "%zu fds open", stats().open);
+	for (int i = 20; i < 30; i++)
+		cr_assert_geq(inodes[i]->path_fd, 0, "%d lost its fd", i);
 }
 
 BOTH_WAYS(removed_behind_back_is_stale, true)
