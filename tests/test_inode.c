@@ -671,7 +671,7 @@ Test(inode, path_renames_race_reopens, .init = setup_path_filled,
 {
 	struct sfs_inode *x, *y;
 	pthread_t th[3];
-	char name[16];
+	char name[32];
 
 	cr_assert_eq(mkdir(in_dir("x"), 0755), 0);
 	cr_assert_eq(mkdir(in_dir("x/y"), 0755), 0);
