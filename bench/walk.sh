@@ -11,8 +11,9 @@
 # Environment: WALK_FILES=N, BENCH_DIR=DIR (default /var/tmp).
 #
 # It makes a user of its own (useradd) and removes it on exit; /dev/fuse is
-# opened to others while it runs when it is not already (libfuse opens it
-# before fusermount3 mounts), and put back. Everything else lives in one
+# opened to others while the user mounts when it is not already (libfuse
+# opens it before fusermount3 mounts), and put back, under the lock
+# tests/test_user.c takes for the same. Everything else lives in one
 # mkdtemp directory under BENCH_DIR, removed on exit, also on Ctrl-C.
 set -Eeu -o pipefail
 export LC_ALL=C
@@ -45,7 +46,7 @@ cleanup() {
 	set +e
 	[ -n "$MNT" ] && { fusermount3 -u "$MNT" 2>/dev/null || umount -l "$MNT"; }
 	[ -n "$DPID" ] && { sleep 1; kill -KILL "$DPID" 2>/dev/null; wait "$DPID" 2>/dev/null; }
-	[ -n "$FUSE_MODE" ] && chmod "$FUSE_MODE" /dev/fuse
+	close_fuse
 	[ "$USER_MADE" = 1 ] && userdel "$USER_NAME"
 	rm -rf --one-file-system -- "$WORK"
 }
@@ -54,8 +55,19 @@ trap 'exit 130' INT TERM HUP
 
 useradd -M -N -g users -d /nonexistent -s /usr/sbin/nologin "$USER_NAME"
 USER_MADE=1
-mode=$(stat -c %a /dev/fuse)
-case $mode in *66) ;; *) FUSE_MODE=$mode; chmod 666 /dev/fuse ;; esac
+
+open_fuse() {
+	local mode
+	exec 9>/run/lock/sfs-dev-fuse.lock
+	flock 9
+	mode=$(stat -c %a /dev/fuse)
+	case $mode in *66) ;; *) FUSE_MODE=$mode; chmod 666 /dev/fuse ;; esac
+}
+close_fuse() {
+	[ -z "$FUSE_MODE" ] || chmod "$FUSE_MODE" /dev/fuse
+	FUSE_MODE=""
+	exec 9>&-
+}
 : >"$WORK/scratchfs.conf"
 chmod 644 "$WORK/scratchfs.conf"
 
@@ -73,16 +85,17 @@ as() {
 mount_as() {
 	local who=$1 bk=$2 mnt=$3
 	local run=()
-	[ "$who" = root ] || run=(setpriv --reuid="$USER_NAME" --regid=users --clear-groups --)
+	[ "$who" = root ] || { run=(setpriv --reuid="$USER_NAME" --regid=users --clear-groups --); open_fuse; }
 	"${run[@]}" "$SFS" -f -c "$WORK/scratchfs.conf" -o hbi=0 "$bk" "$mnt" \
 		>>"$WORK/daemon-$who.log" 2>&1 &
 	DPID=$!
 	MNT=$mnt
 	for _ in $(seq 200); do
-		as "$who" mountpoint -q "$mnt" && return 0
+		as "$who" mountpoint -q "$mnt" && { close_fuse; return 0; }
 		kill -0 "$DPID" 2>/dev/null || break
 		sleep 0.05
 	done
+	close_fuse
 	cat "$WORK/daemon-$who.log" >&2
 	die "$who could not mount $mnt"
 }
