@@ -20,6 +20,8 @@
 #                         target sits on the same filesystem
 #   BENCH_RESULTS=DIR     where runs are saved (default bench/results)
 #   BENCH_NO_WIPE=1       skip the copy-in RSS and wipe timing rows
+#   BENCH_NO_WALK=1       skip the 300k-file walk as root and as a user
+#                         (bench/walk.sh: parking by handle against by path)
 #   BENCH_QUIET_WAIT=S    before each mount session wait up to S seconds
 #                         (default 30) for the machine to be <= 25% busy
 # Results: BENCH_RESULTS/<timestamp>/ holds raw.csv (one line per
@@ -912,6 +914,16 @@ if [ -x "$CTL" ]; then
 		SELFTEST="$SELFTEST $r $(awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "%.0f ms", (b - a) * 1000 }'),"
 	done
 fi
+
+# What parking by path costs: a cold walk of 300k files (20k quick)
+# mounted by root and by an ordinary user (bench/walk.sh).
+if [ "${BENCH_NO_WALK:-0}" != 1 ]; then
+	walk_files=300000
+	[ "$QUICK" = 1 ] && walk_files=20000
+	WALK_FILES=$walk_files BENCH_DIR=$PARENT "$here/walk.sh" "$BUILD" "$OUT/walk.txt" ||
+		note "walk.sh failed: no walk rows"
+fi
+
 t_end=$(now)
 {
 	echo "scratchfs-ctl selftest (target < 5000 ms):${SELFTEST%,}"
@@ -924,6 +936,10 @@ t_end=$(now)
 	sed 's/^/    /' "$OUT/meta.txt"
 	echo
 	summarize "$OUT"
+	if [ -s "$OUT/walk.txt" ]; then
+		echo
+		sed 's/^/    /' "$OUT/walk.txt"
+	fi
 } >"$OUT/table.md"
 cat "$OUT/table.md"
 note "saved in $OUT"

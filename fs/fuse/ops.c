@@ -101,10 +101,12 @@ static int get_attr(struct sfs_fs *fs, struct sfs_inode *inode, struct stat *st)
 	return 0;
 }
 
-/* Turns an O_PATH fd into a kernel entry (one lookup reference). fd is
- * consumed. Objects on another filesystem (a mount planted in the backing
- * directory) are refused: we never leave the backing filesystem. */
-static int fill_entry(struct sfs_fs *fs, int fd, struct fuse_entry_param *e)
+/* Turns an O_PATH fd on the entry `backing` of dir into a kernel entry
+ * (one lookup reference). fd is consumed. Objects on another filesystem (a
+ * mount planted in the backing directory) are refused: we never leave the
+ * backing filesystem. */
+static int fill_entry(struct sfs_fs *fs, int fd, struct sfs_inode *dir,
+		      const char *backing, struct fuse_entry_param *e)
 {
 	struct sfs_inode *inode;
 	struct stat st;
@@ -118,7 +120,7 @@ static int fill_entry(struct sfs_fs *fs, int fd, struct fuse_entry_param *e)
 		close(fd);
 		return -EXDEV;
 	}
-	inode = sfs_itable_get(fs->inodes, fd, &st);
+	inode = sfs_itable_get(fs->inodes, fd, &st, dir, backing);
 	if (!inode)
 		return -ENOMEM;
 	sfs_file_fix_attr(fs, &st);
@@ -131,15 +133,15 @@ static int fill_entry(struct sfs_fs *fs, int fd, struct fuse_entry_param *e)
 	return 0;
 }
 
-/* The entry `backing` of the directory dir_fd (a held inode fd). */
-static int lookup_at(struct sfs_fs *fs, int dir_fd, const char *backing,
-		     struct fuse_entry_param *e)
+/* The entry `backing` of the directory dir, open as dir_fd (held). */
+static int lookup_at(struct sfs_fs *fs, struct sfs_inode *dir, int dir_fd,
+		     const char *backing, struct fuse_entry_param *e)
 {
 	int fd = openat(dir_fd, backing, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 
 	if (fd < 0)
 		return -errno;
-	return fill_entry(fs, fd, e);
+	return fill_entry(fs, fd, dir, backing, e);
 }
 
 /* Encodes a name for lookup or removal: reserved names do not exist. */
@@ -161,7 +163,7 @@ static void sfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 
 	rc = dfd < 0 ? dfd : encode_existing(fs, dir, name, &en);
 	if (rc == 0)
-		rc = lookup_at(fs, dfd, en.backing, &e);
+		rc = lookup_at(fs, dir, dfd, en.backing, &e);
 	if (dfd >= 0)
 		sfs_inode_fd_put(fs->inodes, dir);
 	if (rc == -ENOENT && fs->timeout > 0) {
@@ -438,7 +440,7 @@ static void make_node(fuse_req_t req, fuse_ino_t parent, const char *name,
 			close(fd);
 	}
 	if (rc == 0)
-		rc = lookup_at(fs, dfd, en.backing, &e);
+		rc = lookup_at(fs, dir, dfd, en.backing, &e);
 	if (rc < 0) {
 		/* Leave nothing half-made behind (the table never saw it). */
 		if (S_ISDIR(mode) && !link)
@@ -500,7 +502,7 @@ static void sfs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 			sfs_nameio_release(fs, dir, &en);
 		goto out;
 	}
-	rc = lookup_at(fs, dfd, en.backing, &e);
+	rc = lookup_at(fs, dir, dfd, en.backing, &e);
 out:
 	if (fd >= 0)
 		sfs_inode_fd_put(fs->inodes, inode);
@@ -523,7 +525,7 @@ static void remove_entry(fuse_req_t req, fuse_ino_t parent, const char *name,
 
 	rc = dfd < 0 ? dfd : encode_existing(fs, dir, name, &en);
 	if (rc == 0) {
-		sfs_itable_unlink_begin(fs->inodes, dfd, en.backing);
+		sfs_itable_unlink_begin(fs->inodes, dir, dfd, en.backing);
 		if (is_dir)
 			rc = sfs_nameio_rmdir(fs, dir, &en);
 		else if (unlinkat(dfd, en.backing, 0) < 0)
@@ -575,12 +577,17 @@ static void sfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		rc = sfs_nameio_prepare_replace(fs, dir, &en, newdir, &newen,
 						&replaced);
 	if (rc == 0) {
+		struct sfs_iname from = {dir, dfd, en.backing};
+		struct sfs_iname to = {newdir, ndfd, newen.backing};
+
 		/* A replaced entry loses a name. */
 		if (replaces)
-			sfs_itable_unlink_begin(fs->inodes, ndfd,
+			sfs_itable_unlink_begin(fs->inodes, newdir, ndfd,
 						newen.backing);
+		sfs_itable_rename_begin(fs->inodes);
 		if (renameat2(dfd, en.backing, ndfd, newen.backing, flags) < 0)
 			rc = -errno;
+		sfs_itable_rename_end(fs->inodes, rc == 0, flags, &from, &to);
 		if (replaces)
 			sfs_itable_unlink_end(fs->inodes);
 	}
@@ -664,7 +671,7 @@ static void sfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	if (!existed)
 		rc = set_owner(req, dfd, en.backing, mode);
 	if (rc == 0)
-		rc = lookup_at(fs, dfd, en.backing, &e);
+		rc = lookup_at(fs, dir, dfd, en.backing, &e);
 	if (rc < 0) {
 		if (!existed) {
 			unlinkat(dfd, en.backing, 0);
@@ -958,7 +965,7 @@ static ssize_t add_entry(fuse_req_t req, struct sfs_inode *dir,
 						  de->d_off);
 	if (!is_dot_or_dotdot(de->d_name)) {
 		/* The stream's own fd: the inode's may be parked. */
-		rc = lookup_at(fs, dirfd(d->dp), de->d_name, &e);
+		rc = lookup_at(fs, dir, dirfd(d->dp), de->d_name, &e);
 		if (rc == -ENOENT || rc == -EXDEV)
 			return 0; /* raced with an unlink, or a mount point */
 		if (rc < 0)
