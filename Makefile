@@ -41,26 +41,35 @@ SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all \
 
 LIB_SRCS  := $(wildcard $(addsuffix /*.c,$(addprefix fs/,$(LAYERS))))
 # Tools: each tools/NAME/ holds one program, build/scratchfs-NAME, whose main
-# is tools/NAME/scratchfs-NAME.c; the wipe engine that three of them share
-# is tools/libwipe/ (build/libsfswipe.a).
+# is tools/NAME/scratchfs-NAME.c. What several share is a tools/libNAME/
+# (build/libsfstoolshared.a): the wipe engine (libwipe: wipe, run, volumed,
+# the Slurm plugin) and one daemon per volume with its directories
+# (libplugin: volumed and the Slurm plugin).
 TOOL_MAINS    := $(wildcard tools/*/scratchfs-*.c)
 TOOL_NAMES    := $(patsubst tools/%/,%,$(dir $(TOOL_MAINS)))
-WIPE_SRCS     := $(wildcard tools/libwipe/*.c)
+SHARED_DIRS   := $(wildcard tools/lib*)
+SHARED_SRCS   := $(wildcard $(SHARED_DIRS:%=%/*.c))
 # The tools' own code (not their mains), for the tests.
 TOOL_OWN_SRCS := $(filter-out $(TOOL_MAINS),$(wildcard $(TOOL_NAMES:%=tools/%/*.c)))
 # Tests: every tests/*/test_NAME.c is build/tests/test_NAME; tests/lib/ is
 # what they share.
 TEST_SRCS := $(sort $(shell find tests -name 'test_*.c' -type f))
 TEST_UTIL := $(wildcard tests/lib/*.c)
+# The Slurm SPANK plugin: tools/slurm/ (a plugin, not a scratchfs-NAME
+# program), tested by tests/slurm/test_slurm.c.
+SLURM_SRCS      := $(wildcard tools/slurm/*.c)
+MULTIARCH       := $(shell $(CC) -print-multiarch 2>/dev/null)
+SLURM_PLUGINDIR ?= $(if $(shell pkg-config --exists slurm 2>/dev/null && echo y),$(shell pkg-config --variable=libdir slurm)/slurm,/usr/lib/$(MULTIARCH)/slurm-wlm)
 
 # $(call objs,BUILDDIR,SOURCES)
 objs = $(patsubst %.c,$(1)/%.o,$(2))
 
 LIB_OBJS   = $(call objs,$(BUILD),$(LIB_SRCS))
-WIPE_LIB   = $(BUILD)/libsfswipe.a
+SHARED_LIB = $(BUILD)/libsfstoolshared.a
 TOOL_BINS  = $(TOOL_NAMES:%=$(BUILD)/scratchfs-%)
 TEST_BINS  = $(addprefix $(BUILD)/tests/,$(basename $(notdir $(TEST_SRCS))))
 BINS       = $(BUILD)/scratchfs $(TOOL_BINS)
+SLURM_PLUGIN = $(BUILD)/spank_scratchfs.so
 # scratchfs-run is a user command (section 1), installed to BINDIR; the
 # rest are for root, in SBINDIR.
 USER_BINS  = $(BUILD)/scratchfs-run
@@ -75,15 +84,15 @@ ADMIN_BINS = $(filter-out $(USER_BINS),$(BINS))
 .SECONDARY:
 .SECONDEXPANSION:
 
-all: $(BINS)
+all: $(BINS) $(SLURM_PLUGIN)
 
 deps:
 	@tools/install-deps.sh
 
 # A tool's private header sits beside its sources; the tools and the tests
 # also see the wipe engine's, the tests every tool's and their own library.
-$(BUILD)/tools/%.o: CPPFLAGS += -Itools/libwipe
-$(BUILD)/tests/%.o: CPPFLAGS += -Itests/lib -Itools/libwipe \
+$(BUILD)/tools/%.o: CPPFLAGS += $(SHARED_DIRS:%=-I%)
+$(BUILD)/tests/%.o: CPPFLAGS += -Itests/lib $(SHARED_DIRS:%=-I%) \
                                 $(TOOL_NAMES:%=-Itools/%)
 
 $(BUILD)/%.o: %.c
@@ -94,7 +103,7 @@ $(BUILD)/%.o: %.c
 $(BUILD)/libscratchfs.a: $(LIB_OBJS)
 	$(AR) rcs $@ $^
 
-$(BUILD)/libsfswipe.a: $(call objs,$(BUILD),$(WIPE_SRCS))
+$(SHARED_LIB): $(call objs,$(BUILD),$(SHARED_SRCS))
 	$(AR) rcs $@ $^
 
 $(BUILD)/tests/libsfstools.a: $(call objs,$(BUILD),$(TOOL_OWN_SRCS))
@@ -104,17 +113,53 @@ $(BUILD)/scratchfs: $(BUILD)/fs/main.o $(BUILD)/libscratchfs.a
 	$(CC) $(CFLAGS) $(EXTRA_CFLAGS) -o $@ $^ $(PKG_LIBS)
 
 $(TOOL_BINS): $(BUILD)/scratchfs-%: $$(call objs,$(BUILD),$$(wildcard tools/%/*.c)) \
-              $(WIPE_LIB) $(BUILD)/libscratchfs.a
+              $(SHARED_LIB) $(BUILD)/libscratchfs.a
 	$(CC) $(CFLAGS) $(EXTRA_CFLAGS) -o $@ $^ $(PKG_LIBS) $(TOOL_PKG_LIBS)
 
 # build/tests/test_NAME from tests/*/test_NAME.c, whichever folder it is in.
 $(foreach t,$(TEST_SRCS),$(eval TEST_SRC_$(basename $(notdir $(t))) := $(t)))
-$(TEST_BINS): $(BUILD)/tests/%: $$(call objs,$(BUILD),$$(TEST_SRC_$$*)) \
+$(filter-out $(BUILD)/tests/test_slurm,$(TEST_BINS)): $(BUILD)/tests/%: $$(call objs,$(BUILD),$$(TEST_SRC_$$*)) \
               $(call objs,$(BUILD),$(TEST_UTIL)) $(BUILD)/tests/libsfstools.a \
-              $(WIPE_LIB) $(BUILD)/libscratchfs.a
+              $(SHARED_LIB) $(BUILD)/libscratchfs.a
 	$(CC) $(CFLAGS) $(EXTRA_CFLAGS) -o $@ $^ $(PKG_LIBS) $(TOOL_PKG_LIBS) $(TEST_LIBS)
 
-test: $(BINS) $(TEST_BINS)
+# slurmd and slurmstepd dlopen the plugin, so it and the libraries it links
+# are built again as position-independent code into $(BUILD)/pic, without
+# EXTRA_CFLAGS: a sanitized shared object cannot be loaded into an
+# unsanitized slurmd. Only the plugin's own symbols are exported.
+PIC_LIB_OBJS = $(call objs,$(BUILD)/pic,$(LIB_SRCS) $(SHARED_SRCS))
+
+$(BUILD)/pic/%.o: %.c | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(STD) $(WARN) $(CFLAGS) -fPIC $(CPPFLAGS) $(SHARED_DIRS:%=-I%) \
+		-DSFS_SBINDIR='"$(SBINDIR)"' $(PKG_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/pic/libsfs.a: $(PIC_LIB_OBJS)
+	$(AR) rcs $@ $^
+
+$(SLURM_PLUGIN): $(call objs,$(BUILD)/pic,$(SLURM_SRCS)) $(BUILD)/pic/libsfs.a tools/slurm/exports.map
+	$(CC) $(CFLAGS) -shared -o $@ $(filter %.o %.a,$^) \
+		-Wl,--version-script=tools/slurm/exports.map -Wl,--as-needed \
+		$(PKG_LIBS) $(TOOL_PKG_LIBS)
+
+# The test against a real slurmctld and slurmd also calls the plugin's
+# code directly (tools/slurm/ without the SPANK glue).
+$(BUILD)/tests/slurm/%.o: CPPFLAGS += -Itools/slurm
+$(BUILD)/tests/test_slurm: $(BUILD)/tests/slurm/test_slurm.o \
+              $(call objs,$(BUILD),$(filter-out %/spank_scratchfs.c,$(SLURM_SRCS))) \
+              $(call objs,$(BUILD),$(TEST_UTIL)) $(BUILD)/tests/libsfstools.a \
+              $(SHARED_LIB) $(BUILD)/libscratchfs.a | $(SLURM_PLUGIN)
+	$(CC) $(CFLAGS) $(EXTRA_CFLAGS) -o $@ $^ $(PKG_LIBS) $(TOOL_PKG_LIBS) $(TEST_LIBS)
+
+# An LD_PRELOAD library that breaks the real binaries on purpose
+# (tests/shim/sfs_shim.c; test_selftest), built without sanitizers.
+SHIM = $(BUILD)/tests/sfs_shim.so
+$(SHIM): tests/shim/sfs_shim.c | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(STD) $(WARN) -O2 -g -fPIC -shared $(CPPFLAGS) $(PKG_CFLAGS) \
+		-o $@ $< $(PKG_LIBS) -ldl
+
+test: $(BINS) $(TEST_BINS) $(SHIM)
 	@tools/run-tests.sh $(BUILD)
 
 # A folder includes only the headers of its own layer and those below.
@@ -146,7 +191,8 @@ bench: deps
 # Run `systemctl daemon-reload` afterwards. uninstall removes what install
 # put there: the config only while it is unchanged, the config directory
 # only when empty (a node key file keeps it).
-install: $(BINS)
+install: $(BINS) $(SLURM_PLUGIN)
+	install -Dm755 $(SLURM_PLUGIN) $(DESTDIR)$(SLURM_PLUGINDIR)/$(notdir $(SLURM_PLUGIN))
 	for b in $(notdir $(ADMIN_BINS)); do \
 		install -Dm755 $(BUILD)/$$b $(DESTDIR)$(SBINDIR)/$$b || exit 1; \
 	done
@@ -170,6 +216,7 @@ install: $(BINS)
 uninstall:
 	rm -f $(addprefix $(DESTDIR)$(SBINDIR)/,$(notdir $(ADMIN_BINS)))
 	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,$(notdir $(USER_BINS)))
+	rm -f $(DESTDIR)$(SLURM_PLUGINDIR)/$(notdir $(SLURM_PLUGIN))
 	rm -f $(foreach m,$(MAN_PAGES),$(DESTDIR)$(MANDIR)/man$(subst .,,$(suffix $(m)))/$(notdir $(m)))
 	rm -f $(addprefix $(DESTDIR)$(UNITDIR)/,$(notdir $(UNITS)))
 	if cmp -s conf/scratchfs.conf $(DESTDIR)$(SYSCONFDIR)/scratchfs/scratchfs.conf; then \

@@ -20,6 +20,8 @@
 #                         target sits on the same filesystem
 #   BENCH_RESULTS=DIR     where runs are saved (default bench/results)
 #   BENCH_NO_WIPE=1       skip the copy-in RSS and wipe timing rows
+#   BENCH_NO_WALK=1       skip the 300k-file walk as root and as a user
+#                         (bench/walk.sh: parking by handle against by path)
 #   BENCH_QUIET_WAIT=S    before each mount session wait up to S seconds
 #                         (default 30) for the machine to be <= 25% busy
 # Results: BENCH_RESULTS/<timestamp>/ holds raw.csv (one line per
@@ -899,8 +901,32 @@ if [ "${BENCH_NO_WIPE:-0}" != 1 ]; then
 	fi
 fi
 
+# scratchfs-ctl selftest on the bench's disk: its wall time against the
+# 5 s target (doc/scratchfs-ctl.8), each run's checks in selftest-N.json.
+CTL=$BUILD/scratchfs-ctl
+SELFTEST=" not built"
+if [ -x "$CTL" ]; then
+	SELFTEST=""
+	for i in $(seq "$REPS"); do
+		t0=$(now)
+		if "$CTL" selftest -c "$CONF" --backing-root "$WORK" --json \
+			>"$OUT/selftest-$i.json" 2>>"$OUT/selftest.err"; then r=pass; else r=FAIL; fi
+		SELFTEST="$SELFTEST $r $(awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "%.0f ms", (b - a) * 1000 }'),"
+	done
+fi
+
+# What parking by path costs: a cold walk of 300k files (20k quick)
+# mounted by root and by an ordinary user (bench/walk.sh).
+if [ "${BENCH_NO_WALK:-0}" != 1 ]; then
+	walk_files=300000
+	[ "$QUICK" = 1 ] && walk_files=20000
+	WALK_FILES=$walk_files BENCH_DIR=$PARENT "$here/walk.sh" "$BUILD" "$OUT/walk.txt" ||
+		note "walk.sh failed: no walk rows"
+fi
+
 t_end=$(now)
 {
+	echo "scratchfs-ctl selftest (target < 5000 ms):${SELFTEST%,}"
 	echo "duration: $(awk -v a="$t_start" -v b="$t_end" 'BEGIN { printf "%.0f s", b - a }'); load average at start: $LOAD0, at end: $(cut -d' ' -f1-3 /proc/loadavg)"
 	echo "drop_caches check: the FUSE page cache of the test file was empty after drop_caches in $COLD_OK of $((COLD_OK + COLD_BAD)) FUSE sessions"
 } >>"$OUT/meta.txt"
@@ -910,6 +936,10 @@ t_end=$(now)
 	sed 's/^/    /' "$OUT/meta.txt"
 	echo
 	summarize "$OUT"
+	if [ -s "$OUT/walk.txt" ]; then
+		echo
+		sed 's/^/    /' "$OUT/walk.txt"
+	fi
 } >"$OUT/table.md"
 cat "$OUT/table.md"
 note "saved in $OUT"

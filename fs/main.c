@@ -256,8 +256,8 @@ static void presize_fd_table(int fd, size_t limit)
 
 /* Lets the inode table close the fds of unused entries once they would
  * take more than the open-file limit less a reserve (at most half the
- * limit) for fds it does not count. Without handles every entry keeps its
- * fd, as logged. */
+ * limit) for fds it does not count. They are reopened by file handle where
+ * the daemon may (CAP_DAC_READ_SEARCH), else by path. */
 static void enable_parking(struct sfs_fs *fs, const struct sfs_config *cfg)
 {
 	struct sfs_inode *root = sfs_itable_root(fs->inodes);
@@ -277,17 +277,13 @@ static void enable_parking(struct sfs_fs *fs, const struct sfs_config *cfg)
 	presize_fd_table(root_fd, limit);
 	/* open_by_handle_at() takes no O_PATH fd. */
 	mount_fd = openat(root_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	rc = mount_fd < 0 ? -errno : 0;
 	sfs_inode_fd_put(fs->inodes, root);
-	if (rc == 0)
-		rc = sfs_itable_enable_parking(fs->inodes, mount_fd,
-					       limit - reserve);
+	rc = sfs_itable_enable_parking(fs->inodes, mount_fd, limit - reserve);
 	if (rc < 0)
-		sfs_log(LOG_WARNING,
-			"cannot reopen backing files by handle (%s): every "
-			"entry the kernel caches keeps a descriptor, and more "
-			"than about %zu of them fail with EMFILE",
-			strerror(-rc), limit - reserve);
+		sfs_log(LOG_INFO,
+			"no file handles (%s): unused entries are reopened by "
+			"path",
+			strerror(-rc));
 }
 
 /* Whether path is dir or lies under it (both real paths). */

@@ -6,8 +6,9 @@
 # The daemon's library is one folder a layer, lowest first (LAYERS below):
 # fs/LAYER/*.c and include/LAYER/*.h may include the headers of their own
 # layer and of the layers below it, never of one above. fs/main.c wires
-# them all. A tool (tools/NAME/) may use every layer, the shared wipe
-# engine (tools/libwipe/) and its own folder, never another tool's.
+# them all. A tool (tools/NAME/) may use every layer, the libraries the
+# tools share (tools/libNAME/: the wipe engine, the plugins' volume daemons)
+# and its own folder, never another tool's.
 # The tests may include anything.
 set -u
 cd "$(dirname "$0")/.." || exit 2
@@ -43,7 +44,7 @@ allowed() {
 	fs | tools/*)
 		case "$to" in
 		include/*) return 0 ;;
-		"$from" | tools/libwipe) return 0 ;;
+		"$from" | tools/lib*) return 0 ;;
 		esac
 		return 1
 		;;

@@ -13,10 +13,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <fuse_lowlevel.h>
+#include <linux/fs.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -99,10 +101,12 @@ static int get_attr(struct sfs_fs *fs, struct sfs_inode *inode, struct stat *st)
 	return 0;
 }
 
-/* Turns an O_PATH fd into a kernel entry (one lookup reference). fd is
- * consumed. Objects on another filesystem (a mount planted in the backing
- * directory) are refused: we never leave the backing filesystem. */
-static int fill_entry(struct sfs_fs *fs, int fd, struct fuse_entry_param *e)
+/* Turns an O_PATH fd on the entry `backing` of dir into a kernel entry
+ * (one lookup reference). fd is consumed. Objects on another filesystem (a
+ * mount planted in the backing directory) are refused: we never leave the
+ * backing filesystem. */
+static int fill_entry(struct sfs_fs *fs, int fd, struct sfs_inode *dir,
+		      const char *backing, struct fuse_entry_param *e)
 {
 	struct sfs_inode *inode;
 	struct stat st;
@@ -116,7 +120,7 @@ static int fill_entry(struct sfs_fs *fs, int fd, struct fuse_entry_param *e)
 		close(fd);
 		return -EXDEV;
 	}
-	inode = sfs_itable_get(fs->inodes, fd, &st);
+	inode = sfs_itable_get(fs->inodes, fd, &st, dir, backing);
 	if (!inode)
 		return -ENOMEM;
 	sfs_file_fix_attr(fs, &st);
@@ -129,15 +133,15 @@ static int fill_entry(struct sfs_fs *fs, int fd, struct fuse_entry_param *e)
 	return 0;
 }
 
-/* The entry `backing` of the directory dir_fd (a held inode fd). */
-static int lookup_at(struct sfs_fs *fs, int dir_fd, const char *backing,
-		     struct fuse_entry_param *e)
+/* The entry `backing` of the directory dir, open as dir_fd (held). */
+static int lookup_at(struct sfs_fs *fs, struct sfs_inode *dir, int dir_fd,
+		     const char *backing, struct fuse_entry_param *e)
 {
 	int fd = openat(dir_fd, backing, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 
 	if (fd < 0)
 		return -errno;
-	return fill_entry(fs, fd, e);
+	return fill_entry(fs, fd, dir, backing, e);
 }
 
 /* Encodes a name for lookup or removal: reserved names do not exist. */
@@ -159,7 +163,7 @@ static void sfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 
 	rc = dfd < 0 ? dfd : encode_existing(fs, dir, name, &en);
 	if (rc == 0)
-		rc = lookup_at(fs, dfd, en.backing, &e);
+		rc = lookup_at(fs, dir, dfd, en.backing, &e);
 	if (dfd >= 0)
 		sfs_inode_fd_put(fs->inodes, dir);
 	if (rc == -ENOENT && fs->timeout > 0) {
@@ -436,7 +440,7 @@ static void make_node(fuse_req_t req, fuse_ino_t parent, const char *name,
 			close(fd);
 	}
 	if (rc == 0)
-		rc = lookup_at(fs, dfd, en.backing, &e);
+		rc = lookup_at(fs, dir, dfd, en.backing, &e);
 	if (rc < 0) {
 		/* Leave nothing half-made behind (the table never saw it). */
 		if (S_ISDIR(mode) && !link)
@@ -498,7 +502,7 @@ static void sfs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 			sfs_nameio_release(fs, dir, &en);
 		goto out;
 	}
-	rc = lookup_at(fs, dfd, en.backing, &e);
+	rc = lookup_at(fs, dir, dfd, en.backing, &e);
 out:
 	if (fd >= 0)
 		sfs_inode_fd_put(fs->inodes, inode);
@@ -521,7 +525,7 @@ static void remove_entry(fuse_req_t req, fuse_ino_t parent, const char *name,
 
 	rc = dfd < 0 ? dfd : encode_existing(fs, dir, name, &en);
 	if (rc == 0) {
-		sfs_itable_unlink_begin(fs->inodes, dfd, en.backing);
+		sfs_itable_unlink_begin(fs->inodes, dir, dfd, en.backing);
 		if (is_dir)
 			rc = sfs_nameio_rmdir(fs, dir, &en);
 		else if (unlinkat(dfd, en.backing, 0) < 0)
@@ -573,12 +577,17 @@ static void sfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		rc = sfs_nameio_prepare_replace(fs, dir, &en, newdir, &newen,
 						&replaced);
 	if (rc == 0) {
+		struct sfs_iname from = {dir, dfd, en.backing};
+		struct sfs_iname to = {newdir, ndfd, newen.backing};
+
 		/* A replaced entry loses a name. */
 		if (replaces)
-			sfs_itable_unlink_begin(fs->inodes, ndfd,
+			sfs_itable_unlink_begin(fs->inodes, newdir, ndfd,
 						newen.backing);
+		sfs_itable_rename_begin(fs->inodes);
 		if (renameat2(dfd, en.backing, ndfd, newen.backing, flags) < 0)
 			rc = -errno;
+		sfs_itable_rename_end(fs->inodes, rc == 0, flags, &from, &to);
 		if (replaces)
 			sfs_itable_unlink_end(fs->inodes);
 	}
@@ -662,7 +671,7 @@ static void sfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	if (!existed)
 		rc = set_owner(req, dfd, en.backing, mode);
 	if (rc == 0)
-		rc = lookup_at(fs, dfd, en.backing, &e);
+		rc = lookup_at(fs, dir, dfd, en.backing, &e);
 	if (rc < 0) {
 		if (!existed) {
 			unlinkat(dfd, en.backing, 0);
@@ -956,7 +965,7 @@ static ssize_t add_entry(fuse_req_t req, struct sfs_inode *dir,
 						  de->d_off);
 	if (!is_dot_or_dotdot(de->d_name)) {
 		/* The stream's own fd: the inode's may be parked. */
-		rc = lookup_at(fs, dirfd(d->dp), de->d_name, &e);
+		rc = lookup_at(fs, dir, dirfd(d->dp), de->d_name, &e);
 		if (rc == -ENOENT || rc == -EXDEV)
 			return 0; /* raced with an unlink, or a mount point */
 		if (rc < 0)
@@ -1189,6 +1198,9 @@ static void sfs_init(void *userdata, struct fuse_conn_info *conn)
 		fs->writeback = false;
 	if (conn->capable & FUSE_CAP_CACHE_SYMLINKS)
 		conn->want |= FUSE_CAP_CACHE_SYMLINKS;
+	/* chattr on directories too (sfs_ioctl). */
+	if (conn->capable & FUSE_CAP_IOCTL_DIR)
+		conn->want |= FUSE_CAP_IOCTL_DIR;
 	/* ACLs as on the disk: the kernel enforces them and leaves the umask
 	 * to us (creation_mode), since a default ACL replaces it. */
 	if (fs->posix_acl && (conn->capable & FUSE_CAP_POSIX_ACL) &&
@@ -1207,6 +1219,104 @@ static void sfs_init(void *userdata, struct fuse_conn_info *conn)
 	/* Requests are read, never spliced, so fuseio.c sees every header. */
 	conn->want &= ~FUSE_CAP_SPLICE_READ;
 	conn->max_write = (unsigned int)fs->max_write;
+}
+
+/* Inode flags (chattr, lsattr) on the backing file or directory: the flag
+ * word (FS_IOC_GETFLAGS, FS_IOC_SETFLAGS) and the struct fsxattr form the
+ * kernel reads first (FS_IOC_FSGETXATTR, FS_IOC_FSSETXATTR). The kernel
+ * has checked the caller's right to change them (CAP_LINUX_IMMUTABLE for
+ * immutable and append-only). Returns the argument's size, 0 for another
+ * command. */
+static size_t flags_arg_size(unsigned int cmd)
+{
+	switch (cmd) {
+	case FS_IOC_GETFLAGS:
+	case FS_IOC_SETFLAGS:
+		return sizeof(int);
+	case FS_IOC_FSGETXATTR:
+	case FS_IOC_FSSETXATTR:
+		return sizeof(struct fsxattr);
+	default:
+		return 0;
+	}
+}
+
+/* Blocks are rewritten in place, and with the writeback cache so are plain
+ * files: an append-only backing file would refuse writes the mount must
+ * make. */
+static bool sets_append_only(const struct sfs_fs *fs, unsigned int cmd,
+			     const void *arg)
+{
+	int flags;
+	struct fsxattr fx;
+
+	if (!fs->encrypted && !fs->writeback)
+		return false;
+	if (cmd == FS_IOC_SETFLAGS) {
+		memcpy(&flags, arg, sizeof(flags));
+		return flags & FS_APPEND_FL;
+	}
+	if (cmd == FS_IOC_FSSETXATTR) {
+		memcpy(&fx, arg, sizeof(fx));
+		return fx.fsx_xflags & FS_XFLAG_APPEND;
+	}
+	return false;
+}
+
+static void sfs_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd,
+		      void *arg, struct fuse_file_info *fi, unsigned int flags,
+		      const void *in_buf, size_t in_bufsz, size_t out_bufsz)
+{
+	struct sfs_fs *fs = fs_of(req);
+	struct sfs_inode *inode = inode_of(req, ino);
+	size_t size = flags_arg_size(cmd);
+	bool set = cmd == FS_IOC_SETFLAGS || cmd == FS_IOC_FSSETXATTR;
+	union {
+		int flags;
+		struct fsxattr fx;
+	} buf = {0};
+	struct sfs_fdpath p;
+	struct stat st;
+	int fd, pfd, rc = 0;
+
+	(void)arg;
+	(void)fi;
+	if (flags & FUSE_IOCTL_COMPAT || size == 0)
+		rc = -ENOTTY;
+	else if (set ? in_bufsz < size : out_bufsz < size)
+		rc = -EINVAL;
+	else if (set)
+		memcpy(&buf, in_buf, size);
+	if (rc == 0 && set && sets_append_only(fs, cmd, &buf))
+		rc = -EOPNOTSUPP;
+	if (rc) {
+		reply_rc(req, rc);
+		return;
+	}
+	pfd = sfs_inode_fd_get(fs->inodes, inode);
+	if (pfd < 0) {
+		reply_rc(req, pfd);
+		return;
+	}
+	/* Only files and directories: opening anything else could open a
+	 * device. */
+	if (fstat(pfd, &st) < 0)
+		rc = -errno;
+	else if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
+		rc = -ENOTTY;
+	fd = rc ? -1
+		: open(sfs_fdpath(&p, pfd), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (!rc && fd < 0)
+		rc = -errno;
+	sfs_inode_fd_put(fs->inodes, inode);
+	if (!rc && ioctl(fd, cmd, &buf) < 0)
+		rc = -errno;
+	if (fd >= 0)
+		close(fd);
+	if (rc)
+		reply_rc(req, rc);
+	else
+		fuse_reply_ioctl(req, 0, set ? NULL : &buf, set ? 0 : size);
 }
 
 static const struct fuse_lowlevel_ops all_ops = {
@@ -1245,6 +1355,7 @@ static const struct fuse_lowlevel_ops all_ops = {
     .getxattr = sfs_getxattr,
     .listxattr = sfs_listxattr,
     .removexattr = sfs_removexattr,
+    .ioctl = sfs_ioctl,
 };
 
 void sfs_ops_fill(struct fuse_lowlevel_ops *ops, bool xattrs)

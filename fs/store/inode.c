@@ -12,12 +12,21 @@
  * in use is skipped, the others are parked. New inodes join just behind the
  * hand, so the hand reaches them last. Budget checks happen only where an
  * fd is opened, so a table under budget costs nothing but counters.
+ *
+ * By path, every inode knows the directory it was last seen in and its
+ * backing name there (lookups, listings and renames through the mount keep
+ * them current), and a parked one is reopened from its parent's fd, the
+ * parent reopened the same way first when it is parked too. A parent stays
+ * allocated while an inode names it, also after the kernel forgot it.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdatomic.h>
+#include <stdio.h> /* RENAME_EXCHANGE */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "sfs_inode.h"
@@ -26,18 +35,28 @@
 /* Most fds one park pass closes; it parks down to this far below the
  * budget, so passes run about once per PARK_BATCH fds opened. */
 #define PARK_BATCH 32U
+/* Most parked directories one reopen by path walks up through (a deeper
+ * chain, or a loop made behind the mount's back, is ESTALE). */
+#define WALK_MAX 4096U
+/* Reopens by path retried when the entry's name changed meanwhile. */
+#define WALK_TRIES 4
 
 struct sfs_inode_table {
 	/* Shared by removals of names, exclusive for park passes: a pass
 	 * never runs between a removal's check and the removal itself.
 	 * Prefers writers, so a stream of unlinks cannot starve parking. */
 	pthread_rwlock_t unlink_lock;
+	/* Shared by reopens by path, exclusive for renames: a walk never sees
+	 * a backing name moved but not yet recorded. */
+	pthread_rwlock_t names_lock;
 	pthread_mutex_t mutex; /* before any inode's fd_lock */
 	struct sfs_inode **buckets;
 	size_t nbuckets; /* power of two */
 	size_t count;
 	struct sfs_inode *hand; /* the ring's clock hand; NULL when empty */
-	int mount_fd;		/* -1: parking off */
+	int mount_fd;		/* for open_by_handle_at; -1 by path */
+	bool parking;
+	bool by_path;
 	size_t max_fds;
 	bool handle_warned; /* table mutex */
 	atomic_bool park_noted;
@@ -76,6 +95,7 @@ static void inode_destroy(struct sfs_inode *inode)
 	if (inode->path_fd >= 0)
 		close(inode->path_fd);
 	free(inode->handle);
+	free(inode->name);
 	pthread_mutex_destroy(&inode->fd_lock);
 	pthread_rwlock_destroy(&inode->content);
 	pthread_mutex_destroy(&inode->meta_lock);
@@ -84,7 +104,8 @@ static void inode_destroy(struct sfs_inode *inode)
 	memset(inode->file_id, 0, sizeof(inode->file_id));
 }
 
-/* Frees an inode already out of the hash and the ring. */
+/* Frees an inode already out of the hash and the ring, whose parent was
+ * released. */
 static void inode_free(struct sfs_inode_table *t, struct sfs_inode *inode)
 {
 	if (inode->path_fd >= 0)
@@ -114,6 +135,7 @@ struct sfs_inode_table *sfs_itable_new(int root_fd, const struct stat *st)
 	pthread_rwlockattr_setkind_np(
 	    &attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
 	pthread_rwlock_init(&t->unlink_lock, &attr);
+	pthread_rwlock_init(&t->names_lock, &attr);
 	pthread_rwlockattr_destroy(&attr);
 	pthread_mutex_init(&t->mutex, NULL);
 	t->mount_fd = -1;
@@ -139,6 +161,7 @@ void sfs_itable_free(struct sfs_inode_table *t)
 	if (t->mount_fd >= 0)
 		close(t->mount_fd);
 	pthread_mutex_destroy(&t->mutex);
+	pthread_rwlock_destroy(&t->names_lock);
 	pthread_rwlock_destroy(&t->unlink_lock);
 	free(t->buckets);
 	free(t);
@@ -192,7 +215,7 @@ static struct sfs_inode *find(struct sfs_inode_table *t, dev_t dev, ino_t ino)
 /* Ring insertion just behind the hand; mutex held. */
 static void ring_add(struct sfs_inode_table *t, struct sfs_inode *n)
 {
-	if (t->mount_fd < 0 || n->in_ring || n->pinned || n->doomed)
+	if (!t->parking || n->in_ring || n->pinned || n->doomed)
 		return;
 	if (!t->hand) {
 		n->ring_next = n->ring_prev = n;
@@ -223,7 +246,7 @@ static void ring_del(struct sfs_inode_table *t, struct sfs_inode *n)
 
 static bool over_budget(struct sfs_inode_table *t)
 {
-	return t->mount_fd >= 0 &&
+	return t->parking &&
 	       atomic_load(&t->nopen) + atomic_load(&t->nother) > t->max_fds;
 }
 
@@ -270,11 +293,30 @@ static int take_handle(struct sfs_inode *n)
 	return 0;
 }
 
+/* Device, inode number, type, link count and birth time of the object open
+ * as fd; -errno. */
+static int stat_fd(int fd, struct statx *sx)
+{
+	return statx(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW,
+		     STATX_TYPE | STATX_INO | STATX_NLINK | STATX_BTIME, sx) < 0
+		   ? -errno
+		   : 0;
+}
+
+/* The birth time in ns + 1, 0 when the filesystem keeps none. */
+static uint64_t btime_of(const struct statx *sx)
+{
+	if (!(sx->stx_mask & STATX_BTIME))
+		return 0;
+	return (uint64_t)sx->stx_btime.tv_sec * 1000000000ULL +
+	       sx->stx_btime.tv_nsec + 1;
+}
+
 /* Looks at the inode under the hand (both locks held) and moves the hand
  * on. Returns the fd to close when it parked it, else -1. */
 static int clock_step(struct sfs_inode_table *t, struct sfs_inode *n)
 {
-	struct stat st;
+	struct statx sx;
 	int rc, fd;
 
 	if (n->users > 0 || n->referenced) {
@@ -282,14 +324,17 @@ static int clock_step(struct sfs_inode_table *t, struct sfs_inode *n)
 		t->hand = n->ring_next;
 		return -1;
 	}
-	/* An object without a name could not be reopened by handle. */
-	if (fstatat(n->path_fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) <
-		0 ||
-	    st.st_nlink == 0) {
+	/* An object without a name could not be reopened. */
+	if (stat_fd(n->path_fd, &sx) < 0 || sx.stx_nlink == 0) {
 		pin(t, n);
 		return -1;
 	}
-	if (!n->handle && (rc = take_handle(n)) < 0) {
+	/* By path it needs a name known; it rejoins the ring with one. */
+	if (t->by_path && !n->parent) {
+		ring_del(t, n);
+		return -1;
+	}
+	if (!t->by_path && !n->handle && (rc = take_handle(n)) < 0) {
 		if (!t->handle_warned)
 			sfs_log(LOG_WARNING,
 				"cannot take a file handle (%s): such entries "
@@ -299,6 +344,7 @@ static int clock_step(struct sfs_inode_table *t, struct sfs_inode *n)
 		pin(t, n);
 		return -1;
 	}
+	n->btime = btime_of(&sx);
 	fd = n->path_fd;
 	n->path_fd = -1;
 	ring_del(t, n);
@@ -322,8 +368,8 @@ static void park(struct sfs_inode_table *t)
 	if (!atomic_exchange(&t->park_noted, true))
 		sfs_log(LOG_INFO,
 			"over %zu open descriptors: closing those of unused "
-			"entries (reopened by handle when needed)",
-			t->max_fds);
+			"entries (reopened by %s when needed)",
+			t->max_fds, t->by_path ? "path" : "handle");
 	pthread_rwlock_wrlock(&t->unlink_lock);
 	pthread_mutex_lock(&t->mutex);
 	/* Two turns of the ring at most: the first may only clear
@@ -349,7 +395,7 @@ static void park(struct sfs_inode_table *t)
 /* Opens n's object from its handle and checks it is still n: handles
  * carry a generation, this also guards against a filesystem whose do not.
  * Returns the fd or -errno. */
-static int reopen(struct sfs_inode_table *t, struct sfs_inode *n)
+static int reopen_handle(struct sfs_inode_table *t, struct sfs_inode *n)
 {
 	struct stat st;
 	int fd, rc;
@@ -387,37 +433,56 @@ int sfs_itable_enable_parking(struct sfs_inode_table *t, int mount_fd,
 			      size_t max_fds)
 {
 	struct sfs_inode probe;
-	int rc, fd;
+	int rc = -EBADF, fd;
 
-	/* The root's own handle shows whether handles work at all. */
-	memset(&probe, 0, sizeof(probe));
-	probe.path_fd = t->root.path_fd;
-	probe.dev = t->root.dev;
-	probe.ino = t->root.ino;
-	probe.type = t->root.type;
-	rc = take_handle(&probe);
 	t->mount_fd = mount_fd;
-	if (rc == 0) {
-		fd = reopen(t, &probe);
-		rc = fd < 0 ? fd : close(fd);
+	if (mount_fd >= 0) {
+		/* The root's own handle shows whether handles work at all. */
+		memset(&probe, 0, sizeof(probe));
+		probe.path_fd = t->root.path_fd;
+		probe.dev = t->root.dev;
+		probe.ino = t->root.ino;
+		probe.type = t->root.type;
+		rc = take_handle(&probe);
+		if (rc == 0) {
+			fd = reopen_handle(t, &probe);
+			rc = fd < 0 ? fd : close(fd);
+		}
+		free(probe.handle);
 	}
-	free(probe.handle);
 	if (rc < 0) {
+		if (mount_fd >= 0)
+			close(mount_fd);
 		t->mount_fd = -1;
-		close(mount_fd);
-		return rc;
+		t->by_path = true;
 	}
 	t->max_fds = max_fds;
-	return 0;
+	t->parking = true;
+	return rc;
 }
 
-/* Whether the parked n is the object open as fd. A parked object may be
- * deleted behind our back and its inode number reused; the handle tells
- * them apart (it carries a generation). */
-static bool same_object(struct sfs_inode *n, int fd)
+/* Whether fd is open on the parked n's object: the same device, inode
+ * number and type, and the same birth time where the filesystem keeps one
+ * (an object removed behind our back may leave its inode number to a new
+ * one). */
+static bool is_object(const struct sfs_inode *n, int fd)
+{
+	struct statx sx;
+
+	return stat_fd(fd, &sx) == 0 &&
+	       makedev(sx.stx_dev_major, sx.stx_dev_minor) == n->dev &&
+	       sx.stx_ino == n->ino && (sx.stx_mode & S_IFMT) == n->type &&
+	       (n->btime == 0 || btime_of(&sx) == n->btime);
+}
+
+/* Whether the parked n is the object open as fd. By handle, the handle
+ * tells them apart (it carries a generation). */
+static bool same_object(struct sfs_inode_table *t, struct sfs_inode *n, int fd)
 {
 	union handle_buf u;
 
+	if (t->by_path)
+		return is_object(n, fd);
 	return handle_of(fd, &u) == 0 &&
 	       u.fh.handle_type == n->handle->handle_type &&
 	       u.fh.handle_bytes == n->handle->handle_bytes &&
@@ -440,10 +505,101 @@ static void unhash(struct sfs_inode_table *t, struct sfs_inode *n)
 	}
 }
 
-struct sfs_inode *sfs_itable_get(struct sfs_inode_table *t, int fd,
-				 const struct stat *st)
+/* Retires n and then its parents as long as nothing refers to them any
+ * more: the kernel forgot them and no inode names them as its directory.
+ * Those not held go onto *dead, to be freed once the mutex is dropped; a
+ * held one is freed by its last put. Mutex held. */
+static void release(struct sfs_inode_table *t, struct sfs_inode *n,
+		    struct sfs_inode **dead)
 {
-	struct sfs_inode *n;
+	while (n && n != &t->root && n->nlookup == 0 && n->children == 0 &&
+	       !n->doomed) {
+		struct sfs_inode *p = n->parent;
+		bool held;
+
+		unhash(t, n);
+		ring_del(t, n);
+		pthread_mutex_lock(&n->fd_lock);
+		n->doomed = true;
+		held = n->users > 0;
+		pthread_mutex_unlock(&n->fd_lock);
+		n->parent = NULL;
+		if (!held) {
+			n->next = *dead;
+			*dead = n;
+		}
+		if (p)
+			p->children--;
+		n = p;
+	}
+}
+
+static void free_dead(struct sfs_inode_table *t, struct sfs_inode *dead)
+{
+	while (dead) {
+		struct sfs_inode *next = dead->next;
+
+		inode_free(t, dead);
+		dead = next;
+	}
+}
+
+/* Forgets n's recorded name; mutex held. */
+static void drop_name(struct sfs_inode_table *t, struct sfs_inode *n,
+		      struct sfs_inode **dead)
+{
+	struct sfs_inode *p = n->parent;
+
+	if (!p)
+		return;
+	free(n->name);
+	n->name = NULL;
+	n->parent = NULL;
+	n->name_gen++;
+	p->children--;
+	release(t, p, dead);
+}
+
+static bool is_dot_or_dotdot(const char *name)
+{
+	return name[0] == '.' &&
+	       (name[1] == '\0' || (name[1] == '.' && name[2] == '\0'));
+}
+
+/* Records that n was just seen as the entry `name` of dir (by path only);
+ * mutex held. Out of memory, n is left without a name: its old one may be
+ * gone. */
+static void set_name(struct sfs_inode_table *t, struct sfs_inode *n,
+		     struct sfs_inode *dir, const char *name,
+		     struct sfs_inode **dead)
+{
+	char *s;
+
+	if (!t->by_path || !dir || n == &t->root || n == dir || dir->doomed ||
+	    is_dot_or_dotdot(name))
+		return;
+	if (n->parent == dir && strcmp(n->name, name) == 0)
+		return;
+	s = strdup(name);
+	dir->children++; /* first: dropping the old name may release dir */
+	drop_name(t, n, dead);
+	if (!s) {
+		dir->children--;
+		release(t, dir, dead);
+		return;
+	}
+	n->parent = dir;
+	n->name = s;
+	n->name_gen++;
+	if (n->path_fd >= 0)
+		ring_add(t, n);
+}
+
+struct sfs_inode *sfs_itable_get(struct sfs_inode_table *t, int fd,
+				 const struct stat *st, struct sfs_inode *dir,
+				 const char *name)
+{
+	struct sfs_inode *n, *dead = NULL;
 	bool over;
 	size_t k;
 
@@ -455,7 +611,7 @@ struct sfs_inode *sfs_itable_get(struct sfs_inode_table *t, int fd,
 		return &t->root;
 	}
 	n = find(t, st->st_dev, st->st_ino);
-	if (n && n->path_fd < 0 && !same_object(n, fd)) {
+	if (n && n->path_fd < 0 && !same_object(t, n, fd)) {
 		/* Stale: its object is gone (reopening it fails). The kernel
 		 * still has it until it forgets it. */
 		unhash(t, n);
@@ -486,8 +642,10 @@ struct sfs_inode *sfs_itable_get(struct sfs_inode_table *t, int fd,
 		ring_add(t, n);
 		maybe_grow(t);
 	}
+	set_name(t, n, dir, name, &dead);
 	over = over_budget(t);
 	pthread_mutex_unlock(&t->mutex);
+	free_dead(t, dead);
 	if (fd >= 0)
 		close(fd);
 	if (over)
@@ -498,7 +656,7 @@ struct sfs_inode *sfs_itable_get(struct sfs_inode_table *t, int fd,
 void sfs_itable_forget(struct sfs_inode_table *t, struct sfs_inode *inode,
 		       uint64_t n)
 {
-	bool held;
+	struct sfs_inode *dead = NULL;
 
 	pthread_mutex_lock(&t->mutex);
 	if (n > inode->nlookup) {
@@ -507,58 +665,137 @@ void sfs_itable_forget(struct sfs_inode_table *t, struct sfs_inode *inode,
 			(unsigned long long)inode->nlookup);
 	}
 	inode->nlookup -= n;
-	if (inode->nlookup > 0 || inode == &t->root) {
-		pthread_mutex_unlock(&t->mutex);
-		return;
-	}
-	unhash(t, inode);
-	ring_del(t, inode);
-	pthread_mutex_lock(&inode->fd_lock);
-	inode->doomed = true;
-	held = inode->users > 0;
-	pthread_mutex_unlock(&inode->fd_lock);
+	release(t, inode, &dead);
 	pthread_mutex_unlock(&t->mutex);
-	if (!held)
-		inode_free(t, inode);
+	free_dead(t, dead);
+}
+
+/* Takes a hold on n's fd: returns it, or -1 while parked. */
+static int hold(struct sfs_inode *n)
+{
+	int fd;
+
+	pthread_mutex_lock(&n->fd_lock);
+	n->users++;
+	n->referenced = true;
+	fd = n->path_fd;
+	pthread_mutex_unlock(&n->fd_lock);
+	return fd;
+}
+
+static int unpark(struct sfs_inode_table *t, struct sfs_inode *n,
+		  unsigned int depth, bool *over);
+
+/* One walk to n from its parent's fd, the parent held meanwhile (reopened
+ * first when parked). *gen is the name generation it used. */
+static int walk_once(struct sfs_inode_table *t, struct sfs_inode *n,
+		     unsigned int depth, bool *over, uint32_t *gen)
+{
+	struct sfs_inode *p;
+	char *name = NULL;
+	int pfd = -1, fd, rc = 0;
+
+	pthread_mutex_lock(&t->mutex);
+	p = n->parent;
+	*gen = n->name_gen;
+	if (p && (name = strdup(n->name)))
+		pfd = hold(p);
+	pthread_mutex_unlock(&t->mutex);
+	if (!name)
+		return p ? -ENOMEM : -ESTALE;
+	if (pfd < 0)
+		pfd = unpark(t, p, depth + 1, over);
+	if (pfd < 0) {
+		free(name);
+		return pfd;
+	}
+	fd = openat(pfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		rc = errno == ENOENT || errno == ENOTDIR ? -ESTALE : -errno;
+	sfs_inode_fd_put(t, p);
+	free(name);
+	if (rc == 0 && !is_object(n, fd)) {
+		close(fd);
+		rc = -ESTALE;
+	}
+	return rc < 0 ? rc : fd;
+}
+
+/* Opens n's object through its parent and its recorded name and checks it
+ * is still n. The names lock keeps renames through the mount out (taken at
+ * the first level only); a name changed meanwhile by a lookup is retried.
+ * Returns the fd or -errno. */
+static int reopen_path(struct sfs_inode_table *t, struct sfs_inode *n,
+		       unsigned int depth, bool *over)
+{
+	uint32_t gen;
+	int fd, tries = 0;
+	bool changed;
+
+	if (depth > WALK_MAX)
+		return -ESTALE;
+	if (depth == 0)
+		pthread_rwlock_rdlock(&t->names_lock);
+	do {
+		fd = walk_once(t, n, depth, over, &gen);
+		pthread_mutex_lock(&t->mutex);
+		changed = n->name_gen != gen;
+		pthread_mutex_unlock(&t->mutex);
+	} while (fd == -ESTALE && changed && ++tries < WALK_TRIES);
+	if (depth == 0)
+		pthread_rwlock_unlock(&t->names_lock);
+	return fd;
+}
+
+/* n is held and parked: reopens it (by path, depth levels below the entry
+ * an operation asked for). Returns its fd, or -errno with the hold dropped.
+ * *over tells that the table went over budget. */
+static int unpark(struct sfs_inode_table *t, struct sfs_inode *n,
+		  unsigned int depth, bool *over)
+{
+	int fd =
+	    t->by_path ? reopen_path(t, n, depth, over) : reopen_handle(t, n);
+	int err = fd < 0 ? fd : 0, ret;
+	bool log = false;
+
+	pthread_mutex_lock(&t->mutex);
+	pthread_mutex_lock(&n->fd_lock);
+	if (fd >= 0 && adopt(t, n, fd))
+		fd = -1;
+	/* Also when another thread reopened it meanwhile. */
+	ret = n->path_fd;
+	if (ret < 0 && err == 0)
+		err = -ESTALE; /* forgotten meanwhile: a kernel bug */
+	if (ret < 0 && err == -ESTALE && depth == 0 && !n->stale_logged)
+		log = n->stale_logged = true;
+	pthread_mutex_unlock(&n->fd_lock);
+	*over = *over || over_budget(t);
+	pthread_mutex_unlock(&t->mutex);
+	if (fd >= 0)
+		close(fd);
+	if (ret >= 0)
+		return ret;
+	if (log)
+		sfs_log(LOG_WARNING,
+			"backing inode %llu was moved, replaced or removed "
+			"behind the mount's back: its entry now fails with "
+			"ESTALE",
+			(unsigned long long)n->ino);
+	sfs_inode_fd_put(t, n);
+	return err;
 }
 
 int sfs_inode_fd_get(struct sfs_inode_table *t, struct sfs_inode *inode)
 {
-	bool over;
-	int fd, ret;
+	bool over = false;
+	int fd = hold(inode);
 
-	pthread_mutex_lock(&inode->fd_lock);
-	inode->users++;
-	inode->referenced = true;
-	fd = inode->path_fd;
-	pthread_mutex_unlock(&inode->fd_lock);
 	if (fd >= 0)
 		return fd;
-
-	/* Parked: the handle is set and stays, the syscall runs unlocked. */
-	fd = reopen(t, inode);
-	if (fd < 0) {
-		sfs_inode_fd_put(t, inode);
-		return fd;
-	}
-	pthread_mutex_lock(&t->mutex);
-	pthread_mutex_lock(&inode->fd_lock);
-	if (adopt(t, inode, fd))
-		fd = -1; /* else another thread was first */
-	ret = inode->path_fd;
-	pthread_mutex_unlock(&inode->fd_lock);
-	over = over_budget(t);
-	pthread_mutex_unlock(&t->mutex);
-	if (fd >= 0)
-		close(fd);
-	if (ret < 0) {
-		/* Forgotten meanwhile (a kernel bug: it uses the inode). */
-		sfs_inode_fd_put(t, inode);
-		return -ESTALE;
-	}
+	fd = unpark(t, inode, 0, &over);
 	if (over)
 		park(t);
-	return ret;
+	return fd;
 }
 
 void sfs_inode_fd_put(struct sfs_inode_table *t, struct sfs_inode *inode)
@@ -575,41 +812,95 @@ void sfs_inode_fd_put(struct sfs_inode_table *t, struct sfs_inode *inode)
 		inode_free(t, inode);
 }
 
-void sfs_itable_unlink_begin(struct sfs_inode_table *t, int dir_fd,
-			     const char *name)
+void sfs_itable_unlink_begin(struct sfs_inode_table *t, struct sfs_inode *dir,
+			     int dir_fd, const char *name)
 {
-	struct sfs_inode *n;
+	struct sfs_inode *n, *dead = NULL;
+	bool reopen;
 	struct stat st;
 	int fd;
 
-	if (t->mount_fd < 0)
+	if (!t->parking)
 		return;
 	pthread_rwlock_rdlock(&t->unlink_lock);
 	in_unlink = true;
 	/* Passes are excluded until _end: nothing parked now, none will be. */
-	if (atomic_load(&t->nparked) == 0 ||
+	if ((!t->by_path && atomic_load(&t->nparked) == 0) ||
 	    fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return;
 	pthread_mutex_lock(&t->mutex);
 	n = find(t, st.st_dev, st.st_ino);
-	if (n) {
-		/* Rare enough (a parked entry being removed) to reopen under
-		 * the locks, which keeps n alive. */
-		pthread_mutex_lock(&n->fd_lock);
-		if (n->path_fd < 0 && !n->doomed && (fd = reopen(t, n)) >= 0 &&
-		    !adopt(t, n, fd))
-			close(fd);
-		pthread_mutex_unlock(&n->fd_lock);
-	}
+	/* The name may be its last or not: either way it is no way back. */
+	if (n && n->parent == dir && strcmp(n->name, name) == 0)
+		drop_name(t, n, &dead);
+	reopen = n && n->path_fd < 0 && !n->doomed;
+	if (reopen)
+		hold(n);
 	pthread_mutex_unlock(&t->mutex);
+	free_dead(t, dead);
+	if (!reopen)
+		return;
+	/* Rare: a parked entry being removed. Its name is right here. */
+	fd = openat(dir_fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (fd >= 0 && same_object(t, n, fd)) {
+		pthread_mutex_lock(&t->mutex);
+		pthread_mutex_lock(&n->fd_lock);
+		if (adopt(t, n, fd))
+			fd = -1;
+		pthread_mutex_unlock(&n->fd_lock);
+		pthread_mutex_unlock(&t->mutex);
+	}
+	if (fd >= 0)
+		close(fd);
+	sfs_inode_fd_put(t, n);
 }
 
 void sfs_itable_unlink_end(struct sfs_inode_table *t)
 {
-	if (t->mount_fd < 0)
+	if (!t->parking)
 		return;
 	in_unlink = false;
 	pthread_rwlock_unlock(&t->unlink_lock);
+	/* _begin may have reopened an entry; a stream of removals may open
+	 * no other fd that would park. */
+	if (over_budget(t))
+		park(t);
+}
+
+void sfs_itable_rename_begin(struct sfs_inode_table *t)
+{
+	if (t->by_path)
+		pthread_rwlock_wrlock(&t->names_lock);
+}
+
+/* Records the object now at `at` under that name. */
+static void note_name(struct sfs_inode_table *t, const struct sfs_iname *at)
+{
+	struct sfs_inode *n, *dead = NULL;
+	struct stat st;
+
+	if (fstatat(at->dir_fd, at->name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return;
+	pthread_mutex_lock(&t->mutex);
+	n = find(t, st.st_dev, st.st_ino);
+	if (n)
+		set_name(t, n, at->dir, at->name, &dead);
+	pthread_mutex_unlock(&t->mutex);
+	free_dead(t, dead);
+}
+
+void sfs_itable_rename_end(struct sfs_inode_table *t, bool done,
+			   unsigned int flags, const struct sfs_iname *from,
+			   const struct sfs_iname *to)
+{
+	if (!t->by_path)
+		return;
+	if (done) {
+		note_name(t, to);
+		if (flags & RENAME_EXCHANGE)
+			note_name(t, from);
+	}
+	pthread_rwlock_unlock(&t->names_lock);
 }
 
 void sfs_itable_other_fds(struct sfs_inode_table *t, int delta)
@@ -629,4 +920,5 @@ void sfs_itable_stats(struct sfs_inode_table *t, struct sfs_itable_stats *s)
 	s->parked = atomic_load(&t->nparked);
 	s->pinned = atomic_load(&t->npinned);
 	s->other = atomic_load(&t->nother);
+	s->by_path = t->by_path;
 }

@@ -64,10 +64,9 @@ static int parse(char *line, struct sfs_mountinfo *mi)
 	return 0;
 }
 
-int sfs_mountinfo_scratchfs(const char *path,
-			    int (*fn)(const struct sfs_mountinfo *mi,
-				      void *arg),
-			    void *arg)
+int sfs_mountinfo_each(const char *path, const char *fstype,
+		       int (*fn)(const struct sfs_mountinfo *mi, void *arg),
+		       void *arg)
 {
 	FILE *f = fopen(path, "re");
 	struct sfs_mountinfo mi;
@@ -78,7 +77,8 @@ int sfs_mountinfo_scratchfs(const char *path,
 	if (!f)
 		return -errno;
 	while (rc == 0 && getline(&line, &cap, f) > 0) {
-		if (parse(line, &mi) == 0 && strcmp(mi.fstype, FSTYPE) == 0)
+		if (parse(line, &mi) == 0 &&
+		    (!fstype || strcmp(mi.fstype, fstype) == 0))
 			rc = fn(&mi, arg);
 	}
 	if (rc == 0 && ferror(f))
@@ -86,6 +86,14 @@ int sfs_mountinfo_scratchfs(const char *path,
 	free(line);
 	fclose(f);
 	return rc;
+}
+
+int sfs_mountinfo_scratchfs(const char *path,
+			    int (*fn)(const struct sfs_mountinfo *mi,
+				      void *arg),
+			    void *arg)
+{
+	return sfs_mountinfo_each(path, FSTYPE, fn, arg);
 }
 
 struct readahead_find {

@@ -1,6 +1,8 @@
 /* sys.c - system-call helpers shared by the I/O layers. */
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdbool.h>
@@ -269,4 +271,28 @@ uint8_t *sfs_thread_buf(unsigned int slot, size_t len)
 		tb->len[slot] = len;
 	}
 	return tb->buf[slot];
+}
+
+int sfs_sibling_program(const char *name, char *out, size_t len)
+{
+	static const char *const where[] = {"%s/%s", "%s/../sbin/%s"};
+	char self[PATH_MAX];
+	const char *dir;
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	int rc = -ENOENT;
+
+	if (n <= 0)
+		return -errno;
+	self[n] = '\0';
+	dir = dirname(self);
+	for (size_t i = 0; i < 2; i++) {
+		if ((size_t)snprintf(out, len, where[i], dir, name) >= len)
+			return -ENAMETOOLONG;
+		if (access(out, X_OK) == 0)
+			return 0;
+		/* Named as the first place it was looked for. */
+		rc = i == 0 ? -errno : rc;
+	}
+	snprintf(out, len, where[0], dir, name);
+	return rc;
 }

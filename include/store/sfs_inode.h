@@ -5,19 +5,27 @@
  * parking enabled, the fds of entries nobody uses are closed ("parked")
  * when the table goes over its fd budget, least recently used first (a
  * CLOCK approximation of LRU, so that using an fd takes no global lock),
- * and reopened from a file handle (open_by_handle_at) when needed again.
+ * and reopened when needed again: from a file handle (open_by_handle_at,
+ * which needs CAP_DAC_READ_SEARCH), or else by path: from the parent's fd
+ * (reopened the same way when parked) with openat(O_NOFOLLOW) of the
+ * backing name the entry was last seen under, checked against the device,
+ * inode number, type and birth time it had. An object swapped or gone
+ * behind the mount's back is refused with ESTALE, never taken for another.
  * Every use of an inode's fd is therefore bracketed by sfs_inode_fd_get()
  * and sfs_inode_fd_put(); an fd is never closed while held.
  *
- * A handle cannot bring back an object that lost its last name (unlinked
+ * Neither way can bring back an object that lost its last name (unlinked
  * but open, a removed working directory): such objects are never parked.
  * Parking checks the link count first, and a parked object about to lose a
  * name is reopened first: every removal of a name (unlink, rmdir, rename
- * over an entry) runs between sfs_itable_unlink_begin() and _end().
+ * over an entry) runs between sfs_itable_unlink_begin() and _end(). By
+ * path, an entry whose recorded name is removed is not parked again until
+ * a lookup shows it under another name (a hard link); renames run between
+ * sfs_itable_rename_begin() and _end(), which records the new names.
  *
- * Lock order: the table's unlink lock, then the table mutex, then an
- * inode's fd_lock. An inode's content lock and meta_lock are never held
- * while taking any of these (nor taken under them).
+ * Lock order: the table's unlink lock, then its names lock, then the table
+ * mutex, then an inode's fd_lock. An inode's content lock and meta_lock
+ * are never held while taking any of these (nor taken under them).
  */
 #ifndef SFS_INODE_H
 #define SFS_INODE_H
@@ -45,6 +53,17 @@ struct sfs_inode {
 	ino_t ino;
 	mode_t type; /* S_IFMT bits; a backing inode never changes type */
 
+	/* Parking by path: the directory and backing name the object was last
+	 * seen under (NULL: none known, not parked), a counter of their
+	 * changes, and how many inodes name this one as their directory
+	 * (which keeps it allocated); table mutex. */
+	uint32_t children;
+	uint32_t name_gen;
+	struct sfs_inode *parent;
+	char *name;
+	/* Birth time in ns + 1 when parked (0: unknown); fd_lock. */
+	uint64_t btime;
+
 	/* The O_PATH fd. Use sfs_inode_fd_get(), never this field. */
 	pthread_mutex_t fd_lock;
 	int path_fd; /* -1 while parked; fd_lock, written under table mutex */
@@ -52,6 +71,7 @@ struct sfs_inode {
 	bool referenced;    /* used since the clock hand passed; fd_lock */
 	bool pinned;	    /* never parked again; table mutex + fd_lock */
 	bool doomed;	    /* forgotten while held: last put frees */
+	bool stale_logged;  /* its refusal was logged; fd_lock */
 	/* Set once, when first parked; freed with the inode. */
 	struct file_handle *handle;
 
@@ -88,18 +108,21 @@ struct sfs_inode *sfs_itable_root(struct sfs_inode_table *t);
 /* Turns parking on, right after sfs_itable_new(): inode fds plus the fds
  * counted with sfs_itable_other_fds() are kept at most max_fds (fds in use
  * excepted). mount_fd is the backing root opened O_RDONLY (the kernel
- * refuses an O_PATH fd there); the table owns it from now on, also on
- * failure. Checks that a handle of the root can be reopened: -errno (e.g.
- * -EPERM without CAP_DAC_READ_SEARCH) leaves parking off. */
+ * refuses an O_PATH fd there), or -1; the table owns it from now on.
+ * Returns 0 when a handle of the root could be reopened there: entries are
+ * reopened by handle. Else -errno says why not (e.g. -EPERM without
+ * CAP_DAC_READ_SEARCH, -EBADF for no mount_fd): they are reopened by path. */
 int sfs_itable_enable_parking(struct sfs_inode_table *t, int mount_fd,
 			      size_t max_fds);
 
 /* Returns the inode for the backing object opened as fd (O_PATH) with
- * attributes st, creating it when new, and takes one lookup reference.
- * fd is consumed: kept by a new or parked inode, closed otherwise.
- * Returns NULL (and closes fd) when out of memory. May park other inodes. */
+ * attributes st, found as the entry `name` of the directory dir (held),
+ * creating it when new, and takes one lookup reference. fd is consumed:
+ * kept by a new or parked inode, closed otherwise. Returns NULL (and closes
+ * fd) when out of memory. May park other inodes. */
 struct sfs_inode *sfs_itable_get(struct sfs_inode_table *t, int fd,
-				 const struct stat *st);
+				 const struct stat *st, struct sfs_inode *dir,
+				 const char *name);
 /* Drops n lookup references; frees the inode at zero (once no one holds
  * its fd). */
 void sfs_itable_forget(struct sfs_inode_table *t, struct sfs_inode *inode,
@@ -112,14 +135,32 @@ void sfs_itable_forget(struct sfs_inode_table *t, struct sfs_inode *inode,
 int sfs_inode_fd_get(struct sfs_inode_table *t, struct sfs_inode *inode);
 void sfs_inode_fd_put(struct sfs_inode_table *t, struct sfs_inode *inode);
 
-/* Bracket the removal of backing entry `name` of the directory dir_fd (held
- * with sfs_inode_fd_get()). Between them no fd is parked, and the object
- * behind name is not parked: once it has no name left, parking sees that
- * and keeps its fd. Call no other table function in between except
- * sfs_inode_fd_get/put() of inodes already held. */
-void sfs_itable_unlink_begin(struct sfs_inode_table *t, int dir_fd,
-			     const char *name);
+/* Bracket the removal of backing entry `name` of the directory dir, whose
+ * fd dir_fd is held with sfs_inode_fd_get(). Between them no fd is parked,
+ * and the object behind name is not parked: once it has no name left,
+ * parking sees that and keeps its fd. Call no other table function in
+ * between except sfs_inode_fd_get/put() of inodes already held and the
+ * rename bracket below. */
+void sfs_itable_unlink_begin(struct sfs_inode_table *t, struct sfs_inode *dir,
+			     int dir_fd, const char *name);
 void sfs_itable_unlink_end(struct sfs_inode_table *t);
+
+/* An entry of a rename: the directory (held) with its fd, a backing name. */
+struct sfs_iname {
+	struct sfs_inode *dir;
+	int dir_fd;
+	const char *name;
+};
+
+/* Bracket one renameat2(from, to, flags) (inside the unlink bracket of
+ * `to` when it replaces an entry). Between them no entry is reopened by
+ * path; done says it succeeded: the object now at `to` (and with
+ * RENAME_EXCHANGE the one now at `from`) is recorded under that name. Call
+ * no other table function in between. */
+void sfs_itable_rename_begin(struct sfs_inode_table *t);
+void sfs_itable_rename_end(struct sfs_inode_table *t, bool done,
+			   unsigned int flags, const struct sfs_iname *from,
+			   const struct sfs_iname *to);
 
 /* Counts delta long-lived fds other than inode fds (open files, directory
  * streams: each holds a real fd) against the budget, so that they are
@@ -131,6 +172,7 @@ struct sfs_itable_stats {
 	size_t open;   /* inode fds open (the root's excluded) */
 	size_t parked; /* inodes whose fd is parked */
 	size_t pinned; /* inodes never parked (no name left, no handle) */
+	bool by_path;  /* parked fds are reopened by path, not by handle */
 	size_t other;  /* see sfs_itable_other_fds() */
 };
 void sfs_itable_stats(struct sfs_inode_table *t, struct sfs_itable_stats *s);

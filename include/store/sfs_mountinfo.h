@@ -1,6 +1,6 @@
-/* sfs_mountinfo.h - the scratchfs mounts in /proc/self/mountinfo, split and
- * decoded: the one reader behind the daemon, the wipe engine, scratchfs-ctl
- * and the plugin. */
+/* sfs_mountinfo.h - the mounts in /proc/self/mountinfo, split and decoded:
+ * the one reader behind the daemon, the wipe engine, scratchfs-ctl and the
+ * plugin. */
 #ifndef SFS_MOUNTINFO_H
 #define SFS_MOUNTINFO_H
 
@@ -18,6 +18,12 @@ struct sfs_mountinfo {
 	char *source;	  /* 2nd field after "-", escapes decoded */
 	char *super_opts; /* 3rd field after "-"; NULL when missing */
 };
+
+/* Calls fn for every mount of type fstype (every mount when NULL) that the
+ * mountinfo file at path lists, as sfs_mountinfo_scratchfs does. */
+int sfs_mountinfo_each(const char *path, const char *fstype,
+		       int (*fn)(const struct sfs_mountinfo *mi, void *arg),
+		       void *arg);
 
 /* Calls fn for every scratchfs mount (fstype "fuse.scratchfs") the
  * mountinfo file at path lists, in its order, until fn returns non-zero;

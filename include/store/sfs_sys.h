@@ -56,6 +56,13 @@ int sfs_fsync_dir_at(int dirfd, const char *path);
  * keys included, is freed). */
 const char *sfs_proc_stat(pid_t pid, char *buf, size_t len);
 
+/* The path of the program name next to this executable (the build or the
+ * install directory; /proc/self/exe), or in the sbin beside its bin
+ * (PREFIX/bin and PREFIX/sbin once installed), into out (len bytes). 0
+ * when it is executable, else -errno of the first place, whose path out
+ * then holds. */
+int sfs_sibling_program(const char *name, char *out, size_t len);
+
 /* Per-thread scratch buffers: fileio.c uses three for plaintext,
  * ciphertext and block slots (nonces and tags) and two for a write sealed
  * before its lock, blockio.c one for metadata pages, the FUSE layer one

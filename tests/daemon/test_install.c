@@ -292,6 +292,7 @@ Test(install, install_mount_uninstall)
 	    "man8/scratchfs.8",		"man8/scratchfs-wipe.8",
 	    "man1/scratchfs-run.1",	"man8/scratchfs-ctl.8",
 	    "man8/scratchfs-volumed.8", "man5/scratchfs.conf.5",
+	    "man8/spank_scratchfs.8",
 	};
 	const char *conf = in_dest("etc/scratchfs/scratchfs.conf");
 	const char *unit = in_dest("usr/lib/systemd/system/scratchfs@.service");
@@ -328,6 +329,9 @@ Test(install, install_mount_uninstall)
 
 		cr_assert_eq(run(job), 0, "the installed scratchfs-run failed");
 	}
+	/* The Slurm plugin, where Debian's slurmd looks for plugins. */
+	assert_file("usr/lib/x86_64-linux-gnu/slurm-wlm/spank_scratchfs.so",
+		    0755);
 
 	/* The config, as shipped. */
 	assert_file("etc/scratchfs/scratchfs.conf", 0644);

@@ -8,11 +8,13 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
+#include <linux/fs.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -1989,6 +1991,77 @@ static void tmpfile_not_supported(void)
 	sfs_mount_stop(m);
 }
 POSIX_BOTH(tmpfile_not_supported, tmpfile_not_supported, sfs_fx_init_hbi,
+	   sfs_fx_init_plain)
+
+/* ---- inode flags (chattr, lsattr) -------------------------------------- */
+
+/* The flag word of rel through a fresh fd. */
+static long long rec_flags(struct trace *t, const char *what, const char *rel)
+{
+	int fd = open(P(rel), O_RDONLY | O_NONBLOCK), flags = 0;
+	char label[100];
+
+	snprintf(label, sizeof(label), "flags of %s", what);
+	errno = 0;
+	if (fd < 0 || ioctl(fd, FS_IOC_GETFLAGS, &flags) < 0)
+		flags = -1;
+	VE(label, flags);
+	if (fd >= 0)
+		close(fd);
+	return flags;
+}
+
+static void set_flags(struct trace *t, const char *rel, int add, int del)
+{
+	int fd = OK(open(P(rel), O_RDONLY | O_NONBLOCK)), flags = 0;
+
+	if (fd < 0)
+		return;
+	R(ioctl(fd, FS_IOC_GETFLAGS, &flags));
+	flags = (flags | add) & ~del;
+	R(ioctl(fd, FS_IOC_SETFLAGS, &flags));
+	close(fd);
+}
+
+POSIX_TEST(inode_flags)
+{
+	R(create_file(P("f"), "data", 4));
+	R(mkdir(P("d"), 0755));
+	rec_flags(t, "new file", "f");
+	set_flags(t, "f", FS_IMMUTABLE_FL, 0);
+	rec_flags(t, "immutable file", "f");
+	R(open(P("f"), O_WRONLY));
+	R(truncate(P("f"), 0));
+	R(unlink(P("f")));
+	R(chmod(P("f"), 0600));
+	set_flags(t, "f", 0, FS_IMMUTABLE_FL);
+	R(unlink(P("f")));
+	set_flags(t, "d", FS_NODUMP_FL | FS_NOATIME_FL, 0);
+	rec_flags(t, "directory", "d");
+	set_flags(t, "d", FS_IMMUTABLE_FL, 0);
+	R(create_file(P("d/x"), "x", 1));
+	set_flags(t, "d", 0, FS_IMMUTABLE_FL);
+	R(create_file(P("d/x"), "x", 1));
+	R(mkfifo(P("fifo"), 0644));
+	rec_flags(t, "fifo", "fifo");
+}
+
+/* Append-only is the one flag the mount refuses (the content layout and
+ * the writeback cache rewrite files in place), with EOPNOTSUPP. */
+static void append_only_refused(void)
+{
+	const char *f = sfs_mpath(&sfs_fx, "f");
+	int fd, flags = FS_APPEND_FL;
+
+	cr_assert_eq(sfs_write_file(f, "data", 4), 0);
+	fd = open(f, O_RDONLY);
+	cr_assert(fd >= 0);
+	cr_assert_eq(ioctl(fd, FS_IOC_SETFLAGS, &flags), -1);
+	cr_assert_eq(errno, EOPNOTSUPP, "%s", strerror(errno));
+	close(fd);
+	sfs_mount_stop(&sfs_fx);
+}
+POSIX_BOTH(append_only_refused, append_only_refused, sfs_fx_init_hbi,
 	   sfs_fx_init_plain)
 
 /* ---- locks ----------------------------------------------------------------

@@ -1,6 +1,8 @@
 /* test_inode.c - the inode table alone (fs/store/inode.c) on a scratch
- * directory: the fd budget, the clock's choice of what to park, reopening,
- * never closing a held fd, objects without a name, forget while held. */
+ * directory: the fd budget, the clock's choice of what to park, reopening
+ * by handle and by path, never closing a held fd, objects without a name,
+ * forget while held; by path: renames and removals recorded, objects
+ * swapped behind the table's back refused, renames racing reopens. */
 #include <criterion/criterion.h>
 
 #include <dirent.h>
@@ -8,6 +10,8 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,7 +54,7 @@ static struct sfs_inode *add(int i)
 	fd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 	cr_assert_geq(fd, 0);
 	cr_assert_eq(fstat(fd, &st), 0);
-	n = sfs_itable_get(table, fd, &st);
+	n = sfs_itable_get(table, fd, &st, sfs_itable_root(table), name);
 	cr_assert_not_null(n);
 	return n;
 }
@@ -81,12 +85,50 @@ static void setup(void)
 		     "open_by_handle_at does not work here");
 }
 
-static void setup_filled(void)
+/* As a daemon without CAP_DAC_READ_SEARCH: no mount fd, parks by path. */
+static void setup_path(void)
 {
-	setup();
+	sfs_tmpdir_make(dir, sizeof(dir), "inode");
+	table = new_table();
+	cr_assert_eq(sfs_itable_enable_parking(table, -1, BUDGET), -EBADF);
+}
+
+static void fill(void)
+{
 	for (int i = 0; i < NFILES; i++)
 		inodes[i] = add(i);
 }
+
+static void setup_filled(void)
+{
+	setup();
+	fill();
+}
+
+static void setup_path_filled(void)
+{
+	setup_path();
+	fill();
+}
+
+/* Test(inode, name_handle) and Test(inode, name_path), each running
+ * body() on its table filled (filled = true) or empty. */
+#define BOTH_WAYS(name, filled, ...)                                           \
+	static void name(void);                                                \
+	Test(inode, name##_handle, .init = filled ? setup_filled : setup,      \
+	     .fini = teardown, ##__VA_ARGS__)                                  \
+	{                                                                      \
+		cr_assert_not(stats().by_path);                                \
+		name();                                                        \
+	}                                                                      \
+	Test(inode, name##_path,                                               \
+	     .init = filled ? setup_path_filled : setup_path,                  \
+	     .fini = teardown, ##__VA_ARGS__)                                  \
+	{                                                                      \
+		cr_assert(stats().by_path);                                    \
+		name();                                                        \
+	}                                                                      \
+	static void name(void)
 
 static void teardown(void)
 {
@@ -116,7 +158,7 @@ static void use(int i)
 	sfs_inode_fd_put(table, inodes[i]);
 }
 
-Test(inode, budget_holds, .init = setup, .fini = teardown)
+BOTH_WAYS(budget_holds, false)
 {
 	int before = open_fds();
 
@@ -136,7 +178,7 @@ Test(inode, budget_holds, .init = setup, .fini = teardown)
 	cr_assert_leq(open_fds(), before + BUDGET);
 }
 
-Test(inode, held_fd_never_closed, .init = setup_filled, .fini = teardown)
+BOTH_WAYS(held_fd_never_closed, true)
 {
 	int fd0 = sfs_inode_fd_get(table, inodes[0]);
 	int fd1 = sfs_inode_fd_get(table, inodes[1]);
@@ -156,7 +198,7 @@ Test(inode, held_fd_never_closed, .init = setup_filled, .fini = teardown)
 	sfs_inode_fd_put(table, inodes[1]);
 }
 
-Test(inode, least_recently_used_parked, .init = setup_filled, .fini = teardown)
+BOTH_WAYS(least_recently_used_parked, true)
 {
 	/* 7 is used between every two others: it is never the one to go. */
 	for (int i = 0; i < NFILES; i++) {
@@ -171,7 +213,7 @@ Test(inode, least_recently_used_parked, .init = setup_filled, .fini = teardown)
 			cr_assert_lt(inodes[i]->path_fd, 0, "%d still open", i);
 }
 
-Test(inode, other_fds_share_the_budget, .init = setup_filled, .fini = teardown)
+BOTH_WAYS(other_fds_share_the_budget, true)
 {
 	sfs_itable_other_fds(table, 10);
 	cr_assert_leq(stats().open, BUDGET - 10);
@@ -192,8 +234,7 @@ static void park_one(int i)
 	cr_assert_lt(inodes[i]->path_fd, 0, "%d not parked", i);
 }
 
-Test(inode, unlinked_while_parked_stays_open, .init = setup_filled,
-     .fini = teardown)
+BOTH_WAYS(unlinked_while_parked_stays_open, true)
 {
 	struct sfs_inode *root = sfs_itable_root(table);
 	int rfd = sfs_inode_fd_get(table, root), fd;
@@ -203,13 +244,13 @@ Test(inode, unlinked_while_parked_stays_open, .init = setup_filled,
 	cr_assert_geq(rfd, 0);
 	park_one(3);
 	name_of(name, sizeof(name), 3);
-	sfs_itable_unlink_begin(table, rfd, name);
+	sfs_itable_unlink_begin(table, root, rfd, name);
 	cr_assert_geq(inodes[3]->path_fd, 0, "not reopened for its unlink");
 	cr_assert_eq(unlinkat(rfd, name, 0), 0);
 	sfs_itable_unlink_end(table);
 	/* An entry unlinked while open (never parked) is kept too. */
 	name_of(name, sizeof(name), NFILES - 1);
-	sfs_itable_unlink_begin(table, rfd, name);
+	sfs_itable_unlink_begin(table, root, rfd, name);
 	cr_assert_eq(unlinkat(rfd, name, 0), 0);
 	sfs_itable_unlink_end(table);
 	sfs_inode_fd_put(table, root);
@@ -227,8 +268,30 @@ Test(inode, unlinked_while_parked_stays_open, .init = setup_filled,
 	sfs_inode_fd_put(table, inodes[3]);
 }
 
-Test(inode, removed_behind_back_is_stale, .init = setup_filled,
-     .fini = teardown)
+/* Removals reopen the parked entries they remove, which then keep their
+ * fds until forgotten: others are parked to make room, also when nothing
+ * else opens an fd. */
+BOTH_WAYS(removals_park_others, true)
+{
+	struct sfs_inode *root = sfs_itable_root(table);
+	int rfd = sfs_inode_fd_get(table, root);
+	char name[16];
+
+	cr_assert_geq(rfd, 0);
+	for (int i = 20; i < 30; i++) {
+		cr_assert_lt(inodes[i]->path_fd, 0, "%d not parked", i);
+		name_of(name, sizeof(name), i);
+		sfs_itable_unlink_begin(table, root, rfd, name);
+		cr_assert_eq(unlinkat(rfd, name, 0), 0);
+		sfs_itable_unlink_end(table);
+	}
+	sfs_inode_fd_put(table, root);
+	cr_assert_leq(stats().open, BUDGET, "%zu fds open", stats().open);
+	for (int i = 20; i < 30; i++)
+		cr_assert_geq(inodes[i]->path_fd, 0, "%d lost its fd", i);
+}
+
+BOTH_WAYS(removed_behind_back_is_stale, true)
 {
 	char name[16], path[PATH_MAX + 16];
 
@@ -241,8 +304,7 @@ Test(inode, removed_behind_back_is_stale, .init = setup_filled,
 	use(6);
 }
 
-Test(inode, forget_while_held_frees_on_put, .init = setup_filled,
-     .fini = teardown)
+BOTH_WAYS(forget_while_held_frees_on_put, true)
 {
 	size_t open;
 	int fd = sfs_inode_fd_get(table, inodes[9]);
@@ -260,23 +322,23 @@ Test(inode, forget_while_held_frees_on_put, .init = setup_filled,
 	inodes[9] = NULL;
 }
 
-Test(inode, parking_off, .fini = teardown)
+Test(inode, no_handles_parks_by_path, .fini = teardown)
 {
 	int mfd;
 
 	sfs_tmpdir_make(dir, sizeof(dir), "inode");
 	table = new_table();
-	/* An O_PATH mount fd cannot work: parking stays off. */
+	/* An O_PATH mount fd cannot reopen handles: parking goes by path. */
 	mfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	cr_assert_lt(sfs_itable_enable_parking(table, mfd, BUDGET), 0);
+	cr_assert(stats().by_path);
 	for (int i = 0; i < 3 * BUDGET; i++)
 		inodes[i] = add(i);
-	cr_assert_eq(stats().open, 3 * BUDGET);
-	cr_assert_eq(stats().parked, 0);
+	cr_assert_leq(stats().open, BUDGET);
+	cr_assert_eq(stats().open + stats().parked, 3 * BUDGET);
 	for (int i = 0; i < 3 * BUDGET; i++)
 		use(i);
-	sfs_itable_forget(table, inodes[0], 1);
-	cr_assert_eq(stats().open, 3 * BUDGET - 1);
+	cr_assert_leq(stats().open, BUDGET);
 }
 
 #define NTHREADS 4
@@ -306,8 +368,7 @@ static void *hammer(void *arg)
 	return NULL;
 }
 
-Test(inode, threads_never_lose_a_held_fd, .init = setup_filled,
-     .fini = teardown, .timeout = 120)
+BOTH_WAYS(threads_never_lose_a_held_fd, true, .timeout = 120)
 {
 	pthread_t th[NTHREADS];
 
@@ -322,4 +383,316 @@ Test(inode, threads_never_lose_a_held_fd, .init = setup_filled,
 	}
 	cr_assert_leq(stats().open, BUDGET);
 	cr_assert_eq(stats().open + stats().parked, NFILES);
+}
+
+/* By path ------------------------------------------------------------- */
+
+/* Enters the entry `name` of the directory inode d in the table, as a
+ * lookup through the mount does. */
+static struct sfs_inode *enter(struct sfs_inode *d, const char *name)
+{
+	int dfd = sfs_inode_fd_get(table, d), fd;
+	struct sfs_inode *n;
+	struct stat st;
+
+	cr_assert_geq(dfd, 0);
+	fd = openat(dfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	cr_assert_geq(fd, 0, "%s: %s", name, strerror(errno));
+	cr_assert_eq(fstat(fd, &st), 0);
+	n = sfs_itable_get(table, fd, &st, d, name);
+	cr_assert_not_null(n);
+	sfs_inode_fd_put(table, d);
+	return n;
+}
+
+/* Parks every inode not in use by using the filled ones, three rounds. */
+static void park_others(void)
+{
+	for (int round = 0; round < 3; round++)
+		for (int i = 0; i < NFILES; i++)
+			use(i);
+}
+
+/* What n's object holds (up to 63 bytes) into buf: 0, or -errno of
+ * getting its fd. */
+static int content_of(struct sfs_inode *n, char *buf, size_t cap)
+{
+	int pfd = sfs_inode_fd_get(table, n), fd;
+	char path[64];
+	ssize_t len;
+
+	if (pfd < 0)
+		return pfd;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", pfd);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	cr_assert_geq(fd, 0, "open %s: %s", path, strerror(errno));
+	len = read(fd, buf, cap - 1);
+	cr_assert_geq(len, 0);
+	buf[len] = '\0';
+	close(fd);
+	sfs_inode_fd_put(table, n);
+	return 0;
+}
+
+/* "<dir>/<rel>", in one of four static buffers. */
+static const char *in_dir(const char *rel)
+{
+	static char path[4][PATH_MAX + 64];
+	static int k;
+
+	k = (k + 1) % 4;
+	snprintf(path[k], sizeof(path[k]), "%s/%s", dir, rel);
+	return path[k];
+}
+
+/* Asserts that n's fd is on the object at path. */
+static void is_at(struct sfs_inode *n, const char *path)
+{
+	int fd = sfs_inode_fd_get(table, n);
+	struct stat st, want;
+
+	cr_assert_geq(fd, 0, "get: %s", strerror(-fd));
+	cr_assert_eq(fstat(fd, &st), 0);
+	cr_assert_eq(stat(path, &want), 0, "%s: %s", path, strerror(errno));
+	cr_assert_eq(st.st_ino, want.st_ino, "not the object at %s", path);
+	sfs_inode_fd_put(table, n);
+}
+
+/* Renames through the table, as sfs_rename does. */
+static void rename_in(struct sfs_inode *d1, const char *n1,
+		      struct sfs_inode *d2, const char *n2)
+{
+	int f1 = sfs_inode_fd_get(table, d1), f2 = sfs_inode_fd_get(table, d2);
+	struct sfs_iname from = {d1, f1, n1}, to = {d2, f2, n2};
+	int rc;
+
+	cr_assert_geq(f1, 0);
+	cr_assert_geq(f2, 0);
+	sfs_itable_unlink_begin(table, d2, f2, n2);
+	sfs_itable_rename_begin(table);
+	rc = renameat(f1, n1, f2, n2);
+	sfs_itable_rename_end(table, rc == 0, 0, &from, &to);
+	sfs_itable_unlink_end(table);
+	cr_assert_eq(rc, 0, "rename %s: %s", n1, strerror(errno));
+	sfs_inode_fd_put(table, d2);
+	sfs_inode_fd_put(table, d1);
+}
+
+/* a/b/f with `text`, entered as *a, *b, *f. */
+static void make_abf(const char *text, struct sfs_inode **a,
+		     struct sfs_inode **b, struct sfs_inode **f)
+{
+	cr_assert_eq(mkdir(in_dir("a"), 0755), 0);
+	cr_assert_eq(mkdir(in_dir("a/b"), 0755), 0);
+	sfs_write_text(dir, "a/b/f", text);
+	*a = enter(sfs_itable_root(table), "a");
+	*b = enter(*a, "b");
+	*f = enter(*b, "f");
+}
+
+Test(inode, path_renames_are_followed, .init = setup_path_filled,
+     .fini = teardown)
+{
+	struct sfs_inode *root = sfs_itable_root(table), *a, *b, *f;
+	char buf[64];
+
+	make_abf("one", &a, &b, &f);
+	park_others();
+	cr_assert(a->path_fd < 0 && b->path_fd < 0 && f->path_fd < 0);
+	/* A parked directory moves, then the parked file out of it. */
+	rename_in(root, "a", root, "z");
+	park_others();
+	cr_assert_eq(content_of(f, buf, sizeof(buf)), 0);
+	cr_assert_str_eq(buf, "one");
+	rename_in(b, "f", root, "g");
+	park_others();
+	cr_assert(a->path_fd < 0 && b->path_fd < 0 && f->path_fd < 0);
+	cr_assert_eq(content_of(f, buf, sizeof(buf)), 0);
+	cr_assert_str_eq(buf, "one");
+	cr_assert_eq(access(in_dir("z/b"), F_OK), 0);
+	is_at(b, in_dir("z/b"));
+	is_at(a, in_dir("z"));
+}
+
+/* a/ replaced behind the table's back by a new a/b/f: the parked f is
+ * refused (ESTALE), never taken for the new one. */
+Test(inode, path_swapped_directory_is_stale, .init = setup_path_filled,
+     .fini = teardown)
+{
+	struct sfs_inode *a, *b, *f;
+	char buf[64];
+
+	make_abf("old", &a, &b, &f);
+	park_others();
+	cr_assert(a->path_fd < 0 && b->path_fd < 0 && f->path_fd < 0);
+	cr_assert_eq(rename(in_dir("a"), in_dir("a.old")), 0);
+	cr_assert_eq(mkdir(in_dir("a"), 0755), 0);
+	cr_assert_eq(mkdir(in_dir("a/b"), 0755), 0);
+	sfs_write_text(dir, "a/b/f", "new");
+	cr_assert_eq(content_of(f, buf, sizeof(buf)), -ESTALE,
+		     "the parked file reopened as one holding \"%s\"", buf);
+	cr_assert_eq(sfs_inode_fd_get(table, b), -ESTALE);
+	cr_assert_eq(sfs_inode_fd_get(table, a), -ESTALE);
+	/* A fresh lookup finds the new objects. */
+	cr_assert_neq(enter(sfs_itable_root(table), "a"), a);
+}
+
+/* The same with a/ open all along: f is found where it went. */
+Test(inode, path_swapped_below_open_dir_follows, .init = setup_path_filled,
+     .fini = teardown)
+{
+	struct sfs_inode *a, *b, *f;
+	char buf[64];
+	int afd;
+
+	make_abf("old", &a, &b, &f);
+	afd = sfs_inode_fd_get(table, a);
+	cr_assert_geq(afd, 0);
+	park_others();
+	cr_assert(b->path_fd < 0 && f->path_fd < 0);
+	cr_assert_eq(rename(in_dir("a"), in_dir("a.old")), 0);
+	cr_assert_eq(mkdir(in_dir("a"), 0755), 0);
+	cr_assert_eq(mkdir(in_dir("a/b"), 0755), 0);
+	sfs_write_text(dir, "a/b/f", "new");
+	cr_assert_eq(content_of(f, buf, sizeof(buf)), 0);
+	cr_assert_str_eq(buf, "old");
+	sfs_inode_fd_put(table, a);
+}
+
+/* A parked file removed behind the table's back and a new one made under
+ * its name (ext4 hands it the same inode number): refused. */
+Test(inode, path_reused_inode_number_is_stale, .init = setup_path_filled,
+     .fini = teardown)
+{
+	struct sfs_inode *root = sfs_itable_root(table), *f;
+	struct stat before, after;
+	char buf[64];
+
+	sfs_write_text(dir, "f", "old");
+	cr_assert_eq(stat(in_dir("f"), &before), 0);
+	f = enter(root, "f");
+	park_others();
+	cr_assert_lt(f->path_fd, 0);
+	cr_assert_eq(unlink(in_dir("f")), 0);
+	sfs_write_text(dir, "f", "new");
+	cr_assert_eq(stat(in_dir("f"), &after), 0);
+	if (after.st_ino != before.st_ino)
+		cr_log_warn("inode number not reused: the test is weaker");
+	cr_assert_eq(content_of(f, buf, sizeof(buf)), -ESTALE,
+		     "the parked file reopened as one holding \"%s\"", buf);
+	/* A lookup of the name makes a new entry, not the stale one. */
+	cr_assert_neq(enter(root, "f"), f);
+}
+
+/* A hard-linked file whose recorded name is removed through the table is
+ * not parked until a lookup shows its other name; then it parks and
+ * reopens by that. */
+Test(inode, path_hard_link_keeps_a_name, .init = setup_path_filled,
+     .fini = teardown)
+{
+	struct sfs_inode *root = sfs_itable_root(table), *d, *f;
+	int rfd;
+
+	cr_assert_eq(mkdir(in_dir("d"), 0755), 0);
+	sfs_write_text(dir, "f", "x");
+	cr_assert_eq(link(in_dir("f"), in_dir("d/g")), 0);
+	d = enter(root, "d");
+	f = enter(root, "f");
+	rfd = sfs_inode_fd_get(table, root);
+	sfs_itable_unlink_begin(table, root, rfd, "f");
+	cr_assert_eq(unlinkat(rfd, "f", 0), 0);
+	sfs_itable_unlink_end(table);
+	sfs_inode_fd_put(table, root);
+	park_others();
+	cr_assert_geq(f->path_fd, 0, "parked without a name to reopen by");
+	is_at(f, in_dir("d/g"));
+	cr_assert_eq(enter(d, "g"), f);
+	park_others();
+	cr_assert_lt(f->path_fd, 0, "never parked again");
+	is_at(f, in_dir("d/g"));
+}
+
+#define RACE_FILES 40
+#define RACE_RENAMES 3000
+
+static struct sfs_inode *race_f[RACE_FILES];
+static atomic_bool race_done;
+
+/* Renames x/ back and forth through the table. */
+static void *renamer(void *arg)
+{
+	struct sfs_inode *root = sfs_itable_root(table);
+	int rfd = sfs_inode_fd_get(table, root);
+
+	(void)arg;
+	for (int k = 0; k < RACE_RENAMES && rfd >= 0; k++) {
+		const char *n1 = k % 2 ? "x2" : "x", *n2 = k % 2 ? "x" : "x2";
+		struct sfs_iname from = {root, rfd, n1}, to = {root, rfd, n2};
+		int rc;
+
+		sfs_itable_rename_begin(table);
+		rc = renameat(rfd, n1, rfd, n2);
+		sfs_itable_rename_end(table, rc == 0, 0, &from, &to);
+		if (rc)
+			break;
+	}
+	atomic_store(&race_done, true);
+	if (rfd >= 0)
+		sfs_inode_fd_put(table, root);
+	return NULL;
+}
+
+/* Reopens files below x/ (and parks others) until the renamer is done;
+ * returns the first failure as -errno, cast. */
+static void *reopener(void *arg)
+{
+	unsigned seed = (unsigned)(uintptr_t)arg;
+
+	while (!atomic_load(&race_done)) {
+		int i = (int)(rand_r(&seed) % RACE_FILES);
+		int fd = sfs_inode_fd_get(table, race_f[i]);
+		struct stat st;
+
+		if (fd < 0)
+			return (void *)(intptr_t)fd;
+		if (fstat(fd, &st) || st.st_ino != race_f[i]->ino)
+			return (void *)(intptr_t)-EXDEV;
+		sfs_inode_fd_put(table, race_f[i]);
+		for (int k = 0; k < 8; k++)
+			use((int)(rand_r(&seed) % NFILES));
+	}
+	return NULL;
+}
+
+/* Renames of a parent through the table racing reopens of the parked
+ * entries below it: every reopen finds its object. */
+Test(inode, path_renames_race_reopens, .init = setup_path_filled,
+     .fini = teardown, .timeout = 120)
+{
+	struct sfs_inode *x, *y;
+	pthread_t th[3];
+	char name[32];
+
+	cr_assert_eq(mkdir(in_dir("x"), 0755), 0);
+	cr_assert_eq(mkdir(in_dir("x/y"), 0755), 0);
+	x = enter(sfs_itable_root(table), "x");
+	y = enter(x, "y");
+	for (int i = 0; i < RACE_FILES; i++) {
+		snprintf(name, sizeof(name), "x/y/r%d", i);
+		sfs_write_text(dir, name, "r");
+		race_f[i] = enter(y, name + 4);
+	}
+	park_others();
+	cr_assert_eq(pthread_create(&th[0], NULL, renamer, NULL), 0);
+	for (uintptr_t i = 1; i < 3; i++)
+		cr_assert_eq(pthread_create(&th[i], NULL, reopener, (void *)i),
+			     0);
+	for (int i = 0; i < 3; i++) {
+		void *ret;
+
+		cr_assert_eq(pthread_join(th[i], &ret), 0);
+		cr_assert_null(ret, "a reopen failed: %s",
+			       strerror(-(int)(intptr_t)ret));
+	}
+	cr_assert_leq(stats().open, BUDGET);
 }

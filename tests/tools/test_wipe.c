@@ -19,12 +19,15 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "mount_util.h"
+#include "sfs_audit.h"
 #include "sfs_crypto.h"
 #include "sfs_mountinfo.h"
+#include "sfs_version.h"
 #include "sfs_volume.h"
 #include "sfs_wipe.h"
 #include "util.h"
@@ -975,6 +978,39 @@ Test(wipe, library_odd_paths, .init = init_setup, .fini = fini, .timeout = 45)
 	sfs_mount_stop(m);
 }
 
+/* The caller's fields join the wipe record; they never replace its own. */
+Test(wipe, library_audit_fields, .init = init_hbi, .fini = fini)
+{
+	struct sfs_mount *m = &sfs_fx;
+	json_t *fields = json_pack("{s:s, s:s, s:s}", "job_id", "4711", "user",
+				   "alice", "event", "forged");
+	struct sfs_wipe_opts o = {.lazy = true, .audit_fields = fields};
+	struct sfs_wipe_report *r = malloc(sizeof(*r));
+	struct sfs_audit *a = NULL;
+	char err[512], *last = NULL;
+	json_t *rec;
+
+	cr_assert_not_null(r);
+	cr_assert_eq(sfs_audit_open(&a, sfs_join(m->root, "audit.log"), false,
+				    "test", err, sizeof(err)),
+		     0, "%s", err);
+	o.audit = a;
+	cr_assert_eq(sfs_wipe_volume(m->mnt, &o, r, err, sizeof(err)), 0, "%s",
+		     err);
+	cr_assert_eq(audit_count(m, "wipe", &last), 1);
+	rec = json_loads(last, 0, NULL);
+	cr_assert_not_null(rec);
+	cr_assert_str_eq(jstr(rec, "job_id"), "4711");
+	cr_assert_str_eq(jstr(rec, "user"), "alice");
+	cr_assert_str_eq(jstr(rec, "event"), "wipe");
+	cr_assert_str_eq(jstr(rec, "volume_id"), r->volume_id);
+	json_decref(rec);
+	json_decref(fields);
+	sfs_audit_close(a);
+	free(last);
+	free(r);
+}
+
 static const struct {
 	const char *args[4];
 	int status;
@@ -1197,4 +1233,112 @@ Test(wipe, non_utf8_path_record, .init = init_setup, .fini = fini)
 		  jstr(rec, "backing"));
 	json_decref(rec);
 	sfs_mount_stop(m);
+}
+
+/*
+ * The sanitization record (NIST SP 800-88 Rev. 1, Appendix G)
+ */
+
+/* Runs scratchfs-wipe --json [a] on m->backing; checks what every
+ * sanitization object holds and that the audit record carries the same;
+ * returns it (owned by *rec). */
+static json_t *sanitization(struct sfs_mount *m, const char *a, json_t **rec)
+{
+	char devno[32], *last = NULL;
+	json_t *s, *media, *nc, *audit;
+	struct stat st;
+	size_t i;
+	json_t *v;
+	bool page_cache = false, swap = false, remapped = false;
+
+	cr_assert_eq(stat(m->root, &st), 0);
+	cr_assert_eq(wipe_cli(m, m->backing, a, NULL, rec, NULL), 0);
+	s = json_object_get(*rec, "sanitization");
+	cr_assert(json_is_object(s), "no sanitization object");
+	cr_assert(strstr(jstr(s, "standard"), "SP 800-88"));
+	media = json_object_get(s, "media");
+	cr_assert_str_eq(jstr(media, "volume_id"), jstr(*rec, "volume_id"));
+	cr_assert_str_eq(jstr(media, "backing"), m->backing);
+	snprintf(devno, sizeof(devno), "%u:%u", major(st.st_dev),
+		 minor(st.st_dev));
+	cr_assert_str_eq(jstr(media, "device_number"), devno);
+	cr_assert_neq(jstr(media, "filesystem")[0], '\0');
+	cr_assert_neq(jstr(media, "device")[0], '\0');
+	cr_assert_str_eq(jstr(media, "node"), jstr(*rec, "host"));
+	cr_assert_str_eq(jstr(s, "tool.name"), "scratchfs-wipe");
+	cr_assert_str_eq(jstr(s, "tool.version"), SFS_VERSION);
+	cr_assert_str_eq(jstr(s, "key_source"), jstr(*rec, "key_source"));
+	cr_assert_str_eq(jstr(s, "verification.result"), "pass");
+	cr_assert_leq(strcmp(jstr(s, "started"), jstr(s, "ended")), 0);
+	cr_assert_str_eq(jstr(s, "ended"), jstr(*rec, "time"));
+	nc = json_object_get(s, "not_covered");
+	json_array_foreach(nc, i, v)
+	{
+		page_cache |= strstr(json_string_value(v), "page cache") != 0;
+		swap |= strstr(json_string_value(v), "swap") != 0;
+		remapped |= strstr(json_string_value(v), "remapped") != 0;
+	}
+	cr_assert(page_cache && swap && remapped,
+		  "not_covered misses page cache, swap or remapped blocks");
+	/* The audit record is the same record. */
+	cr_assert_eq(audit_count(m, "wipe", &last), 1);
+	audit = json_loads(last, 0, NULL);
+	cr_assert_not_null(audit);
+	cr_assert(json_equal(json_object_get(audit, "sanitization"), s),
+		  "the audit record's sanitization differs from --json's");
+	json_decref(audit);
+	free(last);
+	return s;
+}
+
+static size_t n_keys(json_t *s)
+{
+	return json_array_size(json_object_get(s, "keys"));
+}
+
+Test(wipe, sanitization_record_ephemeral, .init = init_hbi, .fini = fini)
+{
+	json_t *rec, *s;
+
+	populate(&sfs_fx, 10000);
+	s = sanitization(&sfs_fx, NULL, &rec);
+	cr_assert_str_eq(jstr(s, "method_type"), "purge");
+	cr_assert_str_eq(jstr(s, "method"), "cryptographic erase, then delete");
+	cr_assert_eq(n_keys(s), 1, "an ephemeral volume has one key copy");
+	json_decref(rec);
+}
+
+Test(wipe, sanitization_record_keyfile, .init = init_setup, .fini = fini)
+{
+	char opts[PATH_MAX + 64];
+	json_t *rec, *s, *node;
+
+	snprintf(opts, sizeof(opts), "hbi=1,key=keyfile:%s",
+		 sfs_join(sfs_fx.root, "node.key"));
+	sfs_mount_start(&sfs_fx, opts);
+	populate(&sfs_fx, 10000);
+	s = sanitization(&sfs_fx, NULL, &rec);
+	/* The node key survives: a stale keyslot copy would open it. */
+	cr_assert_str_eq(jstr(s, "method_type"), "clear");
+	cr_assert(strstr(jstr(s, "method_note"), "node key"));
+	cr_assert_eq(n_keys(s), 3);
+	node = json_array_get(json_object_get(s, "keys"), 2);
+	cr_assert(strstr(jstr(node, "fate"), "kept"), "%s", jstr(node, "fate"));
+	cr_assert(
+	    strstr(jstr(json_array_get(json_object_get(s, "keys"), 1), "fate"),
+		   "overwritten"));
+	json_decref(rec);
+}
+
+Test(wipe, sanitization_record_plain, .init = init_plain, .fini = fini)
+{
+	json_t *rec, *s;
+
+	populate(&sfs_fx, 10000);
+	s = sanitization(&sfs_fx, "--passes=1", &rec);
+	cr_assert_str_eq(jstr(s, "method_type"), "clear");
+	cr_assert_str_eq(jstr(s, "method"),
+			 "overwrite (1 pass, the last one zeros), then delete");
+	cr_assert_eq(n_keys(s), 0);
+	json_decref(rec);
 }

@@ -28,6 +28,11 @@ static void usage(FILE *f)
 	    "      unmounted key-file/keyring/command volume; --quarantine\n"
 	    "      moves damaged files to BACKING/.scratchfs/quarantine/\n");
 	sfs_ctl_key_usage(f);
+	fprintf(f, "  selftest [-c CONF] [--backing-root DIR] [--json]\n"
+		   "      proves on this node, on fresh volumes, that hbi "
+		   "scratch is\n"
+		   "      encrypted at rest, tamper-evident and gone after a "
+		   "wipe\n");
 	fprintf(f, "\nExit status: 0 ok/clean, 1 problems found, 2 usage or "
 		   "error (see scratchfs-ctl(8)).\n");
 }
@@ -38,10 +43,9 @@ int main(int argc, char **argv)
 		const char *name;
 		int (*fn)(int, char **);
 	} cmds[] = {
-	    {"status", sfs_ctl_status},
-	    {"verify", sfs_ctl_verify},
-	    {"fsck", sfs_ctl_fsck},
-	    {"key", sfs_ctl_key},
+	    {"status", sfs_ctl_status},	    {"verify", sfs_ctl_verify},
+	    {"fsck", sfs_ctl_fsck},	    {"key", sfs_ctl_key},
+	    {"selftest", sfs_ctl_selftest},
 	};
 	struct rlimit no_core = {0, 0};
 

@@ -48,6 +48,15 @@ int sfs_ctl_status(int argc, char **argv);
 int sfs_ctl_verify(int argc, char **argv);
 int sfs_ctl_fsck(int argc, char **argv);
 
+/*
+ * selftest [-c CONF] [--backing-root DIR] [--json] (ctl_selftest.c): the
+ * node's checks (platform, known answers, at rest, tamper, crypto-erase,
+ * hbi=0) on fresh volumes in a new directory under DIR (default /var/tmp),
+ * removed afterwards. 0 every check passed, 1 one failed (or the cleanup
+ * did), 2 usage or setup error, 128+N interrupted by signal N.
+ */
+int sfs_ctl_selftest(int argc, char **argv);
+
 /* One scratchfs mount (fstype fuse.scratchfs) of /proc/self/mountinfo,
  * with the escapes decoded. */
 struct sfs_ctl_mount {

@@ -1,6 +1,7 @@
 /* report.c - the wipe engine's record: method names and the JSON report. */
 #include "sfs_audit.h"
 #include "sfs_wipe.h"
+#include "wipe_sanitize.h"
 
 const char *sfs_wipe_method_name(enum sfs_wipe_method m)
 {
@@ -137,6 +138,10 @@ char *sfs_wipe_report_json(const struct sfs_wipe_report *r)
 		rc = -1;
 	rc |= json_object_update_new(rec, main);
 	rc |= json_object_update_new(rec, times);
+	rc |= json_object_set_new(rec, "sanitization",
+				  sfs_wipe_sanitization(r, key_text(r),
+							node_key_text(r),
+							daemon_fate(r)));
 	if (rc == 0)
 		out = json_dumps(rec, JSON_COMPACT | JSON_REAL_PRECISION(12));
 out:

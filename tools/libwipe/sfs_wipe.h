@@ -45,6 +45,7 @@
 #include "sfs_volume.h"
 
 struct sfs_audit;
+struct json_t;
 
 /* Kept from the first version of this header for its callers: the wipe
  * writes no tombstone file (a file in .scratchfs/ would make the next
@@ -74,6 +75,10 @@ struct sfs_wipe_opts {
 				    then get ENOTCONN) */
 	bool progress;		 /* overwrite progress on stderr (a TTY) */
 	struct sfs_audit *audit; /* NULL: no audit record */
+	/* A JSON object whose members are added to the wipe record where
+	 * it has no member of that name (a scheduler's job id, user, node);
+	 * NULL: none. Not stolen. */
+	const struct json_t *audit_fields;
 };
 
 enum sfs_wipe_daemon {
@@ -145,7 +150,13 @@ struct sfs_wipe_report {
 	double verify_ms;
 	double total_ms;
 
-	char time[32];	 /* when the record was made (RFC 3339 UTC) */
+	char started[32]; /* when the wipe began (RFC 3339 UTC) */
+	char time[32];	  /* when the record was made (RFC 3339 UTC) */
+	/* The backing filesystem's type, device and major:minor, from
+	 * /proc/self/mountinfo ("" when unknown). */
+	char fstype[32];
+	char device[256];
+	char devno[24];
 	char note[256];	 /* e.g. why it was a no-op; "" if nothing */
 	char error[512]; /* "" on success */
 };
@@ -175,8 +186,9 @@ int sfs_wipe_volume(const char *path, const struct sfs_wipe_opts *o,
 
 /* The report as the audit record: one JSON object, one line, no newline
  * ("time" = r->time, "event":"wipe", "prog", "pid", "host", then the
- * report's fields; durations as "*_ms"), malloc'ed; free with free(). NULL
- * on allocation failure. */
+ * report's fields; durations as "*_ms"; "sanitization": the fields of a
+ * NIST SP 800-88 certificate of sanitization, scratchfs-wipe(8)),
+ * malloc'ed; free with free(). NULL on allocation failure. */
 char *sfs_wipe_report_json(const struct sfs_wipe_report *r);
 
 /* "crypto-erase", "overwrite+delete", "delete" or "none". */

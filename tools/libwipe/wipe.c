@@ -25,6 +25,7 @@
 #include "sfs_sys.h"
 #include "sfs_wipe.h"
 #include "wipe_int.h"
+#include "wipe_sanitize.h"
 
 double wipe_now_ms(void)
 {
@@ -545,6 +546,11 @@ static int write_audit(struct ctx *c)
 	free(line);
 	if (!rec)
 		return -ENOMEM;
+	if (c->o->audit_fields &&
+	    json_object_update_missing(rec, (json_t *)c->o->audit_fields)) {
+		json_decref(rec);
+		return -ENOMEM;
+	}
 	rc = sfs_audit_write_record(c->o->audit, rec);
 	json_decref(rec);
 	if (c->r->keyslot_destroyed || c->r->ephemeral_key_destroyed) {
@@ -592,6 +598,7 @@ int sfs_wipe_volume(const char *path, const struct sfs_wipe_opts *o,
 	int rc;
 
 	memset(r, 0, sizeof(*r));
+	sfs_audit_timestamp(r->started, sizeof(r->started));
 	sfs_set_err(err, err_len, "unknown error");
 	if (c.o->passes > SFS_WIPE_MAX_PASSES) {
 		sfs_set_err(err, err_len, "passes: %u is out of range (0..%u)",
@@ -602,6 +609,7 @@ int sfs_wipe_volume(const char *path, const struct sfs_wipe_opts *o,
 	rc = resolve(&c, path);
 	if (rc)
 		goto refused;
+	sfs_wipe_media(r);
 	rc = classify(&c, &h, &kind);
 	if (rc)
 		goto failed;

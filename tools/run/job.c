@@ -2,7 +2,6 @@
  * forwarded, then unmount, wipe and record it. */
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -16,6 +15,7 @@
 #include "run.h"
 #include "sfs_audit.h"
 #include "sfs_crypto.h"
+#include "sfs_sys.h"
 #include "sfs_volume.h"
 #include "sfs_wipe.h"
 
@@ -51,31 +51,6 @@ int run_pending_signal(const struct run *run)
 	}
 }
 
-/* The daemon binary next to ours (the build directory), or in the sbin
- * beside our bin (PREFIX/bin and PREFIX/sbin once installed). */
-static int daemon_path(char *out, size_t len)
-{
-	static const char *const where[] = {"%s/scratchfs",
-					    "%s/../sbin/scratchfs"};
-	char self[PATH_MAX];
-	const char *dir;
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	int rc = -ENOENT;
-
-	if (n <= 0)
-		return -errno;
-	self[n] = '\0';
-	dir = dirname(self);
-	for (size_t i = 0; i < 2; i++) {
-		if ((size_t)snprintf(out, len, where[i], dir) >= len)
-			return -ENAMETOOLONG;
-		if (access(out, X_OK) == 0)
-			return 0;
-		rc = -errno;
-	}
-	return rc;
-}
-
 int run_mount_volume(struct run *run)
 {
 	char exe[PATH_MAX], err[256], other[PATH_MAX];
@@ -84,7 +59,7 @@ int run_mount_volume(struct run *run)
 	int argc = 0, status, rc, fd;
 	pid_t pid;
 
-	rc = daemon_path(exe, sizeof(exe));
+	rc = sfs_sibling_program("scratchfs", exe, sizeof(exe));
 	if (rc) {
 		fprintf(stderr,
 			PROG ": cannot find the scratchfs daemon next to "

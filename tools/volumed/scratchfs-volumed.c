@@ -23,6 +23,7 @@
 #include "sfs_crypto.h"
 #include "sfs_log.h"
 #include "sfs_plugin.h"
+#include "sfs_sys.h"
 #include "sfs_version.h"
 
 #define PROG "scratchfs-volumed"
@@ -130,24 +131,12 @@ static int load_config(const struct cli *cli, struct sfs_config *cfg,
 /* The scratchfs binary installed next to this one. */
 static int find_scratchfs(char *out, size_t len)
 {
-	char self[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	char *slash;
+	int rc = sfs_sibling_program("scratchfs", out, len);
 
-	if (n <= 0) {
-		fprintf(stderr, PROG ": /proc/self/exe: %s\n", strerror(errno));
-		return -1;
-	}
-	self[n] = '\0';
-	slash = strrchr(self, '/');
-	*slash = '\0';
-	if ((size_t)snprintf(out, len, "%s/scratchfs", self) >= len ||
-	    access(out, X_OK) < 0) {
-		fprintf(stderr, PROG ": cannot run %s/scratchfs: %s\n", self,
-			strerror(errno));
-		return -1;
-	}
-	return 0;
+	if (rc < 0)
+		fprintf(stderr, PROG ": cannot run %s: %s\n", out,
+			strerror(-rc));
+	return rc < 0 ? -1 : 0;
 }
 
 /* Unlinks the socket only if it is still the one we bound. */

@@ -18,7 +18,7 @@
 
 #include "sfs_log.h"
 #include "sfs_mountinfo.h"
-#include "sfs_plugin.h"
+#include "sfs_plugin_base.h"
 #include "sfs_sys.h"
 
 extern char **environ;

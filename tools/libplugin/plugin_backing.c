@@ -14,7 +14,7 @@
 
 #include "sfs_log.h"
 #include "sfs_names.h"
-#include "sfs_plugin.h"
+#include "sfs_plugin_base.h"
 #include "sfs_wipe.h"
 
 int sfs_plugin_paths(const char *root, const char *name,
@@ -134,6 +134,7 @@ int sfs_plugin_backing_wipe(const struct sfs_plugin_paths *p,
 	    .discard = w->discard,
 	    .lazy = true, /* the engine is done with it */
 	    .audit = w->audit,
+	    .audit_fields = w->audit_fields,
 	};
 	struct sfs_wipe_report *r;
 	char why[512];
