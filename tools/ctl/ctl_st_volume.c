@@ -80,7 +80,7 @@ static int put_file(const char *path, const void *buf, size_t len)
 static ssize_t get_file(const char *path, void *buf, size_t cap)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	ssize_t n, got = 0;
+	ssize_t n = 0, got = 0;
 
 	if (fd < 0)
 		return -errno;
