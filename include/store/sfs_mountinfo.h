@@ -19,6 +19,11 @@ struct sfs_mountinfo {
 	char *super_opts; /* 3rd field after "-"; NULL when missing */
 };
 
+/* Splits one line in place (it is modified) into mi. 0, or -EINVAL when
+ * the line has no "-" separator from the 7th field on followed by fstype
+ * and source (mi->fstype and mi->source are then not both set). */
+int sfs_mountinfo_parse(char *line, struct sfs_mountinfo *mi);
+
 /* Calls fn for every scratchfs mount (fstype "fuse.scratchfs") the
  * mountinfo file at path lists, in its order, until fn returns non-zero;
  * lines that do not parse are skipped. mi points into a line buffer that
