@@ -4,6 +4,8 @@
 #   make check      install missing packages, check the layering, unit +
 #                   mount tests, then the same suite built with
 #                   AddressSanitizer + UBSan
+#   make fuzz       run every libFuzzer harness (tests/fuzz/) for
+#                   FUZZ_SECONDS each (doc/FUZZING.md)
 #   make run        build and mount an encrypted scratch with built-in defaults
 #   make install    DESTDIR= PREFIX=/usr/local
 
@@ -62,7 +64,7 @@ TEST_BINS  = $(addprefix $(BUILD)/tests/,$(basename $(notdir $(TEST_SRCS))))
 BINS       = $(BUILD)/scratchfs $(TOOL_BINS)
 
 .PHONY: all deps check check-layers test run install uninstall clean format \
-        format-check bench
+        format-check bench fuzz fuzz-build fuzz-check fuzzers
 .DEFAULT_GOAL := all
 # Keep every object: make would delete the tools' and tests' objects as
 # intermediates, so a second make running meanwhile (make check's
@@ -122,6 +124,39 @@ check-layers:
 check: deps check-layers
 	SFS_TEST_URING=N $(MAKE) test
 	SFS_TEST_URING=Y $(MAKE) test BUILD=build/asan EXTRA_CFLAGS='$(SAN_FLAGS)' CFLAGS='-O1 -g'
+
+# Fuzzing (doc/FUZZING.md): every tests/fuzz/fuzz_NAME.c is a libFuzzer
+# harness, built with clang, ASan and UBSan in its own tree as
+# build/fuzz/fuzzers/fuzz_NAME. `make fuzz` runs each for FUZZ_SECONDS
+# (one at a time, niced); `make fuzz-check` replays
+# the committed corpora and crash reproducers and runs each for a few
+# seconds.
+FUZZ_BUILD   := build/fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_NAMES   := $(filter-out fuzz_util,$(basename $(notdir \
+                  $(wildcard tests/fuzz/fuzz_*.c))))
+FUZZ_SAN     := -fsanitize=fuzzer-no-link,address,undefined \
+                -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_BINS     = $(FUZZ_NAMES:%=$(BUILD)/fuzzers/%)
+FUZZ_OBJS     = $(call objs,$(BUILD),tests/fuzz/fuzz_util.c) \
+                $(BUILD)/tests/libsfstools.a $(WIPE_LIB) $(BUILD)/libscratchfs.a
+
+fuzzers: $(FUZZ_BINS)
+
+$(FUZZ_BINS): $(BUILD)/fuzzers/%: $(BUILD)/tests/fuzz/%.o $(FUZZ_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(EXTRA_CFLAGS) -fsanitize=fuzzer -o $@ $^ \
+		$(PKG_LIBS) $(TOOL_PKG_LIBS)
+
+fuzz-build: deps
+	@$(MAKE) --no-print-directory fuzzers BUILD=$(FUZZ_BUILD) CC=clang \
+		CFLAGS='-O1 -g' EXTRA_CFLAGS='$(FUZZ_SAN)'
+
+fuzz: fuzz-build
+	@tools/fuzz.sh run $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
+fuzz-check: fuzz-build
+	@tools/fuzz.sh check $(FUZZ_BUILD)
 
 run: deps
 	@$(MAKE) --no-print-directory all

@@ -4,7 +4,8 @@
 set -eu
 PKGS="gcc make pkg-config libfuse3-dev fuse3 libsodium-dev libssl-dev libconfig-dev
 libcriterion-dev attr e2fsprogs libjansson-dev libkeyutils-dev
-libmicrohttpd-dev liburing-dev docker.io busybox-static podman runc"
+libmicrohttpd-dev liburing-dev docker.io busybox-static podman runc
+clang libclang-rt-dev clang-format"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
