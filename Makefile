@@ -64,7 +64,7 @@ TEST_BINS  = $(addprefix $(BUILD)/tests/,$(basename $(notdir $(TEST_SRCS))))
 BINS       = $(BUILD)/scratchfs $(TOOL_BINS)
 
 .PHONY: all deps check check-layers test run install uninstall clean format \
-        format-check bench fuzz fuzz-build fuzz-check fuzzers
+        format-check bench fuzz fuzz-build fuzz-check fuzzers fuzz-corpus
 .DEFAULT_GOAL := all
 # Keep every object: make would delete the tools' and tests' objects as
 # intermediates, so a second make running meanwhile (make check's
@@ -130,7 +130,7 @@ check: deps check-layers
 # build/fuzz/fuzzers/fuzz_NAME. `make fuzz` runs each for FUZZ_SECONDS
 # (one at a time, niced); `make fuzz-check` replays
 # the committed corpora and crash reproducers and runs each for a few
-# seconds.
+# seconds. `make fuzz-corpus` writes the seed corpora again.
 FUZZ_BUILD   := build/fuzz
 FUZZ_SECONDS ?= 60
 FUZZ_NAMES   := $(filter-out fuzz_util,$(basename $(notdir \
@@ -148,6 +148,9 @@ $(FUZZ_BINS): $(BUILD)/fuzzers/%: $(BUILD)/tests/fuzz/%.o $(FUZZ_OBJS)
 	$(CC) $(CFLAGS) $(EXTRA_CFLAGS) -fsanitize=fuzzer -o $@ $^ \
 		$(PKG_LIBS) $(TOOL_PKG_LIBS)
 
+$(BUILD)/tests/fuzz/gen_corpus: $(BUILD)/tests/fuzz/gen_corpus.o $(FUZZ_OBJS)
+	$(CC) $(CFLAGS) $(EXTRA_CFLAGS) -o $@ $^ $(PKG_LIBS) $(TOOL_PKG_LIBS)
+
 fuzz-build: deps
 	@$(MAKE) --no-print-directory fuzzers BUILD=$(FUZZ_BUILD) CC=clang \
 		CFLAGS='-O1 -g' EXTRA_CFLAGS='$(FUZZ_SAN)'
@@ -157,6 +160,10 @@ fuzz: fuzz-build
 
 fuzz-check: fuzz-build
 	@tools/fuzz.sh check $(FUZZ_BUILD)
+
+fuzz-corpus: deps
+	@$(MAKE) --no-print-directory all $(BUILD)/tests/fuzz/gen_corpus
+	tests/fuzz/make-corpus.sh $(BUILD)
 
 run: deps
 	@$(MAKE) --no-print-directory all

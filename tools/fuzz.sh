@@ -15,7 +15,7 @@
 #        executions, coverage, crashes) and appends it to
 #        BUILD_DIR/fuzz-runs.tsv, the running total behind doc/FUZZING.md.
 # check: replays every seed and every reproducer once, then runs each
-#        harness for SFS_FUZZ_SMOKE seconds (default 3) from its seeds in a
+#        harness for SFS_FUZZ_SMOKE seconds (default 2) from its seeds in a
 #        temporary directory. Ends with one PASS or FAIL line.
 set -u
 cd "$(dirname "$0")/.." || exit 2
@@ -54,8 +54,10 @@ harness_opts() {
 
 tmp=$(mktemp -d /tmp/sfs-fuzz.XXXXXX) || exit 2
 trap 'rm -rf "$tmp"' EXIT
+# The plugin harnesses' state files and volume trees live under it.
 export SFS_FUZZ_TMP=$tmp
-# The plugin harness' state and volume trees live under SFS_FUZZ_TMP.
+# Leaks of libraries we cannot fix (each with its reason in the file).
+export LSAN_OPTIONS="suppressions=$PWD/tests/fuzz/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 
 # "execs cov ft" from a libFuzzer log.
 stats() {
@@ -116,10 +118,10 @@ for bin in "$build"/fuzzers/fuzz_*; do
 	fi
 	total_replayed=$((total_replayed + ${#inputs[@]}))
 	mkdir -p "$tmp/work-$name"
-	if ! nice -n 19 "$bin" "${opts[@]}" -max_total_time="${SFS_FUZZ_SMOKE:-3}" \
+	if ! nice -n 19 "$bin" "${opts[@]}" -max_total_time="${SFS_FUZZ_SMOKE:-2}" \
 		-artifact_prefix="$tmp/" "$tmp/work-$name" \
 		$([ -d "$seeds" ] && echo "$seeds") >"$log" 2>&1; then
-		echo "$name: FAIL in a ${SFS_FUZZ_SMOKE:-3} s run (reproducer and log below):"
+		echo "$name: FAIL in a ${SFS_FUZZ_SMOKE:-2} s run (reproducer and log below):"
 		ls "$tmp"/crash-* "$tmp"/leak-* "$tmp"/timeout-* 2>/dev/null
 		tail -n 30 "$log"
 		fail=1
@@ -127,7 +129,7 @@ for bin in "$build"/fuzzers/fuzz_*; do
 	fi
 	read -r execs cov ft < <(stats "$log")
 	printf '%-20s %4s inputs replayed, smoke %s s: %s execs, cov %s: ok\n' \
-		"$name" "${#inputs[@]}" "${SFS_FUZZ_SMOKE:-3}" "$execs" "$cov"
+		"$name" "${#inputs[@]}" "${SFS_FUZZ_SMOKE:-2}" "$execs" "$cov"
 done
 if [ "$mode" = check ]; then
 	if [ $fail -eq 0 ]; then

@@ -3,7 +3,7 @@
  * parses, sfs_volume_unwrap_key with the seed volumes' node key.
  *
  * Properties: a header that decodes is canonical (encoding it again gives
- * the same bytes); an unwrap that succeeds yields the seeds' volume key.
+ * the same bytes); a failed unwrap says why and leaves no key behind.
  */
 #include <string.h>
 
@@ -27,9 +27,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(size == SFS_VOLUME_HEADER_BYTES);
 	sfs_volume_encode(&h, enc);
 	FUZZ_CHECK(memcmp(enc, data, size) == 0);
-	if (sfs_volume_unwrap_key(&h, fuzz_nmk, vk, err, sizeof(err)) == 0)
-		FUZZ_CHECK(memcmp(vk, fuzz_vk, SFS_KEY_BYTES) == 0);
-	else
+	memset(vk, 0xa5, sizeof(vk));
+	if (sfs_volume_unwrap_key(&h, fuzz_nmk, vk, err, sizeof(err)) != 0) {
 		FUZZ_CHECK(err[0] != '\0');
+		FUZZ_CHECK(sfs_is_zero(vk, SFS_KEY_BYTES));
+	}
 	return 0;
 }
