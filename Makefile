@@ -124,11 +124,12 @@ check-layers:
 check: deps check-layers
 	SFS_TEST_URING=N $(MAKE) test
 	SFS_TEST_URING=Y $(MAKE) test BUILD=build/asan EXTRA_CFLAGS='$(SAN_FLAGS)' CFLAGS='-O1 -g'
+	$(MAKE) --no-print-directory fuzz-check
 
 # Fuzzing (doc/FUZZING.md): every tests/fuzz/fuzz_NAME.c is a libFuzzer
 # harness, built with clang, ASan and UBSan in its own tree as
 # build/fuzz/fuzzers/fuzz_NAME. `make fuzz` runs each for FUZZ_SECONDS
-# (one at a time, niced); `make fuzz-check` replays
+# (one at a time, niced); `make fuzz-check` (part of `make check`) replays
 # the committed corpora and crash reproducers and runs each for a few
 # seconds. `make fuzz-corpus` writes the seed corpora again.
 FUZZ_BUILD   := build/fuzz
