@@ -3,6 +3,7 @@
 #
 # usage: tools/fuzz.sh run   BUILD_DIR SECONDS   (make fuzz)
 #        tools/fuzz.sh check BUILD_DIR           (make fuzz-check)
+#        tools/fuzz.sh table BUILD_DIR           (the totals, Markdown)
 #
 # BUILD_DIR/fuzzers/fuzz_NAME is the harness of tests/fuzz/fuzz_NAME.c; its
 # seeds are tests/fuzz/corpus/fuzz_NAME/, its dictionary (if any)
@@ -22,10 +23,23 @@ cd "$(dirname "$0")/.." || exit 2
 
 mode=${1:-}
 build=${2:-}
+# table: per harness, the runs of BUILD_DIR/fuzz-runs.tsv summed (time,
+# executions, crashes) and the coverage of its last run.
+if [ "$mode" = table ] && [ -f "$build/fuzz-runs.tsv" ]; then
+	echo "| Harness | Runs | Total time | Executions | Final cov (edges) | Final ft (features) | Crashes found |"
+	echo "|---|---|---|---|---|---|---|"
+	awk -F'\t' '{ if (!($2 in runs)) order[n++] = $2; runs[$2]++; t[$2] += $3;
+		e[$2] += $4; cov[$2] = $5; ft[$2] = $6; c[$2] += $7 }
+		END { for (i = 0; i < n; i++) { h = order[i];
+			printf "| %s | %d | %dm%02ds | %d | %d | %d | %d |\n", h, runs[h],
+				t[h] / 60, t[h] % 60, e[h], cov[h], ft[h], c[h] } }' \
+		"$build/fuzz-runs.tsv"
+	exit 0
+fi
 if [ -z "$build" ] || [ ! -d "$build/fuzzers" ] ||
 	{ [ "$mode" != run ] && [ "$mode" != check ]; } ||
 	{ [ "$mode" = run ] && ! [[ ${3:-} =~ ^[0-9]+$ ]]; }; then
-	echo "usage: $0 run BUILD_DIR SECONDS | check BUILD_DIR" >&2
+	echo "usage: $0 run BUILD_DIR SECONDS | check BUILD_DIR | table BUILD_DIR" >&2
 	exit 2
 fi
 
