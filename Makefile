@@ -131,7 +131,8 @@ check: deps check-layers
 # build/fuzz/fuzzers/fuzz_NAME. `make fuzz` runs each for FUZZ_SECONDS
 # (one at a time, niced); `make fuzz-check` (part of `make check`) replays
 # the committed corpora and crash reproducers and runs each for a few
-# seconds. `make fuzz-corpus` writes the seed corpora again.
+# seconds; FUZZ_HARNESSES="fuzz_a fuzz_b" limits either to those.
+# `make fuzz-corpus` writes the seed corpora again.
 FUZZ_BUILD   := build/fuzz
 FUZZ_SECONDS ?= 60
 FUZZ_NAMES   := $(filter-out fuzz_util,$(basename $(notdir \
@@ -157,10 +158,10 @@ fuzz-build: deps
 		CFLAGS='-O1 -g' EXTRA_CFLAGS='$(FUZZ_SAN)'
 
 fuzz: fuzz-build
-	@tools/fuzz.sh run $(FUZZ_BUILD) $(FUZZ_SECONDS)
+	@FUZZ_HARNESSES='$(FUZZ_HARNESSES)' tools/fuzz.sh run $(FUZZ_BUILD) $(FUZZ_SECONDS)
 
 fuzz-check: fuzz-build
-	@tools/fuzz.sh check $(FUZZ_BUILD)
+	@FUZZ_HARNESSES='$(FUZZ_HARNESSES)' tools/fuzz.sh check $(FUZZ_BUILD)
 
 fuzz-corpus: deps
 	@$(MAKE) --no-print-directory all $(BUILD)/tests/fuzz/gen_corpus

@@ -9,6 +9,7 @@
 # seeds are tests/fuzz/corpus/fuzz_NAME/, its dictionary (if any)
 # tests/fuzz/fuzz_NAME.dict, its crash reproducers tests/fuzz/regressions/
 # fuzz_NAME/. One harness runs at a time, at nice 19 (a shared machine).
+# FUZZ_HARNESSES="fuzz_a fuzz_b" limits a run or check to those.
 #
 # run:   each harness for SECONDS, growing BUILD_DIR/corpus/fuzz_NAME (kept
 #        between runs, never committed); crashes go to
@@ -66,7 +67,10 @@ harness_opts() {
 	return 0
 }
 
-tmp=$(mktemp -d /tmp/sfs-fuzz.XXXXXX) || exit 2
+# On tmpfs when there is one: the plugin harnesses fsync their state.
+tmpbase=/tmp
+[ -d /dev/shm ] && [ -w /dev/shm ] && tmpbase=/dev/shm
+tmp=$(mktemp -d "$tmpbase/sfs-fuzz.XXXXXX") || exit 2
 trap 'rm -rf "$tmp"' EXIT
 # The plugin harnesses' state files and volume trees live under it.
 export SFS_FUZZ_TMP=$tmp
@@ -87,6 +91,9 @@ total_replayed=0
 n=0
 for bin in "$build"/fuzzers/fuzz_*; do
 	name=${bin##*/}
+	if [ -n "${FUZZ_HARNESSES:-}" ] && [[ " $FUZZ_HARNESSES " != *" $name "* ]]; then
+		continue
+	fi
 	seeds=tests/fuzz/corpus/$name
 	regs=tests/fuzz/regressions/$name
 	harness_opts "$name"
