@@ -4,6 +4,8 @@
 #   make check      install missing packages, check the layering, unit +
 #                   mount tests, then the same suite built with
 #                   AddressSanitizer + UBSan
+#   make fuzz       run every libFuzzer harness (tests/fuzz/) for
+#                   FUZZ_SECONDS each (doc/FUZZING.md)
 #   make run        build and mount an encrypted scratch with built-in defaults
 #   make install    DESTDIR= PREFIX=/usr/local
 
@@ -76,7 +78,7 @@ USER_BINS  = $(BUILD)/scratchfs-run
 ADMIN_BINS = $(filter-out $(USER_BINS),$(BINS))
 
 .PHONY: all deps check check-layers test run install uninstall clean format \
-        format-check bench
+        format-check bench fuzz fuzz-build fuzz-check fuzzers fuzz-corpus
 .DEFAULT_GOAL := all
 # Keep every object: make would delete the tools' and tests' objects as
 # intermediates, so a second make running meanwhile (make check's
@@ -172,6 +174,48 @@ check-layers:
 check: deps check-layers
 	SFS_TEST_URING=N $(MAKE) test
 	SFS_TEST_URING=Y $(MAKE) test BUILD=build/asan EXTRA_CFLAGS='$(SAN_FLAGS)' CFLAGS='-O1 -g'
+	$(MAKE) --no-print-directory fuzz-check
+
+# Fuzzing (doc/FUZZING.md): every tests/fuzz/fuzz_NAME.c is a libFuzzer
+# harness, built with clang, ASan and UBSan in its own tree as
+# build/fuzz/fuzzers/fuzz_NAME. `make fuzz` runs each for FUZZ_SECONDS
+# (one at a time, niced); `make fuzz-check` (part of `make check`) replays
+# the committed corpora and crash reproducers and runs each for a few
+# seconds; FUZZ_HARNESSES="fuzz_a fuzz_b" limits either to those.
+# `make fuzz-corpus` writes the seed corpora again.
+FUZZ_BUILD   := build/fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_NAMES   := $(filter-out fuzz_util,$(basename $(notdir \
+                  $(wildcard tests/fuzz/fuzz_*.c))))
+FUZZ_SAN     := -fsanitize=fuzzer-no-link,address,undefined \
+                -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_BINS     = $(FUZZ_NAMES:%=$(BUILD)/fuzzers/%)
+FUZZ_OBJS     = $(call objs,$(BUILD),tests/fuzz/fuzz_util.c) \
+                $(BUILD)/tests/libsfstools.a $(WIPE_LIB) $(BUILD)/libscratchfs.a
+
+fuzzers: $(FUZZ_BINS)
+
+$(FUZZ_BINS): $(BUILD)/fuzzers/%: $(BUILD)/tests/fuzz/%.o $(FUZZ_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(EXTRA_CFLAGS) -fsanitize=fuzzer -o $@ $^ \
+		$(PKG_LIBS) $(TOOL_PKG_LIBS)
+
+$(BUILD)/tests/fuzz/gen_corpus: $(BUILD)/tests/fuzz/gen_corpus.o $(FUZZ_OBJS)
+	$(CC) $(CFLAGS) $(EXTRA_CFLAGS) -o $@ $^ $(PKG_LIBS) $(TOOL_PKG_LIBS)
+
+fuzz-build: deps
+	@$(MAKE) --no-print-directory fuzzers BUILD=$(FUZZ_BUILD) CC=clang \
+		CFLAGS='-O1 -g' EXTRA_CFLAGS='$(FUZZ_SAN)'
+
+fuzz: fuzz-build
+	@FUZZ_HARNESSES='$(FUZZ_HARNESSES)' tools/fuzz.sh run $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
+fuzz-check: fuzz-build
+	@FUZZ_HARNESSES='$(FUZZ_HARNESSES)' tools/fuzz.sh check $(FUZZ_BUILD)
+
+fuzz-corpus: deps
+	@$(MAKE) --no-print-directory all $(BUILD)/tests/fuzz/gen_corpus
+	tests/fuzz/make-corpus.sh $(BUILD)
 
 run: deps
 	@$(MAKE) --no-print-directory all

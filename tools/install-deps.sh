@@ -10,7 +10,8 @@ libmicrohttpd-dev liburing-dev docker.io busybox-static podman runc
 rsync zip unzip bzip2 xz-utils zstd sqlite3 git python3 python3-venv
 python3-pip python3-setuptools python3-wheel libpython3.11-testsuite
 slurm-wlm libslurm-dev munge
-python3-nacl python3-cryptography"
+python3-nacl python3-cryptography
+clang libclang-rt-dev clang-format"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||

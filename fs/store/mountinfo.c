@@ -29,10 +29,7 @@ void sfs_mountinfo_unescape(char *s)
 	*o = '\0';
 }
 
-/* Splits line in place (it is modified) into mi. 0, or -EINVAL when the
- * line has no "-" separator from the 7th field on followed by fstype and
- * source. */
-static int parse(char *line, struct sfs_mountinfo *mi)
+int sfs_mountinfo_parse(char *line, struct sfs_mountinfo *mi)
 {
 	char *save = NULL, *tok;
 	int n = 0, after = -1; /* fields after the "-", once seen */
@@ -77,7 +74,7 @@ int sfs_mountinfo_each(const char *path, const char *fstype,
 	if (!f)
 		return -errno;
 	while (rc == 0 && getline(&line, &cap, f) > 0) {
-		if (parse(line, &mi) == 0 &&
+		if (sfs_mountinfo_parse(line, &mi) == 0 &&
 		    (!fstype || strcmp(mi.fstype, fstype) == 0))
 			rc = fn(&mi, arg);
 	}

@@ -119,6 +119,8 @@ static int parse_keyfile(const char *s, char out[PATH_MAX], char *why,
 struct file_ctx {
 	const char *path; /* for messages */
 	const char *dir;  /* where @include looks; NULL for the cwd */
+	const char *text; /* the main file's text */
+	size_t len;
 	char *err;
 	size_t err_len;
 };
@@ -168,29 +170,61 @@ static int get_string(const struct file_ctx *fc, const config_setting_t *s,
 	return 0;
 }
 
-/* The literal @key is set to on @line of @path, as written, into @lit;
- * false when it is not found there (a setting spread over lines). */
-static bool literal_on_line(const char *path, unsigned int line,
+/* The whole of file f into a malloc'ed, NUL-terminated buffer (*len bytes
+ * before the NUL), or NULL with errno set. */
+static char *read_all(FILE *f, size_t *len)
+{
+	size_t cap = 4096, n = 0;
+	char *text = malloc(cap), *bigger;
+
+	while (text) {
+		n += fread(text + n, 1, cap - 1 - n, f);
+		if (ferror(f)) {
+			free(text);
+			errno = EIO;
+			return NULL;
+		}
+		if (n < cap - 1)
+			break;
+		bigger = realloc(text, cap * 2);
+		if (!bigger)
+			free(text);
+		text = bigger;
+		cap *= 2;
+	}
+	if (!text)
+		return NULL;
+	text[n] = '\0';
+	*len = n;
+	return text;
+}
+
+/* The literal @key is set to on @line of the text (len bytes), as written,
+ * into @lit; false when it is not found there (a setting spread over
+ * lines). */
+static bool literal_on_line(const char *text, size_t len, unsigned int line,
 			    const char *key, char *lit, size_t lit_len)
 {
-	size_t klen = strlen(key), cap = 0, n = 0;
-	FILE *f = fopen(path, "re");
-	char *text = NULL, *p;
+	size_t klen = strlen(key), start = 0, n = 0;
+	const char *nl;
+	char *copy, *p;
 	bool found = false;
 
-	if (!f)
+	for (unsigned int i = 1; i < line && start < len; i++) {
+		nl = memchr(text + start, '\n', len - start);
+		start = nl ? (size_t)(nl - text) + 1 : len;
+	}
+	if (line == 0 || start >= len)
 		return false;
-	for (unsigned int i = 0; i < line; i++)
-		if (getline(&text, &cap, f) < 0) {
-			free(text);
-			fclose(f);
-			return false;
-		}
-	fclose(f);
-	for (p = strstr(text, key); p && !found; p = strstr(p + 1, key)) {
+	nl = memchr(text + start, '\n', len - start);
+	copy = strndup(text + start,
+		       nl ? (size_t)(nl - text) + 1 - start : len - start);
+	if (!copy)
+		return false;
+	for (p = strstr(copy, key); p && !found; p = strstr(p + 1, key)) {
 		const char *q = p + klen;
 
-		if (p > text &&
+		if (p > copy &&
 		    (isalnum((unsigned char)p[-1]) || strchr("_-*", p[-1])))
 			continue;
 		q += strspn(q, " \t");
@@ -204,6 +238,37 @@ static bool literal_on_line(const char *path, unsigned int line,
 			found = true;
 		}
 	}
+	free(copy);
+	return found;
+}
+
+/* literal_on_line() in the file libconfig read setting s from: the main
+ * text, or an included file read again from disk. */
+static bool literal_of(const struct file_ctx *fc, const config_setting_t *s,
+		       char *lit, size_t lit_len)
+{
+	const char *src = config_setting_source_file(s);
+	char file[PATH_MAX], *text;
+	size_t len;
+	bool found;
+	FILE *f;
+
+	if (!config_setting_name(s))
+		return false;
+	if (!src)
+		return literal_on_line(fc->text, fc->len,
+				       config_setting_source_line(s),
+				       config_setting_name(s), lit, lit_len);
+	source_name(fc, src, file, sizeof(file));
+	f = fopen(file, "re");
+	if (!f)
+		return false;
+	text = read_all(f, &len);
+	fclose(f);
+	if (!text)
+		return false;
+	found = literal_on_line(text, len, config_setting_source_line(s),
+				config_setting_name(s), lit, lit_len);
 	free(text);
 	return found;
 }
@@ -218,7 +283,7 @@ static bool literal_on_line(const char *path, unsigned int line,
 static bool get_integer(const struct file_ctx *fc, const config_setting_t *s,
 			long long *v, char *lit, size_t lit_len)
 {
-	char file[PATH_MAX], *end;
+	char *end;
 	long long written;
 	int base = 10;
 	const char *digits = lit;
@@ -227,10 +292,7 @@ static bool get_integer(const struct file_ctx *fc, const config_setting_t *s,
 	    config_setting_type(s) != CONFIG_TYPE_INT64)
 		return false;
 	*v = config_setting_get_int64(s);
-	source_name(fc, config_setting_source_file(s), file, sizeof(file));
-	if (!config_setting_name(s) ||
-	    !literal_on_line(file, config_setting_source_line(s),
-			     config_setting_name(s), lit, lit_len)) {
+	if (!literal_of(fc, s, lit, lit_len)) {
 		snprintf(lit, lit_len, "%lld", *v);
 		return true;
 	}
@@ -599,38 +661,31 @@ static int load_top(const struct file_ctx *fc, const config_setting_t *s,
 	return setting_err(fc, s, key, "unknown setting");
 }
 
-int sfs_config_load(struct sfs_config *cfg, const char *path, char *err,
-		    size_t err_len)
+int sfs_config_parse(struct sfs_config *cfg, const char *path, const char *text,
+		     size_t len, char *err, size_t err_len)
 {
-	struct file_ctx fc = {.path = path, .err = err, .err_len = err_len};
+	struct file_ctx fc = {.path = path,
+			      .text = text,
+			      .len = len,
+			      .err = err,
+			      .err_len = err_len};
 	/* Parse into a copy so that a bad file leaves cfg untouched. */
 	struct sfs_config next = *cfg;
 	char dir[PATH_MAX];
 	const char *slash;
 	config_setting_t *root;
-	struct stat st;
 	config_t lc;
 	FILE *f;
 	int rc = 0;
 
-	f = fopen(path, "re");
+	/* A stream over the text: libconfig then reads it exactly as it
+	 * reads a file (a NUL byte is not the end of it). */
+	f = fmemopen((void *)text, len, "r");
 	if (!f) {
 		rc = -errno;
 		sfs_set_err(err, err_len, "%s: %s", path, strerror(-rc));
 		return rc;
 	}
-	if (fstat(fileno(f), &st) != 0) {
-		rc = -errno;
-		sfs_set_err(err, err_len, "%s: %s", path, strerror(-rc));
-		fclose(f);
-		return rc;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		sfs_set_err(err, err_len, "%s: not a regular file", path);
-		fclose(f);
-		return -EINVAL;
-	}
-
 	config_init(&lc);
 	/* @include "x" is relative to the including file's directory. */
 	slash = strrchr(path, '/');
@@ -660,6 +715,45 @@ int sfs_config_load(struct sfs_config *cfg, const char *path, char *err,
 out:
 	config_destroy(&lc);
 	fclose(f);
+	return rc;
+}
+
+int sfs_config_load(struct sfs_config *cfg, const char *path, char *err,
+		    size_t err_len)
+{
+	struct stat st;
+	char *text;
+	size_t len;
+	FILE *f;
+	int rc;
+
+	f = fopen(path, "re");
+	if (!f) {
+		rc = -errno;
+		sfs_set_err(err, err_len, "%s: %s", path, strerror(-rc));
+		return rc;
+	}
+	if (fstat(fileno(f), &st) != 0) {
+		rc = -errno;
+		sfs_set_err(err, err_len, "%s: %s", path, strerror(-rc));
+		fclose(f);
+		return rc;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		sfs_set_err(err, err_len, "%s: not a regular file", path);
+		fclose(f);
+		return -EINVAL;
+	}
+	text = read_all(f, &len);
+	if (!text) {
+		rc = -errno;
+		sfs_set_err(err, err_len, "%s: %s", path, strerror(-rc));
+		fclose(f);
+		return rc;
+	}
+	fclose(f);
+	rc = sfs_config_parse(cfg, path, text, len, err, err_len);
+	free(text);
 	return rc;
 }
 

@@ -512,10 +512,6 @@ int sfs_keyring_remove(const char *desc, char *err, size_t err_len)
  * The command provider.
  */
 
-/* Longest output we look at: 64 hex digits, a newline, and one byte more
- * to tell "too long" from "just right". */
-#define COMMAND_OUT_MAX 66U
-
 int sfs_key_spec_set_command(struct sfs_key_spec *spec, const char *const *argv,
 			     unsigned int argc, char *why, size_t why_len)
 {
@@ -674,13 +670,13 @@ static void kill_provider(pid_t pid)
 		;
 }
 
-/* Reads the provider's stdout into out (COMMAND_OUT_MAX bytes) until EOF,
- * out full, or the deadline. Returns the count or -errno (-ETIMEDOUT). */
+/* Reads the provider's stdout into out (SFS_KEY_COMMAND_OUT_MAX bytes) until
+ * EOF, out full, or the deadline. Returns the count or -errno (-ETIMEDOUT). */
 static ssize_t read_provider(int fd, uint8_t *out, long long deadline)
 {
 	size_t done = 0;
 
-	while (done < COMMAND_OUT_MAX) {
+	while (done < SFS_KEY_COMMAND_OUT_MAX) {
 		struct pollfd pfd = {.fd = fd, .events = POLLIN};
 		long long left = deadline - sfs_now_ms();
 		ssize_t n;
@@ -695,7 +691,7 @@ static ssize_t read_provider(int fd, uint8_t *out, long long deadline)
 			return -errno;
 		if (r == 0)
 			continue; /* re-checks the deadline */
-		n = read(fd, out + done, COMMAND_OUT_MAX - done);
+		n = read(fd, out + done, SFS_KEY_COMMAND_OUT_MAX - done);
 		if (n < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (n < 0)
@@ -736,10 +732,9 @@ static int hex_value(uint8_t c)
 	return -1;
 }
 
-/* Decodes the provider's output (n bytes) into key: 32 raw bytes, or 64 hex
- * digits with an optional final newline. */
-static int parse_provider_output(const uint8_t *out, size_t n, uint8_t *key,
-				 const char *prog, char *err, size_t err_len)
+int sfs_keys_parse_command_output(const uint8_t *out, size_t n,
+				  uint8_t key[SFS_KEY_BYTES], const char *prog,
+				  char *err, size_t err_len)
 {
 	if (n == SFS_KEY_BYTES) {
 		memcpy(key, out, SFS_KEY_BYTES);
@@ -770,8 +765,9 @@ static int parse_provider_output(const uint8_t *out, size_t n, uint8_t *key,
 	    err, err_len,
 	    "key command %s printed %s%zu bytes; expected 32 raw bytes or "
 	    "64 hex digits (and an optional newline)",
-	    prog, n >= COMMAND_OUT_MAX ? "more than " : "",
-	    n >= COMMAND_OUT_MAX ? (size_t)(COMMAND_OUT_MAX - 1) : n);
+	    prog, n >= SFS_KEY_COMMAND_OUT_MAX ? "more than " : "",
+	    n >= SFS_KEY_COMMAND_OUT_MAX ? (size_t)(SFS_KEY_COMMAND_OUT_MAX - 1)
+					 : n);
 	return -EINVAL;
 }
 
@@ -802,7 +798,7 @@ static int command_load(const struct sfs_key_spec *spec, uint8_t *key,
 	rc = check_program(argv[0], err, err_len);
 	if (rc)
 		return rc;
-	out = sfs_secret_alloc(COMMAND_OUT_MAX);
+	out = sfs_secret_alloc(SFS_KEY_COMMAND_OUT_MAX);
 	if (!out) {
 		sfs_set_err(err, err_len,
 			    "key command %s: out of secret memory", argv[0]);
@@ -828,10 +824,10 @@ static int command_load(const struct sfs_key_spec *spec, uint8_t *key,
 	/* Closed before waiting: a provider still writing gets SIGPIPE. */
 	close(p[0]);
 	rc = n < 0 ? (int)n : wait_provider(pid, &status, deadline);
-	if (rc == 0 && n >= (ssize_t)COMMAND_OUT_MAX) {
+	if (rc == 0 && n >= (ssize_t)SFS_KEY_COMMAND_OUT_MAX) {
 		/* Too long: say so, not "killed by SIGPIPE". */
-		rc = parse_provider_output(out, (size_t)n, key, argv[0], err,
-					   err_len);
+		rc = sfs_keys_parse_command_output(out, (size_t)n, key, argv[0],
+						   err, err_len);
 		goto out;
 	}
 	if (rc) {
@@ -862,7 +858,8 @@ static int command_load(const struct sfs_key_spec *spec, uint8_t *key,
 		rc = -EIO;
 		goto out;
 	}
-	rc = parse_provider_output(out, (size_t)n, key, argv[0], err, err_len);
+	rc = sfs_keys_parse_command_output(out, (size_t)n, key, argv[0], err,
+					   err_len);
 out:
 	sfs_secret_free(out);
 	return rc;

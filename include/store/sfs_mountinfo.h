@@ -19,6 +19,11 @@ struct sfs_mountinfo {
 	char *super_opts; /* 3rd field after "-"; NULL when missing */
 };
 
+/* Splits one line in place (it is modified) into mi. 0, or -EINVAL when
+ * the line has no "-" separator from the 7th field on followed by fstype
+ * and source (mi->fstype and mi->source are then not both set). */
+int sfs_mountinfo_parse(char *line, struct sfs_mountinfo *mi);
+
 /* Calls fn for every mount of type fstype (every mount when NULL) that the
  * mountinfo file at path lists, as sfs_mountinfo_scratchfs does. */
 int sfs_mountinfo_each(const char *path, const char *fstype,

@@ -64,6 +64,12 @@ void sfs_config_defaults(struct sfs_config *cfg);
 int sfs_config_load(struct sfs_config *cfg, const char *path, char *err,
 		    size_t err_len);
 
+/* The same over the text of a config file (len bytes, which may hold NUL
+ * bytes) already in memory: path names it in messages and is where a
+ * relative @include looks. */
+int sfs_config_parse(struct sfs_config *cfg, const char *path, const char *text,
+		     size_t len, char *err, size_t err_len);
+
 /* "1", "true" or "yes" sets *out, "0", "false" or "no" clears it; anything
  * else is -EINVAL (and *out is left alone). */
 int sfs_config_parse_bool(const char *s, bool *out);

@@ -49,6 +49,9 @@ enum sfs_key_source {
 #define SFS_KEY_COMMAND_BYTES 4096U
 #define SFS_DEFAULT_KEY_COMMAND_TIMEOUT 10U /* seconds */
 #define SFS_KEY_COMMAND_TIMEOUT_MAX 600U
+/* Longest provider output looked at: 64 hex digits, a newline, and one
+ * byte more to tell "too long" from "just right". */
+#define SFS_KEY_COMMAND_OUT_MAX 66U
 
 /* Plain data, copied by value (no pointers inside). */
 struct sfs_key_spec {
@@ -100,6 +103,14 @@ int sfs_keyring_desc_check(const char *desc, char *why, size_t why_len);
  * one-line message in err naming the provider and what to do. */
 int sfs_keys_load_nmk(const struct sfs_key_spec *spec, uint8_t **nmk, char *err,
 		      size_t err_len);
+
+/* Decodes what the key command prog printed (n bytes; the reader stops at
+ * SFS_KEY_COMMAND_OUT_MAX) into key: exactly 32 raw bytes, or 64 hex
+ * digits with an optional final newline. 0, or -EINVAL with a message
+ * naming prog and the byte count (never the bytes) and key wiped. */
+int sfs_keys_parse_command_output(const uint8_t *out, size_t n,
+				  uint8_t key[SFS_KEY_BYTES], const char *prog,
+				  char *err, size_t err_len);
 
 /* A short description of where spec's node key lives, for messages and
  * `scratchfs-ctl key show`: "key file PATH", "keyring key DESC (user

@@ -567,4 +567,15 @@ Test(config, include_is_relative_to_the_file)
 	cr_assert_eq(sfs_config_load(&cfg, main_path, err, sizeof(err)),
 		     -EINVAL);
 	cr_assert_str_eq(err, want);
+
+	/* An integer libconfig truncates is read as written there too (the
+	 * included file is read again from disk; the main one is in memory). */
+	write_conf("part.conf", "fuse = { max_threads = 4294967304; };\n");
+	snprintf(want, sizeof(want),
+		 "%s/part.conf:1: fuse.max_threads: 4294967304 is out of range "
+		 "(1..256)",
+		 tmpdir);
+	cr_assert_eq(sfs_config_load(&cfg, main_path, err, sizeof(err)),
+		     -EINVAL);
+	cr_assert_str_eq(err, want);
 }

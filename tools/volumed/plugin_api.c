@@ -10,10 +10,15 @@
 
 #define ERR_MAX 1024
 
-/* {"Err": msg} with an HTTP status. */
-static json_t *err_answer(unsigned int *status, unsigned int code,
-			  const char *msg)
+/* {"Err": msg} with an HTTP status. msg can hold what the client sent (an
+ * unknown path, cut at any byte): every byte outside printable ASCII
+ * becomes '?' in place, so that it is a JSON string (valid UTF-8) and a
+ * single log line. */
+static json_t *err_answer(unsigned int *status, unsigned int code, char *msg)
 {
+	for (char *c = msg; *c; c++)
+		if (*c < 0x20 || *c > 0x7e)
+			*c = '?';
 	*status = code;
 	return json_pack("{s:s}", "Err", msg);
 }

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "sfs_log.h"
@@ -306,8 +307,9 @@ static int decode_vol(json_t *j, uint64_t epoch, struct sfs_plugin_vol **out,
 	return 0;
 }
 
-int sfs_plugin_state_load(struct sfs_plugin_state *s, const char *path,
-			  char *err, size_t err_len)
+int sfs_plugin_state_parse(struct sfs_plugin_state *s, const char *path,
+			   const char *text, size_t len, char *err,
+			   size_t err_len)
 {
 	json_int_t version, epoch;
 	char why[256];
@@ -321,9 +323,7 @@ int sfs_plugin_state_load(struct sfs_plugin_state *s, const char *path,
 				  "%s: path too long", path);
 	strcpy(s->path, path);
 	s->epoch = 0;
-	if (access(path, F_OK) < 0 && errno == ENOENT)
-		return 0;
-	root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
 	if (!root)
 		return sfs_err_rc(-EINVAL, err, err_len, "%s:%d: %s", path,
 				  je.line, je.text);
@@ -364,4 +364,51 @@ int sfs_plugin_state_load(struct sfs_plugin_state *s, const char *path,
 out:
 	json_decref(root);
 	return rc;
+}
+
+int sfs_plugin_state_load(struct sfs_plugin_state *s, const char *path,
+			  char *err, size_t err_len)
+{
+	char *text = NULL;
+	struct stat st;
+	ssize_t n;
+	int fd, rc;
+
+	if (strlen(path) >= sizeof(s->path))
+		return sfs_err_rc(-ENAMETOOLONG, err, err_len,
+				  "%s: path too long", path);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT) {
+		strcpy(s->path, path);
+		s->epoch = 0;
+		return 0;
+	}
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		rc = -errno;
+		goto fail;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		rc = -EINVAL;
+		goto fail;
+	}
+	text = malloc((size_t)st.st_size + 1);
+	if (!text) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	n = sfs_pread_full(fd, text, (size_t)st.st_size, 0);
+	if (n < 0) {
+		rc = (int)n;
+		goto fail;
+	}
+	close(fd);
+	rc = sfs_plugin_state_parse(s, path, text, (size_t)n, err, err_len);
+	free(text);
+	return rc;
+fail:
+	if (fd >= 0)
+		close(fd);
+	free(text);
+	return sfs_err_rc(rc, err, err_len, "%s: %s", path,
+			  rc == -EINVAL ? "not a regular file" : strerror(-rc));
 }

@@ -196,6 +196,11 @@ void sfs_plugin_vol_free(struct sfs_plugin_vol *v);
  * trust (answering Get wrongly makes the engine forget volumes). */
 int sfs_plugin_state_load(struct sfs_plugin_state *s, const char *path,
 			  char *err, size_t err_len);
+/* The same over the file's text (len bytes) already in memory; path is
+ * recorded for saving and names the file in messages. */
+int sfs_plugin_state_parse(struct sfs_plugin_state *s, const char *path,
+			   const char *text, size_t len, char *err,
+			   size_t err_len);
 
 /* Writes the whole state atomically: PATH.tmp (0600), fsync, rename over
  * PATH, fsync of the directory. */
