@@ -191,7 +191,7 @@ FUZZ_SAN     := -fsanitize=fuzzer-no-link,address,undefined \
                 -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_BINS     = $(FUZZ_NAMES:%=$(BUILD)/fuzzers/%)
 FUZZ_OBJS     = $(call objs,$(BUILD),tests/fuzz/fuzz_util.c) \
-                $(BUILD)/tests/libsfstools.a $(WIPE_LIB) $(BUILD)/libscratchfs.a
+                $(BUILD)/tests/libsfstools.a $(SHARED_LIB) $(BUILD)/libscratchfs.a
 
 fuzzers: $(FUZZ_BINS)
 

@@ -1,18 +1,17 @@
 /* fuzz_meta.c - symlink targets and user.* extended attributes as the
- * backing tree holds them (the per-attribute format on main: one sealed
- * backing xattr per user.* name, values bound to user.sfs.xid). The first
- * input byte picks the entry point, the rest is its input:
+ * backing tree holds them (format 3: all user.* attributes of an inode in
+ * one sealed set, FORMAT.md section 8). The first input byte picks the
+ * entry point, the rest is its input:
  *   0  a backing symlink target (at most 4095 bytes, what readlink gives):
  *      sfs_symlink_plausible, sfs_symlink_decrypt
- *   1  a backing xattr name (at most XATTR_NAME_MAX): sfs_xattr_name_
- *      plausible, sfs_xattr_name_decrypt
- *   2  a sealed xattr value of the seeds' attribute (fuzz_util.c) on the
- *      seeds' inode id: sfs_xattr_value_decrypt
- *   3  a symlink target (C string), encrypted then decrypted
- *   4  an xattr value, sealed then opened
+ *   1  a stored set (the backing user.sfs.x value): sfs_xattr_set_open,
+ *      then the names and every attribute found
+ *   2  a symlink target (C string), encrypted then decrypted
+ *   3  a set's plaintext, sealed then opened: it opens exactly when its
+ *      entries are well formed, and then as it went in
  *
  * Properties: what decrypts encrypts back to the same backing bytes;
- * round trips give back what went in.
+ * round trips give back what went in; a flipped bit never opens.
  */
 #include <errno.h>
 #include <linux/limits.h>
@@ -46,33 +45,36 @@ static void symlink_target(const char *in, size_t len)
 	FUZZ_CHECK(strlen(again) == len && memcmp(again, in, len) == 0);
 }
 
-static void xattr_name(const char *backing)
+/* Every name a set lists is found in it, with a value inside the set. */
+static void check_set(const uint8_t *set, size_t len)
 {
-	char out[XATTR_NAME_MAX + 1], again[XATTR_NAME_MAX + 1];
+	char *names = malloc(2 * len + 1);
+	const uint8_t *value;
+	size_t n, vlen;
 
-	if (strlen(backing) > XATTR_NAME_MAX)
-		return;
-	if (strncmp(backing, "user.", 5) == 0)
-		sfs_xattr_name_plausible(backing + 5);
-	if (sfs_xattr_name_decrypt(key(), backing, out) != 0)
-		return;
-	FUZZ_CHECK(sfs_xattr_name_encrypt(key(), out, again) == 0);
-	FUZZ_CHECK(strcmp(again, backing) == 0);
+	if (!names)
+		abort();
+	n = sfs_xattr_set_names(set, len, names);
+	FUZZ_CHECK(n <= 2 * len);
+	for (const char *x = names; x < names + n; x += strlen(x) + 1) {
+		FUZZ_CHECK(sfs_xattr_set_find(set, len, x, &value, &vlen) >= 0);
+		FUZZ_CHECK(value >= set && value + vlen <= set + len);
+	}
+	free(names);
 }
 
-static void xattr_value(const uint8_t *in, size_t len)
+static void stored_set(const uint8_t *in, size_t len)
 {
-	char bname[XATTR_NAME_MAX + 1];
-	uint8_t *out = malloc(len + 1);
+	uint8_t *plain = malloc(SFS_XATTR_SET_MAX);
 	ssize_t n;
 
-	if (!out)
+	if (!plain)
 		abort();
-	FUZZ_CHECK(
-	    sfs_xattr_name_encrypt(key(), fuzz_xattr_plain_name, bname) == 0);
-	n = sfs_xattr_value_decrypt(key(), fuzz_xid, bname, in, len, out);
+	n = sfs_xattr_set_open(key(), in, len, plain);
 	FUZZ_CHECK(n < 0 || (size_t)n + SFS_XATTR_OVERHEAD == len);
-	free(out);
+	if (n >= 0)
+		check_set(plain, (size_t)n);
+	free(plain);
 }
 
 static void symlink_round_trip(const char *target)
@@ -93,26 +95,29 @@ static void symlink_round_trip(const char *target)
 	FUZZ_CHECK(strcmp(out, target) == 0);
 }
 
-static void xattr_round_trip(const uint8_t *in, size_t len)
+static void set_round_trip(const uint8_t *in, size_t len)
 {
-	char bname[XATTR_NAME_MAX + 1];
-	uint8_t *box = malloc(len + SFS_XATTR_OVERHEAD), *out = malloc(len + 1);
+	uint8_t *box = malloc(SFS_XATTR_SET_MAX),
+		*out = malloc(SFS_XATTR_SET_MAX);
+	ssize_t sealed, n;
 
 	if (!box || !out)
 		abort();
-	FUZZ_CHECK(
-	    sfs_xattr_name_encrypt(key(), fuzz_xattr_plain_name, bname) == 0);
-	FUZZ_CHECK(
-	    sfs_xattr_value_encrypt(key(), fuzz_xid, bname, in, len, box) ==
-	    (ssize_t)(len + SFS_XATTR_OVERHEAD));
-	FUZZ_CHECK(sfs_xattr_value_decrypt(key(), fuzz_xid, bname, box,
-					   len + SFS_XATTR_OVERHEAD,
-					   out) == (ssize_t)len);
-	FUZZ_CHECK(memcmp(out, in, len) == 0);
-	/* One flipped bit of the tag and it must not open. */
-	box[len + SFS_XATTR_OVERHEAD - 1] ^= 1;
-	FUZZ_CHECK(sfs_xattr_value_decrypt(key(), fuzz_xid, bname, box,
-					   len + SFS_XATTR_OVERHEAD, out) < 0);
+	sealed = sfs_xattr_set_seal(key(), in, len, box);
+	if (len + SFS_XATTR_OVERHEAD > SFS_XATTR_SET_MAX) {
+		FUZZ_CHECK(sealed == -ENOSPC);
+		goto out;
+	}
+	FUZZ_CHECK(sealed == (ssize_t)(len + SFS_XATTR_OVERHEAD));
+	n = sfs_xattr_set_open(key(), box, (size_t)sealed, out);
+	/* Opens exactly when well formed, and then as it went in. */
+	if (n >= 0) {
+		FUZZ_CHECK((size_t)n == len && memcmp(out, in, len) == 0);
+		check_set(out, (size_t)n);
+	}
+	box[sealed - 1] ^= 1;
+	FUZZ_CHECK(sfs_xattr_set_open(key(), box, (size_t)sealed, out) < 0);
+out:
 	free(box);
 	free(out);
 }
@@ -124,21 +129,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 1)
 		return 0;
 	s = fuzz_str(data + 1, size - 1);
-	switch (data[0] % 5) {
+	switch (data[0] % 4) {
 	case 0:
 		symlink_target((const char *)data + 1, size - 1);
 		break;
 	case 1:
-		xattr_name(s);
+		stored_set(data + 1, size - 1);
 		break;
 	case 2:
-		xattr_value(data + 1, size - 1);
-		break;
-	case 3:
 		symlink_round_trip(s);
 		break;
-	case 4:
-		xattr_round_trip(data + 1, size - 1);
+	case 3:
+		set_round_trip(data + 1, size - 1);
 		break;
 	}
 	free(s);

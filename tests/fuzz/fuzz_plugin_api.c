@@ -63,7 +63,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct sfs_plugin_cfg cfg = {
 	    .scratchfs = "/nonexistent/scratchfs",
-	    .hbi_default = true,
+	    .encrypted_default = true,
 	    .key_default = SFS_KEY_EPHEMERAL,
 	    .mount_timeout_s = 1,
 	};

@@ -18,11 +18,10 @@
 extern const uint8_t fuzz_nmk[SFS_KEY_BYTES];
 /* Their volume key (what the keyslot wraps). */
 extern const uint8_t fuzz_vk[SFS_KEY_BYTES];
-/* A directory IV, an xattr inode id, a file id. */
+/* A directory IV, a file id. */
 extern const uint8_t fuzz_diriv[SFS_DIRIV_BYTES];
-extern const uint8_t fuzz_xid[16];
 extern const uint8_t fuzz_file_id[SFS_FILE_ID_BYTES];
-/* The backing name the xattr value seeds are bound to. */
+/* The attribute of the xattr set seeds. */
 extern const char fuzz_xattr_plain_name[];
 
 /* The key set of fuzz_vk for aead, made once (NULL when aead is not

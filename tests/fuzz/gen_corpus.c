@@ -170,9 +170,10 @@ static void meta(void)
 	static const char *const targets[] = {"../a/b", "/etc/passwd", "x"};
 	static const char *const xnames[] = {"user.fuzz", "user.mime_type",
 					     "trusted.x", "security.selinux"};
-	char out[SFS_BACKING_SYMLINK_MAX + 1], name[32], bname[256];
+	char out[SFS_BACKING_SYMLINK_MAX + 1], name[32];
 	char big[SFS_SYMLINK_MAX + 1];
-	uint8_t box[64 + SFS_XATTR_OVERHEAD];
+	uint8_t box[256 + SFS_XATTR_OVERHEAD], set[256];
+	ssize_t setlen = 0;
 	static const char value[] = "text/plain; charset=utf-8";
 	ssize_t n;
 
@@ -189,24 +190,27 @@ static void meta(void)
 	if (sfs_symlink_encrypt(c, big, out))
 		die("longest symlink");
 	seed("fuzz_meta", "symlink-longest", 0, out, strlen(out));
-	for (size_t i = 0; i < sizeof(xnames) / sizeof(xnames[0]); i++) {
-		if (sfs_xattr_name_encrypt(c, xnames[i], bname))
-			die("xattr name");
-		snprintf(name, sizeof(name), "xattr-name-%zu", i);
-		seed("fuzz_meta", name, 1, bname, strlen(bname));
+	/* Sets: one attribute, several, an empty value; sealed (entry 1)
+	 * and as plaintext (entry 3). */
+	for (size_t i = 0; i <= sizeof(xnames) / sizeof(xnames[0]); i++) {
+		n = i ? sfs_xattr_set_add(set, (size_t)setlen,
+					  i == 1 ? fuzz_xattr_plain_name
+						 : xnames[i - 1],
+					  value, i == 2 ? 0 : strlen(value))
+		      : 0;
+		if (n < 0 && i >= 3)
+			continue; /* not user.*: not in a set */
+		if (n < 0)
+			die("xattr set");
+		setlen = n;
+		snprintf(name, sizeof(name), "xattr-set-%zu", i);
+		seed("fuzz_meta", name, 3, set, (size_t)setlen);
+		n = sfs_xattr_set_seal(c, set, (size_t)setlen, box);
+		if (n < 0)
+			die("xattr set seal");
+		snprintf(name, sizeof(name), "xattr-stored-%zu", i);
+		seed("fuzz_meta", name, 1, box, (size_t)n);
 	}
-	seed("fuzz_meta", "xattr-id-name", 1, SFS_XATTR_ID_NAME,
-	     strlen(SFS_XATTR_ID_NAME));
-	if (sfs_xattr_name_encrypt(c, fuzz_xattr_plain_name, bname))
-		die("xattr name");
-	n = sfs_xattr_value_encrypt(c, fuzz_xid, bname, (const uint8_t *)value,
-				    strlen(value), box);
-	if (n < 0)
-		die("xattr value");
-	seed("fuzz_meta", "xattr-value", 2, box, (size_t)n);
-	n = sfs_xattr_value_encrypt(c, fuzz_xid, bname, box, 0, box);
-	seed("fuzz_meta", "xattr-value-empty", 2, box, (size_t)n);
-	seed("fuzz_meta", "xattr-plain", 4, value, strlen(value));
 }
 
 /* mode byte || header || size || slots || data, as fuzz_content reads. */
@@ -269,7 +273,7 @@ static void plugin_state(void)
 	     "\"mode\": \"0750\"}}"},
 	};
 	struct sfs_plugin_cfg cfg = {.scratchfs = "/nonexistent/scratchfs",
-				     .hbi_default = true,
+				     .encrypted_default = true,
 				     .key_default = SFS_KEY_EPHEMERAL};
 	char dir[] = "/tmp/sfs-gen-corpus.XXXXXX", path[PATH_MAX], err[512];
 	char cmd[PATH_MAX + 16];
