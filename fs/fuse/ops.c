@@ -628,6 +628,18 @@ static int new_file(struct sfs_fs *fs, int fd, struct sfs_inode *inode,
 	return 0;
 }
 
+/* Closes what new_file() made: on release, or when the open's reply found
+ * its caller gone. */
+static void drop_file(struct sfs_fs *fs, struct fuse_file_info *fi)
+{
+	struct sfs_file *f = file_of(fi);
+
+	sfs_file_close(fs, f);
+	free(f);
+	atomic_fetch_sub(&fs->open_files, 1);
+	sfs_itable_other_fds(fs->inodes, -1);
+}
+
 /* O_TRUNC of an existing file: truncation, and for a caller without
  * CAP_FSETID the set-ID bits too. */
 static int truncate_on_open(fuse_req_t req, struct sfs_inode *inode, int fd)
@@ -691,7 +703,11 @@ static void sfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		goto out;
 	}
 	sfs_inode_fd_put(fs->inodes, dir);
-	fuse_reply_create(req, &e, fi);
+	/* A caller interrupted meanwhile never gets the file: release it. */
+	if (fuse_reply_create(req, &e, fi) == -ENOENT) {
+		drop_file(fs, fi);
+		sfs_itable_forget(fs->inodes, inode, 1);
+	}
 	return;
 out:
 	if (fd >= 0)
@@ -730,19 +746,15 @@ static void sfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		reply_rc(req, rc);
 		return;
 	}
-	fuse_reply_open(req, fi);
+	if (fuse_reply_open(req, fi) == -ENOENT)
+		drop_file(fs, fi); /* the caller was interrupted meanwhile */
 }
 
 static void sfs_release(fuse_req_t req, fuse_ino_t ino,
 			struct fuse_file_info *fi)
 {
-	struct sfs_file *f = file_of(fi);
-
 	(void)ino;
-	sfs_file_close(fs_of(req), f);
-	free(f);
-	atomic_fetch_sub(&fs_of(req)->open_files, 1);
-	sfs_itable_other_fds(fs_of(req)->inodes, -1);
+	drop_file(fs_of(req), fi);
 	fuse_reply_err(req, 0);
 }
 
@@ -902,6 +914,15 @@ static int open_stream(struct sfs_fs *fs, struct sfs_inode *dir,
 	return rc;
 }
 
+/* Closes a directory stream of sfs_opendir: on release, or when the
+ * open's reply found its caller gone. */
+static void drop_dir(struct sfs_fs *fs, struct sfs_dirh *d)
+{
+	closedir(d->dp);
+	free(d);
+	sfs_itable_other_fds(fs->inodes, -1);
+}
+
 static void sfs_opendir(fuse_req_t req, fuse_ino_t ino,
 			struct fuse_file_info *fi)
 {
@@ -927,7 +948,8 @@ static void sfs_opendir(fuse_req_t req, fuse_ino_t ino,
 	 * drops them itself when we change the directory. */
 	fi->cache_readdir = 1;
 	fi->keep_cache = 1;
-	fuse_reply_open(req, fi);
+	if (fuse_reply_open(req, fi) == -ENOENT)
+		drop_dir(fs, d); /* the caller was interrupted meanwhile */
 }
 
 static bool is_dot_or_dotdot(const char *name)
@@ -1060,12 +1082,8 @@ static void sfs_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size,
 static void sfs_releasedir(fuse_req_t req, fuse_ino_t ino,
 			   struct fuse_file_info *fi)
 {
-	struct sfs_dirh *d = (struct sfs_dirh *)(uintptr_t)fi->fh;
-
 	(void)ino;
-	closedir(d->dp);
-	free(d);
-	sfs_itable_other_fds(fs_of(req)->inodes, -1);
+	drop_dir(fs_of(req), (struct sfs_dirh *)(uintptr_t)fi->fh);
 	fuse_reply_err(req, 0);
 }
 
