@@ -54,7 +54,10 @@ struct sfs_inode_table {
 	size_t nbuckets; /* power of two */
 	size_t count;
 	struct sfs_inode *hand; /* the ring's clock hand; NULL when empty */
-	int mount_fd;		/* for open_by_handle_at; -1 by path */
+	/* Inodes out of the hash whose object is gone, until forgotten
+	 * (chained through next). */
+	struct sfs_inode *stale;
+	int mount_fd; /* for open_by_handle_at; -1 by path */
 	bool parking;
 	bool by_path;
 	size_t max_fds;
@@ -148,8 +151,9 @@ void sfs_itable_free(struct sfs_inode_table *t)
 {
 	if (!t)
 		return;
-	for (size_t i = 0; i < t->nbuckets; i++) {
-		struct sfs_inode *n = t->buckets[i];
+	for (size_t i = 0; i <= t->nbuckets; i++) {
+		struct sfs_inode *n =
+		    i < t->nbuckets ? t->buckets[i] : t->stale;
 		while (n) {
 			struct sfs_inode *next = n->next;
 			inode_destroy(n);
@@ -490,7 +494,7 @@ static bool same_object(struct sfs_inode_table *t, struct sfs_inode *n, int fd)
 		   0;
 }
 
-/* Takes n out of the hash; mutex held. */
+/* Takes n out of the hash, or out of the stale list; mutex held. */
 static void unhash(struct sfs_inode_table *t, struct sfs_inode *n)
 {
 	struct sfs_inode **pp;
@@ -500,6 +504,12 @@ static void unhash(struct sfs_inode_table *t, struct sfs_inode *n)
 		if (*pp == n) {
 			*pp = n->next;
 			t->count--;
+			return;
+		}
+	}
+	for (pp = &t->stale; *pp; pp = &(*pp)->next) {
+		if (*pp == n) {
+			*pp = n->next;
 			return;
 		}
 	}
@@ -615,6 +625,8 @@ struct sfs_inode *sfs_itable_get(struct sfs_inode_table *t, int fd,
 		/* Stale: its object is gone (reopening it fails). The kernel
 		 * still has it until it forgets it. */
 		unhash(t, n);
+		n->next = t->stale;
+		t->stale = n;
 		n = NULL;
 	}
 	if (n) {
