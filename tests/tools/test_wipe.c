@@ -1198,3 +1198,75 @@ Test(wipe, non_utf8_path_record, .init = init_setup, .fini = fini)
 	json_decref(rec);
 	sfs_mount_stop(m);
 }
+
+/*
+ * What scratchfs-ctl fsck --quarantine leaves in .scratchfs/
+ */
+
+/* The one encrypted name in the backing root (not .scratchfs, .sfs.*). */
+static void only_data_file(const struct sfs_mount *m, char *out, size_t cap)
+{
+	struct dirent *de;
+	int n = 0;
+	DIR *d = opendir(m->backing);
+
+	cr_assert_not_null(d);
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.') {
+			snprintf(out, cap, "%s", sfs_bpath(m, de->d_name));
+			n++;
+		}
+	closedir(d);
+	cr_assert_eq(n, 1, "expected one data file in %s", m->backing);
+}
+
+Test(wipe, fsck_quarantine_is_wiped, .init = init_setup, .fini = fini,
+     .timeout = 45)
+{
+	struct sfs_mount *m = &sfs_fx;
+	char opts[PATH_MAX + 64], key[PATH_MAX + 64], data[PATH_MAX], *err;
+	const char *argv[8];
+	uint8_t buf[3 * 4096];
+	json_t *rec;
+	int fd;
+
+	snprintf(opts, sizeof(opts), "hbi=1,key=keyfile:%s",
+		 sfs_join(m->root, "node.key"));
+	snprintf(key, sizeof(key), "key=keyfile:%s",
+		 sfs_join(m->root, "node.key"));
+	sfs_mount_start(m, opts);
+	memset(buf, 'q', sizeof(buf));
+	memcpy(buf + 100, CANARY, strlen(CANARY));
+	cr_assert_eq(sfs_write_file(sfs_mpath(m, "f"), buf, sizeof(buf)), 0);
+	sfs_mount_stop(m);
+	/* One flipped byte in the first block's ciphertext. */
+	only_data_file(m, data, sizeof(data));
+	fd = open(data, O_RDWR);
+	cr_assert(fd >= 0);
+	cr_assert_eq(pread(fd, buf, 1, 4096 + 50), 1);
+	buf[0] ^= 0x40;
+	cr_assert_eq(pwrite(fd, buf, 1, 4096 + 50), 1);
+	close(fd);
+	argv[0] = SFS_BUILD_DIR "/scratchfs-ctl";
+	argv[1] = "fsck";
+	argv[2] = "--quarantine";
+	argv[3] = "-o";
+	argv[4] = key;
+	argv[5] = m->backing;
+	argv[6] = NULL;
+	cr_assert_eq(run_tool(m, argv, NULL, &err), 1, "fsck: %s", err);
+	free(err);
+	cr_assert_eq(access(data, F_OK), -1);
+	cr_assert_eq(rmdir(sfs_bpath(m, ".scratchfs/quarantine")), -1);
+	cr_assert_eq(errno, ENOTEMPTY, "fsck quarantined nothing");
+
+	cr_assert_eq(wipe_cli(m, m->backing, NULL, NULL, &rec, &err), 0, "%s",
+		     err);
+	assert_wiped(m, rec);
+	cr_assert_str_eq(jstr(rec, "method"), "crypto-erase");
+	cr_assert(jbool(json_object_get(rec, "destroyed"), "header"));
+	cr_assert_not(
+	    sfs_tree_has_bytes(m->root, CANARY, strlen(CANARY), true));
+	free(err);
+	json_decref(rec);
+}

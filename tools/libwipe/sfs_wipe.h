@@ -20,8 +20,10 @@
  *   4. delete the tree with openat/unlinkat, one directory fd at a time:
  *      no symlink is followed, no other mount is entered (a mount inside,
  *      even a same-filesystem bind mount, is detached; one that cannot be
- *      is skipped and the wipe fails); plain volumes optionally get
- *      opts.passes overwrite passes first, and FITRIM when opts.discard;
+ *      is skipped and the wipe fails), then .scratchfs/quarantine/
+ *      (what scratchfs-ctl fsck --quarantine moved there); plain volumes
+ *      optionally get opts.passes overwrite passes first, and FITRIM when
+ *      opts.discard;
  *   5. verify: not mounted, daemon gone, no header or keyslot, nothing
  *      left but an empty .scratchfs/ directory.
  *

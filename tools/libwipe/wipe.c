@@ -22,6 +22,7 @@
 #include "sfs_crypto.h"
 #include "sfs_log.h"
 #include "sfs_mountinfo.h"
+#include "sfs_names.h"
 #include "sfs_sys.h"
 #include "sfs_wipe.h"
 #include "wipe_int.h"
@@ -87,10 +88,10 @@ static bool has_name(char names[][NAME_MAX + 1], int n, const char *name)
  * concurrent wipe of the same volume. Errors come with a message. */
 static int classify(struct ctx *c, struct sfs_volume_header *h, enum kind *kind)
 {
-	static const char *const meta_names[] = {SFS_VOLUME_FILE, TMP_FILE,
-						 MARKER_FILE, NULL};
+	static const char *const meta_names[] = {
+	    SFS_VOLUME_FILE, TMP_FILE, MARKER_FILE, SFS_QUARANTINE_DIR, NULL};
 	struct sfs_wipe_report *r = c->r;
-	char names[4][NAME_MAX + 1], msg[160];
+	char names[5][NAME_MAX + 1], msg[160];
 	struct stat st;
 	int n, top, rc;
 
@@ -126,15 +127,24 @@ static int classify(struct ctx *c, struct sfs_volume_header *h, enum kind *kind)
 			    META_DIR, strerror(-rc));
 		return rc;
 	}
-	n = wipe_list_dir(c->metafd, names, 4);
+	n = wipe_list_dir(c->metafd, names, 5);
 	if (n < 0) {
 		sfs_set_err(c->err, c->err_len, "%s/%s: %s", r->backing,
 			    META_DIR, strerror(-n));
 		return n;
 	}
-	if (n > 3 || !names_only(names, n, meta_names)) {
+	if (n > 4 || !names_only(names, n, meta_names)) {
 		c->why =
 		    "its " META_DIR "/ holds files scratchfs does not make";
+		return 0;
+	}
+	/* What scratchfs-ctl fsck --quarantine makes: a directory. */
+	if (has_name(names, n, SFS_QUARANTINE_DIR) &&
+	    (fstatat(c->metafd, SFS_QUARANTINE_DIR, &st, AT_SYMLINK_NOFOLLOW) !=
+		 0 ||
+	     !S_ISDIR(st.st_mode))) {
+		c->why = "its " META_DIR "/" SFS_QUARANTINE_DIR
+			 " is not a directory";
 		return 0;
 	}
 	/* Only now, when it is one of ours: one wipe at a time. */
@@ -660,9 +670,6 @@ int sfs_wipe_volume(const char *path, const struct sfs_wipe_opts *o,
 
 	/* 3. Delete (and overwrite). */
 	t = wipe_now_ms();
-	if (c.passes && c.o->progress)
-		c.total_bytes =
-		    wipe_count_bytes(c.bfd, c.dev, 0) * (uint64_t)c.passes;
 	rc = wipe_delete_tree(&c);
 	if (rc == 0 && c.first_err == 0) {
 		/* Last: the marker, leaving an empty .scratchfs/. */

@@ -111,11 +111,10 @@ int wipe_unmount_all(struct ctx *c);
 int wipe_stop_daemons(struct ctx *c);
 
 /* tree.c */
-/* Empties the backing directory (except .scratchfs), overwriting files
- * first when c->passes asks for it. */
+/* Empties the backing directory (except .scratchfs), then .scratchfs/
+ * (except the marker: what fsck --quarantine put there), overwriting
+ * files first when c->passes asks for it. */
 int wipe_delete_tree(struct ctx *c);
-/* Bytes the overwrite passes will write (for the progress line). */
-uint64_t wipe_count_bytes(int dfd, dev_t dev, int depth);
 /* Checks what the wipe left and records it in c->r. */
 void wipe_verify(struct ctx *c);
 
