@@ -1270,3 +1270,76 @@ Test(wipe, fsck_quarantine_is_wiped, .init = init_setup, .fini = fini,
 	free(err);
 	json_decref(rec);
 }
+
+/*
+ * Hard links planted at every file the wipe writes: the wipe only unlinks
+ * them, and the file they share an inode with (outside) survives
+ */
+
+static const struct {
+	const char *opts; /* "keyfile": hbi=1 with the node key file */
+	const char *passes;
+} linked_cases[] = {
+    {"hbi=0", "1"},
+    {"keyfile", NULL},
+};
+SFS_CASE_PARAMS(wipe, hard_links_survive, linked_cases)
+ParameterizedTest(int *i, wipe, hard_links_survive, .init = init_setup,
+		  .fini = fini, .timeout = 45)
+{
+	/* Names in the backing directory, each hard-linked from outside. */
+	static const char *const at[] = {".scratchfs/volume.tmp",
+					 ".scratchfs/wiping", "data-hl"};
+	struct sfs_mount *m = &sfs_fx;
+	const char *out = sfs_join(m->root, "outside");
+	char opts[PATH_MAX + 64], path[PATH_MAX], hdr[PATH_MAX], *got, *hbuf;
+	size_t hlen, n;
+	json_t *rec;
+
+	if (strcmp(linked_cases[*i].opts, "keyfile") == 0)
+		snprintf(opts, sizeof(opts), "hbi=1,key=keyfile:%s",
+			 sfs_join(m->root, "node.key"));
+	else
+		snprintf(opts, sizeof(opts), "%s", linked_cases[*i].opts);
+	sfs_mount_start(m, opts);
+	populate(m, 1 << 20);
+	cr_assert_eq(mkdir(out, 0755), 0);
+	for (size_t k = 0; k < sizeof(at) / sizeof(at[0]); k++) {
+		snprintf(path, sizeof(path), "%s/canary%zu", out, k);
+		put(path, CANARY " outside\n");
+		cr_assert_eq(link(path, sfs_bpath(m, at[k])), 0, "%s: %s",
+			     at[k], strerror(errno));
+	}
+	/* The header itself, linked out. */
+	snprintf(hdr, sizeof(hdr), "%s/header-copy", out);
+	cr_assert_eq(link(sfs_bpath(m, ".scratchfs/volume"), hdr), 0);
+	hbuf = sfs_read_file(hdr, &hlen);
+	cr_assert_not_null(hbuf);
+
+	cr_assert_eq(wipe_cli(m, m->mnt,
+			      linked_cases[*i].passes ? "--passes" : NULL,
+			      linked_cases[*i].passes, &rec, NULL),
+		     0);
+	assert_wiped(m, rec);
+	for (size_t k = 0; k < sizeof(at) / sizeof(at[0]); k++) {
+		snprintf(path, sizeof(path), "%s/canary%zu", out, k);
+		got = sfs_read_file(path, &n);
+		cr_assert_not_null(got, "%s: gone", path);
+		cr_assert(n == strlen(CANARY " outside\n") &&
+			      memcmp(got, CANARY " outside\n", n) == 0,
+			  "the file linked at %s was written to", at[k]);
+		free(got);
+	}
+	got = sfs_read_file(hdr, &n);
+	cr_assert(got && n == hlen && memcmp(got, hbuf, n) == 0,
+		  "the file linked at .scratchfs/volume was written to");
+	/* A copy of the header lives on: the record says so and does not
+	 * claim it is destroyed. */
+	cr_assert(strstr(jstr(rec, "note"), "hard-linked"), "note: %s",
+		  jstr(rec, "note"));
+	cr_assert_not(jbool(json_object_get(rec, "destroyed"), "header"));
+	free(got);
+	free(hbuf);
+	json_decref(rec);
+	sfs_mount_stop(m);
+}

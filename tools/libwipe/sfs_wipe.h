@@ -15,7 +15,8 @@
  *      keys; one that does not gets SIGTERM, then SIGKILL) - for an
  *      ephemeral volume that is the crypto-erase; the header with any
  *      wrapped keyslot (and a leftover volume.tmp) is overwritten (random,
- *      then zeros), fsynced and unlinked; the node key is never touched
+ *      then zeros), fsynced and unlinked (only unlinked when hard-linked
+ *      elsewhere: r->note says so); the node key is never touched
  *      (it is shared by every volume of the node);
  *   4. delete the tree with openat/unlinkat, one directory fd at a time:
  *      no symlink is followed, no other mount is entered (a mount inside,
@@ -119,7 +120,8 @@ struct sfs_wipe_report {
 
 	/* what was destroyed */
 	bool ephemeral_key_destroyed; /* daemon exited: key gone with it */
-	bool header_destroyed;	      /* header overwritten + unlinked */
+	bool header_destroyed;	      /* header overwritten + unlinked, no
+					 copy left under another link */
 	bool keyslot_destroyed;	      /* wrapped key overwritten + unlinked */
 	uint64_t files_deleted;	      /* non-directories unlinked */
 	uint64_t dirs_deleted;

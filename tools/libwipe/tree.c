@@ -114,6 +114,23 @@ static void progress(struct ctx *c, bool final)
 		fputc('\n', stderr);
 }
 
+int wipe_open_sole(int dfd, const char *name, dev_t dev, ino_t ino,
+		   struct stat *st)
+{
+	int fd =
+	    openat(dfd, name,
+		   O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, st) != 0 || !S_ISREG(st->st_mode) || st->st_dev != dev ||
+	    st->st_ino != ino || st->st_nlink != 1) {
+		close(fd);
+		return -EMLINK;
+	}
+	return fd;
+}
+
 /* Overwrites the data extents of one regular file c->passes times (random,
  * the last pass zeros), fdatasyncing each pass. */
 static int overwrite_file(struct ctx *c, int dfd, const char *name,
@@ -122,16 +139,14 @@ static int overwrite_file(struct ctx *c, int dfd, const char *name,
 	struct stat st;
 	int fd, rc = 0;
 
-	fd = openat(dfd, name,
-		    O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	/* The same file we looked at, still not hard-linked elsewhere. */
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
-	    st.st_ino != sx->stx_ino || st.st_nlink != 1) {
-		close(fd);
+	fd = wipe_open_sole(dfd, name,
+			    makedev(sx->stx_dev_major, sx->stx_dev_minor),
+			    sx->stx_ino, &st);
+	/* Changed or hard-linked since we looked: only unlinked. */
+	if (fd == -EMLINK)
 		return 0;
-	}
+	if (fd < 0)
+		return fd;
 	for (unsigned int pass = 0; pass < c->passes && rc == 0; pass++) {
 		bool zeros = pass + 1 == c->passes;
 		off_t data = 0, hole;

@@ -204,23 +204,27 @@ int wipe_status_of(ssize_t n)
 }
 
 /* Overwrites dfd/name (a header or its temp copy) with random bytes, then
- * zeros, fsyncing each, then unlinks it. Returns 1 when there was one, 0
- * when there was none, -errno. */
+ * zeros, fsyncing each, then unlinks it. One with other hard links (or
+ * that changed under us) is only unlinked: overwriting it would destroy
+ * the file it is linked to, outside the volume. Returns 1 when there was
+ * one and it was overwritten, 2 when it was only unlinked, 0 when there
+ * was none, -errno. */
 static int destroy_key_file(int dfd, const char *name)
 {
 	uint8_t buf[4096];
-	struct stat st;
+	struct stat lst, st;
 	size_t len;
-	int fd, rc = 0;
+	int fd = -EMLINK, rc = 0;
 
-	fd = openat(dfd, name, O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-	if (fd < 0) {
-		if (errno == ENOENT)
-			return 0;
-		if (errno != ELOOP && errno != EISDIR && errno != ENXIO)
-			return -errno;
-		/* Not a regular file: nothing to overwrite. */
-	} else if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+	if (fstatat(dfd, name, &lst, AT_SYMLINK_NOFOLLOW) != 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (S_ISREG(lst.st_mode))
+		fd = wipe_open_sole(dfd, name, lst.st_dev, lst.st_ino, &st);
+	if (fd == -ENOENT)
+		return 0;
+	if (fd < 0 && fd != -EMLINK)
+		return fd;
+	if (fd >= 0) {
 		len = st.st_size > KEY_FILE_MAX ? KEY_FILE_MAX
 						: (size_t)st.st_size;
 		for (int pass = 0; pass < 2 && rc == 0; pass++) {
@@ -248,7 +252,7 @@ static int destroy_key_file(int dfd, const char *name)
 	if (unlinkat(dfd, name, 0) != 0 &&
 	    (errno != EISDIR || unlinkat(dfd, name, AT_REMOVEDIR) != 0))
 		return errno == ENOENT ? 0 : -errno;
-	return 1;
+	return fd >= 0 || !S_ISREG(lst.st_mode) ? 1 : 2;
 }
 
 /* Records that a wipe is under way (see MARKER_FILE). */
@@ -270,9 +274,12 @@ static int write_marker(struct ctx *c)
 	snprintf(line, sizeof(line),
 		 "{\"volume_id\":\"%s\",\"started\":\"%s\",\"pid\":%d}\n",
 		 c->r->volume_id, t, (int)getpid());
-	fd =
-	    openat(c->metafd, MARKER_FILE,
-		   O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	/* A new file: truncating one left there could reach, through a hard
+	 * link, a file outside the volume. */
+	if (unlinkat(c->metafd, MARKER_FILE, 0) != 0 && errno != ENOENT)
+		return -errno;
+	fd = openat(c->metafd, MARKER_FILE,
+		    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
 	rc = wipe_status_of(
@@ -288,6 +295,7 @@ static int write_marker(struct ctx *c)
 static int erase_keys(struct ctx *c)
 {
 	struct sfs_wipe_report *r = c->r;
+	bool shared = false;
 	int rc;
 
 	rc = write_marker(c);
@@ -306,8 +314,20 @@ static int erase_keys(struct ctx *c)
 				    META_DIR, name, strerror(-rc));
 			return rc;
 		}
-		if (rc > 0)
+		if (rc == 1)
 			r->header_destroyed = true;
+		shared = shared || rc == 2;
+	}
+	if (shared) {
+		/* Say so: a copy of the header (and a wrapped key's
+		 * keyslot) lives on under the other name. */
+		size_t len = strlen(r->note);
+
+		snprintf(r->note + len, sizeof(r->note) - len,
+			 "%s" META_DIR "/ held a header hard-linked to a file "
+			 "elsewhere: unlinked, not overwritten",
+			 len ? "; " : "");
+		r->header_destroyed = false;
 	}
 	if (r->header_destroyed && r->header_found &&
 	    r->mode == SFS_MODE_ENCRYPTED && r->key_source != SFS_KEY_EPHEMERAL)

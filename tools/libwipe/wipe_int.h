@@ -115,6 +115,12 @@ int wipe_stop_daemons(struct ctx *c);
  * (except the marker: what fsck --quarantine put there), overwriting
  * files first when c->passes asks for it. */
 int wipe_delete_tree(struct ctx *c);
+/* Opens dfd/name for writing, never following a symlink, when it still
+ * is the regular file (dev, ino) that a walk found and has no other link
+ * (st: its fstat). The fd, -EMLINK when it is another file or hard-linked
+ * (overwriting it would reach data outside the volume), or -errno. */
+int wipe_open_sole(int dfd, const char *name, dev_t dev, ino_t ino,
+		   struct stat *st);
 /* Checks what the wipe left and records it in c->r. */
 void wipe_verify(struct ctx *c);
 
