@@ -25,6 +25,7 @@
 #include "mount_util.h"
 #include "sfs_crypto.h"
 #include "sfs_mountinfo.h"
+#include "sfs_sys.h"
 #include "sfs_volume.h"
 #include "sfs_wipe.h"
 #include "util.h"
@@ -35,6 +36,9 @@
 /* Things a test planted that teardown must undo even when it failed. */
 static char planted_mount[2][PATH_MAX];
 static pid_t holder = -1;
+static bool daemon_stopped; /* SIGSTOP'ed: kill it, detach its mount */
+/* Longest a tool may run before the test kills it and fails. */
+static int tool_limit_s = 40;
 
 /*
  * Helpers
@@ -61,6 +65,16 @@ static void init_plain(void)
 
 static void fini(void)
 {
+	/* First the stopped daemon: a holder waiting in a request it took
+	 * cannot die before it does. */
+	if (daemon_stopped && sfs_fx.pid > 0) {
+		kill(sfs_fx.pid, SIGKILL);
+		umount2(sfs_fx.mnt, MNT_DETACH);
+		waitpid(sfs_fx.pid, NULL, 0);
+		sfs_fx.pid = -1;
+		sfs_fx.mounted = false;
+	}
+	daemon_stopped = false;
 	if (holder > 0) {
 		kill(holder, SIGKILL);
 		waitpid(holder, NULL, 0);
@@ -89,7 +103,16 @@ static int run_tool(const struct sfs_mount *m, const char *const argv[],
 	snprintf(opath, sizeof(opath), "%s", o);
 	snprintf(epath, sizeof(epath), "%s", e);
 	pid = sfs_spawn_redirected(argv, opath, epath, NULL, NULL);
-	cr_assert(waitpid(pid, &status, 0) == pid);
+	for (int ms = 0; waitpid(pid, &status, WNOHANG) != pid; ms += 10) {
+		if (ms > tool_limit_s * 1000) {
+			/* Not waited for: stuck in a request a stopped daemon
+			 * took, it dies only with the daemon (fini). */
+			kill(pid, SIGKILL);
+			cr_assert_fail("%s %s did not finish within %d s",
+				       argv[0], argv[1], tool_limit_s);
+		}
+		usleep(10000);
+	}
 	if (out)
 		*out = sfs_slurp(opath);
 	if (err)
@@ -753,6 +776,7 @@ Test(wipe, stale_mount_after_kill9, .init = init_hbi, .fini = fini)
 	struct sfs_mount *m = &sfs_fx;
 	struct stat st;
 	json_t *rec;
+	char *err;
 
 	populate(m, 1 << 20);
 	cr_assert_eq(kill(m->pid, SIGKILL), 0);
@@ -761,13 +785,14 @@ Test(wipe, stale_mount_after_kill9, .init = init_hbi, .fini = fini)
 	 * daemon's io_uring queues. */
 	cr_assert(stat(m->mnt, &st) != 0 && sfs_errno_dead_fuse(errno),
 		  "expected a stale mount: %s", strerror(errno));
-	cr_assert_eq(wipe_cli(m, m->mnt, NULL, NULL, &rec, NULL), 0);
+	cr_assert_eq(wipe_cli(m, m->mnt, NULL, NULL, &rec, &err), 0, "%s", err);
 	assert_wiped(m, rec);
 	cr_assert(jbool(rec, "stale"));
 	cr_assert(jbool(rec, "was_mounted"));
 	cr_assert_str_eq(jstr(rec, "method"), "crypto-erase");
 	cr_assert_str_eq(jstr(rec, "mountpoint"), m->mnt);
 	json_decref(rec);
+	free(err);
 }
 
 /*
@@ -1053,9 +1078,10 @@ Test(wipe, concurrent_wipe_refused, .init = init_hbi, .fini = fini)
 	json_decref(rec);
 	free(err);
 	close(fd);
-	cr_assert_eq(wipe_cli(m, m->mnt, NULL, NULL, &rec, NULL), 0);
+	cr_assert_eq(wipe_cli(m, m->mnt, NULL, NULL, &rec, &err), 0, "%s", err);
 	assert_wiped(m, rec);
 	json_decref(rec);
+	free(err);
 	sfs_mount_stop(m);
 }
 
@@ -1342,4 +1368,145 @@ ParameterizedTest(int *i, wipe, hard_links_survive, .init = init_setup,
 	free(hbuf);
 	json_decref(rec);
 	sfs_mount_stop(m);
+}
+
+/*
+ * Daemons that do not answer: stopped, or stuck in a request
+ */
+
+/* Until every thread of pid is stopped (state T in its stat). */
+static void wait_stopped(pid_t pid)
+{
+	for (int i = 0; i < 500; i++) {
+		char dir[64], buf[512];
+		const char *st;
+		bool all = true;
+		struct dirent *de;
+		DIR *d;
+
+		snprintf(dir, sizeof(dir), "/proc/%d/task", (int)pid);
+		d = opendir(dir);
+		cr_assert_not_null(d);
+		while ((de = readdir(d)) && all) {
+			if (de->d_name[0] == '.')
+				continue;
+			st = sfs_proc_stat(atoi(de->d_name), buf, sizeof(buf));
+			all = st && *st == 'T';
+		}
+		closedir(d);
+		if (all)
+			return;
+		usleep(10000);
+	}
+	cr_assert_fail("daemon %d did not stop", (int)pid);
+}
+
+/* A process blocked in read(2) of path on the mount (its daemon is
+ * stopped): opened first, then read once the daemon no longer answers. */
+static pid_t blocked_reader(const char *path, pid_t daemon)
+{
+	pid_t parent = getpid(), pid;
+	int go[2];
+	char c = 0;
+
+	cr_assert_eq(pipe(go), 0);
+	pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		/* O_DIRECT: past the page cache, to the daemon. */
+		static char buf[4096] __attribute__((aligned(4096)));
+		int fd = open(path, O_RDONLY | O_DIRECT);
+
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) || getppid() != parent ||
+		    fd < 0 || read(go[0], &c, 1) != 1)
+			_exit(1);
+		(void)!read(fd, buf, sizeof(buf));
+		_exit(0);
+	}
+	close(go[0]);
+	/* Until it has the file open. */
+	for (int i = 0; i < 500; i++) {
+		char fdp[64], link[PATH_MAX];
+		ssize_t n;
+
+		snprintf(fdp, sizeof(fdp), "/proc/%d/fd/3", (int)pid);
+		n = readlink(fdp, link, sizeof(link) - 1);
+		if (n > 0 && (link[n] = '\0', strcmp(link, path) == 0))
+			break;
+		usleep(10000);
+	}
+	cr_assert_eq(kill(daemon, SIGSTOP), 0);
+	daemon_stopped = true;
+	wait_stopped(daemon);
+	cr_assert_eq(write(go[1], &c, 1), 1);
+	close(go[1]);
+	/* Until it is in read(2) (syscall 0 on x86_64, 63 on arm64). */
+	for (int i = 0; i < 500; i++) {
+		char sc[64], *text;
+
+		snprintf(sc, sizeof(sc), "/proc/%d/syscall", (int)pid);
+		text = sfs_slurp(sc);
+		if (text && (strncmp(text, "0 ", 2) == 0 ||
+			     strncmp(text, "63 ", 3) == 0)) {
+			free(text);
+			return pid;
+		}
+		free(text);
+		usleep(10000);
+	}
+	cr_assert_fail("the reader did not block in read");
+	return -1;
+}
+
+static void wipe_unresponsive(struct sfs_mount *m, bool reader)
+{
+	long long t0;
+	json_t *rec;
+	char *err;
+
+	/* Nothing from the kernel's cache: every call on the mount asks
+	 * the daemon. */
+	sfs_mount_write_audit_conf(m, "fuse = { cache_timeout = 0.0; };\n");
+	sfs_mount_start(m, "hbi=1");
+	populate(m, 1 << 20);
+	if (reader) {
+		holder = blocked_reader(sfs_mpath(m, "d1/big"), m->pid);
+	} else {
+		cr_assert_eq(kill(m->pid, SIGSTOP), 0);
+		daemon_stopped = true;
+	}
+	tool_limit_s = 15;
+	t0 = sfs_now_ms();
+	cr_assert_eq(wipe_cli(m, m->mnt, NULL, NULL, &rec, &err), 0, "%s", err);
+	cr_assert_lt(sfs_now_ms() - t0, 15000);
+	tool_limit_s = 40;
+	assert_wiped(m, rec);
+	cr_assert_str_eq(jstr(rec, "method"), "crypto-erase");
+	cr_assert(strstr(jstr(rec, "note"), "did not answer"), "note: %s",
+		  jstr(rec, "note"));
+	cr_assert(strstr(jstr(rec, "daemon"), "SIG"), "daemon: %s",
+		  jstr(rec, "daemon"));
+	cr_assert_not(
+	    sfs_tree_has_bytes(m->root, CANARY, strlen(CANARY), true));
+	reap_daemon(m);
+	daemon_stopped = false;
+	if (reader) {
+		/* The reader got an error, not data, and is not stuck. */
+		int status;
+
+		cr_assert_eq(waitpid(holder, &status, 0), holder);
+		holder = -1;
+	}
+	json_decref(rec);
+	free(err);
+}
+
+Test(wipe, stopped_daemon, .init = init_setup, .fini = fini)
+{
+	wipe_unresponsive(&sfs_fx, false);
+}
+
+Test(wipe, daemon_stuck_in_a_request, .init = init_setup, .fini = fini)
+{
+	wipe_unresponsive(&sfs_fx, true);
 }

@@ -9,7 +9,11 @@
  *      a finished or interrupted wipe (below) and an empty directory;
  *   2. unmount every fuse.scratchfs mount of that backing directory;
  *      busy: fail naming the holders, or detach lazily (opts.lazy); a stale
- *      mount (daemon dead, ENOTCONN) is always detached lazily;
+ *      mount (daemon dead, ENOTCONN) is always detached lazily, and so is
+ *      one whose daemon does not answer a statfs within PROBE_MS (stopped
+ *      or stuck; r->note says so). A mount point is never stat'ed: it is
+ *      found in mountinfo from the real path of its parent, and probed
+ *      only from a child process (sfs_call_bounded);
  *   3. erase, before any data file is touched: the daemons that served
  *      the volume must be gone (they exit after the unmount, wiping their
  *      keys; one that does not gets SIGTERM, then SIGKILL) - for an

@@ -345,26 +345,42 @@ static int erase_keys(struct ctx *c)
  * The whole sequence
  */
 
-/* Finds the backing directory from path (backing or mount point), refusing
- * symlinks, "/" and non-directories. */
-static int resolve(struct ctx *c, const char *path)
+/* Whether trimmed names a scratchfs mount point, decided from the real
+ * path of its parent and mountinfo alone: a stat of the mount point would
+ * wait for its daemon, for good when that is stopped or stuck. 1 with its
+ * canonical path in canon and its entry in e; 0 when it is none (or ends
+ * in ".."), or -errno from mountinfo. */
+static int mount_point_by_name(const char *trimmed, char *canon,
+			       struct mi_entry *e)
 {
-	struct sfs_wipe_report *r = c->r;
-	struct mi_entry *e = NULL;
-	char canon[PATH_MAX], trimmed[PATH_MAX];
+	char parent[PATH_MAX], real[PATH_MAX];
+	const char *slash = strrchr(trimmed, '/');
+	const char *base = slash ? slash + 1 : trimmed;
+
+	if (!*base || strcmp(base, ".") == 0 || strcmp(base, "..") == 0)
+		return 0;
+	if (!slash)
+		snprintf(parent, sizeof(parent), ".");
+	else
+		snprintf(parent, sizeof(parent), "%.*s",
+			 slash == trimmed ? 1 : (int)(slash - trimmed),
+			 trimmed);
+	if (!realpath(parent, real) ||
+	    snprintf(canon, PATH_MAX, "%s/%s", strcmp(real, "/") ? real : "",
+		     base) >= PATH_MAX)
+		return 0; /* the checks that follow say what is wrong */
+	return wipe_mi_find(wipe_match_mnt, canon, e);
+}
+
+/* The canonical path of trimmed (the path as given: path), which is no
+ * scratchfs mount point by its name, refusing symlinks, "/" and
+ * non-directories; then, as mount_point_by_name, whether that is one. */
+static int resolve_by_stat(struct ctx *c, const char *path, const char *trimmed,
+			   char *canon, struct mi_entry *e, bool *stale)
+{
 	struct stat st;
-	size_t len = strlen(path);
-	bool stale;
 	int rc;
 
-	if (len == 0 || len >= sizeof(trimmed)) {
-		sfs_set_err(c->err, c->err_len, "bad path \"%s\"", path);
-		return -EINVAL;
-	}
-	/* "link/" would follow the symlink: judge the name itself. */
-	memcpy(trimmed, path, len + 1);
-	while (len > 1 && trimmed[len - 1] == '/')
-		trimmed[--len] = '\0';
 	if (lstat(trimmed, &st) == 0) {
 		if (S_ISLNK(st.st_mode)) {
 			sfs_set_err(c->err, c->err_len,
@@ -383,7 +399,7 @@ static int resolve(struct ctx *c, const char *path)
 		sfs_set_err(c->err, c->err_len, "%s: %s", path, strerror(-rc));
 		return rc;
 	}
-	rc = sfs_mountpoint_realpath(trimmed, canon, &stale);
+	rc = sfs_mountpoint_realpath(trimmed, canon, stale);
 	if (rc) {
 		sfs_set_err(c->err, c->err_len, "%s: %s", path, strerror(-rc));
 		return rc;
@@ -392,13 +408,45 @@ static int resolve(struct ctx *c, const char *path)
 		sfs_set_err(c->err, c->err_len, "refusing to wipe /");
 		return -EPERM;
 	}
+	rc = wipe_mi_find(wipe_match_mnt, canon, e);
+	if (rc < 0)
+		sfs_set_err(c->err, c->err_len, SFS_MOUNTINFO ": %s",
+			    strerror(-rc));
+	return rc;
+}
+
+/* Finds the backing directory from path (backing or mount point), refusing
+ * symlinks, "/" and non-directories. */
+static int resolve(struct ctx *c, const char *path)
+{
+	struct sfs_wipe_report *r = c->r;
+	struct mi_entry *e = NULL;
+	char canon[PATH_MAX], trimmed[PATH_MAX];
+	struct stat st;
+	size_t len = strlen(path);
+	bool stale = false;
+	int rc;
+
+	if (len == 0 || len >= sizeof(trimmed)) {
+		sfs_set_err(c->err, c->err_len, "bad path \"%s\"", path);
+		return -EINVAL;
+	}
+	/* "link/" (or "link/.") would follow the symlink: judge the name
+	 * itself. */
+	memcpy(trimmed, path, len + 1);
+	while (len > 1 && (trimmed[len - 1] == '/' ||
+			   (len > 2 && strcmp(trimmed + len - 2, "/.") == 0)))
+		trimmed[--len] = '\0';
 	e = malloc(sizeof(*e));
 	if (!e)
 		return -ENOMEM;
-	rc = wipe_mi_find(wipe_match_mnt, canon, e);
-	if (rc < 0) {
+	rc = mount_point_by_name(trimmed, canon, e);
+	if (rc < 0)
 		sfs_set_err(c->err, c->err_len, SFS_MOUNTINFO ": %s",
 			    strerror(-rc));
+	else if (rc == 0)
+		rc = resolve_by_stat(c, path, trimmed, canon, e, &stale);
+	if (rc < 0) {
 		free(e);
 		return rc;
 	}

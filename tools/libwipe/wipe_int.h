@@ -24,6 +24,9 @@
  * unlinked after its first MiB is overwritten. */
 #define KEY_FILE_MAX (1U << 20)
 #define IO_CHUNK (1U << 20)
+/* How long a mount's daemon has to answer a statfs before it counts as
+ * stopped or stuck (the mount is then detached, the daemon stopped). */
+#define PROBE_MS 3000
 /* Waits for a daemon after unmount: own exit, then SIGTERM, SIGKILL. */
 #define DAEMON_EXIT_MS 3000
 #define DAEMON_TERM_MS 3000
