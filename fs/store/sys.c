@@ -3,13 +3,16 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -295,4 +298,83 @@ int sfs_sibling_program(const char *name, char *out, size_t len)
 	}
 	snprintf(out, len, where[0], dir, name);
 	return rc;
+}
+
+ssize_t sfs_call_bounded(ssize_t (*fn)(const void *arg, void *out, size_t cap),
+			 const void *arg, void *out, size_t cap, int timeout_ms)
+{
+	long long deadline = sfs_now_ms() + timeout_ms;
+	pid_t pid, worker = 0;
+	size_t len = 0, got = 0;
+	ssize_t rc = 0;
+	int p[2];
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -errno;
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		rc = -errno;
+		close(p[0]);
+		close(p[1]);
+		return rc;
+	}
+	if (pid == 0) {
+		/* A worker whose parent exits at once: a request that the
+		 * daemon has taken but never answers holds its caller even
+		 * against SIGKILL, so nobody may wait for the worker. */
+		ssize_t n;
+
+		close(p[0]);
+		if (fork() != 0)
+			_exit(0);
+		/* Nothing of the caller's (a lock, a directory) may live on
+		 * in a worker that never returns: only the pipe, as fd 3. */
+		if (dup2(p[1], 3) < 0)
+			_exit(1);
+		close_range(4, ~0U, 0);
+		p[1] = 3;
+		/* The one writer: its pid, then what fn returned. */
+		worker = getpid();
+		if (sfs_write_full(p[1], &worker, sizeof(worker)) != 0)
+			_exit(1);
+		n = fn(arg, out, cap);
+		_exit(n >= 0 && sfs_write_full(p[1], out, (size_t)n) == 0 ? 0
+									  : 1);
+	}
+	close(p[1]);
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	/* The worker's pid, then what fn returned. */
+	while (got < sizeof(worker) + cap) {
+		struct pollfd pfd = {.fd = p[0], .events = POLLIN};
+		long long left = deadline - sfs_now_ms();
+		ssize_t n;
+
+		if (left <= 0) {
+			rc = -ETIMEDOUT;
+			break;
+		}
+		n = poll(&pfd, 1, (int)left);
+		if (n <= 0)
+			continue; /* EINTR, or time is up */
+		if (got < sizeof(worker))
+			n = read(p[0], (char *)&worker + got,
+				 sizeof(worker) - got);
+		else
+			n = read(p[0], (char *)out + len, cap - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+		if (got > sizeof(worker))
+			len = got - sizeof(worker);
+	}
+	close(p[0]);
+	if (got < sizeof(worker))
+		return rc ? rc : -ECHILD;
+	if (rc == -ETIMEDOUT)
+		kill(worker, SIGKILL);
+	return rc ? rc : (ssize_t)len;
 }

@@ -23,6 +23,9 @@
 #define SFS_LONGNAME_SUFFIX ".name"
 /* The volume header directory in the backing root (both modes). */
 #define SFS_VOLUME_DIR ".scratchfs"
+/* Where scratchfs-ctl fsck --quarantine moves damaged files, inside
+ * SFS_VOLUME_DIR; a wipe removes it with the volume. */
+#define SFS_QUARANTINE_DIR "quarantine"
 /* Names are padded to a multiple of this before encryption. */
 #define SFS_NAME_PAD 16U
 /* Longest encoded name stored directly; longer ones use the long form. */

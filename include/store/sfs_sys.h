@@ -50,6 +50,17 @@ int sfs_fsync_dir(int dirfd);
  * works) the same way. 0 or -errno. */
 int sfs_fsync_dir_at(int dirfd, const char *path);
 
+/* Runs fn(arg, out, cap) in a child process and copies the bytes it
+ * returns (what it wrote to out, at most cap) back into out: for calls on
+ * a FUSE mount that may never return (its daemon stopped or stuck; such a
+ * wait ends only when the caller is killed, or not even then once the
+ * daemon has taken the request). The child is killed after timeout_ms
+ * and never waited for (it is reparented). fn must be async-signal-safe.
+ * Returns the byte count, -ETIMEDOUT, or -errno. */
+ssize_t sfs_call_bounded(ssize_t (*fn)(const void *arg, void *out, size_t cap),
+			 const void *arg, void *out, size_t cap,
+			 int timeout_ms);
+
 /* Reads /proc/pid/stat into buf (len bytes, NUL-terminated) and returns
  * its fields from the state (field 3) on, past the command name, which may
  * hold any byte. NULL once pid has exited: gone, or a zombie (its memory,

@@ -27,6 +27,7 @@
 #include "sfs_audit.h"
 #include "sfs_crypto.h"
 #include "sfs_mountinfo.h"
+#include "sfs_sys.h"
 #include "sfs_version.h"
 #include "sfs_volume.h"
 #include "sfs_wipe.h"
@@ -38,6 +39,9 @@
 /* Things a test planted that teardown must undo even when it failed. */
 static char planted_mount[2][PATH_MAX];
 static pid_t holder = -1;
+static bool daemon_stopped; /* SIGSTOP'ed: kill it, detach its mount */
+/* Longest a tool may run before the test kills it and fails. */
+static int tool_limit_s = 40;
 
 /*
  * Helpers
@@ -64,6 +68,16 @@ static void init_plain(void)
 
 static void fini(void)
 {
+	/* First the stopped daemon: a holder waiting in a request it took
+	 * cannot die before it does. */
+	if (daemon_stopped && sfs_fx.pid > 0) {
+		kill(sfs_fx.pid, SIGKILL);
+		umount2(sfs_fx.mnt, MNT_DETACH);
+		waitpid(sfs_fx.pid, NULL, 0);
+		sfs_fx.pid = -1;
+		sfs_fx.mounted = false;
+	}
+	daemon_stopped = false;
 	if (holder > 0) {
 		kill(holder, SIGKILL);
 		waitpid(holder, NULL, 0);
@@ -92,7 +106,16 @@ static int run_tool(const struct sfs_mount *m, const char *const argv[],
 	snprintf(opath, sizeof(opath), "%s", o);
 	snprintf(epath, sizeof(epath), "%s", e);
 	pid = sfs_spawn_redirected(argv, opath, epath, NULL, NULL);
-	cr_assert(waitpid(pid, &status, 0) == pid);
+	for (int ms = 0; waitpid(pid, &status, WNOHANG) != pid; ms += 10) {
+		if (ms > tool_limit_s * 1000) {
+			/* Not waited for: stuck in a request a stopped daemon
+			 * took, it dies only with the daemon (fini). */
+			kill(pid, SIGKILL);
+			cr_assert_fail("%s %s did not finish within %d s",
+				       argv[0], argv[1], tool_limit_s);
+		}
+		usleep(10000);
+	}
 	if (out)
 		*out = sfs_slurp(opath);
 	if (err)
@@ -756,6 +779,7 @@ Test(wipe, stale_mount_after_kill9, .init = init_hbi, .fini = fini)
 	struct sfs_mount *m = &sfs_fx;
 	struct stat st;
 	json_t *rec;
+	char *err;
 
 	populate(m, 1 << 20);
 	cr_assert_eq(kill(m->pid, SIGKILL), 0);
@@ -764,13 +788,14 @@ Test(wipe, stale_mount_after_kill9, .init = init_hbi, .fini = fini)
 	 * daemon's io_uring queues. */
 	cr_assert(stat(m->mnt, &st) != 0 && sfs_errno_dead_fuse(errno),
 		  "expected a stale mount: %s", strerror(errno));
-	cr_assert_eq(wipe_cli(m, m->mnt, NULL, NULL, &rec, NULL), 0);
+	cr_assert_eq(wipe_cli(m, m->mnt, NULL, NULL, &rec, &err), 0, "%s", err);
 	assert_wiped(m, rec);
 	cr_assert(jbool(rec, "stale"));
 	cr_assert(jbool(rec, "was_mounted"));
 	cr_assert_str_eq(jstr(rec, "method"), "crypto-erase");
 	cr_assert_str_eq(jstr(rec, "mountpoint"), m->mnt);
 	json_decref(rec);
+	free(err);
 }
 
 /*
@@ -1089,9 +1114,10 @@ Test(wipe, concurrent_wipe_refused, .init = init_hbi, .fini = fini)
 	json_decref(rec);
 	free(err);
 	close(fd);
-	cr_assert_eq(wipe_cli(m, m->mnt, NULL, NULL, &rec, NULL), 0);
+	cr_assert_eq(wipe_cli(m, m->mnt, NULL, NULL, &rec, &err), 0, "%s", err);
 	assert_wiped(m, rec);
 	json_decref(rec);
+	free(err);
 	sfs_mount_stop(m);
 }
 
@@ -1341,4 +1367,290 @@ Test(wipe, sanitization_record_plain, .init = init_plain, .fini = fini)
 			 "overwrite (1 pass, the last one zeros), then delete");
 	cr_assert_eq(n_keys(s), 0);
 	json_decref(rec);
+}
+
+/*
+ * What scratchfs-ctl fsck --quarantine leaves in .scratchfs/
+ */
+
+/* The one encrypted name in the backing root (not .scratchfs, .sfs.*). */
+static void only_data_file(const struct sfs_mount *m, char *out, size_t cap)
+{
+	struct dirent *de;
+	int n = 0;
+	DIR *d = opendir(m->backing);
+
+	cr_assert_not_null(d);
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.') {
+			snprintf(out, cap, "%s", sfs_bpath(m, de->d_name));
+			n++;
+		}
+	closedir(d);
+	cr_assert_eq(n, 1, "expected one data file in %s", m->backing);
+}
+
+Test(wipe, fsck_quarantine_is_wiped, .init = init_setup, .fini = fini,
+     .timeout = 45)
+{
+	struct sfs_mount *m = &sfs_fx;
+	char opts[PATH_MAX + 64], key[PATH_MAX + 64], data[PATH_MAX], *err;
+	const char *argv[8];
+	uint8_t buf[3 * 4096];
+	json_t *rec;
+	int fd;
+
+	snprintf(opts, sizeof(opts), "hbi=1,key=keyfile:%s",
+		 sfs_join(m->root, "node.key"));
+	snprintf(key, sizeof(key), "key=keyfile:%s",
+		 sfs_join(m->root, "node.key"));
+	sfs_mount_start(m, opts);
+	memset(buf, 'q', sizeof(buf));
+	memcpy(buf + 100, CANARY, strlen(CANARY));
+	cr_assert_eq(sfs_write_file(sfs_mpath(m, "f"), buf, sizeof(buf)), 0);
+	sfs_mount_stop(m);
+	/* One flipped byte in the first block's ciphertext. */
+	only_data_file(m, data, sizeof(data));
+	fd = open(data, O_RDWR);
+	cr_assert(fd >= 0);
+	cr_assert_eq(pread(fd, buf, 1, 4096 + 50), 1);
+	buf[0] ^= 0x40;
+	cr_assert_eq(pwrite(fd, buf, 1, 4096 + 50), 1);
+	close(fd);
+	argv[0] = SFS_BUILD_DIR "/scratchfs-ctl";
+	argv[1] = "fsck";
+	argv[2] = "--quarantine";
+	argv[3] = "-o";
+	argv[4] = key;
+	argv[5] = m->backing;
+	argv[6] = NULL;
+	cr_assert_eq(run_tool(m, argv, NULL, &err), 1, "fsck: %s", err);
+	free(err);
+	cr_assert_eq(access(data, F_OK), -1);
+	cr_assert_eq(rmdir(sfs_bpath(m, ".scratchfs/quarantine")), -1);
+	cr_assert_eq(errno, ENOTEMPTY, "fsck quarantined nothing");
+
+	cr_assert_eq(wipe_cli(m, m->backing, NULL, NULL, &rec, &err), 0, "%s",
+		     err);
+	assert_wiped(m, rec);
+	cr_assert_str_eq(jstr(rec, "method"), "crypto-erase");
+	cr_assert(jbool(json_object_get(rec, "destroyed"), "header"));
+	cr_assert_not(
+	    sfs_tree_has_bytes(m->root, CANARY, strlen(CANARY), true));
+	free(err);
+	json_decref(rec);
+}
+
+/*
+ * Hard links planted at every file the wipe writes: the wipe only unlinks
+ * them, and the file they share an inode with (outside) survives
+ */
+
+static const struct {
+	const char *opts; /* "keyfile": hbi=1 with the node key file */
+	const char *passes;
+} linked_cases[] = {
+    {"hbi=0", "1"},
+    {"keyfile", NULL},
+};
+SFS_CASE_PARAMS(wipe, hard_links_survive, linked_cases)
+ParameterizedTest(int *i, wipe, hard_links_survive, .init = init_setup,
+		  .fini = fini, .timeout = 45)
+{
+	/* Names in the backing directory, each hard-linked from outside. */
+	static const char *const at[] = {".scratchfs/volume.tmp",
+					 ".scratchfs/wiping", "data-hl"};
+	struct sfs_mount *m = &sfs_fx;
+	const char *out = sfs_join(m->root, "outside");
+	char opts[PATH_MAX + 64], path[PATH_MAX], hdr[PATH_MAX], *got, *hbuf;
+	size_t hlen, n;
+	json_t *rec;
+
+	if (strcmp(linked_cases[*i].opts, "keyfile") == 0)
+		snprintf(opts, sizeof(opts), "hbi=1,key=keyfile:%s",
+			 sfs_join(m->root, "node.key"));
+	else
+		snprintf(opts, sizeof(opts), "%s", linked_cases[*i].opts);
+	sfs_mount_start(m, opts);
+	populate(m, 1 << 20);
+	cr_assert_eq(mkdir(out, 0755), 0);
+	for (size_t k = 0; k < sizeof(at) / sizeof(at[0]); k++) {
+		snprintf(path, sizeof(path), "%s/canary%zu", out, k);
+		put(path, CANARY " outside\n");
+		cr_assert_eq(link(path, sfs_bpath(m, at[k])), 0, "%s: %s",
+			     at[k], strerror(errno));
+	}
+	/* The header itself, linked out. */
+	snprintf(hdr, sizeof(hdr), "%s/header-copy", out);
+	cr_assert_eq(link(sfs_bpath(m, ".scratchfs/volume"), hdr), 0);
+	hbuf = sfs_read_file(hdr, &hlen);
+	cr_assert_not_null(hbuf);
+
+	cr_assert_eq(wipe_cli(m, m->mnt,
+			      linked_cases[*i].passes ? "--passes" : NULL,
+			      linked_cases[*i].passes, &rec, NULL),
+		     0);
+	assert_wiped(m, rec);
+	for (size_t k = 0; k < sizeof(at) / sizeof(at[0]); k++) {
+		snprintf(path, sizeof(path), "%s/canary%zu", out, k);
+		got = sfs_read_file(path, &n);
+		cr_assert_not_null(got, "%s: gone", path);
+		cr_assert(n == strlen(CANARY " outside\n") &&
+			      memcmp(got, CANARY " outside\n", n) == 0,
+			  "the file linked at %s was written to", at[k]);
+		free(got);
+	}
+	got = sfs_read_file(hdr, &n);
+	cr_assert(got && n == hlen && memcmp(got, hbuf, n) == 0,
+		  "the file linked at .scratchfs/volume was written to");
+	/* A copy of the header lives on: the record says so and does not
+	 * claim it is destroyed. */
+	cr_assert(strstr(jstr(rec, "note"), "hard-linked"), "note: %s",
+		  jstr(rec, "note"));
+	cr_assert_not(jbool(json_object_get(rec, "destroyed"), "header"));
+	free(got);
+	free(hbuf);
+	json_decref(rec);
+	sfs_mount_stop(m);
+}
+
+/*
+ * Daemons that do not answer: stopped, or stuck in a request
+ */
+
+/* Until every thread of pid is stopped (state T in its stat). */
+static void wait_stopped(pid_t pid)
+{
+	for (int i = 0; i < 500; i++) {
+		char dir[64], buf[512];
+		const char *st;
+		bool all = true;
+		struct dirent *de;
+		DIR *d;
+
+		snprintf(dir, sizeof(dir), "/proc/%d/task", (int)pid);
+		d = opendir(dir);
+		cr_assert_not_null(d);
+		while ((de = readdir(d)) && all) {
+			if (de->d_name[0] == '.')
+				continue;
+			st = sfs_proc_stat(atoi(de->d_name), buf, sizeof(buf));
+			all = st && *st == 'T';
+		}
+		closedir(d);
+		if (all)
+			return;
+		usleep(10000);
+	}
+	cr_assert_fail("daemon %d did not stop", (int)pid);
+}
+
+/* A process blocked in read(2) of path on the mount (its daemon is
+ * stopped): opened first, then read once the daemon no longer answers. */
+static pid_t blocked_reader(const char *path, pid_t daemon)
+{
+	pid_t parent = getpid(), pid;
+	int go[2];
+	char c = 0;
+
+	cr_assert_eq(pipe(go), 0);
+	pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		/* O_DIRECT: past the page cache, to the daemon. */
+		static char buf[4096] __attribute__((aligned(4096)));
+		int fd = open(path, O_RDONLY | O_DIRECT);
+
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) || getppid() != parent ||
+		    fd < 0 || read(go[0], &c, 1) != 1)
+			_exit(1);
+		(void)!read(fd, buf, sizeof(buf));
+		_exit(0);
+	}
+	close(go[0]);
+	/* Until it has the file open. */
+	for (int i = 0; i < 500; i++) {
+		char fdp[64], link[PATH_MAX];
+		ssize_t n;
+
+		snprintf(fdp, sizeof(fdp), "/proc/%d/fd/3", (int)pid);
+		n = readlink(fdp, link, sizeof(link) - 1);
+		if (n > 0 && (link[n] = '\0', strcmp(link, path) == 0))
+			break;
+		usleep(10000);
+	}
+	cr_assert_eq(kill(daemon, SIGSTOP), 0);
+	daemon_stopped = true;
+	wait_stopped(daemon);
+	cr_assert_eq(write(go[1], &c, 1), 1);
+	close(go[1]);
+	/* Until it is in read(2) (syscall 0 on x86_64, 63 on arm64). */
+	for (int i = 0; i < 500; i++) {
+		char sc[64], *text;
+
+		snprintf(sc, sizeof(sc), "/proc/%d/syscall", (int)pid);
+		text = sfs_slurp(sc);
+		if (text && (strncmp(text, "0 ", 2) == 0 ||
+			     strncmp(text, "63 ", 3) == 0)) {
+			free(text);
+			return pid;
+		}
+		free(text);
+		usleep(10000);
+	}
+	cr_assert_fail("the reader did not block in read");
+	return -1;
+}
+
+static void wipe_unresponsive(struct sfs_mount *m, bool reader)
+{
+	long long t0;
+	json_t *rec;
+	char *err;
+
+	/* Nothing from the kernel's cache: every call on the mount asks
+	 * the daemon. */
+	sfs_mount_write_audit_conf(m, "fuse = { cache_timeout = 0.0; };\n");
+	sfs_mount_start(m, "hbi=1");
+	populate(m, 1 << 20);
+	if (reader) {
+		holder = blocked_reader(sfs_mpath(m, "d1/big"), m->pid);
+	} else {
+		cr_assert_eq(kill(m->pid, SIGSTOP), 0);
+		daemon_stopped = true;
+	}
+	tool_limit_s = 15;
+	t0 = sfs_now_ms();
+	cr_assert_eq(wipe_cli(m, m->mnt, NULL, NULL, &rec, &err), 0, "%s", err);
+	cr_assert_lt(sfs_now_ms() - t0, 15000);
+	tool_limit_s = 40;
+	assert_wiped(m, rec);
+	cr_assert_str_eq(jstr(rec, "method"), "crypto-erase");
+	cr_assert(strstr(jstr(rec, "note"), "did not answer"), "note: %s",
+		  jstr(rec, "note"));
+	cr_assert(strstr(jstr(rec, "daemon"), "SIG"), "daemon: %s",
+		  jstr(rec, "daemon"));
+	cr_assert_not(
+	    sfs_tree_has_bytes(m->root, CANARY, strlen(CANARY), true));
+	reap_daemon(m);
+	daemon_stopped = false;
+	if (reader) {
+		/* The reader got an error, not data, and is not stuck. */
+		int status;
+
+		cr_assert_eq(waitpid(holder, &status, 0), holder);
+		holder = -1;
+	}
+	json_decref(rec);
+	free(err);
+}
+
+Test(wipe, stopped_daemon, .init = init_setup, .fini = fini)
+{
+	wipe_unresponsive(&sfs_fx, false);
+}
+
+Test(wipe, daemon_stuck_in_a_request, .init = init_setup, .fini = fini)
+{
+	wipe_unresponsive(&sfs_fx, true);
 }

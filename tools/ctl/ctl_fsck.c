@@ -38,7 +38,6 @@
 #include "sfs_sys.h"
 #include "sfs_volume.h"
 
-#define QUARANTINE_DIR "quarantine"
 /* Blocks decrypted per read. */
 #define CHUNK_BLOCKS 256U
 #define PROGRESS_MS 200L
@@ -329,10 +328,11 @@ static int quarantine(struct fsck *f, int dfd, const char *name, uint64_t ino,
 
 		if (vfd < 0)
 			return -errno;
-		if (mkdirat(vfd, QUARANTINE_DIR, 0700) < 0 && errno != EEXIST)
+		if (mkdirat(vfd, SFS_QUARANTINE_DIR, 0700) < 0 &&
+		    errno != EEXIST)
 			rc = -errno;
 		if (rc == 0) {
-			f->qfd = openat(vfd, QUARANTINE_DIR,
+			f->qfd = openat(vfd, SFS_QUARANTINE_DIR,
 					O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
 					    O_CLOEXEC);
 			if (f->qfd < 0)
@@ -359,7 +359,7 @@ static int quarantine(struct fsck *f, int dfd, const char *name, uint64_t ino,
 	}
 	if (fsync(f->qfd) < 0 || fsync(dfd) < 0)
 		rc = -errno;
-	snprintf(dst, cap, "%s/%s/%s", SFS_VOLUME_DIR, QUARANTINE_DIR, q);
+	snprintf(dst, cap, "%s/%s/%s", SFS_VOLUME_DIR, SFS_QUARANTINE_DIR, q);
 	return rc;
 }
 

@@ -7,14 +7,11 @@
 #include <getopt.h>
 #include <jansson.h>
 #include <limits.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
@@ -142,90 +139,49 @@ struct mstat {
 	struct sfs_volume_header hdr;
 };
 
-/* Child side: getxattr, then "O" + document or "E" + errno on fd. */
-static void __attribute__((noreturn)) query_child(const char *mnt, int fd)
+/* In a child of sfs_call_bounded: getxattr, then "O" + document or "E" +
+ * errno in out. */
+static ssize_t query_child(const void *mnt, void *out, size_t cap)
 {
-	char buf[SFS_STATUS_MAX + 1];
+	char *buf = out;
 	ssize_t n;
 	int e;
 
+	if (cap < 1 + sizeof(e))
+		return -1;
 	buf[0] = 'O';
-	n = getxattr(mnt, SFS_STATUS_XATTR, buf + 1, SFS_STATUS_MAX);
+	n = getxattr(mnt, SFS_STATUS_XATTR, buf + 1, cap - 1);
 	if (n < 0) {
 		e = errno;
 		buf[0] = 'E';
 		memcpy(buf + 1, &e, sizeof(e));
 		n = sizeof(e);
 	}
-	if (write(fd, buf, (size_t)n + 1) != n + 1)
-		_exit(1);
-	_exit(0);
+	return n + 1;
 }
 
 /* Reads the daemon's status document of mount point mnt into doc (cap
  * bytes, NUL-terminated). A hung daemon would block the caller for good
- * (FUSE waits are only killable), so a child process asks, and is killed
- * after QUERY_TIMEOUT_MS. Returns 0, -ETIMEDOUT or the getxattr error. */
+ * (FUSE waits are only killable, or not at all once the daemon took the
+ * request), so a child process asks, and is killed after
+ * QUERY_TIMEOUT_MS. Returns 0, -ETIMEDOUT or the getxattr error. */
 static int query_daemon(const char *mnt, char *doc, size_t cap)
 {
 	char buf[SFS_STATUS_MAX + 1];
-	long long deadline = sfs_now_ms() + QUERY_TIMEOUT_MS;
-	size_t len = 0;
-	int p[2], rc = 0, e;
-	pid_t pid;
+	ssize_t len;
+	int e;
 
-	if (pipe2(p, O_CLOEXEC) < 0)
-		return -errno;
-	fflush(NULL);
-	pid = fork();
-	if (pid < 0) {
-		rc = -errno;
-		close(p[0]);
-		close(p[1]);
-		return rc;
-	}
-	if (pid == 0) {
-		close(p[0]);
-		query_child(mnt, p[1]);
-	}
-	close(p[1]);
-	for (;;) {
-		struct pollfd pfd = {.fd = p[0], .events = POLLIN};
-		long long left = deadline - sfs_now_ms();
-		ssize_t n;
-
-		if (left <= 0) {
-			rc = -ETIMEDOUT;
-			break;
-		}
-		n = poll(&pfd, 1, (int)left);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n == 0)
-			continue;
-		n = read(p[0], buf + len, sizeof(buf) - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		len += (size_t)n;
-		if (len == sizeof(buf))
-			break;
-	}
-	close(p[0]);
-	if (rc == -ETIMEDOUT)
-		kill(pid, SIGKILL);
-	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-		;
-	if (rc)
-		return rc;
-	if (len >= 1 + sizeof(e) && buf[0] == 'E') {
+	len = sfs_call_bounded(query_child, mnt, buf, sizeof(buf),
+			       QUERY_TIMEOUT_MS);
+	if (len < 0)
+		return (int)len;
+	if ((size_t)len >= 1 + sizeof(e) && buf[0] == 'E') {
 		memcpy(&e, buf + 1, sizeof(e));
 		return e > 0 ? -e : -EIO;
 	}
-	if (len < 1 || buf[0] != 'O' || len - 1 >= cap)
+	if (len < 1 || buf[0] != 'O' || (size_t)len - 1 >= cap)
 		return -EIO;
-	memcpy(doc, buf + 1, len - 1);
+	memcpy(doc, buf + 1, (size_t)len - 1);
 	doc[len - 1] = '\0';
 	return 0;
 }

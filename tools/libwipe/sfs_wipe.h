@@ -9,19 +9,26 @@
  *      a finished or interrupted wipe (below) and an empty directory;
  *   2. unmount every fuse.scratchfs mount of that backing directory;
  *      busy: fail naming the holders, or detach lazily (opts.lazy); a stale
- *      mount (daemon dead, ENOTCONN) is always detached lazily;
+ *      mount (daemon dead, ENOTCONN) is always detached lazily, and so is
+ *      one whose daemon does not answer a statfs within PROBE_MS (stopped
+ *      or stuck; r->note says so). A mount point is never stat'ed: it is
+ *      found in mountinfo from the real path of its parent, and probed
+ *      only from a child process (sfs_call_bounded);
  *   3. erase, before any data file is touched: the daemons that served
  *      the volume must be gone (they exit after the unmount, wiping their
  *      keys; one that does not gets SIGTERM, then SIGKILL) - for an
  *      ephemeral volume that is the crypto-erase; the header with any
  *      wrapped keyslot (and a leftover volume.tmp) is overwritten (random,
- *      then zeros), fsynced and unlinked; the node key is never touched
+ *      then zeros), fsynced and unlinked (only unlinked when hard-linked
+ *      elsewhere: r->note says so); the node key is never touched
  *      (it is shared by every volume of the node);
  *   4. delete the tree with openat/unlinkat, one directory fd at a time:
  *      no symlink is followed, no other mount is entered (a mount inside,
  *      even a same-filesystem bind mount, is detached; one that cannot be
- *      is skipped and the wipe fails); plain volumes optionally get
- *      opts.passes overwrite passes first, and FITRIM when opts.discard;
+ *      is skipped and the wipe fails), then .scratchfs/quarantine/
+ *      (what scratchfs-ctl fsck --quarantine moved there); plain volumes
+ *      optionally get opts.passes overwrite passes first, and FITRIM when
+ *      opts.discard;
  *   5. verify: not mounted, daemon gone, no header or keyslot, nothing
  *      left but an empty .scratchfs/ directory.
  *
@@ -122,7 +129,8 @@ struct sfs_wipe_report {
 
 	/* what was destroyed */
 	bool ephemeral_key_destroyed; /* daemon exited: key gone with it */
-	bool header_destroyed;	      /* header overwritten + unlinked */
+	bool header_destroyed;	      /* header overwritten + unlinked, no
+					 copy left under another link */
 	bool keyslot_destroyed;	      /* wrapped key overwritten + unlinked */
 	uint64_t files_deleted;	      /* non-directories unlinked */
 	uint64_t dirs_deleted;

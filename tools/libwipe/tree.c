@@ -114,6 +114,23 @@ static void progress(struct ctx *c, bool final)
 		fputc('\n', stderr);
 }
 
+int wipe_open_sole(int dfd, const char *name, dev_t dev, ino_t ino,
+		   struct stat *st)
+{
+	int fd =
+	    openat(dfd, name,
+		   O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, st) != 0 || !S_ISREG(st->st_mode) || st->st_dev != dev ||
+	    st->st_ino != ino || st->st_nlink != 1) {
+		close(fd);
+		return -EMLINK;
+	}
+	return fd;
+}
+
 /* Overwrites the data extents of one regular file c->passes times (random,
  * the last pass zeros), fdatasyncing each pass. */
 static int overwrite_file(struct ctx *c, int dfd, const char *name,
@@ -122,16 +139,14 @@ static int overwrite_file(struct ctx *c, int dfd, const char *name,
 	struct stat st;
 	int fd, rc = 0;
 
-	fd = openat(dfd, name,
-		    O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	/* The same file we looked at, still not hard-linked elsewhere. */
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
-	    st.st_ino != sx->stx_ino || st.st_nlink != 1) {
-		close(fd);
+	fd = wipe_open_sole(dfd, name,
+			    makedev(sx->stx_dev_major, sx->stx_dev_minor),
+			    sx->stx_ino, &st);
+	/* Changed or hard-linked since we looked: only unlinked. */
+	if (fd == -EMLINK)
 		return 0;
-	}
+	if (fd < 0)
+		return fd;
 	for (unsigned int pass = 0; pass < c->passes && rc == 0; pass++) {
 		bool zeros = pass + 1 == c->passes;
 		off_t data = 0, hole;
@@ -199,7 +214,7 @@ static void delete_entry(struct ctx *c, int dfd, const char *name,
 /* Scans one directory: unlinks every non-directory, detaches mounts, and
  * returns in *sub the name of one subdirectory still to empty (malloc'ed;
  * NULL when none is left). */
-static int scan_dir(struct ctx *c, int fd, bool is_root, char **sub,
+static int scan_dir(struct ctx *c, int fd, const char *keep, char **sub,
 		    struct dev_ino *sub_id, uint8_t *buf)
 {
 	struct dirent *de;
@@ -217,8 +232,8 @@ static int scan_dir(struct ctx *c, int fd, bool is_root, char **sub,
 
 		if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
 			continue;
-		/* The metadata directory goes last, after the tree. */
-		if (is_root && strcmp(name, META_DIR) == 0)
+		/* The entry that goes last (see wipe_delete_tree). */
+		if (keep && strcmp(name, keep) == 0)
 			continue;
 		rc = statx_at(fd, name, &sx);
 		while ((rc == 0 && other_mount(c, &sx)) ||
@@ -309,10 +324,10 @@ static int open_subdir(struct ctx *c, int dfd, const char *name,
 	return fd;
 }
 
-/* Empties the backing directory (except .scratchfs) depth first, holding
+/* Empties directory dfd (but for its entry keep) depth first, holding
  * one directory fd at a time: the way back up is "..", checked against
  * the (dev, ino) remembered on the way down, so any depth works. */
-int wipe_delete_tree(struct ctx *c)
+static int empty_dir(struct ctx *c, int dfd, const char *keep)
 {
 	struct frame *st = NULL;
 	size_t n = 0, cap = 0;
@@ -325,7 +340,7 @@ int wipe_delete_tree(struct ctx *c)
 		if (!buf)
 			return -ENOMEM;
 	}
-	fd = openat(c->bfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &rst) != 0) {
 		rc = -errno;
 		goto out;
@@ -352,7 +367,7 @@ int wipe_delete_tree(struct ctx *c)
 			st[0].name = NULL;
 			n = 1;
 		}
-		rc = scan_dir(c, fd, n == 1, &sub, &sub_id, buf);
+		rc = scan_dir(c, fd, n == 1 ? keep : NULL, &sub, &sub_id, buf);
 		if (rc)
 			goto out;
 		if (sub) {
@@ -412,7 +427,6 @@ int wipe_delete_tree(struct ctx *c)
 		}
 	}
 out:
-	progress(c, true);
 	if (fd >= 0)
 		close(fd);
 	for (size_t i = 1; i < n; i++)
@@ -422,8 +436,9 @@ out:
 	return rc;
 }
 
-/* Bytes the overwrite passes will write (for the progress line). */
-uint64_t wipe_count_bytes(int dfd, dev_t dev, int depth)
+/* Bytes one overwrite pass of dfd (but for its entry keep) will write
+ * (for the progress line). */
+static uint64_t count_bytes(int dfd, dev_t dev, const char *keep, int depth)
 {
 	DIR *d = sfs_opendir_at(dfd);
 	struct dirent *de;
@@ -436,7 +451,7 @@ uint64_t wipe_count_bytes(int dfd, dev_t dev, int depth)
 
 		if (strcmp(de->d_name, ".") == 0 ||
 		    strcmp(de->d_name, "..") == 0 ||
-		    (depth == 0 && strcmp(de->d_name, META_DIR) == 0) ||
+		    (keep && strcmp(de->d_name, keep) == 0) ||
 		    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) !=
 			0 ||
 		    st.st_dev != dev)
@@ -449,13 +464,32 @@ uint64_t wipe_count_bytes(int dfd, dev_t dev, int depth)
 					     O_CLOEXEC);
 
 			if (sub >= 0) {
-				sum += wipe_count_bytes(sub, dev, depth + 1);
+				sum += count_bytes(sub, dev, NULL, depth + 1);
 				close(sub);
 			}
 		}
 	}
 	closedir(d);
 	return sum;
+}
+
+int wipe_delete_tree(struct ctx *c)
+{
+	int rc;
+
+	if (c->passes && c->o->progress)
+		c->total_bytes =
+		    (count_bytes(c->bfd, c->dev, META_DIR, 0) +
+		     count_bytes(c->metafd, c->dev, MARKER_FILE, 0)) *
+		    (uint64_t)c->passes;
+	rc = empty_dir(c, c->bfd, META_DIR);
+
+	/* Then what fsck --quarantine moved into .scratchfs/: all of it but
+	 * the marker (the header is gone already). */
+	if (rc == 0)
+		rc = empty_dir(c, c->metafd, MARKER_FILE);
+	progress(c, true);
+	return rc;
 }
 
 /*

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -215,7 +216,7 @@ void wipe_find_daemons(struct ctx *c, const struct stat *bst)
 	if (!proc)
 		return;
 	while (c->ndaemons < MAX_DAEMONS && (pid = next_pid(proc))) {
-		char path[300], link[64];
+		char path[300], link[PATH_MAX];
 		bool has_root = false, has_fuse = false;
 		DIR *fds;
 
@@ -228,15 +229,19 @@ void wipe_find_daemons(struct ctx *c, const struct stat *bst)
 			struct stat st;
 			ssize_t n;
 
+			/* Only an fd whose path is the backing directory is
+			 * stat'ed: one on a FUSE mount could wait for a
+			 * stopped daemon for good. */
 			n = readlink(path, link, sizeof(link) - 1);
-			if (n > 0) {
-				link[n] = '\0';
-				if (strcmp(link, "/dev/fuse") == 0) {
-					has_fuse = true;
-					continue;
-				}
+			if (n <= 0)
+				continue;
+			link[n] = '\0';
+			if (strcmp(link, "/dev/fuse") == 0) {
+				has_fuse = true;
+				continue;
 			}
-			if (stat(path, &st) == 0 && S_ISDIR(st.st_mode) &&
+			if (strcmp(link, c->r->backing) == 0 &&
+			    stat(path, &st) == 0 && S_ISDIR(st.st_mode) &&
 			    st.st_dev == bst->st_dev &&
 			    st.st_ino == bst->st_ino)
 				has_root = true;
@@ -391,17 +396,21 @@ static void sleep_ms(int ms)
 		;
 }
 
+static bool any_daemon_alive(const struct ctx *c)
+{
+	for (int i = 0; i < c->ndaemons; i++)
+		if (wipe_daemon_alive(&c->daemons[i]))
+			return true;
+	return false;
+}
+
 /* Waits up to ms for every recorded daemon to be gone. */
 static bool daemons_gone(struct ctx *c, int ms)
 {
 	double until = wipe_now_ms() + ms;
 
 	for (;;) {
-		bool any = false;
-
-		for (int i = 0; i < c->ndaemons; i++)
-			any = any || wipe_daemon_alive(&c->daemons[i]);
-		if (!any)
+		if (!any_daemon_alive(c))
 			return true;
 		if (wipe_now_ms() >= until)
 			return false;
@@ -432,7 +441,9 @@ int wipe_stop_daemons(struct ctx *c)
 		r->daemon = SFS_WIPE_DAEMON_EXITED;
 		return 0;
 	}
+	/* A stopped daemon (SIGSTOP) acts on SIGTERM only once continued. */
 	signal_daemons(c, SIGTERM);
+	signal_daemons(c, SIGCONT);
 	if (daemons_gone(c, DAEMON_TERM_MS)) {
 		r->daemon = SFS_WIPE_DAEMON_TERMINATED;
 		return 0;
@@ -477,7 +488,47 @@ static void holders_message(struct ctx *c, const char *mnt)
 			    mnt);
 }
 
-/* Unmounts every fuse.scratchfs mount of the backing directory. */
+/* In a child of sfs_call_bounded: statfs is never answered from the
+ * kernel's cache, so it reaches the daemon. Returns its errno (0). */
+static ssize_t statfs_child(const void *mnt, void *out, size_t cap)
+{
+	struct statfs sf;
+	int e = statfs(mnt, &sf) == 0 ? 0 : errno;
+
+	if (cap < sizeof(e))
+		return -1;
+	memcpy(out, &e, sizeof(e));
+	return sizeof(e);
+}
+
+/* Whether the daemon of the mount at mnt answers within PROBE_MS: 0 (also
+ * when it answers with an error), -ETIMEDOUT when it is stopped or stuck,
+ * or the errno that says it is dead (sfs_errno_dead_fuse). */
+static int probe_mount(const char *mnt)
+{
+	int e = 0;
+	ssize_t n =
+	    sfs_call_bounded(statfs_child, mnt, &e, sizeof(e), PROBE_MS);
+
+	if (n == -ETIMEDOUT)
+		return -ETIMEDOUT;
+	return n == sizeof(e) && sfs_errno_dead_fuse(e) ? -e : 0;
+}
+
+static void note_unresponsive(struct ctx *c, const char *mnt)
+{
+	struct sfs_wipe_report *r = c->r;
+	size_t len = strlen(r->note);
+
+	snprintf(r->note + len, sizeof(r->note) - len,
+		 "%sthe daemon of %s did not answer within %d s (stopped or "
+		 "stuck): detached and stopped",
+		 len ? "; " : "", mnt, PROBE_MS / 1000);
+}
+
+/* Unmounts every fuse.scratchfs mount of the backing directory. Every
+ * mount's daemon is asked first, with a time limit: a call on the mount of
+ * a stopped or stuck daemon would never return. */
 int wipe_unmount_all(struct ctx *c)
 {
 	struct sfs_wipe_report *r = c->r;
@@ -487,8 +538,7 @@ int wipe_unmount_all(struct ctx *c)
 	if (!e)
 		return -ENOMEM;
 	for (int i = 0; i < MAX_MOUNTS; i++) {
-		struct stat st;
-		bool stale;
+		int probe;
 
 		rc = wipe_mi_find(match_source, r->backing, e);
 		if (rc < 0)
@@ -501,11 +551,19 @@ int wipe_unmount_all(struct ctx *c)
 		if (!r->mountpoint[0])
 			snprintf(r->mountpoint, sizeof(r->mountpoint), "%s",
 				 e->mnt);
-		/* stat() would hang on a live but stuck daemon: only ask
-		 * when none of the volume's daemons is alive. */
-		stale = c->ndaemons == 0 && stat(e->mnt, &st) != 0 &&
-			sfs_errno_dead_fuse(errno);
-		if (stale) {
+		probe = probe_mount(e->mnt);
+		/* No answer and no daemon alive: a dead one, its requests
+		 * caught in the teardown of its queues. */
+		if (probe == -ETIMEDOUT && !any_daemon_alive(c))
+			probe = -ENOTCONN;
+		if (probe == -ETIMEDOUT) {
+			/* Nothing can be flushed through a daemon that does
+			 * not answer, and a plain umount could wait for it:
+			 * detach, and have it stopped. */
+			note_unresponsive(c, e->mnt);
+			r->lazy_detached = true;
+			rc = do_umount(e->mnt, true);
+		} else if (probe) {
 			/* The daemon is dead: nothing to flush, nobody to
 			 * wait for; only the kernel's mount is left. */
 			r->stale = true;

@@ -22,6 +22,7 @@
 #include "sfs_crypto.h"
 #include "sfs_log.h"
 #include "sfs_mountinfo.h"
+#include "sfs_names.h"
 #include "sfs_sys.h"
 #include "sfs_wipe.h"
 #include "wipe_int.h"
@@ -88,10 +89,10 @@ static bool has_name(char names[][NAME_MAX + 1], int n, const char *name)
  * concurrent wipe of the same volume. Errors come with a message. */
 static int classify(struct ctx *c, struct sfs_volume_header *h, enum kind *kind)
 {
-	static const char *const meta_names[] = {SFS_VOLUME_FILE, TMP_FILE,
-						 MARKER_FILE, NULL};
+	static const char *const meta_names[] = {
+	    SFS_VOLUME_FILE, TMP_FILE, MARKER_FILE, SFS_QUARANTINE_DIR, NULL};
 	struct sfs_wipe_report *r = c->r;
-	char names[4][NAME_MAX + 1], msg[160];
+	char names[5][NAME_MAX + 1], msg[160];
 	struct stat st;
 	int n, top, rc;
 
@@ -127,15 +128,24 @@ static int classify(struct ctx *c, struct sfs_volume_header *h, enum kind *kind)
 			    META_DIR, strerror(-rc));
 		return rc;
 	}
-	n = wipe_list_dir(c->metafd, names, 4);
+	n = wipe_list_dir(c->metafd, names, 5);
 	if (n < 0) {
 		sfs_set_err(c->err, c->err_len, "%s/%s: %s", r->backing,
 			    META_DIR, strerror(-n));
 		return n;
 	}
-	if (n > 3 || !names_only(names, n, meta_names)) {
+	if (n > 4 || !names_only(names, n, meta_names)) {
 		c->why =
 		    "its " META_DIR "/ holds files scratchfs does not make";
+		return 0;
+	}
+	/* What scratchfs-ctl fsck --quarantine makes: a directory. */
+	if (has_name(names, n, SFS_QUARANTINE_DIR) &&
+	    (fstatat(c->metafd, SFS_QUARANTINE_DIR, &st, AT_SYMLINK_NOFOLLOW) !=
+		 0 ||
+	     !S_ISDIR(st.st_mode))) {
+		c->why = "its " META_DIR "/" SFS_QUARANTINE_DIR
+			 " is not a directory";
 		return 0;
 	}
 	/* Only now, when it is one of ours: one wipe at a time. */
@@ -195,23 +205,27 @@ int wipe_status_of(ssize_t n)
 }
 
 /* Overwrites dfd/name (a header or its temp copy) with random bytes, then
- * zeros, fsyncing each, then unlinks it. Returns 1 when there was one, 0
- * when there was none, -errno. */
+ * zeros, fsyncing each, then unlinks it. One with other hard links (or
+ * that changed under us) is only unlinked: overwriting it would destroy
+ * the file it is linked to, outside the volume. Returns 1 when there was
+ * one and it was overwritten, 2 when it was only unlinked, 0 when there
+ * was none, -errno. */
 static int destroy_key_file(int dfd, const char *name)
 {
 	uint8_t buf[4096];
-	struct stat st;
+	struct stat lst, st;
 	size_t len;
-	int fd, rc = 0;
+	int fd = -EMLINK, rc = 0;
 
-	fd = openat(dfd, name, O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-	if (fd < 0) {
-		if (errno == ENOENT)
-			return 0;
-		if (errno != ELOOP && errno != EISDIR && errno != ENXIO)
-			return -errno;
-		/* Not a regular file: nothing to overwrite. */
-	} else if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+	if (fstatat(dfd, name, &lst, AT_SYMLINK_NOFOLLOW) != 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (S_ISREG(lst.st_mode))
+		fd = wipe_open_sole(dfd, name, lst.st_dev, lst.st_ino, &st);
+	if (fd == -ENOENT)
+		return 0;
+	if (fd < 0 && fd != -EMLINK)
+		return fd;
+	if (fd >= 0) {
 		len = st.st_size > KEY_FILE_MAX ? KEY_FILE_MAX
 						: (size_t)st.st_size;
 		for (int pass = 0; pass < 2 && rc == 0; pass++) {
@@ -239,7 +253,7 @@ static int destroy_key_file(int dfd, const char *name)
 	if (unlinkat(dfd, name, 0) != 0 &&
 	    (errno != EISDIR || unlinkat(dfd, name, AT_REMOVEDIR) != 0))
 		return errno == ENOENT ? 0 : -errno;
-	return 1;
+	return fd >= 0 || !S_ISREG(lst.st_mode) ? 1 : 2;
 }
 
 /* Records that a wipe is under way (see MARKER_FILE). */
@@ -261,9 +275,12 @@ static int write_marker(struct ctx *c)
 	snprintf(line, sizeof(line),
 		 "{\"volume_id\":\"%s\",\"started\":\"%s\",\"pid\":%d}\n",
 		 c->r->volume_id, t, (int)getpid());
-	fd =
-	    openat(c->metafd, MARKER_FILE,
-		   O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	/* A new file: truncating one left there could reach, through a hard
+	 * link, a file outside the volume. */
+	if (unlinkat(c->metafd, MARKER_FILE, 0) != 0 && errno != ENOENT)
+		return -errno;
+	fd = openat(c->metafd, MARKER_FILE,
+		    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
 	rc = wipe_status_of(
@@ -279,6 +296,7 @@ static int write_marker(struct ctx *c)
 static int erase_keys(struct ctx *c)
 {
 	struct sfs_wipe_report *r = c->r;
+	bool shared = false;
 	int rc;
 
 	rc = write_marker(c);
@@ -297,8 +315,20 @@ static int erase_keys(struct ctx *c)
 				    META_DIR, name, strerror(-rc));
 			return rc;
 		}
-		if (rc > 0)
+		if (rc == 1)
 			r->header_destroyed = true;
+		shared = shared || rc == 2;
+	}
+	if (shared) {
+		/* Say so: a copy of the header (and a wrapped key's
+		 * keyslot) lives on under the other name. */
+		size_t len = strlen(r->note);
+
+		snprintf(r->note + len, sizeof(r->note) - len,
+			 "%s" META_DIR "/ held a header hard-linked to a file "
+			 "elsewhere: unlinked, not overwritten",
+			 len ? "; " : "");
+		r->header_destroyed = false;
 	}
 	if (r->header_destroyed && r->header_found &&
 	    r->mode == SFS_MODE_ENCRYPTED && r->key_source != SFS_KEY_EPHEMERAL)
@@ -316,26 +346,42 @@ static int erase_keys(struct ctx *c)
  * The whole sequence
  */
 
-/* Finds the backing directory from path (backing or mount point), refusing
- * symlinks, "/" and non-directories. */
-static int resolve(struct ctx *c, const char *path)
+/* Whether trimmed names a scratchfs mount point, decided from the real
+ * path of its parent and mountinfo alone: a stat of the mount point would
+ * wait for its daemon, for good when that is stopped or stuck. 1 with its
+ * canonical path in canon and its entry in e; 0 when it is none (or ends
+ * in ".."), or -errno from mountinfo. */
+static int mount_point_by_name(const char *trimmed, char *canon,
+			       struct mi_entry *e)
 {
-	struct sfs_wipe_report *r = c->r;
-	struct mi_entry *e = NULL;
-	char canon[PATH_MAX], trimmed[PATH_MAX];
+	char parent[PATH_MAX], real[PATH_MAX];
+	const char *slash = strrchr(trimmed, '/');
+	const char *base = slash ? slash + 1 : trimmed;
+
+	if (!*base || strcmp(base, ".") == 0 || strcmp(base, "..") == 0)
+		return 0;
+	if (!slash)
+		snprintf(parent, sizeof(parent), ".");
+	else
+		snprintf(parent, sizeof(parent), "%.*s",
+			 slash == trimmed ? 1 : (int)(slash - trimmed),
+			 trimmed);
+	if (!realpath(parent, real) ||
+	    snprintf(canon, PATH_MAX, "%s/%s", strcmp(real, "/") ? real : "",
+		     base) >= PATH_MAX)
+		return 0; /* the checks that follow say what is wrong */
+	return wipe_mi_find(wipe_match_mnt, canon, e);
+}
+
+/* The canonical path of trimmed (the path as given: path), which is no
+ * scratchfs mount point by its name, refusing symlinks, "/" and
+ * non-directories; then, as mount_point_by_name, whether that is one. */
+static int resolve_by_stat(struct ctx *c, const char *path, const char *trimmed,
+			   char *canon, struct mi_entry *e, bool *stale)
+{
 	struct stat st;
-	size_t len = strlen(path);
-	bool stale;
 	int rc;
 
-	if (len == 0 || len >= sizeof(trimmed)) {
-		sfs_set_err(c->err, c->err_len, "bad path \"%s\"", path);
-		return -EINVAL;
-	}
-	/* "link/" would follow the symlink: judge the name itself. */
-	memcpy(trimmed, path, len + 1);
-	while (len > 1 && trimmed[len - 1] == '/')
-		trimmed[--len] = '\0';
 	if (lstat(trimmed, &st) == 0) {
 		if (S_ISLNK(st.st_mode)) {
 			sfs_set_err(c->err, c->err_len,
@@ -354,7 +400,7 @@ static int resolve(struct ctx *c, const char *path)
 		sfs_set_err(c->err, c->err_len, "%s: %s", path, strerror(-rc));
 		return rc;
 	}
-	rc = sfs_mountpoint_realpath(trimmed, canon, &stale);
+	rc = sfs_mountpoint_realpath(trimmed, canon, stale);
 	if (rc) {
 		sfs_set_err(c->err, c->err_len, "%s: %s", path, strerror(-rc));
 		return rc;
@@ -363,13 +409,45 @@ static int resolve(struct ctx *c, const char *path)
 		sfs_set_err(c->err, c->err_len, "refusing to wipe /");
 		return -EPERM;
 	}
+	rc = wipe_mi_find(wipe_match_mnt, canon, e);
+	if (rc < 0)
+		sfs_set_err(c->err, c->err_len, SFS_MOUNTINFO ": %s",
+			    strerror(-rc));
+	return rc;
+}
+
+/* Finds the backing directory from path (backing or mount point), refusing
+ * symlinks, "/" and non-directories. */
+static int resolve(struct ctx *c, const char *path)
+{
+	struct sfs_wipe_report *r = c->r;
+	struct mi_entry *e = NULL;
+	char canon[PATH_MAX], trimmed[PATH_MAX];
+	struct stat st;
+	size_t len = strlen(path);
+	bool stale = false;
+	int rc;
+
+	if (len == 0 || len >= sizeof(trimmed)) {
+		sfs_set_err(c->err, c->err_len, "bad path \"%s\"", path);
+		return -EINVAL;
+	}
+	/* "link/" (or "link/.") would follow the symlink: judge the name
+	 * itself. */
+	memcpy(trimmed, path, len + 1);
+	while (len > 1 && (trimmed[len - 1] == '/' ||
+			   (len > 2 && strcmp(trimmed + len - 2, "/.") == 0)))
+		trimmed[--len] = '\0';
 	e = malloc(sizeof(*e));
 	if (!e)
 		return -ENOMEM;
-	rc = wipe_mi_find(wipe_match_mnt, canon, e);
-	if (rc < 0) {
+	rc = mount_point_by_name(trimmed, canon, e);
+	if (rc < 0)
 		sfs_set_err(c->err, c->err_len, SFS_MOUNTINFO ": %s",
 			    strerror(-rc));
+	else if (rc == 0)
+		rc = resolve_by_stat(c, path, trimmed, canon, e, &stale);
+	if (rc < 0) {
 		free(e);
 		return rc;
 	}
@@ -668,9 +746,6 @@ int sfs_wipe_volume(const char *path, const struct sfs_wipe_opts *o,
 
 	/* 3. Delete (and overwrite). */
 	t = wipe_now_ms();
-	if (c.passes && c.o->progress)
-		c.total_bytes =
-		    wipe_count_bytes(c.bfd, c.dev, 0) * (uint64_t)c.passes;
 	rc = wipe_delete_tree(&c);
 	if (rc == 0 && c.first_err == 0) {
 		/* Last: the marker, leaving an empty .scratchfs/. */

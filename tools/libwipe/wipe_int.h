@@ -24,6 +24,9 @@
  * unlinked after its first MiB is overwritten. */
 #define KEY_FILE_MAX (1U << 20)
 #define IO_CHUNK (1U << 20)
+/* How long a mount's daemon has to answer a statfs before it counts as
+ * stopped or stuck (the mount is then detached, the daemon stopped). */
+#define PROBE_MS 3000
 /* Waits for a daemon after unmount: own exit, then SIGTERM, SIGKILL. */
 #define DAEMON_EXIT_MS 3000
 #define DAEMON_TERM_MS 3000
@@ -111,11 +114,16 @@ int wipe_unmount_all(struct ctx *c);
 int wipe_stop_daemons(struct ctx *c);
 
 /* tree.c */
-/* Empties the backing directory (except .scratchfs), overwriting files
- * first when c->passes asks for it. */
+/* Empties the backing directory (except .scratchfs), then .scratchfs/
+ * (except the marker: what fsck --quarantine put there), overwriting
+ * files first when c->passes asks for it. */
 int wipe_delete_tree(struct ctx *c);
-/* Bytes the overwrite passes will write (for the progress line). */
-uint64_t wipe_count_bytes(int dfd, dev_t dev, int depth);
+/* Opens dfd/name for writing, never following a symlink, when it still
+ * is the regular file (dev, ino) that a walk found and has no other link
+ * (st: its fstat). The fd, -EMLINK when it is another file or hard-linked
+ * (overwriting it would reach data outside the volume), or -errno. */
+int wipe_open_sole(int dfd, const char *name, dev_t dev, ino_t ino,
+		   struct stat *st);
 /* Checks what the wipe left and records it in c->r. */
 void wipe_verify(struct ctx *c);
 
