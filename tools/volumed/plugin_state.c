@@ -350,9 +350,12 @@ int sfs_plugin_state_parse(struct sfs_plugin_state *s, const char *path,
 			rc = sfs_plugin_state_add(s, v);
 			if (rc)
 				sfs_plugin_vol_free(v);
-			if (rc == -EEXIST)
+			/* An invalid entry, like any other: -EINVAL. */
+			if (rc == -EEXIST) {
 				snprintf(why, sizeof(why),
 					 "duplicate volume name");
+				rc = -EINVAL;
+			}
 		}
 		if (rc) {
 			sfs_err_rc(rc, err, err_len, "%s: volumes[%zu]: %s",
