@@ -77,23 +77,22 @@ static int run_cmd(const char *const argv[])
  * after its pid). */
 static void remove_stale_users(void)
 {
-	char name[64];
+	char names[16][64];
 	struct passwd *pw;
-	int pid;
+	int pid, n = 0;
 
 	setpwent();
-	while ((pw = getpwent())) {
-		const char *del[] = {"/usr/sbin/userdel", name, NULL};
-
-		if (sscanf(pw->pw_name, USER_PREFIX "%d", &pid) != 1 ||
-		    kill(pid, 0) == 0 || errno != ESRCH)
-			continue;
-		snprintf(name, sizeof(name), "%s", pw->pw_name);
-		endpwent();
-		run_cmd(del);
-		setpwent();
-	}
+	while (n < 16 && (pw = getpwent()))
+		if (sscanf(pw->pw_name, USER_PREFIX "%d", &pid) == 1 &&
+		    kill(pid, 0) != 0 && errno == ESRCH)
+			snprintf(names[n++], sizeof(names[0]), "%s",
+				 pw->pw_name);
 	endpwent();
+	for (int i = 0; i < n; i++) {
+		const char *del[] = {"/usr/sbin/userdel", names[i], NULL};
+
+		run_cmd(del); /* fails while its processes live: next time */
+	}
 }
 
 static void make_user(void)
@@ -162,6 +161,8 @@ static void init(void)
 	cr_assert_eq(chown(sfs_fx.conf, u.uid, u.gid), 0);
 }
 
+static void become_user(void);
+
 /* Ends whatever a failed test left running, then removes the user and puts
  * /dev/fuse back. */
 static void fini(void)
@@ -176,6 +177,14 @@ static void fini(void)
 		waitpid(u.run, NULL, 0);
 	}
 	umount2(u.M, MNT_DETACH);
+	if (u.made && fork() == 0) {
+		/* Every process of the test's user but this one. */
+		become_user();
+		kill(-1, SIGKILL);
+		_exit(0);
+	}
+	while (wait(NULL) > 0)
+		;
 	while (sfs_procs_mentioning(sfs_fx.root, NULL, &pid) > 0) {
 		kill(pid, SIGKILL);
 		sfs_sleep_ms(20);
@@ -380,6 +389,13 @@ static const char *as_user(user_work work, void *arg,
 		const char *e;
 
 		become_user();
+		/* Only the test's ends: a test that dies must not leave a
+		 * child waiting for itself, or the job for the child. */
+		close(p[0]);
+		close(q[0]);
+		close(r[1]);
+		if (u.go >= 0)
+			close(u.go);
 		pause_w = q[1];
 		resume_r = r[0];
 		e = work(arg);
