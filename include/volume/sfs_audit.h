@@ -43,8 +43,9 @@ void sfs_audit_close(struct sfs_audit *a);
  * configured sink took goes to SFS_AUDIT_FALLBACK, and one that cannot go
  * there either is counted (sfs_audit_dropped). fields is a JSON object or
  * NULL; the reference is stolen (also on failure). a may be NULL (no-op,
- * 0). Returns 0, or -errno when the file write failed (-EIO when the
- * record reached no sink at all). */
+ * 0). Returns 0, or -errno when the configured file's write failed; a
+ * record that reached no sink at all is logged and counted, not an error
+ * of the caller's. */
 int sfs_audit_write(struct sfs_audit *a, const char *event, json_t *fields);
 
 /* Records this process could deliver nowhere. */
