@@ -715,16 +715,30 @@ static int make_forgotten_dir(int n)
 
 /* Sets the daemon's open-file limit so that exactly k more fds fit: new fds
  * take the lowest free numbers, and the limit bounds the number. */
-static void allow_new_fds(int k, struct rlimit *saved)
+static int kth_free_fd(int k)
 {
-	char dir[64], path[96];
-	struct rlimit low;
+	char path[96];
 	int fd = 0;
 
-	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)sfs_fx.pid);
 	for (int free_seen = 0;; fd++) {
-		snprintf(path, sizeof(path), "%s/%d", dir, fd);
+		snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)sfs_fx.pid,
+			 fd);
 		if (access(path, F_OK) != 0 && free_seen++ == k)
+			return fd;
+	}
+}
+
+static void allow_new_fds(int k, struct rlimit *saved)
+{
+	struct rlimit low;
+	int fd = kth_free_fd(k), again;
+
+	/* Forgets the kernel sent earlier may still be closing fds: wait
+	 * until the daemon's fd table holds still. */
+	for (int i = 0; i < 50; i++, fd = again) {
+		sfs_sleep_ms(100);
+		again = kth_free_fd(k);
+		if (again == fd)
 			break;
 	}
 	cr_assert_eq(prlimit(sfs_fx.pid, RLIMIT_NOFILE, NULL, saved), 0);
