@@ -29,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "mount_util.h"
 #include "sfs_plugin.h"
 #include "sfs_sys.h"
 #include "sfs_volume.h"
@@ -36,7 +37,11 @@
 #include "slurm_job.h"
 #include "util.h"
 
-#define PLUGIN SFS_BUILD_DIR "/spank_scratchfs.so"
+/* The built plugin; each cluster loads a copy in its own directory, since
+ * a job with a private /tmp (its srun steps load the plugin too) cannot
+ * see a build tree under /tmp. */
+#define BUILT_PLUGIN SFS_BUILD_DIR "/spank_scratchfs.so"
+#define PLUGIN fmt_path("%s/spank_scratchfs.so", cl.dir)
 #define DAEMON SFS_BUILD_DIR "/scratchfs"
 #define CANARY "canary-5d1c7e"
 
@@ -279,6 +284,16 @@ static void cluster_start(const char *extra)
 	for (int i = 1; i < 6; i++)
 		free((void *)munged[i]);
 
+	{
+		size_t len;
+		char *so = sfs_read_file(BUILT_PLUGIN, &len);
+
+		cr_assert(so, "%s: %s", BUILT_PLUGIN, strerror(errno));
+		cr_assert_eq(sfs_write_file(PLUGIN, so, len), 0, "copy to %s",
+			     PLUGIN);
+		cr_assert_eq(chmod(PLUGIN, 0755), 0);
+		free(so);
+	}
 	put_file(
 	    fmt_path("%s/scratchfs.conf", cl.dir),
 	    fmt_path("audit = { file = \"%s\"; syslog = false; };\n", cl.audit),
