@@ -162,11 +162,6 @@ bool sfs_errno_dead_fuse(int e)
 
 int sfs_mountpoint_realpath(const char *path, char *out, bool *stale)
 {
-	char tmp[PATH_MAX], parent[PATH_MAX];
-	const char *base;
-	size_t len;
-	char *slash;
-
 	if (stale)
 		*stale = false;
 	if (realpath(path, out))
@@ -175,6 +170,16 @@ int sfs_mountpoint_realpath(const char *path, char *out, bool *stale)
 		return -errno;
 	if (stale)
 		*stale = true;
+	return sfs_realpath_by_parent(path, out);
+}
+
+int sfs_realpath_by_parent(const char *path, char *out)
+{
+	char tmp[PATH_MAX], parent[PATH_MAX], real[PATH_MAX];
+	const char *base;
+	size_t len;
+	char *slash;
+
 	len = strlen(path);
 	if (len >= sizeof(tmp))
 		return -ENAMETOOLONG;
@@ -195,10 +200,11 @@ int sfs_mountpoint_realpath(const char *path, char *out, bool *stale)
 	 * live parent. */
 	if (!*base || strcmp(base, ".") == 0 || strcmp(base, "..") == 0)
 		return -ENOTCONN;
-	if (!realpath(parent, tmp))
+	/* Not into tmp: base may point there. */
+	if (!realpath(parent, real))
 		return -errno;
 	if ((size_t)snprintf(out, PATH_MAX, "%s/%s",
-			     strcmp(tmp, "/") == 0 ? "" : tmp,
+			     strcmp(real, "/") == 0 ? "" : real,
 			     base) >= PATH_MAX)
 		return -ENAMETOOLONG;
 	return 0;

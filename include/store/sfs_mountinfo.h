@@ -63,6 +63,12 @@ bool sfs_errno_dead_fuse(int e);
  */
 int sfs_mountpoint_realpath(const char *path, char *out, bool *stale);
 
+/* The canonical path of path from its parent's realpath() and its last
+ * component as given, without touching that component (a mount point whose
+ * daemon is dead, stopped or stuck), into out (PATH_MAX bytes). 0 or
+ * -errno; -ENOTCONN when the last component is ".", ".." or nothing. */
+int sfs_realpath_by_parent(const char *path, char *out);
+
 /* FUSE mounts start with 128 KiB of readahead, so a sequential reader gets
  * one 128 KiB request per round trip; with 4 MiB the kernel keeps several
  * 1 MiB (max_pages) requests in flight (measured here: cold 1 GiB read of an

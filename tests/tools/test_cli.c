@@ -64,5 +64,12 @@ Test(cli, verify_of_a_mount_point_names_its_backing)
 		     2, "%s", out);
 	cr_assert(strstr(out, "mount point") && strstr(out, sfs_fx.backing),
 		  "%s", out);
+	/* Named relative to the current directory, too. */
+	cr_assert_eq(sfs_sh(out, sizeof(out),
+			    "cd %s && %s/scratchfs-ctl verify mnt", sfs_fx.root,
+			    SFS_BUILD_DIR),
+		     2, "%s", out);
+	cr_assert(strstr(out, "mount point") && strstr(out, sfs_fx.backing),
+		  "%s", out);
 	sfs_mount_stop(&sfs_fx);
 }

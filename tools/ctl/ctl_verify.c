@@ -423,32 +423,13 @@ static void verify_usage(FILE *f)
  * whose daemon may hang) is named with its backing directory. */
 static bool is_mount_point(const char *path, const char *esc)
 {
-	char parent[PATH_MAX], real[PATH_MAX], full[2 * PATH_MAX + 2];
-	char besc[PATH_MAX * 4];
+	char full[PATH_MAX], besc[PATH_MAX * 4];
 	struct sfs_ctl_mount *m;
-	const char *base, *dir;
-	char *slash;
 	long n;
 	bool found = false;
 
-	/* The parent resolved, the last component as given. */
-	snprintf(parent, sizeof(parent), "%s", path);
-	while ((slash = strrchr(parent, '/')) && slash > parent &&
-	       slash[1] == '\0')
-		*slash = '\0';
-	slash = strrchr(parent, '/');
-	if (!slash) {
-		base = parent;
-		dir = ".";
-	} else {
-		*slash = '\0';
-		base = slash + 1;
-		dir = slash == parent ? "/" : parent;
-	}
-	if (!*base || !realpath(dir, real))
+	if (sfs_realpath_by_parent(path, full) != 0)
 		return false;
-	snprintf(full, sizeof(full), "%s/%s", strcmp(real, "/") ? real : "",
-		 base);
 	n = sfs_ctl_mounts(SFS_MOUNTINFO, &m);
 	for (long i = 0; i < n && !found; i++) {
 		if (strcmp(m[i].target, full) != 0)
