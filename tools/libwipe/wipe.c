@@ -354,21 +354,7 @@ static int erase_keys(struct ctx *c)
 static int mount_point_by_name(const char *trimmed, char *canon,
 			       struct mi_entry *e)
 {
-	char parent[PATH_MAX], real[PATH_MAX];
-	const char *slash = strrchr(trimmed, '/');
-	const char *base = slash ? slash + 1 : trimmed;
-
-	if (!*base || strcmp(base, ".") == 0 || strcmp(base, "..") == 0)
-		return 0;
-	if (!slash)
-		snprintf(parent, sizeof(parent), ".");
-	else
-		snprintf(parent, sizeof(parent), "%.*s",
-			 slash == trimmed ? 1 : (int)(slash - trimmed),
-			 trimmed);
-	if (!realpath(parent, real) ||
-	    snprintf(canon, PATH_MAX, "%s/%s", strcmp(real, "/") ? real : "",
-		     base) >= PATH_MAX)
+	if (sfs_realpath_by_parent(trimmed, canon) != 0)
 		return 0; /* the checks that follow say what is wrong */
 	return wipe_mi_find(wipe_match_mnt, canon, e);
 }
