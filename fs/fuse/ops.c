@@ -525,12 +525,15 @@ static void remove_entry(fuse_req_t req, fuse_ino_t parent, const char *name,
 
 	rc = dfd < 0 ? dfd : encode_existing(fs, dir, name, &en);
 	if (rc == 0) {
-		sfs_itable_unlink_begin(fs->inodes, dir, dfd, en.backing);
+		struct sfs_iname at = {dir, dfd, en.backing};
+		struct sfs_inode *left =
+		    sfs_itable_unlink_begin(fs->inodes, &at);
+
 		if (is_dir)
 			rc = sfs_nameio_rmdir(fs, dir, &en);
 		else if (unlinkat(dfd, en.backing, 0) < 0)
 			rc = -errno;
-		sfs_itable_unlink_end(fs->inodes);
+		sfs_itable_unlink_end(fs->inodes, &at, left, rc == 0);
 	}
 	if (rc == 0)
 		sfs_nameio_release(fs, dir, &en);
@@ -580,16 +583,17 @@ static void sfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		struct sfs_iname from = {dir, dfd, en.backing};
 		struct sfs_iname to = {newdir, ndfd, newen.backing};
 
+		struct sfs_inode *left = NULL;
+
 		/* A replaced entry loses a name. */
 		if (replaces)
-			sfs_itable_unlink_begin(fs->inodes, newdir, ndfd,
-						newen.backing);
+			left = sfs_itable_unlink_begin(fs->inodes, &to);
 		sfs_itable_rename_begin(fs->inodes);
 		if (renameat2(dfd, en.backing, ndfd, newen.backing, flags) < 0)
 			rc = -errno;
 		sfs_itable_rename_end(fs->inodes, rc == 0, flags, &from, &to);
 		if (replaces)
-			sfs_itable_unlink_end(fs->inodes);
+			sfs_itable_unlink_end(fs->inodes, &to, left, rc == 0);
 	}
 	sfs_nameio_finish_replace(&replaced, rc == 0);
 	if (rc < 0) {
@@ -618,6 +622,7 @@ static int new_file(struct sfs_fs *fs, int fd, struct sfs_inode *inode,
 	if (!f)
 		return -ENOMEM;
 	atomic_fetch_add(&fs->open_files, 1);
+	atomic_fetch_add(&inode->open_files, 1);
 	sfs_itable_other_fds(fs->inodes, 1);
 	f->fd = fd;
 	atomic_init(&f->dfd, SFS_DFD_UNOPENED);
@@ -634,6 +639,7 @@ static void drop_file(struct sfs_fs *fs, struct fuse_file_info *fi)
 {
 	struct sfs_file *f = file_of(fi);
 
+	atomic_fetch_sub(&f->inode->open_files, 1);
 	sfs_file_close(fs, f);
 	free(f);
 	atomic_fetch_sub(&fs->open_files, 1);
@@ -732,17 +738,15 @@ static void sfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	 * the path cannot be a symlink planted in the backing directory. */
 	fd = open(sfs_fdpath(&p, pfd), sfs_file_backing_flags(fs, fi->flags));
 	rc = fd < 0 ? -errno : 0;
-	sfs_inode_fd_put(fs->inodes, inode);
-	if (rc < 0) {
-		reply_rc(req, rc);
-		return;
-	}
-	if (fi->flags & O_TRUNC)
+	if (rc == 0 && (fi->flags & O_TRUNC))
 		rc = truncate_on_open(req, inode, fd);
+	/* Still held: counted open before it may be parked again. */
 	if (rc == 0)
 		rc = new_file(fs, fd, inode, fi);
+	sfs_inode_fd_put(fs->inodes, inode);
 	if (rc < 0) {
-		close(fd);
+		if (fd >= 0)
+			close(fd);
 		reply_rc(req, rc);
 		return;
 	}

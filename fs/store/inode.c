@@ -426,6 +426,7 @@ static bool adopt(struct sfs_inode_table *t, struct sfs_inode *n, int fd)
 {
 	if (n->path_fd >= 0 || n->doomed)
 		return false;
+	n->unlinked = false; /* found again: the unlink failed */
 	n->path_fd = fd;
 	atomic_fetch_sub(&t->nparked, 1);
 	atomic_fetch_add(&t->nopen, 1);
@@ -765,11 +766,16 @@ static int reopen_path(struct sfs_inode_table *t, struct sfs_inode *n,
 static int unpark(struct sfs_inode_table *t, struct sfs_inode *n,
 		  unsigned int depth, bool *over)
 {
-	int fd =
-	    t->by_path ? reopen_path(t, n, depth, over) : reopen_handle(t, n);
-	int err = fd < 0 ? fd : 0, ret;
-	bool log = false;
+	int fd = -ESTALE, err, ret;
+	bool log = false, unlinked;
 
+	pthread_mutex_lock(&n->fd_lock);
+	unlinked = n->unlinked;
+	pthread_mutex_unlock(&n->fd_lock);
+	if (!unlinked)
+		fd = t->by_path ? reopen_path(t, n, depth, over)
+				: reopen_handle(t, n);
+	err = fd < 0 ? fd : 0;
 	pthread_mutex_lock(&t->mutex);
 	pthread_mutex_lock(&n->fd_lock);
 	if (fd >= 0 && adopt(t, n, fd))
@@ -778,7 +784,9 @@ static int unpark(struct sfs_inode_table *t, struct sfs_inode *n,
 	ret = n->path_fd;
 	if (ret < 0 && err == 0)
 		err = -ESTALE; /* forgotten meanwhile: a kernel bug */
-	if (ret < 0 && err == -ESTALE && depth == 0 && !n->stale_logged)
+	/* Removed through the mount is no news. */
+	if (ret < 0 && err == -ESTALE && depth == 0 && !n->stale_logged &&
+	    !n->unlinked)
 		log = n->stale_logged = true;
 	pthread_mutex_unlock(&n->fd_lock);
 	*over = *over || over_budget(t);
@@ -824,55 +832,89 @@ void sfs_inode_fd_put(struct sfs_inode_table *t, struct sfs_inode *inode)
 		inode_free(t, inode);
 }
 
-void sfs_itable_unlink_begin(struct sfs_inode_table *t, struct sfs_inode *dir,
-			     int dir_fd, const char *name)
+/* Makes the object at `at`, if it is the held, parked n, n's fd again;
+ * with keep_name, records that name for it (by path). */
+static void reopen_at(struct sfs_inode_table *t, struct sfs_inode *n,
+		      const struct sfs_iname *at, bool keep_name)
 {
-	struct sfs_inode *n, *dead = NULL;
-	bool reopen;
-	struct stat st;
-	int fd;
+	struct sfs_inode *dead = NULL;
+	int fd = openat(at->dir_fd, at->name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 
-	if (!t->parking)
-		return;
-	pthread_rwlock_rdlock(&t->unlink_lock);
-	in_unlink = true;
-	/* Passes are excluded until _end: nothing parked now, none will be. */
-	if ((!t->by_path && atomic_load(&t->nparked) == 0) ||
-	    fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		return;
-	pthread_mutex_lock(&t->mutex);
-	n = find(t, st.st_dev, st.st_ino);
-	/* The name may be its last or not: either way it is no way back. */
-	if (n && n->parent == dir && strcmp(n->name, name) == 0)
-		drop_name(t, n, &dead);
-	reopen = n && n->path_fd < 0 && !n->doomed;
-	if (reopen)
-		hold(n);
-	pthread_mutex_unlock(&t->mutex);
-	free_dead(t, dead);
-	if (!reopen)
-		return;
-	/* Rare: a parked entry being removed. Its name is right here. */
-	fd = openat(dir_fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 	if (fd >= 0 && same_object(t, n, fd)) {
 		pthread_mutex_lock(&t->mutex);
 		pthread_mutex_lock(&n->fd_lock);
 		if (adopt(t, n, fd))
 			fd = -1;
 		pthread_mutex_unlock(&n->fd_lock);
+		if (keep_name)
+			set_name(t, n, at->dir, at->name, &dead);
 		pthread_mutex_unlock(&t->mutex);
 	}
+	free_dead(t, dead);
 	if (fd >= 0)
 		close(fd);
-	sfs_inode_fd_put(t, n);
 }
 
-void sfs_itable_unlink_end(struct sfs_inode_table *t)
+struct sfs_inode *sfs_itable_unlink_begin(struct sfs_inode_table *t,
+					  const struct sfs_iname *at)
+{
+	struct sfs_inode *n, *dead = NULL, *left = NULL;
+	bool reopen;
+	struct stat st;
+
+	if (!t->parking)
+		return NULL;
+	pthread_rwlock_rdlock(&t->unlink_lock);
+	in_unlink = true;
+	/* Passes are excluded until _end: nothing parked now, none will be. */
+	if ((!t->by_path && atomic_load(&t->nparked) == 0) ||
+	    fstatat(at->dir_fd, at->name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return NULL;
+	pthread_mutex_lock(&t->mutex);
+	n = find(t, st.st_dev, st.st_ino);
+	/* The name may be its last or not: either way it is no way back. */
+	if (n && n->parent == at->dir && strcmp(n->name, at->name) == 0)
+		drop_name(t, n, &dead);
+	reopen = n && n->path_fd < 0 && !n->doomed;
+	if (reopen && !S_ISDIR(st.st_mode) && st.st_nlink == 1 &&
+	    atomic_load(&n->open_files) == 0) {
+		/* Left parked: held until _end, as the kernel holds it. */
+		pthread_mutex_lock(&n->fd_lock);
+		n->unlinked = true;
+		pthread_mutex_unlock(&n->fd_lock);
+		left = n;
+		reopen = false;
+	}
+	if (reopen || left)
+		hold(n);
+	pthread_mutex_unlock(&t->mutex);
+	free_dead(t, dead);
+	if (reopen) {
+		/* Rare: a parked entry being removed. Its name is right here.
+		 */
+		reopen_at(t, n, at, false);
+		sfs_inode_fd_put(t, n);
+	}
+	return left;
+}
+
+void sfs_itable_unlink_end(struct sfs_inode_table *t,
+			   const struct sfs_iname *at, struct sfs_inode *left,
+			   bool done)
 {
 	if (!t->parking)
 		return;
+	if (left && !done) {
+		/* The name stays: so does the way back through it. */
+		reopen_at(t, left, at, true);
+		pthread_mutex_lock(&left->fd_lock);
+		left->unlinked = false;
+		pthread_mutex_unlock(&left->fd_lock);
+	}
 	in_unlink = false;
 	pthread_rwlock_unlock(&t->unlink_lock);
+	if (left)
+		sfs_inode_fd_put(t, left);
 	/* _begin may have reopened an entry; a stream of removals may open
 	 * no other fd that would park. */
 	if (over_budget(t))

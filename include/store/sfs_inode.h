@@ -18,7 +18,12 @@
  * but open, a removed working directory): such objects are never parked.
  * Parking checks the link count first, and a parked object about to lose a
  * name is reopened first: every removal of a name (unlink, rmdir, rename
- * over an entry) runs between sfs_itable_unlink_begin() and _end(). By
+ * over an entry) runs between sfs_itable_unlink_begin() and _end(). A
+ * parked file losing its last name with no file handle open on it is the
+ * exception: nothing but an O_PATH descriptor or a racing stat can still
+ * reach it, and keeping it open would defer freeing its blocks to the
+ * kernel's FORGET, which lags behind a removal storm (each close then
+ * discards on the disk) until the fds run out; it answers ESTALE. By
  * path, an entry whose recorded name is removed is not parked again until
  * a lookup shows it under another name (a hard link); renames run between
  * sfs_itable_rename_begin() and _end(), which records the new names.
@@ -74,6 +79,12 @@ struct sfs_inode {
 	bool stale_logged;  /* its refusal was logged; fd_lock */
 	/* Set once, when first parked; freed with the inode. */
 	struct file_handle *handle;
+	/* Its last name was removed through the mount while parked: nothing
+	 * can reopen it (fd_lock). */
+	bool unlinked;
+	/* FUSE file handles open on it (counted while its fd is held): a
+	 * parked file losing its last name is reopened only while one is. */
+	atomic_uint open_files;
 
 	/* Readers of file content share it; writers and truncation hold it
 	 * exclusively, so a read-modify-write of a block is atomic. */
@@ -135,22 +146,27 @@ void sfs_itable_forget(struct sfs_inode_table *t, struct sfs_inode *inode,
 int sfs_inode_fd_get(struct sfs_inode_table *t, struct sfs_inode *inode);
 void sfs_inode_fd_put(struct sfs_inode_table *t, struct sfs_inode *inode);
 
-/* Bracket the removal of backing entry `name` of the directory dir, whose
- * fd dir_fd is held with sfs_inode_fd_get(). Between them no fd is parked,
- * and the object behind name is not parked: once it has no name left,
- * parking sees that and keeps its fd. Call no other table function in
- * between except sfs_inode_fd_get/put() of inodes already held and the
- * rename bracket below. */
-void sfs_itable_unlink_begin(struct sfs_inode_table *t, struct sfs_inode *dir,
-			     int dir_fd, const char *name);
-void sfs_itable_unlink_end(struct sfs_inode_table *t);
-
-/* An entry of a rename: the directory (held) with its fd, a backing name. */
+/* An entry: its directory (held) with the directory's fd, a backing
+ * name. */
 struct sfs_iname {
 	struct sfs_inode *dir;
 	int dir_fd;
 	const char *name;
 };
+
+/* Bracket the removal of the backing entry `at` (its directory's fd held
+ * with sfs_inode_fd_get()). Between them no fd is parked, and the object
+ * behind the name is not parked: once it has no name left, parking sees
+ * that and keeps its fd. A parked file losing its last name with no file
+ * open on it stays parked (see above): _begin returns it, and _end, told
+ * whether the removal was done, makes it reachable again when it was not.
+ * Call no other table function in between except sfs_inode_fd_get/put()
+ * of inodes already held and the rename bracket below. */
+struct sfs_inode *sfs_itable_unlink_begin(struct sfs_inode_table *t,
+					  const struct sfs_iname *at);
+void sfs_itable_unlink_end(struct sfs_inode_table *t,
+			   const struct sfs_iname *at, struct sfs_inode *left,
+			   bool done);
 
 /* Bracket one renameat2(from, to, flags) (inside the unlink bracket of
  * `to` when it replaces an entry). Between them no entry is reopened by

@@ -234,26 +234,38 @@ static void park_one(int i)
 	cr_assert_lt(inodes[i]->path_fd, 0, "%d not parked", i);
 }
 
-BOTH_WAYS(unlinked_while_parked_stays_open, true)
+/* Removes the entry `name` of d as sfs_unlink does; unlinkat's result. */
+static int remove_in(struct sfs_inode *d, const char *name)
+{
+	int dfd = sfs_inode_fd_get(table, d), rc;
+	struct sfs_iname at = {d, dfd, name};
+	struct sfs_inode *left;
+
+	cr_assert_geq(dfd, 0);
+	left = sfs_itable_unlink_begin(table, &at);
+	rc = unlinkat(dfd, name, 0) < 0 ? -errno : 0;
+	sfs_itable_unlink_end(table, &at, left, rc == 0);
+	sfs_inode_fd_put(table, d);
+	return rc;
+}
+
+/* With a file handle open on it, a parked file is reopened for its
+ * removal and keeps its fd while the kernel knows it. */
+BOTH_WAYS(unlinked_while_parked_and_open_stays_open, true)
 {
 	struct sfs_inode *root = sfs_itable_root(table);
-	int rfd = sfs_inode_fd_get(table, root), fd;
 	char name[16];
 	struct stat st;
+	int fd;
 
-	cr_assert_geq(rfd, 0);
 	park_one(3);
 	name_of(name, sizeof(name), 3);
-	sfs_itable_unlink_begin(table, root, rfd, name);
+	atomic_store(&inodes[3]->open_files, 1);
+	cr_assert_eq(remove_in(root, name), 0);
 	cr_assert_geq(inodes[3]->path_fd, 0, "not reopened for its unlink");
-	cr_assert_eq(unlinkat(rfd, name, 0), 0);
-	sfs_itable_unlink_end(table);
-	/* An entry unlinked while open (never parked) is kept too. */
+	/* An entry unlinked while its fd is open (never parked) is kept too. */
 	name_of(name, sizeof(name), NFILES - 1);
-	sfs_itable_unlink_begin(table, root, rfd, name);
-	cr_assert_eq(unlinkat(rfd, name, 0), 0);
-	sfs_itable_unlink_end(table);
-	sfs_inode_fd_put(table, root);
+	cr_assert_eq(remove_in(root, name), 0);
 	for (int round = 0; round < 3; round++)
 		for (int i = 0; i < NFILES - 1; i++)
 			if (i != 3)
@@ -268,24 +280,64 @@ BOTH_WAYS(unlinked_while_parked_stays_open, true)
 	sfs_inode_fd_put(table, inodes[3]);
 }
 
-/* Removals reopen the parked entries they remove, which then keep their
- * fds until forgotten: others are parked to make room, also when nothing
- * else opens an fd. */
+/* With none open, it stays parked: no fd waits for the kernel's FORGET
+ * (a removal storm would run out of them), and it answers ESTALE. */
+BOTH_WAYS(unlinked_while_parked_and_closed_stays_parked, true)
+{
+	struct sfs_inode *root = sfs_itable_root(table);
+	size_t open_before;
+	char name[16];
+
+	park_one(4);
+	name_of(name, sizeof(name), 4);
+	open_before = stats().open;
+	cr_assert_eq(remove_in(root, name), 0);
+	cr_assert_lt(inodes[4]->path_fd, 0, "reopened for its unlink");
+	cr_assert_leq(stats().open, open_before);
+	cr_assert_eq(sfs_inode_fd_get(table, inodes[4]), -ESTALE);
+}
+
+/* A removal that fails leaves the parked file reachable by its name. */
+BOTH_WAYS(failed_unlink_keeps_the_way_back, true)
+{
+	struct sfs_inode *root = sfs_itable_root(table);
+	int rfd = sfs_inode_fd_get(table, root), fd;
+	char name[16];
+	struct sfs_iname at = {root, rfd, name};
+	struct sfs_inode *left;
+
+	cr_assert_geq(rfd, 0);
+	park_one(6);
+	name_of(name, sizeof(name), 6);
+	left = sfs_itable_unlink_begin(table, &at);
+	cr_assert_eq(left, inodes[6], "a closed parked file is left parked");
+	sfs_itable_unlink_end(table, &at, left, false);
+	sfs_inode_fd_put(table, root);
+	fd = sfs_inode_fd_get(table, inodes[6]);
+	cr_assert_geq(fd, 0, "unreachable after a failed unlink: %s",
+		      strerror(-fd));
+	sfs_inode_fd_put(table, inodes[6]);
+	park_one(6);
+	fd = sfs_inode_fd_get(table, inodes[6]);
+	cr_assert_geq(fd, 0, "cannot be reopened by its name: %s",
+		      strerror(-fd));
+	sfs_inode_fd_put(table, inodes[6]);
+}
+
+/* Removals reopen the parked, open entries they remove, which then keep
+ * their fds until forgotten: others are parked to make room, also when
+ * nothing else opens an fd. */
 BOTH_WAYS(removals_park_others, true)
 {
 	struct sfs_inode *root = sfs_itable_root(table);
-	int rfd = sfs_inode_fd_get(table, root);
 	char name[16];
 
-	cr_assert_geq(rfd, 0);
 	for (int i = 20; i < 30; i++) {
 		cr_assert_lt(inodes[i]->path_fd, 0, "%d not parked", i);
 		name_of(name, sizeof(name), i);
-		sfs_itable_unlink_begin(table, root, rfd, name);
-		cr_assert_eq(unlinkat(rfd, name, 0), 0);
-		sfs_itable_unlink_end(table);
+		atomic_store(&inodes[i]->open_files, 1);
+		cr_assert_eq(remove_in(root, name), 0);
 	}
-	sfs_inode_fd_put(table, root);
 	cr_assert_leq(stats().open, BUDGET, "%zu fds open", stats().open);
 	for (int i = 20; i < 30; i++)
 		cr_assert_geq(inodes[i]->path_fd, 0, "%d lost its fd", i);
@@ -464,15 +516,16 @@ static void rename_in(struct sfs_inode *d1, const char *n1,
 {
 	int f1 = sfs_inode_fd_get(table, d1), f2 = sfs_inode_fd_get(table, d2);
 	struct sfs_iname from = {d1, f1, n1}, to = {d2, f2, n2};
+	struct sfs_inode *left;
 	int rc;
 
 	cr_assert_geq(f1, 0);
 	cr_assert_geq(f2, 0);
-	sfs_itable_unlink_begin(table, d2, f2, n2);
+	left = sfs_itable_unlink_begin(table, &to);
 	sfs_itable_rename_begin(table);
 	rc = renameat(f1, n1, f2, n2);
 	sfs_itable_rename_end(table, rc == 0, 0, &from, &to);
-	sfs_itable_unlink_end(table);
+	sfs_itable_unlink_end(table, &to, left, rc == 0);
 	cr_assert_eq(rc, 0, "rename %s: %s", n1, strerror(errno));
 	sfs_inode_fd_put(table, d2);
 	sfs_inode_fd_put(table, d1);
@@ -600,18 +653,13 @@ Test(inode, path_hard_link_keeps_a_name, .init = setup_path_filled,
      .fini = teardown)
 {
 	struct sfs_inode *root = sfs_itable_root(table), *d, *f;
-	int rfd;
 
 	cr_assert_eq(mkdir(in_dir("d"), 0755), 0);
 	sfs_write_text(dir, "f", "x");
 	cr_assert_eq(link(in_dir("f"), in_dir("d/g")), 0);
 	d = enter(root, "d");
 	f = enter(root, "f");
-	rfd = sfs_inode_fd_get(table, root);
-	sfs_itable_unlink_begin(table, root, rfd, "f");
-	cr_assert_eq(unlinkat(rfd, "f", 0), 0);
-	sfs_itable_unlink_end(table);
-	sfs_inode_fd_put(table, root);
+	cr_assert_eq(remove_in(root, "f"), 0);
 	park_others();
 	cr_assert_geq(f->path_fd, 0, "parked without a name to reopen by");
 	is_at(f, in_dir("d/g"));

@@ -538,16 +538,8 @@ static const char *remove_all(void *arg)
 Test(user, hundred_thousand_files, .timeout = 850)
 {
 	pid_t daemon;
-	double t0, t1, t2, t3;
+	double t0, t1, t2, t3, cpu;
 	char fddir[64];
-
-	/* Open bug (issue 23): the removal of 100k files under a 1,024-fd
-	 * daemon sometimes ends in EMFILE (seen under ASan over io_uring).
-	 * Run it with SFS_TEST_100K=1 until that is fixed. */
-	if (!getenv("SFS_TEST_100K"))
-		cr_skip_test("set SFS_TEST_100K=1: EMFILE during mass unlink "
-			     "is an open bug (issue 23)");
-	double cpu;
 
 	start_job("");
 	daemon = daemon_pid();
