@@ -77,11 +77,11 @@ struct sfs_inode {
 	bool pinned;	    /* never parked again; table mutex + fd_lock */
 	bool doomed;	    /* forgotten while held: last put frees */
 	bool stale_logged;  /* its refusal was logged; fd_lock */
+	/* Its last name went through the mount while parked: nothing can
+	 * reopen it; fd_lock. */
+	bool unlinked;
 	/* Set once, when first parked; freed with the inode. */
 	struct file_handle *handle;
-	/* Its last name was removed through the mount while parked: nothing
-	 * can reopen it (fd_lock). */
-	bool unlinked;
 	/* FUSE file handles open on it (counted while its fd is held): a
 	 * parked file losing its last name is reopened only while one is. */
 	atomic_uint open_files;
