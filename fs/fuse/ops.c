@@ -5,9 +5,9 @@
  * operation works relative to such fds, so no path is ever walked and a
  * symlink in the backing directory is never followed. An inode's fd is held
  * (sfs_inode_fd_get/put) only for the length of one operation. Names,
- * contents, symlink targets and xattrs go through nameio.c, fileio.c and
- * xattrio.c, which hide whether the volume is encrypted. Errors inside are
- * -errno; this file alone turns them into replies.
+ * contents, symlink targets and xattrs go through nameio.c, fileio.c,
+ * linkio.c and xattrio.c, which hide whether the volume is encrypted.
+ * Errors inside are -errno; this file alone turns them into replies.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -25,6 +25,7 @@
 
 #include "sfs_fileio.h"
 #include "sfs_fuseio.h"
+#include "sfs_linkio.h"
 #include "sfs_log.h"
 #include "sfs_mountinfo.h"
 #include "sfs_nameio.h"
@@ -97,7 +98,7 @@ static int get_attr(struct sfs_fs *fs, struct sfs_inode *inode, struct stat *st)
 	if (rc < 0)
 		return rc;
 	sfs_file_fix_attr(fs, st);
-	sfs_nameio_fix_attr(fs, inode, st);
+	sfs_linkio_fix_attr(fs, inode, st);
 	return 0;
 }
 
@@ -124,7 +125,7 @@ static int fill_entry(struct sfs_fs *fs, int fd, struct sfs_inode *dir,
 	if (!inode)
 		return -ENOMEM;
 	sfs_file_fix_attr(fs, &st);
-	sfs_nameio_fix_attr(fs, inode, &st);
+	sfs_linkio_fix_attr(fs, inode, &st);
 	memset(e, 0, sizeof(*e));
 	e->ino = ino_of(fs, inode);
 	e->attr = st;
@@ -358,7 +359,7 @@ static void sfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 static void sfs_readlink(fuse_req_t req, fuse_ino_t ino)
 {
 	char buf[PATH_MAX];
-	ssize_t n = sfs_nameio_readlink(fs_of(req), inode_of(req, ino), buf);
+	ssize_t n = sfs_linkio_read(fs_of(req), inode_of(req, ino), buf);
 
 	if (n < 0)
 		reply_rc(req, (int)n);
@@ -421,7 +422,7 @@ static void make_node(fuse_req_t req, fuse_ino_t parent, const char *name,
 	if (!link)
 		mode = creation_mode(req, dfd, mode);
 	if (link)
-		rc = sfs_nameio_symlink(fs, dir, &en, link);
+		rc = sfs_linkio_create(fs, dir, en.backing, link);
 	else if (S_ISDIR(mode))
 		rc = mkdirat(dfd, en.backing, mode & 07777) < 0 ? -errno : 0;
 	else

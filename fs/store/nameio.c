@@ -1,5 +1,5 @@
 /* nameio.c - backing directory entries: name encoding in either mode,
- * directory IVs, long-name sidecars, reserved names and symlink targets.
+ * directory IVs, long-name sidecars and reserved names.
  *
  * Every directory of an encrypted volume holds SFS_DIRIV_NAME, a random IV
  * its children's names are encrypted under (cached in the inode). A name
@@ -16,7 +16,6 @@
 
 #include "sfs_crypto.h"
 #include "sfs_log.h"
-#include "sfs_meta.h"
 #include "sfs_nameio.h"
 #include "sfs_sys.h"
 
@@ -462,84 +461,4 @@ void sfs_nameio_finish_replace(struct sfs_replaced *r, bool renamed)
 		put_back_iv(r->fd, r);
 	close(r->fd);
 	r->fd = -1;
-}
-
-int sfs_nameio_symlink(struct sfs_fs *fs, struct sfs_inode *dir,
-		       const struct sfs_ename *en, const char *target)
-{
-	char enc[SFS_BACKING_SYMLINK_MAX + 1];
-	const char *stored = target;
-	int dfd, rc = 0;
-
-	if (fs->encrypted) {
-		rc = sfs_symlink_encrypt(fs->crypto, target, enc);
-		if (rc < 0)
-			return rc;
-		stored = enc;
-	}
-	dfd = sfs_inode_fd_get(fs->inodes, dir);
-	if (dfd < 0)
-		return dfd;
-	if (symlinkat(stored, dfd, en->backing) < 0)
-		rc = -errno;
-	sfs_inode_fd_put(fs->inodes, dir);
-	return rc;
-}
-
-/* readlinkat() of the symlink inode into buf; its length or -errno. */
-static ssize_t read_link(struct sfs_fs *fs, struct sfs_inode *inode, char *buf,
-			 size_t size)
-{
-	int fd = sfs_inode_fd_get(fs->inodes, inode);
-	ssize_t n;
-
-	if (fd < 0)
-		return fd;
-	n = readlinkat(fd, "", buf, size);
-	if (n < 0)
-		n = -errno;
-	sfs_inode_fd_put(fs->inodes, inode);
-	return n;
-}
-
-ssize_t sfs_nameio_readlink(struct sfs_fs *fs, struct sfs_inode *inode,
-			    char *buf)
-{
-	char enc[SFS_BACKING_SYMLINK_MAX + 1];
-	ssize_t n;
-
-	if (!fs->encrypted) {
-		n = read_link(fs, inode, buf, PATH_MAX - 1);
-		if (n < 0)
-			return n;
-		buf[n] = '\0';
-		return n;
-	}
-	n = read_link(fs, inode, enc, sizeof(enc));
-	if (n < 0)
-		return n;
-	if ((size_t)n >= sizeof(enc))
-		n = -EIO;
-	else
-		n = sfs_symlink_decrypt(fs->crypto, enc, (size_t)n, buf);
-	if (n < 0) {
-		sfs_report_integrity(fs, inode->ino, SFS_NO_BLOCK,
-				     "symlink target does not authenticate");
-		return -EIO;
-	}
-	buf[n] = '\0';
-	return n;
-}
-
-void sfs_nameio_fix_attr(struct sfs_fs *fs, struct sfs_inode *inode,
-			 struct stat *st)
-{
-	char target[PATH_MAX];
-	ssize_t n;
-
-	if (!fs->encrypted || !S_ISLNK(st->st_mode))
-		return;
-	n = sfs_nameio_readlink(fs, inode, target);
-	if (n >= 0)
-		st->st_size = n;
 }

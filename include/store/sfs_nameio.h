@@ -1,5 +1,5 @@
-/* sfs_nameio.h - names and symlink targets as stored in backing directories,
- * in either mode: directory IVs, long-name sidecars, reserved entries.
+/* sfs_nameio.h - names as stored in backing directories, in either mode:
+ * directory IVs, long-name sidecars, reserved entries.
  *
  * Functions return 0 (or a length) on success and -errno on failure; a
  * backing name or target that does not authenticate is -EIO (logged).
@@ -71,16 +71,5 @@ int sfs_nameio_prepare_replace(struct sfs_fs *fs, struct sfs_inode *olddir,
 			       struct sfs_replaced *r);
 /* Puts the IV back when the rename did not happen, and releases r. */
 void sfs_nameio_finish_replace(struct sfs_replaced *r, bool renamed);
-
-/* Creates a symlink named en in dir pointing to target. */
-int sfs_nameio_symlink(struct sfs_fs *fs, struct sfs_inode *dir,
-		       const struct sfs_ename *en, const char *target);
-/* The plaintext target of a symlink inode into buf (PATH_MAX bytes);
- * returns its length. */
-ssize_t sfs_nameio_readlink(struct sfs_fs *fs, struct sfs_inode *inode,
-			    char *buf);
-/* Symlink sizes as the mount shows them (the plaintext target length). */
-void sfs_nameio_fix_attr(struct sfs_fs *fs, struct sfs_inode *inode,
-			 struct stat *st);
 
 #endif
