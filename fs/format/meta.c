@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "sfs_meta.h"
+#include "sfs_names.h"
 
 /*
  * Symlink size budget. A target of n bytes is sealed to m = n + 16 bytes
@@ -19,14 +20,22 @@
  * For n = 4062: m = 4078, 4078 + 16 + 1 = 4095 = SFS_BACKING_SYMLINK_MAX.
  * For n = 4063: m = 4079, 4079 + 16 + 1 = 4096, which may not fit. So 4062
  * is the exact maximum that always fits, whatever the ciphertext bytes are.
+ * Longer targets, and any target the backing filesystem refuses inline,
+ * are stored out of line (a reference in the backing symlink, the sealed
+ * target in a sidecar file).
  */
 #define COBS_MAX(m) ((m) + (m) / 254 + 1)
-#define SYMLINK_SEALED_MAX (SFS_SYMLINK_MAX + SFS_SIV_TAG_BYTES)
+#define INLINE_SEALED_MAX (SFS_SYMLINK_INLINE_MAX + SFS_SIV_TAG_BYTES)
+#define REF_PREFIX_LEN (sizeof(SFS_SYMLINK_REF_PREFIX) - 1)
 
-_Static_assert(COBS_MAX(SYMLINK_SEALED_MAX) <= SFS_BACKING_SYMLINK_MAX,
-	       "every target up to SFS_SYMLINK_MAX must fit");
-_Static_assert(COBS_MAX(SYMLINK_SEALED_MAX + 1) > SFS_BACKING_SYMLINK_MAX,
-	       "SFS_SYMLINK_MAX must be the exact maximum");
+_Static_assert(COBS_MAX(INLINE_SEALED_MAX) <= SFS_BACKING_SYMLINK_MAX,
+	       "every target up to SFS_SYMLINK_INLINE_MAX must fit");
+_Static_assert(COBS_MAX(INLINE_SEALED_MAX + 1) > SFS_BACKING_SYMLINK_MAX,
+	       "SFS_SYMLINK_INLINE_MAX must be the exact maximum");
+/* A reference starts with '.', a COBS code byte that promises 0x2e - 1 =
+ * 45 more bytes: no inline target is that short, so a strict decoder
+ * refuses every reference and the two forms never overlap. */
+_Static_assert(SFS_SYMLINK_REF_LEN < '.', "a reference is never COBS");
 
 #define XATTR_USER_PREFIX "user."
 #define XATTR_USER_PREFIX_LEN (sizeof(XATTR_USER_PREFIX) - 1)
@@ -96,15 +105,15 @@ static long cobs_decode(uint8_t *out, const uint8_t *in, size_t n)
 int sfs_symlink_encrypt(const struct sfs_crypto *c, const char *target,
 			char *out)
 {
-	uint8_t sealed[SYMLINK_SEALED_MAX];
-	size_t n = strnlen(target, SFS_SYMLINK_MAX + 1);
+	uint8_t sealed[INLINE_SEALED_MAX];
+	size_t n = strnlen(target, SFS_SYMLINK_INLINE_MAX + 1);
 	size_t o;
 
 	out[0] = '\0';
 	/* symlink(2) itself fails with ENOENT for an empty target. */
 	if (n == 0)
 		return -ENOENT;
-	if (n > SFS_SYMLINK_MAX)
+	if (n > SFS_SYMLINK_INLINE_MAX)
 		return -ENAMETOOLONG;
 	if (sfs_siv_seal(c, SFS_SIV_SYMLINK, sealed, (const uint8_t *)target, n,
 			 no_iv, 0))
@@ -124,7 +133,7 @@ static long symlink_sealed(uint8_t *sealed, const char *in, size_t len)
 	if (len > SFS_BACKING_SYMLINK_MAX)
 		return -1;
 	m = cobs_decode(sealed, (const uint8_t *)in, len);
-	if (m <= (long)SFS_SIV_TAG_BYTES || m > (long)SYMLINK_SEALED_MAX)
+	if (m <= (long)SFS_SIV_TAG_BYTES || m > (long)INLINE_SEALED_MAX)
 		return -1;
 	return m;
 }
@@ -152,6 +161,62 @@ ssize_t sfs_symlink_decrypt(const struct sfs_crypto *c, const char *in,
 			 no_iv, 0))
 		return -EIO;
 	/* Only a C string was ever sealed. */
+	if (memchr(out, '\0', n)) {
+		sfs_wipe(out, n);
+		return -EIO;
+	}
+	out[n] = '\0';
+	return (ssize_t)n;
+}
+
+void sfs_symlink_ref(const uint8_t id[SFS_SYMLINK_ID_BYTES], char *ref)
+{
+	memcpy(ref, SFS_SYMLINK_REF_PREFIX, REF_PREFIX_LEN);
+	sfs_b64_encode(ref + REF_PREFIX_LEN, id, SFS_SYMLINK_ID_BYTES);
+}
+
+bool sfs_symlink_ref_parse(const char *in, size_t len,
+			   uint8_t id[SFS_SYMLINK_ID_BYTES])
+{
+	/* The strict decoder refuses all but the one encoding of an id. */
+	return len == SFS_SYMLINK_REF_LEN &&
+	       memcmp(in, SFS_SYMLINK_REF_PREFIX, REF_PREFIX_LEN) == 0 &&
+	       sfs_b64_decode(id, in + REF_PREFIX_LEN, SFS_SYMLINK_ID_B64) ==
+		   (long)SFS_SYMLINK_ID_BYTES;
+}
+
+/* The id is the SIV's IV: a sidecar opens only under the id its symlink
+ * refers to, and its tag (LE64(16) || id || target) never equals an
+ * inline target's (LE64(0) || target). */
+ssize_t sfs_symlink_seal(const struct sfs_crypto *c,
+			 const uint8_t id[SFS_SYMLINK_ID_BYTES],
+			 const char *target, uint8_t *out)
+{
+	size_t n = strnlen(target, SFS_SYMLINK_MAX + 1);
+
+	if (n == 0)
+		return -ENOENT;
+	if (n > SFS_SYMLINK_MAX)
+		return -ENAMETOOLONG;
+	if (sfs_siv_seal(c, SFS_SIV_SYMLINK, out, (const uint8_t *)target, n,
+			 id, SFS_SYMLINK_ID_BYTES))
+		return -EIO;
+	return (ssize_t)(n + SFS_SIV_TAG_BYTES);
+}
+
+ssize_t sfs_symlink_open(const struct sfs_crypto *c,
+			 const uint8_t id[SFS_SYMLINK_ID_BYTES],
+			 const uint8_t *in, size_t len, char *out)
+{
+	size_t n;
+
+	out[0] = '\0';
+	if (len <= SFS_SIV_TAG_BYTES || len > SFS_SYMLINK_SEALED_MAX)
+		return -EIO;
+	n = len - SFS_SIV_TAG_BYTES;
+	if (sfs_siv_open(c, SFS_SIV_SYMLINK, (uint8_t *)out, in, len, id,
+			 SFS_SYMLINK_ID_BYTES))
+		return -EIO;
 	if (memchr(out, '\0', n)) {
 		sfs_wipe(out, n);
 		return -EIO;

@@ -443,11 +443,15 @@ static void make_node(fuse_req_t req, fuse_ino_t parent, const char *name,
 	if (rc == 0)
 		rc = lookup_at(fs, dir, dfd, en.backing, &e);
 	if (rc < 0) {
+		struct sfs_unlinked gone;
+
 		/* Leave nothing half-made behind (the table never saw it). */
+		sfs_linkio_unlink_begin(fs, dfd, en.backing, &gone);
 		if (S_ISDIR(mode) && !link)
 			sfs_nameio_rmdir(fs, dir, &en);
 		else
 			unlinkat(dfd, en.backing, 0);
+		sfs_linkio_unlink_end(fs, &gone);
 		sfs_nameio_release(fs, dir, &en);
 	}
 out:
@@ -522,19 +526,23 @@ static void remove_entry(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct sfs_fs *fs = fs_of(req);
 	struct sfs_inode *dir = inode_of(req, parent);
 	int dfd = sfs_inode_fd_get(fs->inodes, dir), rc;
+	struct sfs_unlinked gone = {.fd = -1};
 	struct sfs_ename en;
 
 	rc = dfd < 0 ? dfd : encode_existing(fs, dir, name, &en);
 	if (rc == 0) {
 		struct sfs_iname at = {dir, dfd, en.backing};
-		struct sfs_inode *left =
-		    sfs_itable_unlink_begin(fs->inodes, &at);
+		struct sfs_inode *left;
 
+		if (!is_dir)
+			sfs_linkio_unlink_begin(fs, dfd, en.backing, &gone);
+		left = sfs_itable_unlink_begin(fs->inodes, &at);
 		if (is_dir)
 			rc = sfs_nameio_rmdir(fs, dir, &en);
 		else if (unlinkat(dfd, en.backing, 0) < 0)
 			rc = -errno;
 		sfs_itable_unlink_end(fs->inodes, &at, left, rc == 0);
+		sfs_linkio_unlink_end(fs, &gone);
 	}
 	if (rc == 0)
 		sfs_nameio_release(fs, dir, &en);
@@ -561,6 +569,7 @@ static void sfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct sfs_inode *dir = inode_of(req, parent);
 	struct sfs_inode *newdir = inode_of(req, newparent);
 	struct sfs_replaced replaced = {.fd = -1};
+	struct sfs_unlinked gone = {.fd = -1};
 	int dfd = sfs_inode_fd_get(fs->inodes, dir), ndfd = -1, rc;
 	bool replaces = !(flags & (RENAME_EXCHANGE | RENAME_NOREPLACE));
 	struct sfs_ename en, newen;
@@ -587,14 +596,18 @@ static void sfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		struct sfs_inode *left = NULL;
 
 		/* A replaced entry loses a name. */
-		if (replaces)
+		if (replaces) {
+			sfs_linkio_unlink_begin(fs, ndfd, newen.backing, &gone);
 			left = sfs_itable_unlink_begin(fs->inodes, &to);
+		}
 		sfs_itable_rename_begin(fs->inodes);
 		if (renameat2(dfd, en.backing, ndfd, newen.backing, flags) < 0)
 			rc = -errno;
 		sfs_itable_rename_end(fs->inodes, rc == 0, flags, &from, &to);
-		if (replaces)
+		if (replaces) {
 			sfs_itable_unlink_end(fs->inodes, &to, left, rc == 0);
+			sfs_linkio_unlink_end(fs, &gone);
+		}
 	}
 	sfs_nameio_finish_replace(&replaced, rc == 0);
 	if (rc < 0) {

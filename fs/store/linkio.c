@@ -1,32 +1,134 @@
 /* linkio.c - symlink targets as stored in the backing directory: as they
- * are in plain mode, encrypted in the backing symlink in encrypted mode.
+ * are in plain mode; in encrypted mode sealed in the backing symlink, or,
+ * when it cannot hold them, in a sidecar of the target store.
+ *
+ * Crash safety: the sidecar is written (and, on a durable volume, synced)
+ * before the symlink that refers to it exists, and removed only once the
+ * symlink has no name left. A crash in between leaves at worst a sidecar
+ * that nothing refers to: ignored by scratchfs and fsck, removed by a wipe.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <string.h>
 #include <unistd.h>
 
+#include "sfs_crypto.h"
 #include "sfs_linkio.h"
-#include "sfs_meta.h"
+#include "sfs_sys.h"
 
-int sfs_linkio_create(struct sfs_fs *fs, struct sfs_inode *dir,
-		      const char *backing, const char *target)
+#define ID_NAME(ref) ((ref) + sizeof(SFS_SYMLINK_REF_PREFIX) - 1)
+
+/* symlinkat() relative to the inode dir; -errno. */
+static int symlink_in(struct sfs_fs *fs, struct sfs_inode *dir,
+		      const char *stored, const char *backing)
 {
-	char enc[SFS_BACKING_SYMLINK_MAX + 1];
-	const char *stored = target;
-	int dfd, rc = 0;
+	int dfd = sfs_inode_fd_get(fs->inodes, dir), rc = 0;
 
-	if (fs->encrypted) {
-		rc = sfs_symlink_encrypt(fs->crypto, target, enc);
-		if (rc < 0)
-			return rc;
-		stored = enc;
-	}
-	dfd = sfs_inode_fd_get(fs->inodes, dir);
 	if (dfd < 0)
 		return dfd;
 	if (symlinkat(stored, dfd, backing) < 0)
 		rc = -errno;
 	sfs_inode_fd_put(fs->inodes, dir);
+	return rc;
+}
+
+/* The target store, opened for *at() calls (made first when make and
+ * missing; on a durable volume the new directory is synced into the
+ * root); -errno. */
+static int open_store(struct sfs_fs *fs, bool make)
+{
+	struct sfs_inode *root = sfs_itable_root(fs->inodes);
+	int rfd = sfs_inode_fd_get(fs->inodes, root), fd, rc = 0;
+
+	if (rfd < 0)
+		return rfd;
+	if (make) {
+		if (mkdirat(rfd, SFS_SYMLINK_DIR, 0700) == 0) {
+			if (fs->durable)
+				rc = sfs_fsync_dir(rfd);
+		} else if (errno != EEXIST) {
+			rc = -errno;
+		}
+	}
+	if (rc == 0) {
+		fd = openat(rfd, SFS_SYMLINK_DIR,
+			    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		rc = fd < 0 ? -errno : fd;
+	}
+	sfs_inode_fd_put(fs->inodes, root);
+	return rc;
+}
+
+/* Writes the sealed target (len bytes) as the new sidecar `name` of the
+ * store sfd, synced on a durable volume; -errno, nothing left behind. */
+static int write_sidecar(struct sfs_fs *fs, int sfd, const char *name,
+			 const uint8_t *sealed, size_t len)
+{
+	int fd = openat(sfd, name,
+			O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+			0400),
+	    rc = 0;
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = sfs_pwrite_full(fd, sealed, len, 0);
+	if (n < 0)
+		rc = (int)n;
+	else if (fs->durable && fsync(fd) < 0)
+		rc = -errno;
+	close(fd);
+	if (rc == 0 && fs->durable)
+		rc = sfs_fsync_dir(sfd);
+	if (rc < 0)
+		unlinkat(sfd, name, 0);
+	return rc;
+}
+
+/* Stores target out of line: a sidecar under a fresh id, then the symlink
+ * `backing` in dir holding the reference to it. */
+static int create_out_of_line(struct sfs_fs *fs, struct sfs_inode *dir,
+			      const char *backing, const char *target)
+{
+	uint8_t id[SFS_SYMLINK_ID_BYTES], sealed[SFS_SYMLINK_SEALED_MAX];
+	char ref[SFS_SYMLINK_REF_LEN + 1];
+	ssize_t len;
+	int sfd, rc;
+
+	sfs_random(id, sizeof(id));
+	len = sfs_symlink_seal(fs->crypto, id, target, sealed);
+	if (len < 0)
+		return (int)len;
+	sfs_symlink_ref(id, ref);
+	sfd = open_store(fs, true);
+	if (sfd < 0)
+		return sfd;
+	rc = write_sidecar(fs, sfd, ID_NAME(ref), sealed, (size_t)len);
+	if (rc == 0) {
+		rc = symlink_in(fs, dir, ref, backing);
+		if (rc < 0)
+			unlinkat(sfd, ID_NAME(ref), 0);
+	}
+	close(sfd);
+	return rc;
+}
+
+int sfs_linkio_create(struct sfs_fs *fs, struct sfs_inode *dir,
+		      const char *backing, const char *target)
+{
+	char enc[SFS_BACKING_SYMLINK_MAX + 1];
+	int rc;
+
+	if (!fs->encrypted)
+		return symlink_in(fs, dir, target, backing);
+	rc = sfs_symlink_encrypt(fs->crypto, target, enc);
+	if (rc == 0)
+		rc = symlink_in(fs, dir, enc, backing);
+	/* Too long for the inline form, or for this backing filesystem's
+	 * symlinks (ext4 with 1 KiB blocks holds 1023 bytes). */
+	if (rc == -ENAMETOOLONG)
+		rc = create_out_of_line(fs, dir, backing, target);
 	return rc;
 }
 
@@ -46,9 +148,43 @@ static ssize_t read_link(struct sfs_fs *fs, struct sfs_inode *inode, char *buf,
 	return n;
 }
 
+/* Whether rc (-errno of opening or reading a file of ours) says the daemon
+ * is out of fds or memory: no damage on disk. */
+static bool out_of_resources(long rc)
+{
+	return rc == -EMFILE || rc == -ENFILE || rc == -ENOMEM;
+}
+
+/* The out-of-line target id into buf; its length, -EIO when its sidecar
+ * is missing, unreadable or does not authenticate. */
+static ssize_t read_out_of_line(struct sfs_fs *fs,
+				const uint8_t id[SFS_SYMLINK_ID_BYTES],
+				char *buf)
+{
+	uint8_t sealed[SFS_SYMLINK_SEALED_MAX + 1];
+	char ref[SFS_SYMLINK_REF_LEN + 1];
+	int sfd = open_store(fs, false), fd;
+	ssize_t n;
+
+	sfs_symlink_ref(id, ref);
+	if (sfd < 0)
+		return out_of_resources(sfd) ? sfd : -EIO;
+	fd = openat(sfd, ID_NAME(ref), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	n = fd < 0 ? -errno : 0;
+	close(sfd);
+	if (fd < 0)
+		return out_of_resources(n) ? n : -EIO;
+	n = sfs_pread_full(fd, sealed, sizeof(sealed), 0);
+	close(fd);
+	if (n < 0)
+		return out_of_resources(n) ? n : -EIO;
+	return sfs_symlink_open(fs->crypto, id, sealed, (size_t)n, buf);
+}
+
 ssize_t sfs_linkio_read(struct sfs_fs *fs, struct sfs_inode *inode, char *buf)
 {
 	char enc[SFS_BACKING_SYMLINK_MAX + 1];
+	uint8_t id[SFS_SYMLINK_ID_BYTES];
 	ssize_t n;
 
 	if (!fs->encrypted) {
@@ -63,14 +199,13 @@ ssize_t sfs_linkio_read(struct sfs_fs *fs, struct sfs_inode *inode, char *buf)
 		return n;
 	if ((size_t)n >= sizeof(enc))
 		n = -EIO;
+	else if (sfs_symlink_ref_parse(enc, (size_t)n, id))
+		n = read_out_of_line(fs, id, buf);
 	else
 		n = sfs_symlink_decrypt(fs->crypto, enc, (size_t)n, buf);
-	if (n < 0) {
+	if (n == -EIO)
 		sfs_report_integrity(fs, inode->ino, SFS_NO_BLOCK,
 				     "symlink target does not authenticate");
-		return -EIO;
-	}
-	buf[n] = '\0';
 	return n;
 }
 
@@ -85,4 +220,55 @@ void sfs_linkio_fix_attr(struct sfs_fs *fs, struct sfs_inode *inode,
 	n = sfs_linkio_read(fs, inode, target);
 	if (n >= 0)
 		st->st_size = n;
+}
+
+/* The id of the reference that the symlink `name` of dfd ("" with dfd the
+ * symlink itself) holds; false for anything else. */
+static bool reference_at(int dfd, const char *name,
+			 uint8_t id[SFS_SYMLINK_ID_BYTES])
+{
+	char ref[SFS_SYMLINK_REF_LEN + 1];
+	ssize_t n = readlinkat(dfd, name, ref, sizeof(ref));
+
+	return n > 0 && sfs_symlink_ref_parse(ref, (size_t)n, id);
+}
+
+void sfs_linkio_unlink_begin(struct sfs_fs *fs, int dir_fd, const char *backing,
+			     struct sfs_unlinked *u)
+{
+	uint8_t again[SFS_SYMLINK_ID_BYTES];
+
+	u->fd = -1;
+	/* One readlinkat() per removal; anything but such a symlink stops
+	 * here (EINVAL). */
+	if (!fs->encrypted || !reference_at(dir_fd, backing, u->id))
+		return;
+	u->fd = openat(dir_fd, backing, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	/* The object opened may have replaced the one read: read it again. */
+	if (u->fd >= 0 && (!reference_at(u->fd, "", again) ||
+			   memcmp(again, u->id, sizeof(again)) != 0)) {
+		close(u->fd);
+		u->fd = -1;
+	}
+}
+
+void sfs_linkio_unlink_end(struct sfs_fs *fs, struct sfs_unlinked *u)
+{
+	char ref[SFS_SYMLINK_REF_LEN + 1];
+	struct stat st;
+	int sfd;
+
+	if (u->fd < 0)
+		return;
+	/* An inode without a name never gets one again (linkat refuses). */
+	if (fstat(u->fd, &st) == 0 && st.st_nlink == 0) {
+		sfs_symlink_ref(u->id, ref);
+		sfd = open_store(fs, false);
+		if (sfd >= 0) {
+			unlinkat(sfd, ID_NAME(ref), 0);
+			close(sfd);
+		}
+	}
+	close(u->fd);
+	u->fd = -1;
 }

@@ -1,13 +1,13 @@
 /* volume.c - the volume header: layout, strict parsing, atomic write, key
  * wrapping, and opening or creating a volume at mount time.
  *
- * On-disk layout of <backing>/.scratchfs/volume (format version 3), exactly
+ * On-disk layout of <backing>/.scratchfs/volume (format version 4), exactly
  * 192 bytes, integers big-endian:
  *
  *   offset size  field
  *        0    8  magic "SCRFSVOL" (ASCII, no NUL)
- *        8    4  format version, u32 = 3 (1, 2: scratchfs 0.1, 0.2, refused)
- *       12    4  feature flags, u32; none defined in version 3, any set bit
+ *        8    4  format version, u32 = 4 (1-3: scratchfs 0.1-0.3, refused)
+ *       12    4  feature flags, u32; none defined in version 4, any set bit
  *                refuses the volume
  *       16   16  volume UUID (random)
  *       32    1  mode, u8: 0 plain (hbi=0), 1 encrypted (hbi=1)
@@ -194,6 +194,7 @@ static int check_fields(const struct sfs_volume_header *h, char *err,
 static const char *const old_formats[SFS_VOLUME_VERSION - 1] = {
     "packed content blocks",
     "one backing attribute per user.* xattr",
+    "symlink targets only in the backing symlink",
 };
 
 int sfs_volume_decode(const uint8_t *in, size_t len,

@@ -3,6 +3,6 @@
 #ifndef SFS_VERSION_H
 #define SFS_VERSION_H
 
-#define SFS_VERSION "0.3"
+#define SFS_VERSION "0.4"
 
 #endif

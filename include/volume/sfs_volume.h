@@ -17,9 +17,9 @@
 #include "sfs_keys.h"
 
 #define SFS_VOLUME_MAGIC "SCRFSVOL"
-#define SFS_VOLUME_VERSION 3U
+#define SFS_VOLUME_VERSION 4U
 #define SFS_VOLUME_FILE "volume"
-/* No feature flags are defined in version 3; any set bit refuses. */
+/* No feature flags are defined in version 4; any set bit refuses. */
 #define SFS_VOLUME_KNOWN_FLAGS 0U
 #define SFS_VOLUME_UUID_BYTES 16U
 /* Encoded size: see doc/FORMAT.md. */

@@ -715,6 +715,122 @@ Test(tamper, symlink_target, .init = sfs_fx_init_setup, .fini = sfs_fx_fini,
 	check_survived(m);
 }
 
+/* The two sidecars of the target store (FORMAT.md section 7.2). */
+static void two_sidecars(const struct sfs_mount *m, char out[2][PATH_MAX])
+{
+	char store[PATH_MAX];
+	struct dirent *e;
+	int found = 0;
+	DIR *d;
+
+	join(store, m->backing, ".sfs.targets");
+	d = opendir(store);
+	cr_assert_not_null(d, "no target store: %s", strerror(errno));
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;
+		cr_assert_lt(found, 2, "more than two sidecars");
+		join(out[found++], store, e->d_name);
+	}
+	closedir(d);
+	cr_assert_eq(found, 2, "%d sidecars in the target store", found);
+}
+
+/* Replaces the backing file path (mode 0400) with len bytes of buf. */
+static void rewrite(const char *path, const void *buf, size_t len)
+{
+	cr_assert(unlink(path) == 0 || errno == ENOENT);
+	cr_assert_eq(sfs_write_file(path, buf, len), 0, "%s", path);
+}
+
+/* 0 when the symlink rel of the mount reads as target, else the errno. */
+static int reads_as(const struct sfs_mount *m, const char *rel,
+		    const char *target)
+{
+	char t[PATH_MAX];
+	ssize_t n;
+
+	errno = 0;
+	n = readlink(sfs_mpath(m, rel), t, sizeof(t));
+	if (n < 0)
+		return errno;
+	cr_assert(n == (ssize_t)strlen(target) && !memcmp(t, target, (size_t)n),
+		  "%s reads as other bytes", rel);
+	return 0;
+}
+
+/* A target too long for the backing symlink lives in a sidecar: a flipped
+ * byte in it, a cut one, a missing one, and two sidecars of the same target
+ * swapped (each sealed under the other's id) all read as EIO and are
+ * reported, never as other bytes; put back, they read again. */
+Test(tamper, symlink_sidecar, .init = sfs_fx_init_setup, .fini = sfs_fx_fini,
+     .timeout = 120)
+{
+	static const char *const how[] = {"flipped byte", "cut short",
+					  "missing", "swapped"};
+	struct sfs_mount *m = &sfs_fx;
+	char side[2][PATH_MAX], target[4096];
+	uint8_t *orig[2];
+	size_t len[2];
+
+	memset(target, 'S', 4095);
+	target[4095] = '\0';
+	sfs_mount_write_audit_conf(m, NULL);
+	mount_volume(m);
+	cr_assert(symlink(target, sfs_mpath(m, "lnk")) == 0, "symlink: %s",
+		  strerror(errno));
+	cr_assert(symlink(target, sfs_mpath(m, "lnk3")) == 0);
+	cr_assert(symlink("kept/target", sfs_mpath(m, "lnk2")) == 0);
+	populate_done(m);
+	two_sidecars(m, side);
+	for (int k = 0; k < 2; k++) {
+		orig[k] = sfs_read_file(side[k], &len[k]);
+		cr_assert_not_null(orig[k]);
+		cr_assert_eq(len[k], 4095 + 16);
+	}
+	for (size_t i = 0; i < sizeof(how) / sizeof(how[0]); i++) {
+		int a, b;
+
+		cr_log_info("sidecar %s", how[i]);
+		orig[0][len[0] / 2] ^= (uint8_t)(i == 0 ? 0x04 : 0);
+		if (i == 0)
+			rewrite(side[0], orig[0], len[0]);
+		else if (i == 1)
+			rewrite(side[0], orig[0], len[0] - 1);
+		else if (i == 2)
+			cr_assert(unlink(side[0]) == 0);
+		else {
+			rewrite(side[0], orig[1], len[1]);
+			rewrite(side[1], orig[0], len[0]);
+		}
+		orig[0][len[0] / 2] ^= (uint8_t)(i == 0 ? 0x04 : 0);
+		mount_volume(m);
+		a = reads_as(m, "lnk", target);
+		b = reads_as(m, "lnk3", target);
+		if (i == 3)
+			cr_assert(a == EIO && b == EIO,
+				  "swapped: readlink gave %s and %s",
+				  strerror(a), strerror(b));
+		else
+			cr_assert((a == EIO && b == 0) || (a == 0 && b == EIO),
+				  "%s: readlink gave %s and %s", how[i],
+				  strerror(a), strerror(b));
+		cr_assert_eq(reads_as(m, "lnk2", "kept/target"), 0);
+		check_reported(m, "symlink target does not authenticate");
+		check_survived(m);
+		sfs_mount_stop(m);
+		for (int k = 0; k < 2; k++)
+			rewrite(side[k], orig[k], len[k]);
+		mount_volume(m);
+		cr_assert_eq(reads_as(m, "lnk", target), 0, "%s, put back",
+			     how[i]);
+		cr_assert_eq(reads_as(m, "lnk3", target), 0);
+		sfs_mount_stop(m);
+	}
+	free(orig[0]);
+	free(orig[1]);
+}
+
 /* The user.* attributes of a file are one sealed set in one backing
  * attribute: no name or value shows on the backing file, a stray backing
  * user.* attribute is hidden and reported, and a flipped byte anywhere in

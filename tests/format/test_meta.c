@@ -75,8 +75,8 @@ Test(symlink, round_trip_lengths)
 				      255,
 				      508,
 				      1000,
-				      SFS_SYMLINK_MAX - 1,
-				      SFS_SYMLINK_MAX};
+				      SFS_SYMLINK_INLINE_MAX - 1,
+				      SFS_SYMLINK_INLINE_MAX};
 	char target[SFS_SYMLINK_MAX + 1];
 	size_t i;
 
@@ -106,7 +106,7 @@ Test(symlink, max_length_always_fits)
 
 	/* Whatever the ciphertext bytes, the worst case must fit. */
 	for (seed = 0; seed < 200; seed++) {
-		make_target(target, SFS_SYMLINK_MAX, seed);
+		make_target(target, SFS_SYMLINK_INLINE_MAX, seed);
 		symlink_round_trip(target);
 	}
 }
@@ -115,7 +115,7 @@ Test(symlink, too_long_and_empty)
 {
 	char target[2 * SFS_SYMLINK_MAX], enc[SFS_BACKING_SYMLINK_MAX + 1];
 
-	make_target(target, SFS_SYMLINK_MAX + 1, 1);
+	make_target(target, SFS_SYMLINK_INLINE_MAX + 1, 1);
 	strcpy(enc, "junk");
 	cr_assert_eq(sfs_symlink_encrypt(c, target, enc), -ENAMETOOLONG);
 	cr_assert_str_empty(enc);
@@ -206,7 +206,8 @@ Test(symlink, malformed_cobs_rejected)
 Test(symlink, plausible_shapes)
 {
 	char target[SFS_SYMLINK_MAX + 1], enc[SFS_BACKING_SYMLINK_MAX + 1];
-	const size_t lens[] = {1, 2, 253, 254, 255, 1000, SFS_SYMLINK_MAX};
+	const size_t lens[] = {
+	    1, 2, 253, 254, 255, 1000, SFS_SYMLINK_INLINE_MAX};
 
 	for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
 		make_target(target, lens[i], (unsigned)i);
@@ -222,6 +223,115 @@ Test(symlink, plausible_shapes)
 	enc[0] = 18;
 	cr_assert(sfs_symlink_plausible(enc, 18));
 	cr_assert(!sfs_symlink_plausible(enc, SFS_BACKING_SYMLINK_MAX + 1));
+}
+
+/* Out-of-line targets (FORMAT.md section 7.2): a reference in the backing
+ * symlink, the target sealed under its id in a sidecar. */
+Test(symlink, reference_round_trip)
+{
+	uint8_t id[SFS_SYMLINK_ID_BYTES], back[SFS_SYMLINK_ID_BYTES];
+	char ref[SFS_SYMLINK_REF_LEN + 1], bad[SFS_SYMLINK_REF_LEN + 2];
+
+	for (unsigned i = 0; i < 64; i++) {
+		memset(id, (int)(i * 37), sizeof(id));
+		id[i % sizeof(id)] ^= 0x5a;
+		memset(ref, 'X', sizeof(ref));
+		sfs_symlink_ref(id, ref);
+		cr_assert_eq(strlen(ref), SFS_SYMLINK_REF_LEN);
+		cr_assert_eq(strncmp(ref, ".sfs.T.", 7), 0);
+		cr_assert(sfs_is_b64url(ref + 7));
+		cr_assert(sfs_symlink_ref_parse(ref, strlen(ref), back));
+		cr_assert_eq(memcmp(back, id, sizeof(id)), 0);
+		/* A reference is never an inline target (its first COBS
+		 * group would need 45 more bytes). */
+		cr_assert(!sfs_symlink_plausible(ref, strlen(ref)));
+	}
+	sfs_symlink_ref(id, ref);
+	/* Cut, lengthened, another prefix, a non-canonical last character
+	 * (22 base64url characters carry 4 unused bits), not base64url. */
+	cr_assert(!sfs_symlink_ref_parse(ref, SFS_SYMLINK_REF_LEN - 1, back));
+	memcpy(bad, ref, SFS_SYMLINK_REF_LEN);
+	bad[SFS_SYMLINK_REF_LEN] = 'A';
+	cr_assert(!sfs_symlink_ref_parse(bad, SFS_SYMLINK_REF_LEN + 1, back));
+	memcpy(bad, ref, SFS_SYMLINK_REF_LEN);
+	bad[5] = 'L';
+	cr_assert(!sfs_symlink_ref_parse(bad, SFS_SYMLINK_REF_LEN, back));
+	memset(id, 0, sizeof(id));
+	sfs_symlink_ref(id, ref);
+	cr_assert_eq(ref[SFS_SYMLINK_REF_LEN - 1], 'A');
+	memcpy(bad, ref, SFS_SYMLINK_REF_LEN);
+	bad[SFS_SYMLINK_REF_LEN - 1] = 'B';
+	cr_assert(!sfs_symlink_ref_parse(bad, SFS_SYMLINK_REF_LEN, back));
+	bad[SFS_SYMLINK_REF_LEN - 1] = '=';
+	cr_assert(!sfs_symlink_ref_parse(bad, SFS_SYMLINK_REF_LEN, back));
+}
+
+Test(symlink, sidecar_round_trip)
+{
+	static const size_t lens[] = {1, 100, SFS_SYMLINK_INLINE_MAX,
+				      SFS_SYMLINK_INLINE_MAX + 1,
+				      SFS_SYMLINK_MAX};
+	uint8_t id[SFS_SYMLINK_ID_BYTES], sealed[SFS_SYMLINK_SEALED_MAX];
+	char target[SFS_SYMLINK_MAX + 2], back[SFS_SYMLINK_MAX + 1];
+
+	memset(id, 0x42, sizeof(id));
+	for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+		make_target(target, lens[i], (unsigned)i);
+		cr_assert_eq(sfs_symlink_seal(c, id, target, sealed),
+			     (ssize_t)(lens[i] + SFS_SIV_TAG_BYTES));
+		cr_assert_eq(sfs_symlink_open(c, id, sealed,
+					      lens[i] + SFS_SIV_TAG_BYTES,
+					      back),
+			     (ssize_t)lens[i]);
+		cr_assert_str_eq(back, target);
+	}
+	make_target(target, SFS_SYMLINK_MAX + 1, 3);
+	cr_assert_eq(sfs_symlink_seal(c, id, target, sealed), -ENAMETOOLONG);
+	cr_assert_eq(sfs_symlink_seal(c, id, "", sealed), -ENOENT);
+}
+
+/* A sidecar opens only under its own id, whole and unmodified, and never
+ * as an inline target (nor an inline target's seal as a sidecar). */
+Test(symlink, sidecar_tamper_rejected)
+{
+	uint8_t id[SFS_SYMLINK_ID_BYTES], other[SFS_SYMLINK_ID_BYTES];
+	uint8_t sealed[SFS_SYMLINK_SEALED_MAX], bad[SFS_SYMLINK_SEALED_MAX + 1];
+	char target[301], back[SFS_SYMLINK_MAX + 1];
+	static const uint8_t none[1];
+	size_t n = 300 + SFS_SIV_TAG_BYTES;
+
+	memset(id, 0x42, sizeof(id));
+	memcpy(other, id, sizeof(id));
+	other[15] ^= 1;
+	make_target(target, 300, 9);
+	cr_assert_eq(sfs_symlink_seal(c, id, target, sealed), (ssize_t)n);
+	cr_assert_eq(sfs_symlink_open(c, other, sealed, n, back), -EIO);
+	for (size_t i = 0; i < n; i += 7) {
+		memcpy(bad, sealed, n);
+		bad[i] ^= 0x10;
+		strcpy(back, "junk");
+		cr_assert_eq(sfs_symlink_open(c, id, bad, n, back), -EIO,
+			     "pos %zu", i);
+		cr_assert_str_empty(back);
+	}
+	cr_assert_eq(sfs_symlink_open(c, id, sealed, n - 1, back), -EIO);
+	memcpy(bad, sealed, n);
+	bad[n] = 'x';
+	cr_assert_eq(sfs_symlink_open(c, id, bad, n + 1, back), -EIO);
+	cr_assert_eq(sfs_symlink_open(c, id, sealed, SFS_SIV_TAG_BYTES, back),
+		     -EIO);
+	cr_assert_eq(sfs_symlink_open(c, id, sealed, 0, back), -EIO);
+	/* The inline seal of the same target (empty IV) is another tag. */
+	cr_assert_eq(sfs_siv_seal(c, SFS_SIV_SYMLINK, bad,
+				  (const uint8_t *)target, 300, none, 0),
+		     0);
+	cr_assert_eq(sfs_symlink_open(c, id, bad, n, back), -EIO);
+	/* A NUL inside was never sealed by us. */
+	target[7] = '\0';
+	cr_assert_eq(sfs_siv_seal(c, SFS_SIV_SYMLINK, bad,
+				  (const uint8_t *)target, 300, id, sizeof(id)),
+		     0);
+	cr_assert_eq(sfs_symlink_open(c, id, bad, n, back), -EIO);
 }
 
 /* The test's own COBS encoder (same scheme as meta.c, written from the

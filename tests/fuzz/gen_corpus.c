@@ -172,6 +172,8 @@ static void meta(void)
 					     "trusted.x", "security.selinux"};
 	char out[SFS_BACKING_SYMLINK_MAX + 1], name[32];
 	char big[SFS_SYMLINK_MAX + 1];
+	uint8_t id[SFS_SYMLINK_ID_BYTES];
+	uint8_t sidecar[SFS_SYMLINK_ID_BYTES + SFS_SYMLINK_SEALED_MAX];
 	uint8_t box[256 + SFS_XATTR_OVERHEAD], set[256];
 	ssize_t setlen = 0;
 	static const char value[] = "text/plain; charset=utf-8";
@@ -185,11 +187,25 @@ static void meta(void)
 		snprintf(name, sizeof(name), "target-%zu", i);
 		seed("fuzz_meta", name, 3, targets[i], strlen(targets[i]));
 	}
-	memset(big, 'T', SFS_SYMLINK_MAX);
-	big[SFS_SYMLINK_MAX] = '\0';
+	memset(big, 'T', SFS_SYMLINK_INLINE_MAX);
+	big[SFS_SYMLINK_INLINE_MAX] = '\0';
 	if (sfs_symlink_encrypt(c, big, out))
 		die("longest symlink");
 	seed("fuzz_meta", "symlink-longest", 0, out, strlen(out));
+	/* Out of line: a reference (entry 0), the longest target's sidecar
+	 * as id || contents (entry 4) and a target to seal (entry 5). */
+	memset(id, 0x5c, sizeof(id));
+	sfs_symlink_ref(id, out);
+	seed("fuzz_meta", "symlink-reference", 0, out, strlen(out));
+	memset(big, 'T', SFS_SYMLINK_MAX);
+	big[SFS_SYMLINK_MAX] = '\0';
+	memcpy(sidecar, id, sizeof(id));
+	n = sfs_symlink_seal(c, id, big, sidecar + sizeof(id));
+	if (n < 0)
+		die("sidecar");
+	seed("fuzz_meta", "symlink-sidecar", 4, sidecar,
+	     sizeof(id) + (size_t)n);
+	seed("fuzz_meta", "sidecar-target", 5, targets[0], strlen(targets[0]));
 	/* Sets: one attribute, several, an empty value; sealed (entry 1)
 	 * and as plaintext (entry 3). */
 	for (size_t i = 0; i <= sizeof(xnames) / sizeof(xnames[0]); i++) {

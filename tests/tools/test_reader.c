@@ -27,9 +27,10 @@
 #define BS 4096
 #define BIG (1024 * 1024 + 123)
 #define LONG_TARGET 3000
-/* FORMAT.md sections 7 and 8: the longest symlink target, the longest
- * user.* name after "user.". */
-#define SFS_SYMLINK_MAX 4062
+/* FORMAT.md sections 7 and 8: the longest symlink target (out of line),
+ * the longest one stored inline, the longest user.* name after "user.". */
+#define SYMLINK_MAX 4095
+#define SYMLINK_INLINE_MAX 4062
 #define XATTR_X_MAX 171
 
 /* The repository (the reader and FORMAT.md live there). */
@@ -58,12 +59,13 @@ static void pwrite_at(const char *path, const char *s, off_t off)
 }
 
 /* The format's boundaries: the longest short name (160 bytes) and the
- * shortest long one (161), the longest symlink target and user.* name,
+ * shortest long one (161), the longest inline symlink target and the
+ * longest one (out of line, with a hard link), the longest user.* name,
  * a truncate that cuts a block short, a truncate that grows a file over
  * group boundaries, an append after a short last block. */
 static void edges(const char *dir, const char *buf)
 {
-	char name[256], target[SFS_SYMLINK_MAX + 1];
+	char name[256], target[SYMLINK_MAX + 1];
 
 	memset(name, 's', 160);
 	name[160] = '\0';
@@ -71,9 +73,15 @@ static void edges(const char *dir, const char *buf)
 	memset(name, 't', 161);
 	name[161] = '\0';
 	put(sfs_join(dir, name), "161", 3);
-	memset(target, 'y', SFS_SYMLINK_MAX);
-	target[SFS_SYMLINK_MAX] = '\0';
-	cr_assert_eq(symlink(target, sfs_join(dir, "maxlink")), 0);
+	memset(target, 'y', SYMLINK_MAX);
+	target[SYMLINK_INLINE_MAX] = '\0';
+	cr_assert_eq(symlink(target, sfs_join(dir, "inlinelink")), 0);
+	target[SYMLINK_INLINE_MAX] = 'z';
+	target[SYMLINK_MAX] = '\0';
+	cr_assert_eq(symlink(target, sfs_join(dir, "maxlink")), 0, "%s",
+		     strerror(errno));
+	cr_assert_eq(
+	    link(sfs_join(dir, "maxlink"), sfs_join(dir, "maxlink-hard")), 0);
 	memset(name, 'n', 5 + XATTR_X_MAX);
 	memcpy(name, "user.", 5);
 	name[5 + XATTR_X_MAX] = '\0';

@@ -168,7 +168,7 @@ Test(volume, layout_is_pinned)
 	h.aead = SFS_AEAD_AES256GCM;
 	sfs_volume_encode(&h, buf);
 	cr_assert_eq(memcmp(buf, "SCRFSVOL", 8), 0);
-	cr_assert_eq(memcmp(buf + 8, "\0\0\0\3", 4), 0);
+	cr_assert_eq(memcmp(buf + 8, "\0\0\0\4", 4), 0);
 	cr_assert_eq(memcmp(buf + 12, "\0\0\0\0", 4), 0);
 	cr_assert_eq(memcmp(buf + 16, h.uuid, 16), 0);
 	cr_assert_eq(buf[32], 1);
@@ -262,7 +262,7 @@ Test(volume, bad_magic)
 
 Test(volume, unknown_version)
 {
-	static const uint32_t versions[] = {0, 4, 7, 0x01000000};
+	static const uint32_t versions[] = {0, 5, 7, 0x01000000};
 
 	for (size_t i = 0; i < sizeof(versions) / sizeof(versions[0]); i++) {
 		struct sfs_volume_header h;
@@ -274,7 +274,7 @@ Test(volume, unknown_version)
 		sfs_volume_encode(&h, buf);
 		snprintf(msg, sizeof(msg),
 			 "volume header: unsupported format version %u (this "
-			 "scratchfs reads 3)",
+			 "scratchfs reads 4)",
 			 versions[i]);
 		expect_decode_fails(buf, HB, msg);
 		/* A future format may be longer: still the version message. */
@@ -283,20 +283,23 @@ Test(volume, unknown_version)
 }
 
 /* Older versions (scratchfs 0.1: another content layout; 0.2: another
- * xattr layout) are refused with a message that says what to do, not read
- * as the current version. */
+ * xattr layout; 0.3: no out-of-line symlink targets) are refused with a
+ * message that says what to do, not read as the current version. */
 Test(volume, old_versions_are_refused_with_advice)
 {
 	static const char *const want[] = {
 	    "volume header: format version 1 (scratchfs 0.1, packed content "
-	    "blocks) is not read by this scratchfs (reads 3): mount it with "
+	    "blocks) is not read by this scratchfs (reads 4): mount it with "
 	    "scratchfs 0.1 to copy its files out",
 	    "volume header: format version 2 (scratchfs 0.2, one backing "
 	    "attribute per user.* xattr) is not read by this scratchfs (reads "
-	    "3): mount it with scratchfs 0.2 to copy its files out",
+	    "4): mount it with scratchfs 0.2 to copy its files out",
+	    "volume header: format version 3 (scratchfs 0.3, symlink targets "
+	    "only in the backing symlink) is not read by this scratchfs (reads "
+	    "4): mount it with scratchfs 0.3 to copy its files out",
 	};
 
-	for (uint32_t v = 1; v <= 2; v++) {
+	for (uint32_t v = 1; v <= 3; v++) {
 		struct sfs_volume_header h;
 		uint8_t buf[HB];
 
@@ -710,7 +713,7 @@ Test(volume, open_fresh_creates_each_kind)
 		cr_assert_eq(sfs_volume_read(backing_fd, &d, err, sizeof(err)),
 			     0, "%s", err);
 		assert_hdr_eq(&h, &d);
-		cr_assert_eq(h.version, 3);
+		cr_assert_eq(h.version, 4);
 		cr_assert_eq(h.block_size, 4096);
 		cr_assert_not(sfs_is_zero(h.uuid, sizeof(h.uuid)));
 		if (ps[i].encrypted) {

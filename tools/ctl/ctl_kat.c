@@ -17,6 +17,7 @@
 #define NMK_START 0x20
 #define KEYSLOT_AD_START 0x60
 #define DIRIV_START 0xa0
+#define SYMLINK_ID_START 0xc0
 #define FILE_ID_START 0x10
 #define BLOCK_INDEX 3
 #define NAME "hello.txt"
@@ -55,6 +56,9 @@ static const char name_siv_hex[] =
     "a1be6edfc3e385ff026177dbe61ba6d53d380b6c882840fda2cc04c6e71b88bc";
 static const char symlink_siv_hex[] =
     "38d42ccd05b51f784eaebb7b5faa4d1c80222d58998d1b23b712aa9b749c";
+static const char symlink_ref[] = ".sfs.T.wMHCw8TFxsfIycrLzM3Ozw";
+static const char symlink_sidecar_hex[] =
+    "d625b3e707eac431db5271260a58969e0c32e87a3d241325833de693cf00";
 static const char xattr_set_hex[] =
     "07000c636f6d6d656e746b6e6f776e20616e73776572";
 static const char xattr_stored_hex[] =
@@ -148,6 +152,8 @@ void st_kat_kdf(struct st_ctx *x, struct st_result *r)
 void st_kat_siv(struct st_ctx *x, struct st_result *r)
 {
 	uint8_t vk[SFS_KEY_BYTES], iv[16], pad[16] = {0}, out[64], back[64];
+	uint8_t id[SFS_SYMLINK_ID_BYTES];
+	char ref[SFS_SYMLINK_REF_LEN + 1];
 	struct sfs_crypto *c;
 
 	(void)x;
@@ -175,7 +181,19 @@ void st_kat_siv(struct st_ctx *x, struct st_result *r)
 		st_fail(r, "an SIV with a flipped tag bit opens");
 		goto out;
 	}
-	st_pass(r, "name and symlink SIVs match; a flipped bit is refused");
+	seq(id, SYMLINK_ID_START, sizeof(id));
+	sfs_symlink_ref(id, ref);
+	if (strcmp(ref, symlink_ref) != 0) {
+		st_fail(r, "the reference to a symlink target differs");
+		goto out;
+	}
+	if (sfs_symlink_seal(c, id, SYMLINK, out) !=
+		(ssize_t)(16 + strlen(SYMLINK)) ||
+	    !same(r, "sidecar of \"" SYMLINK "\"", out, 16 + strlen(SYMLINK),
+		  symlink_sidecar_hex))
+		goto out;
+	st_pass(r, "name and symlink SIVs (inline and sidecar) match; a "
+		   "flipped bit is refused");
 out:
 	sfs_crypto_free(c);
 }

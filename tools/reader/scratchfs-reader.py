@@ -259,10 +259,33 @@ class Volume:
 
     # section 7
     def symlink(self, stored):
+        m = re.fullmatch(rb"\.sfs\.T\.([A-Za-z0-9_-]{22})", stored)
+        if m:
+            return self.symlink_sidecar(m.group(1).decode("ascii"))
         s = cobs_decode(stored)
         if not 16 < len(s) <= 4078:
             raise Invalid("symlink target has a bad length")
         x = siv_open(self.k["lmac"], self.k["lenc"], b"", s)
+        if b"\0" in x:
+            raise Invalid("symlink target holds a NUL")
+        return x
+
+    # section 7.2
+    def symlink_sidecar(self, idb64):
+        ident = b64d(idb64)
+        store = os.path.join(self.backing, ".sfs.targets")
+        try:
+            if not stat.S_ISDIR(os.lstat(store).st_mode):
+                raise Invalid("the target store is not a directory")
+            fd = os.open(os.path.join(store, idb64),
+                         os.O_RDONLY | os.O_NOFOLLOW)
+        except FileNotFoundError:
+            raise Invalid("symlink target sidecar missing")
+        with os.fdopen(fd, "rb") as f:
+            s = f.read()
+        if not 16 < len(s) <= 16 + 4095:
+            raise Invalid("symlink target sidecar has a bad length")
+        x = siv_open(self.k["lmac"], self.k["lenc"], ident, s)
         if b"\0" in x:
             raise Invalid("symlink target holds a NUL")
         return x
@@ -336,7 +359,7 @@ def read_header(backing):
         raise Invalid("volume header: bad magic")
     if len(h) < 12:
         raise Invalid("volume header: truncated")
-    if struct.unpack(">I", h[8:12])[0] != 3:
+    if struct.unpack(">I", h[8:12])[0] != 4:
         raise Invalid("volume header: unsupported format version")
     if len(h) != HEADER_LEN:
         raise Invalid("volume header: wrong length")
@@ -450,6 +473,9 @@ def check_vectors(path):
     got["name_enc"] = b64e(got["name_siv"])
     got["symlink_siv"] = siv_seal(got["k_lmac"], got["k_lenc"], b"",
                                   v["symlink"].encode())
+    got["symlink_ref"] = ".sfs.T." + b64e(h["symlink_id"])
+    got["symlink_sidecar"] = siv_seal(got["k_lmac"], got["k_lenc"],
+                                      h["symlink_id"], v["symlink"].encode())
     xname, xvalue = v["xattr_name"].encode(), v["xattr_value"].encode()
     got["xattr_set"] = struct.pack(">BH", len(xname), len(xvalue)) + \
         xname + xvalue
