@@ -512,6 +512,16 @@ Test(ctl_status, usage_errors, .init = init_one, .fini = fini_both)
  */
 
 /* One of everything, through an hbi mount; then unmounted. */
+/* The longest symlink target: kept out of line, in the target store. */
+static const char *long_target(void)
+{
+	static char t[4096];
+
+	memset(t, 'T', sizeof(t) - 1);
+	t[sizeof(t) - 1] = '\0';
+	return t;
+}
+
 static void populate(struct sfs_mount *m)
 {
 	char longname[201];
@@ -519,6 +529,8 @@ static void populate(struct sfs_mount *m)
 
 	memset(longname, 'L', sizeof(longname) - 1);
 	longname[sizeof(longname) - 1] = '\0';
+	cr_assert_eq(symlink(long_target(), sfs_mpath(m, "longlink")), 0,
+		     "symlink: %s", strerror(errno));
 	put_file(sfs_mpath(m, "a"), 10 * BS + 100, 1);
 	put_file(sfs_mpath(m, "empty"), 0, 2);
 	cr_assert_eq(mkdir(sfs_mpath(m, "dir"), 0755), 0);
@@ -596,6 +608,10 @@ Test(ctl_verify, clean_volume_passes, .init = init_one, .fini = fini_both,
 
 	sfs_mount_start(&m1, "hbi=1");
 	populate(&m1);
+	/* A hard link shares the out-of-line target's sidecar. */
+	cr_assert_eq(
+	    link(sfs_mpath(&m1, "longlink"), sfs_mpath(&m1, "dir/longlink2")),
+	    0);
 	/* Keyless and read-only: fine on a live volume too. */
 	cr_assert_eq(ctl(&m1, "verify", m1.backing), 0, "%s%s", ctl_out,
 		     ctl_err);
@@ -605,8 +621,9 @@ Test(ctl_verify, clean_volume_passes, .init = init_one, .fini = fini_both,
 	doc = ctl_json();
 	cr_assert(json_is_true(json_object_get(doc, "clean")));
 	cr_assert_eq(json_array_size(json_object_get(doc, "offenders")), 0);
-	/* a, empty, dir, dir/sub, dir/b, dir/sub/c, long, link, fifo */
-	cr_assert_eq(sfs_json_int(doc, "checked"), 9, "%s", ctl_out);
+	/* a, empty, dir, dir/sub, dir/b, dir/sub/c, long, link, fifo,
+	 * longlink, dir/longlink2 and its sidecar */
+	cr_assert_eq(sfs_json_int(doc, "checked"), 12, "%s", ctl_out);
 	json_decref(doc);
 	cr_assert_eq(ctl(&m1, "verify", m1.backing), 0);
 	cr_assert(strstr(ctl_out, "clean"), "%s", ctl_out);
@@ -699,6 +716,25 @@ Test(ctl_verify, reports_exactly_the_planted_offenders, .init = init_one,
 	cr_assert_eq(chmod(sfs_bpath(&m1, side), 0600), 0);
 	cr_assert_eq(sfs_write_file(sfs_bpath(&m1, side), "short", 5), 0);
 	PLANT(side, "directory IV has 5 bytes");
+	/* 12. A reference to an out-of-line target that is not there. */
+	random_name(name, 32);
+	fmt(side, sizeof(side), ".sfs.T.");
+	random_name(side + strlen(side), 16);
+	cr_assert_eq(symlink(side, sfs_bpath(&m1, name)), 0);
+	PLANT(name, "sidecar missing");
+	/* 13. Plaintext in the target store, and a sidecar too short to be
+	 * sealed (a sealed one nothing refers to is fine). */
+	cr_assert_eq(
+	    sfs_write_file(sfs_bpath(&m1, ".sfs.targets/notes.txt"), "x", 1),
+	    0);
+	PLANT(".sfs.targets/notes.txt", "not a sealed symlink target");
+	fmt(name, sizeof(name), ".sfs.targets/");
+	random_name(name + strlen(name), 16);
+	cr_assert_eq(sfs_write_file(sfs_bpath(&m1, name), "short", 5), 0);
+	PLANT(name, "not a sealed symlink target");
+	fmt(name, sizeof(name), ".sfs.targets/");
+	random_name(name + strlen(name), 16);
+	cr_assert_eq(sfs_write_file(sfs_bpath(&m1, name), buf, 100), 0);
 	free(data);
 
 	cr_assert_eq(ctl(&m1, "verify", "--json", m1.backing), 1, "%s%s",
@@ -756,6 +792,19 @@ Test(ctl_verify, refusals, .init = init_two, .fini = fini_both, .timeout = 60)
  * fsck
  */
 
+/* The target store sidecar (relative to the backing root) that the
+ * backing symlink brel of m refers to. */
+static void sidecar_of(const struct sfs_mount *m, const char *brel, char *out)
+{
+	char ref[64];
+	ssize_t n = readlink(sfs_bpath(m, brel), ref, sizeof(ref) - 1);
+
+	cr_assert_eq(n, 29, "%s is not a reference", brel);
+	ref[n] = '\0';
+	cr_assert_eq(strncmp(ref, ".sfs.T.", 7), 0);
+	fmt(out, PATH_MAX, ".sfs.targets/%s", ref + 7);
+}
+
 static void flip_byte(const char *path, off_t off)
 {
 	uint8_t b;
@@ -793,15 +842,20 @@ Test(ctl_fsck, finds_exactly_the_corrupted_blocks, .init = init_one,
      .fini = fini_both, .timeout = 60)
 {
 	char ba[PATH_MAX], bb[PATH_MAX], bc[PATH_MAX], bl[PATH_MAX],
-	    bdir[PATH_MAX], renamed[PATH_MAX], name[64], q[PATH_MAX];
-	struct want w[5];
+	    bdir[PATH_MAX], renamed[PATH_MAX], name[64], q[PATH_MAX],
+	    bll[PATH_MAX], bl3[PATH_MAX];
+	struct want w[7];
 	json_t *doc, *arr, *e, *blocks;
-	ino_t ia, ib, ic, il, idir;
+	ino_t ia, ib, ic, il, idir, ill, il3;
 	size_t i, k, nw = 0;
 
 	mount_keyfile(&m1);
 	populate(&m1);
 	put_file(sfs_mpath(&m1, "dir/c"), 100, 6);
+	cr_assert_eq(symlink(long_target(), sfs_mpath(&m1, "dir/longlink3")),
+		     0);
+	backing_of(&m1, "longlink", bll, &ill);
+	backing_of(&m1, "dir/longlink3", bl3, &il3);
 	backing_of(&m1, "a", ba, &ia);
 	backing_of(&m1, "dir/b", bb, &ib);
 	backing_of(&m1, "dir/c", bc, &ic);
@@ -860,6 +914,22 @@ Test(ctl_fsck, finds_exactly_the_corrupted_blocks, .init = init_one,
 	}
 	w[nw++] = (struct want){
 	    idir, "/dir", {-1}, "user attributes do not authenticate", false};
+	/* Out-of-line targets: a flipped byte in one sidecar, another
+	 * sidecar gone. */
+	sidecar_of(&m1, bll, q);
+	flip_byte(sfs_bpath(&m1, q), 100);
+	w[nw++] = (struct want){ill,
+				"/longlink",
+				{-1},
+				"symlink target does not authenticate",
+				false};
+	sidecar_of(&m1, bl3, q);
+	cr_assert_eq(unlink(sfs_bpath(&m1, q)), 0);
+	w[nw++] = (struct want){il3,
+				"/dir/longlink3",
+				{-1},
+				"symlink target sidecar missing",
+				false};
 
 	cr_assert_eq(ctl(&m1, "fsck", "--json", "-o", key_opt(&m1), m1.backing),
 		     1, "%s%s", ctl_out, ctl_err);

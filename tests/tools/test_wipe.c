@@ -274,12 +274,18 @@ static void put(const char *path, const char *text)
 	cr_assert_eq(rc, 0, "write %s: %s", path, strerror(-rc));
 }
 
-/* A small tree with every kind of entry and the canary. */
+/* A small tree with every kind of entry and the canary; in hbi mode the
+ * longest symlink target also fills the target store (BACKING/.sfs.targets,
+ * FORMAT.md section 7.2), which the wipe must take along. */
 static void populate(const struct sfs_mount *m, size_t big)
 {
-	char *buf = malloc(big ? big : 1);
+	char *buf = malloc(big ? big : 1), target[4096];
 
 	cr_assert_not_null(buf);
+	memset(target, 't', sizeof(target) - 1);
+	target[sizeof(target) - 1] = '\0';
+	cr_assert_eq(symlink(target, sfs_mpath(m, "d1-longlink")), 0,
+		     "symlink: %s", strerror(errno));
 	memset(buf, 'x', big);
 	if (big >= sizeof(CANARY))
 		memcpy(buf + big / 2, CANARY, sizeof(CANARY) - 1);
@@ -291,6 +297,8 @@ static void populate(const struct sfs_mount *m, size_t big)
 	cr_assert_eq(symlink("canary.txt", sfs_mpath(m, "link")), 0);
 	cr_assert_eq(mkfifo(sfs_mpath(m, "d1/fifo"), 0600), 0);
 	cr_assert_eq(link(sfs_mpath(m, "canary.txt"), sfs_mpath(m, "hard")), 0);
+	if (access(sfs_bpath(m, ".sfs.diriv"), F_OK) == 0)
+		cr_assert_eq(sfs_dir_entries(sfs_bpath(m, ".sfs.targets")), 1);
 	free(buf);
 }
 

@@ -1,5 +1,6 @@
 /* ctl_fsck.c - scratchfs-ctl fsck: authenticates every block, name, symlink
- * target and user.* attribute of an unmounted volume whose key persists
+ * target (and the target store sidecar of one kept out of line) and user.*
+ * attribute of an unmounted volume whose key persists
  * (key file, keyring, command), reports the damaged objects by backing
  * inode and backing path, and with --quarantine moves damaged files to
  * <backing>/.scratchfs/quarantine/ino-<inode>.
@@ -236,10 +237,39 @@ out:
 	close(fd);
 }
 
+/* Opens the out-of-line target id (its sidecar in the target store) into
+ * target; a problem recorded in d when it cannot. */
+static void open_sidecar(struct fsck *f, const uint8_t *id, char *target,
+			 struct damage *d)
+{
+	uint8_t sealed[SFS_SYMLINK_SEALED_MAX + 1];
+	char ref[SFS_SYMLINK_REF_LEN + 1];
+	int sfd, fd = -1;
+	ssize_t n;
+
+	sfs_symlink_ref(id, ref);
+	sfd = openat(f->root_fd, SFS_SYMLINK_DIR,
+		     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (sfd >= 0) {
+		fd = openat(sfd, ref + sizeof(SFS_SYMLINK_REF_PREFIX) - 1,
+			    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+		close(sfd);
+	}
+	if (fd < 0) {
+		problem(d, "symlink target sidecar missing");
+		return;
+	}
+	n = sfs_pread_full(fd, sealed, sizeof(sealed), 0);
+	close(fd);
+	if (n < 0 || sfs_symlink_open(f->c, id, sealed, (size_t)n, target) < 0)
+		problem(d, "symlink target does not authenticate");
+}
+
 static void check_symlink(struct fsck *f, int dfd, const char *name,
 			  const char *brel, struct damage *d)
 {
 	char enc[SFS_BACKING_SYMLINK_MAX + 1], target[SFS_SYMLINK_MAX + 1];
+	uint8_t id[SFS_SYMLINK_ID_BYTES];
 	ssize_t n;
 
 	f->symlinks++;
@@ -248,8 +278,11 @@ static void check_symlink(struct fsck *f, int dfd, const char *name,
 		io_fail(f, brel, "readlink", errno);
 		return;
 	}
-	if ((size_t)n >= sizeof(enc) ||
-	    sfs_symlink_decrypt(f->c, enc, (size_t)n, target) < 0)
+	if ((size_t)n < sizeof(enc) &&
+	    sfs_symlink_ref_parse(enc, (size_t)n, id))
+		open_sidecar(f, id, target, d);
+	else if ((size_t)n >= sizeof(enc) ||
+		 sfs_symlink_decrypt(f->c, enc, (size_t)n, target) < 0)
 		problem(d, "symlink target does not authenticate");
 	sfs_wipe(target, sizeof(target));
 }

@@ -1,6 +1,7 @@
 /* ctl_verify.c - scratchfs-ctl verify: checks, without any key, that an hbi
  * volume at rest holds no plaintext names and that every file, symlink
- * target and user.* attribute has the ciphertext format (doc/FORMAT.md).
+ * target (inline, or out of line in the target store) and user.* attribute
+ * has the ciphertext format (doc/FORMAT.md).
  *
  * Keyless means it can only check the *form*: a name that happens to be
  * valid base64url of a plausible length, or a file that starts with a valid
@@ -132,18 +133,85 @@ static void check_file(struct verify *v, int dfd, const char *name,
 		       (long long)st->st_size, v->cipher);
 }
 
+/* Whether the entry `name` of the target store sfd has the form of a
+ * sidecar: a regular file of a sealed target's size. */
+static bool sidecar_shaped(int sfd, const char *name)
+{
+	struct stat st;
+
+	return fstatat(sfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	       S_ISREG(st.st_mode) &&
+	       (uint64_t)st.st_size > SFS_SIV_TAG_BYTES &&
+	       (uint64_t)st.st_size <= SFS_SYMLINK_SEALED_MAX;
+}
+
 static void check_symlink(struct verify *v, int dfd, const char *name,
 			  const char *rel)
 {
 	char target[SFS_BACKING_SYMLINK_MAX + 1];
+	uint8_t id[SFS_SYMLINK_ID_BYTES];
 	ssize_t n = readlinkat(dfd, name, target, sizeof(target));
+	int sfd;
 
 	if (n < 0) {
 		io_fail(v, rel, "readlink", errno);
 		return;
 	}
-	if (!sfs_symlink_plausible(target, (size_t)n))
+	if (sfs_symlink_plausible(target, (size_t)n))
+		return;
+	if (!sfs_symlink_ref_parse(target, (size_t)n, id)) {
 		offend(v, rel, "symlink target is not an encrypted target");
+		return;
+	}
+	/* Out of line: its sidecar must be there, with a sealed size. */
+	target[n] = '\0';
+	sfd = openat(v->root_fd, SFS_SYMLINK_DIR,
+		     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (sfd < 0 ||
+	    !sidecar_shaped(sfd, target + sizeof(SFS_SYMLINK_REF_PREFIX) - 1))
+		offend(v, rel, "symlink target sidecar missing or not sealed");
+	if (sfd >= 0)
+		close(sfd);
+}
+
+/* The target store (root only): sidecars of out-of-line symlink targets,
+ * each named by a canonical id. One no symlink refers to (left by a
+ * crash) is fine, as long as it is sealed. */
+static void check_store(struct verify *v, int dfd, const char *name,
+			const char *rel)
+{
+	char ref[SFS_SYMLINK_REF_LEN + NAME_MAX + 1], child[PATH_MAX];
+	uint8_t id[SFS_SYMLINK_ID_BYTES];
+	char **names;
+	long n;
+	int sfd;
+
+	sfd =
+	    openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (sfd < 0) {
+		if (errno == ENOTDIR || errno == ELOOP)
+			offend(v, rel, "target store is not a directory");
+		else
+			io_fail(v, rel, "open", errno);
+		return;
+	}
+	n = sfs_ctl_read_names(sfd, &names);
+	if (n < 0) {
+		io_fail(v, rel, "read directory", (int)-n);
+		close(sfd);
+		return;
+	}
+	for (long i = 0; i < n; i++) {
+		join(child, rel, names[i]);
+		v->checked++;
+		snprintf(ref, sizeof(ref), "%s%s", SFS_SYMLINK_REF_PREFIX,
+			 names[i]);
+		if (!sfs_symlink_ref_parse(ref, strlen(ref), id) ||
+		    !sidecar_shaped(sfd, names[i]))
+			offend(v, child, "not a sealed symlink target");
+	}
+	sfs_ctl_names_free(names, n);
+	close(sfd);
 }
 
 static void check_xattrs(struct verify *v, int dfd, const char *name,
@@ -371,6 +439,10 @@ static void walk(struct verify *v, int dfd, const char *rel, int depth)
 		if (in_root && strcmp(name, SFS_VOLUME_DIR) == 0)
 			continue; /* scratchfs's own metadata */
 		join(child, rel, name);
+		if (in_root && strcmp(name, SFS_SYMLINK_DIR) == 0) {
+			check_store(v, dfd, name, child);
+			continue;
+		}
 		if (strcmp(name, SFS_DIRIV_NAME) == 0) {
 			has_iv = true;
 			if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
