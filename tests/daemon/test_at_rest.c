@@ -167,7 +167,7 @@ static size_t plant(const struct sfs_mount *m, const struct canary *c)
 {
 	size_t clen = strlen(c->full), total = 0, len;
 	char *buf = calloc(1, 5 * 4096), *back;
-	char name[256], xname[128], xval[128], target[256];
+	char name[256], xname[128], xval[128], target[256], longt[4096];
 	ssize_t n;
 
 	cr_assert_not_null(buf);
@@ -224,6 +224,12 @@ static size_t plant(const struct sfs_mount *m, const struct canary *c)
 	n = readlink(sfs_mpath(m, "link"), name, sizeof(name));
 	cr_assert(n == (ssize_t)strlen(target) && !memcmp(name, target, n),
 		  "readlink through the mount");
+	/* One too long for the backing symlink (hbi: in the target store). */
+	memset(longt, 'T', sizeof(longt) - 1);
+	memcpy(longt + 2000, c->full, clen);
+	longt[sizeof(longt) - 1] = '\0';
+	cr_assert(symlink(longt, sfs_mpath(m, "longlink")) == 0, "symlink: %s",
+		  strerror(errno));
 
 	/* xattr name and value, on a file and on a directory. */
 	snprintf(xname, sizeof(xname), "user.%s", c->full);
