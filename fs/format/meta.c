@@ -102,23 +102,57 @@ static long cobs_decode(uint8_t *out, const uint8_t *in, size_t n)
 	return -1;
 }
 
+/* Seals target (at most max bytes) under the IV into out (its length +
+ * SFS_SIV_TAG_BYTES); returns its length, -ENOENT when empty (as
+ * symlink(2) itself), -ENAMETOOLONG when longer than max. */
+static long seal_target(const struct sfs_crypto *c, const char *target,
+			size_t max, const uint8_t *iv, size_t iv_len,
+			uint8_t *out)
+{
+	size_t n = strnlen(target, max + 1);
+
+	if (n == 0)
+		return -ENOENT;
+	if (n > max)
+		return -ENAMETOOLONG;
+	if (sfs_siv_seal(c, SFS_SIV_SYMLINK, out, (const uint8_t *)target, n,
+			 iv, iv_len))
+		return -EIO;
+	return (long)n;
+}
+
+/* Opens the m sealed bytes (m > SFS_SIV_TAG_BYTES) under the IV into out,
+ * NUL-terminated; returns the target length, -EIO when they do not
+ * authenticate or hold a NUL (only a C string was ever sealed). */
+static ssize_t open_target(const struct sfs_crypto *c, const uint8_t *iv,
+			   size_t iv_len, const uint8_t *sealed, size_t m,
+			   char *out)
+{
+	size_t n = m - SFS_SIV_TAG_BYTES;
+
+	if (sfs_siv_open(c, SFS_SIV_SYMLINK, (uint8_t *)out, sealed, m, iv,
+			 iv_len))
+		return -EIO;
+	if (memchr(out, '\0', n)) {
+		sfs_wipe(out, n);
+		return -EIO;
+	}
+	out[n] = '\0';
+	return (ssize_t)n;
+}
+
 int sfs_symlink_encrypt(const struct sfs_crypto *c, const char *target,
 			char *out)
 {
 	uint8_t sealed[INLINE_SEALED_MAX];
-	size_t n = strnlen(target, SFS_SYMLINK_INLINE_MAX + 1);
+	long n;
 	size_t o;
 
 	out[0] = '\0';
-	/* symlink(2) itself fails with ENOENT for an empty target. */
-	if (n == 0)
-		return -ENOENT;
-	if (n > SFS_SYMLINK_INLINE_MAX)
-		return -ENAMETOOLONG;
-	if (sfs_siv_seal(c, SFS_SIV_SYMLINK, sealed, (const uint8_t *)target, n,
-			 no_iv, 0))
-		return -EIO;
-	o = cobs_encode((uint8_t *)out, sealed, n + SFS_SIV_TAG_BYTES);
+	n = seal_target(c, target, SFS_SYMLINK_INLINE_MAX, no_iv, 0, sealed);
+	if (n < 0)
+		return (int)n;
+	o = cobs_encode((uint8_t *)out, sealed, (size_t)n + SFS_SIV_TAG_BYTES);
 	out[o] = '\0';
 	return 0;
 }
@@ -150,23 +184,12 @@ ssize_t sfs_symlink_decrypt(const struct sfs_crypto *c, const char *in,
 {
 	uint8_t sealed[SFS_BACKING_SYMLINK_MAX];
 	long m;
-	size_t n;
 
 	out[0] = '\0';
 	m = symlink_sealed(sealed, in, len);
 	if (m < 0)
 		return -EIO;
-	n = (size_t)m - SFS_SIV_TAG_BYTES;
-	if (sfs_siv_open(c, SFS_SIV_SYMLINK, (uint8_t *)out, sealed, (size_t)m,
-			 no_iv, 0))
-		return -EIO;
-	/* Only a C string was ever sealed. */
-	if (memchr(out, '\0', n)) {
-		sfs_wipe(out, n);
-		return -EIO;
-	}
-	out[n] = '\0';
-	return (ssize_t)n;
+	return open_target(c, no_iv, 0, sealed, (size_t)m, out);
 }
 
 void sfs_symlink_ref(const uint8_t id[SFS_SYMLINK_ID_BYTES], char *ref)
@@ -192,37 +215,20 @@ ssize_t sfs_symlink_seal(const struct sfs_crypto *c,
 			 const uint8_t id[SFS_SYMLINK_ID_BYTES],
 			 const char *target, uint8_t *out)
 {
-	size_t n = strnlen(target, SFS_SYMLINK_MAX + 1);
+	long n = seal_target(c, target, SFS_SYMLINK_MAX, id,
+			     SFS_SYMLINK_ID_BYTES, out);
 
-	if (n == 0)
-		return -ENOENT;
-	if (n > SFS_SYMLINK_MAX)
-		return -ENAMETOOLONG;
-	if (sfs_siv_seal(c, SFS_SIV_SYMLINK, out, (const uint8_t *)target, n,
-			 id, SFS_SYMLINK_ID_BYTES))
-		return -EIO;
-	return (ssize_t)(n + SFS_SIV_TAG_BYTES);
+	return n < 0 ? n : (ssize_t)((size_t)n + SFS_SIV_TAG_BYTES);
 }
 
 ssize_t sfs_symlink_open(const struct sfs_crypto *c,
 			 const uint8_t id[SFS_SYMLINK_ID_BYTES],
 			 const uint8_t *in, size_t len, char *out)
 {
-	size_t n;
-
 	out[0] = '\0';
 	if (len <= SFS_SIV_TAG_BYTES || len > SFS_SYMLINK_SEALED_MAX)
 		return -EIO;
-	n = len - SFS_SIV_TAG_BYTES;
-	if (sfs_siv_open(c, SFS_SIV_SYMLINK, (uint8_t *)out, in, len, id,
-			 SFS_SYMLINK_ID_BYTES))
-		return -EIO;
-	if (memchr(out, '\0', n)) {
-		sfs_wipe(out, n);
-		return -EIO;
-	}
-	out[n] = '\0';
-	return (ssize_t)n;
+	return open_target(c, id, SFS_SYMLINK_ID_BYTES, in, len, out);
 }
 
 /* The set's associated data: a label, so that no other sealed value under

@@ -60,32 +60,6 @@ static int open_store(struct sfs_fs *fs, bool make)
 	return rc;
 }
 
-/* Writes the sealed target (len bytes) as the new sidecar `name` of the
- * store sfd, synced on a durable volume; -errno, nothing left behind. */
-static int write_sidecar(struct sfs_fs *fs, int sfd, const char *name,
-			 const uint8_t *sealed, size_t len)
-{
-	int fd = openat(sfd, name,
-			O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-			0400),
-	    rc = 0;
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = sfs_pwrite_full(fd, sealed, len, 0);
-	if (n < 0)
-		rc = (int)n;
-	else if (fs->durable && fsync(fd) < 0)
-		rc = -errno;
-	close(fd);
-	if (rc == 0 && fs->durable)
-		rc = sfs_fsync_dir(sfd);
-	if (rc < 0)
-		unlinkat(sfd, name, 0);
-	return rc;
-}
-
 /* Stores target out of line: a sidecar under a fresh id, then the symlink
  * `backing` in dir holding the reference to it. */
 static int create_out_of_line(struct sfs_fs *fs, struct sfs_inode *dir,
@@ -104,7 +78,8 @@ static int create_out_of_line(struct sfs_fs *fs, struct sfs_inode *dir,
 	sfd = open_store(fs, true);
 	if (sfd < 0)
 		return sfd;
-	rc = write_sidecar(fs, sfd, ID_NAME(ref), sealed, (size_t)len);
+	rc = sfs_create_file_at(sfd, ID_NAME(ref), sealed, (size_t)len,
+				fs->durable);
 	if (rc == 0) {
 		rc = symlink_in(fs, dir, ref, backing);
 		if (rc < 0)
@@ -148,13 +123,6 @@ static ssize_t read_link(struct sfs_fs *fs, struct sfs_inode *inode, char *buf,
 	return n;
 }
 
-/* Whether rc (-errno of opening or reading a file of ours) says the daemon
- * is out of fds or memory: no damage on disk. */
-static bool out_of_resources(long rc)
-{
-	return rc == -EMFILE || rc == -ENFILE || rc == -ENOMEM;
-}
-
 /* The out-of-line target id into buf; its length, -EIO when its sidecar
  * is missing, unreadable or does not authenticate. */
 static ssize_t read_out_of_line(struct sfs_fs *fs,
@@ -168,16 +136,16 @@ static ssize_t read_out_of_line(struct sfs_fs *fs,
 
 	sfs_symlink_ref(id, ref);
 	if (sfd < 0)
-		return out_of_resources(sfd) ? sfd : -EIO;
+		return sfs_out_of_resources(sfd) ? sfd : -EIO;
 	fd = openat(sfd, ID_NAME(ref), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	n = fd < 0 ? -errno : 0;
 	close(sfd);
 	if (fd < 0)
-		return out_of_resources(n) ? n : -EIO;
+		return sfs_out_of_resources(n) ? n : -EIO;
 	n = sfs_pread_full(fd, sealed, sizeof(sealed), 0);
 	close(fd);
 	if (n < 0)
-		return out_of_resources(n) ? n : -EIO;
+		return sfs_out_of_resources(n) ? n : -EIO;
 	return sfs_symlink_open(fs->crypto, id, sealed, (size_t)n, buf);
 }
 

@@ -67,14 +67,6 @@ static int unlink_in(struct sfs_fs *fs, struct sfs_inode *dir, const char *name,
 	return rc;
 }
 
-/* Whether rc (-errno of opening or reading a file of ours) says the daemon
- * is out of fds or memory: the request fails with it, but nothing on disk
- * is damaged, so it is no integrity failure. */
-static bool out_of_resources(long rc)
-{
-	return rc == -EMFILE || rc == -ENFILE || rc == -ENOMEM;
-}
-
 /* The IV of directory dir, from the cache or its IV file. A missing or
  * short file is -EIO, logged and counted when report. */
 static int dir_iv(struct sfs_fs *fs, struct sfs_inode *dir,
@@ -93,7 +85,7 @@ static int dir_iv(struct sfs_fs *fs, struct sfs_inode *dir,
 	fd = open_in(fs, dir, SFS_DIRIV_NAME, O_RDONLY | O_NOFOLLOW | O_CLOEXEC,
 		     0);
 	/* The directory is gone, or we are short: no damage. */
-	if (fd == -ESTALE || out_of_resources(fd))
+	if (fd == -ESTALE || sfs_out_of_resources(fd))
 		return fd;
 	if (fd < 0) {
 		if (report)
@@ -103,7 +95,7 @@ static int dir_iv(struct sfs_fs *fs, struct sfs_inode *dir,
 	}
 	n = sfs_pread_full(fd, iv, SFS_DIRIV_BYTES, 0);
 	close(fd);
-	if (out_of_resources(n))
+	if (sfs_out_of_resources(n))
 		return (int)n;
 	if (n != SFS_DIRIV_BYTES) {
 		if (report)
@@ -211,10 +203,10 @@ static int read_sidecar(struct sfs_fs *fs, struct sfs_inode *dir,
 	sfs_name_sidecar(backing, sidecar);
 	fd = open_in(fs, dir, sidecar, O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0);
 	if (fd < 0)
-		return out_of_resources(fd) ? fd : -EIO;
+		return sfs_out_of_resources(fd) ? fd : -EIO;
 	n = sfs_pread_full(fd, full, size - 1, 0);
 	close(fd);
-	if (out_of_resources(n))
+	if (sfs_out_of_resources(n))
 		return (int)n;
 	if (n <= 0 || (size_t)n >= size - 1)
 		return -EIO;
@@ -262,29 +254,14 @@ int sfs_nameio_decode(struct sfs_fs *fs, struct sfs_inode *dir,
 int sfs_nameio_init_dir(struct sfs_fs *fs, int dir_fd)
 {
 	uint8_t iv[SFS_DIRIV_BYTES];
-	ssize_t n;
-	int fd, rc = 0;
 
 	if (!fs->encrypted)
 		return 0;
-	fd = openat(dir_fd, SFS_DIRIV_NAME,
-		    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0400);
-	if (fd < 0)
-		return -errno;
 	sfs_random(iv, sizeof(iv));
-	n = sfs_pwrite_full(fd, iv, sizeof(iv), 0);
-	if (n < 0)
-		rc = (int)n;
 	/* An ephemeral volume does not survive a crash (its key is gone), so
 	 * making its IVs durable would buy nothing: two fsyncs per mkdir. */
-	else if (fs->durable && fsync(fd) < 0)
-		rc = -errno;
-	close(fd);
-	if (rc == 0 && fs->durable)
-		rc = sfs_fsync_dir(dir_fd);
-	if (rc < 0)
-		unlinkat(dir_fd, SFS_DIRIV_NAME, 0);
-	return rc;
+	return sfs_create_file_at(dir_fd, SFS_DIRIV_NAME, iv, sizeof(iv),
+				  fs->durable);
 }
 
 /* Calls fn for each entry of dir_fd other than "." and ".."; stops at the

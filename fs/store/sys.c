@@ -198,6 +198,35 @@ int sfs_fsync_dir(int dirfd)
 	return sfs_fsync_dir_at(dirfd, ".");
 }
 
+int sfs_create_file_at(int dirfd, const char *name, const void *buf, size_t len,
+		       bool durable)
+{
+	int fd = openat(dirfd, name,
+			O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+			0400),
+	    rc = 0;
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = sfs_pwrite_full(fd, buf, len, 0);
+	if (n < 0)
+		rc = (int)n;
+	else if (durable && fsync(fd) < 0)
+		rc = -errno;
+	close(fd);
+	if (rc == 0 && durable)
+		rc = sfs_fsync_dir(dirfd);
+	if (rc < 0)
+		unlinkat(dirfd, name, 0);
+	return rc;
+}
+
+bool sfs_out_of_resources(long rc)
+{
+	return rc == -EMFILE || rc == -ENFILE || rc == -ENOMEM;
+}
+
 int sfs_fsync_dir_at(int dirfd, const char *path)
 {
 	int fd = openat(dirfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

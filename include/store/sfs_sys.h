@@ -5,6 +5,7 @@
 #define SFS_SYS_H
 
 #include <dirent.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -49,6 +50,14 @@ int sfs_fsync_dir(int dirfd);
 /* fsyncs the directory path (relative to dirfd, or absolute; AT_FDCWD
  * works) the same way. 0 or -errno. */
 int sfs_fsync_dir_at(int dirfd, const char *path);
+/* Creates the file name in the directory dirfd (O_EXCL, not following a
+ * symlink, mode 0400) holding the len bytes of buf; when durable, fsyncs
+ * it and then dirfd. 0, or -errno with nothing left behind. */
+int sfs_create_file_at(int dirfd, const char *name, const void *buf, size_t len,
+		       bool durable);
+/* Whether rc (-errno of opening or reading a file) says this process is
+ * out of fds or memory: the request fails, but nothing on disk is wrong. */
+bool sfs_out_of_resources(long rc);
 
 /* Runs fn(arg, out, cap) in a child process and copies the bytes it
  * returns (what it wrote to out, at most cap) back into out: for calls on
