@@ -137,7 +137,9 @@ static ssize_t read_out_of_line(struct sfs_fs *fs,
 	sfs_symlink_ref(id, ref);
 	if (sfd < 0)
 		return sfs_out_of_resources(sfd) ? sfd : -EIO;
-	fd = openat(sfd, ID_NAME(ref), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	/* Non-blocking: a FIFO planted there must not hold the request. */
+	fd = openat(sfd, ID_NAME(ref),
+		    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	n = fd < 0 ? -errno : 0;
 	close(sfd);
 	if (fd < 0)

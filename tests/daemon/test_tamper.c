@@ -760,14 +760,15 @@ static int reads_as(const struct sfs_mount *m, const char *rel,
 }
 
 /* A target too long for the backing symlink lives in a sidecar: a flipped
- * byte in it, a cut one, a missing one, and two sidecars of the same target
- * swapped (each sealed under the other's id) all read as EIO and are
- * reported, never as other bytes; put back, they read again. */
+ * byte in it, a cut one, a missing one, a FIFO in its place (which must not
+ * block the daemon), and two sidecars of the same target swapped (each
+ * sealed under the other's id) all read as EIO and are reported, never as
+ * other bytes; put back, they read again. */
 Test(tamper, symlink_sidecar, .init = sfs_fx_init_setup, .fini = sfs_fx_fini,
      .timeout = 120)
 {
 	static const char *const how[] = {"flipped byte", "cut short",
-					  "missing", "swapped"};
+					  "missing", "a FIFO", "swapped"};
 	struct sfs_mount *m = &sfs_fx;
 	char side[2][PATH_MAX], target[4096];
 	uint8_t *orig[2];
@@ -799,6 +800,9 @@ Test(tamper, symlink_sidecar, .init = sfs_fx_init_setup, .fini = sfs_fx_fini,
 			rewrite(side[0], orig[0], len[0] - 1);
 		else if (i == 2)
 			cr_assert(unlink(side[0]) == 0);
+		else if (i == 3)
+			cr_assert(unlink(side[0]) == 0 &&
+				  mkfifo(side[0], 0600) == 0);
 		else {
 			rewrite(side[0], orig[1], len[1]);
 			rewrite(side[1], orig[0], len[0]);
@@ -807,7 +811,7 @@ Test(tamper, symlink_sidecar, .init = sfs_fx_init_setup, .fini = sfs_fx_fini,
 		mount_volume(m);
 		a = reads_as(m, "lnk", target);
 		b = reads_as(m, "lnk3", target);
-		if (i == 3)
+		if (i == 4)
 			cr_assert(a == EIO && b == EIO,
 				  "swapped: readlink gave %s and %s",
 				  strerror(a), strerror(b));

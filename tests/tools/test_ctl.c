@@ -863,6 +863,21 @@ Test(ctl_fsck, finds_exactly_the_corrupted_blocks, .init = init_one,
 	backing_of(&m1, "dir", bdir, &idir);
 	sfs_mount_stop(&m1);
 
+	/* A crash between writing a target's sidecar and making its symlink
+	 * leaves a sidecar nothing refers to: not damage. */
+	{
+		char orphan[PATH_MAX];
+		uint8_t *sc;
+		size_t sl;
+
+		sidecar_of(&m1, bll, q);
+		sc = sfs_read_file(sfs_bpath(&m1, q), &sl);
+		cr_assert_not_null(sc);
+		fmt(orphan, sizeof(orphan), ".sfs.targets/");
+		random_name(orphan + strlen(orphan), 16);
+		cr_assert_eq(sfs_write_file(sfs_bpath(&m1, orphan), sc, sl), 0);
+		free(sc);
+	}
 	/* Clean first, so the findings below are ours. */
 	cr_assert_eq(ctl(&m1, "fsck", "-o", key_opt(&m1), m1.backing), 0,
 		     "%s%s", ctl_out, ctl_err);
