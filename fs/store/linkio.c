@@ -123,8 +123,9 @@ static ssize_t read_link(struct sfs_fs *fs, struct sfs_inode *inode, char *buf,
 	return n;
 }
 
-/* The out-of-line target id into buf; its length, -EIO when its sidecar
- * is missing, unreadable or does not authenticate. */
+/* The out-of-line target id into buf; its length, -ENOENT when its
+ * sidecar (or the store) is missing, -EIO when it is unreadable or does
+ * not authenticate. */
 static ssize_t read_out_of_line(struct sfs_fs *fs,
 				const uint8_t id[SFS_SYMLINK_ID_BYTES],
 				char *buf)
@@ -136,19 +137,35 @@ static ssize_t read_out_of_line(struct sfs_fs *fs,
 
 	sfs_symlink_ref(id, ref);
 	if (sfd < 0)
-		return sfs_out_of_resources(sfd) ? sfd : -EIO;
+		return sfs_out_of_resources(sfd) || sfd == -ENOENT ? sfd : -EIO;
 	/* Non-blocking: a FIFO planted there must not hold the request. */
 	fd = openat(sfd, ID_NAME(ref),
 		    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	n = fd < 0 ? -errno : 0;
 	close(sfd);
 	if (fd < 0)
-		return sfs_out_of_resources(n) ? n : -EIO;
+		return sfs_out_of_resources(n) || n == -ENOENT ? n : -EIO;
 	n = sfs_pread_full(fd, sealed, sizeof(sealed), 0);
 	close(fd);
 	if (n < 0)
 		return sfs_out_of_resources(n) ? n : -EIO;
 	return sfs_symlink_open(fs->crypto, id, sealed, (size_t)n, buf);
+}
+
+/* Whether the symlink inode has lost its last name (its sidecar went with
+ * it: reading it through a descriptor held since is no damage). */
+static bool unlinked(struct sfs_fs *fs, struct sfs_inode *inode)
+{
+	int fd = sfs_inode_fd_get(fs->inodes, inode);
+	struct stat st;
+	bool gone;
+
+	if (fd < 0)
+		return false;
+	gone = fstatat(fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) == 0 &&
+	       st.st_nlink == 0;
+	sfs_inode_fd_put(fs->inodes, inode);
+	return gone;
 }
 
 ssize_t sfs_linkio_read(struct sfs_fs *fs, struct sfs_inode *inode, char *buf)
@@ -169,9 +186,11 @@ ssize_t sfs_linkio_read(struct sfs_fs *fs, struct sfs_inode *inode, char *buf)
 		return n;
 	if ((size_t)n >= sizeof(enc))
 		n = -EIO;
-	else if (sfs_symlink_ref_parse(enc, (size_t)n, id))
+	else if (sfs_symlink_ref_parse(enc, (size_t)n, id)) {
 		n = read_out_of_line(fs, id, buf);
-	else
+		if (n == -ENOENT && !unlinked(fs, inode))
+			n = -EIO;
+	} else
 		n = sfs_symlink_decrypt(fs->crypto, enc, (size_t)n, buf);
 	if (n == -EIO)
 		sfs_report_integrity(fs, inode->ino, SFS_NO_BLOCK,

@@ -9,6 +9,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -137,7 +138,9 @@ Test(symlink, every_length_on_the_default_backing)
 Test(symlink, out_of_line_link_rename_unlink)
 {
 	struct sfs_mount *m = &sfs_fx;
-	char a[4096], d[4096];
+	char a[4096], d[4096], buf[PATH_MAX];
+	ssize_t n;
+	int fd;
 
 	make_target(a, 4095, 1);
 	make_target(d, 4063, 2);
@@ -167,9 +170,21 @@ Test(symlink, out_of_line_link_rename_unlink)
 	cr_assert_eq(sfs_write_file(sfs_mpath(m, "g"), "g", 1), 0);
 	cr_assert_eq(rename(sfs_mpath(m, "g"), sfs_mpath(m, "f")), 0);
 	cr_assert_eq(sidecars(m), 0);
+	/* Read through a descriptor held across the last unlink: the target
+	 * or ENOENT (its sidecar went with it), never EIO, and no integrity
+	 * failure is reported. */
 	cr_assert_eq(make_link(m->mnt, "h", a), 0);
+	fd = open(sfs_mpath(m, "h"), O_PATH | O_NOFOLLOW);
+	cr_assert_geq(fd, 0, "open: %s", strerror(errno));
 	cr_assert_eq(unlink(sfs_mpath(m, "h")), 0);
 	cr_assert_eq(sidecars(m), 0);
+	n = readlinkat(fd, "", buf, sizeof(buf));
+	cr_assert((n == 4095 && memcmp(buf, a, 4095) == 0) ||
+		      (n < 0 && errno == ENOENT),
+		  "readlink of an unlinked symlink: %zd (%s)", n,
+		  n < 0 ? strerror(errno) : "other bytes");
+	close(fd);
+	cr_assert(!sfs_log_contains(m, "integrity"), "an integrity failure");
 	sfs_mount_stop(m);
 }
 
