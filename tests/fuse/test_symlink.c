@@ -225,7 +225,10 @@ static void fini_ext4_1k(void)
 	sfs_fx_fini();
 }
 
-Test(symlink, every_length_on_ext4_with_1k_blocks, .init = init_ext4_1k,
+/* A suite of its own: a suite's .init would run besides this one's. */
+TestSuite(symlink_ext4, .timeout = 120);
+
+Test(symlink_ext4, every_length_with_1k_blocks, .init = init_ext4_1k,
      .fini = fini_ext4_1k)
 {
 	struct sfs_mount *m = &sfs_fx;
