@@ -360,9 +360,11 @@ fi
 # ceiling: built from the installed libfuse's own example source into
 # BUILD/bench (Debian may ship the files gzipped). It runs with its
 # multithreaded loop (fuse_session_loop_mt, the default without -s) and
-# the writeback cache (-o writeback); PTLL_OPTS is recorded in meta.txt.
+# the writeback cache (-o writeback), and its mount's readahead raised to
+# scratchfs's (PTLL_RA_KB); both are recorded in meta.txt.
 PTLL=$BUILD/bench/passthrough_ll
 PTLL_OPTS="writeback"
+PTLL_RA_KB=4096	# its mount's read_ahead_kb: what scratchfs sets for its own
 build_ptll() {
 	local d=$BUILD/bench/ptll-src f
 	mkdir -p "$d"
@@ -549,7 +551,13 @@ mount_target() {
 	PIDS="$PIDS $DPID"
 	MOUNTS="$MOUNTS $mnt"
 	for i in $(seq 200); do
-		mountpoint -q "$mnt" && return 0
+		if mountpoint -q "$mnt"; then
+			# The ceiling reads ahead as far as scratchfs does: it
+			# sets its own mount's read_ahead_kb (SFS_READ_AHEAD_KB).
+			[ "$t" = ptll ] &&
+				echo "$PTLL_RA_KB" >"/sys/class/bdi/$(mountpoint -d "$mnt")/read_ahead_kb"
+			return 0
+		fi
 		kill -0 "$DPID" 2>/dev/null || break
 		sleep 0.05
 	done
@@ -786,7 +794,7 @@ write_meta() {
 		[ -e "/sys/block/$dev" ] && echo "disk: $dev, $(sed 's/1/rotational (as reported)/; s/0/non-rotational/' "/sys/block/$dev/queue/rotational" 2>/dev/null), scheduler $(cat "/sys/block/$dev/queue/scheduler" 2>/dev/null)"
 		echo "scratchfs: $("$SFS" -V 2>&1 | head -1), built-in defaults (empty config), binary $SFS of $(date -r "$SFS" -Is)"
 		echo "gocryptfs: $(gocryptfs -version 2>/dev/null | head -1)"
-		echo "passthrough_ll: libfuse $(pkg-config --modversion fuse3 2>/dev/null || echo '?') example from $PTLL_DOC, built into $PTLL, run as: passthrough_ll -f -o source=BACKING,$PTLL_OPTS MNT (multithreaded loop, writeback cache; cache=auto and timeout=1 s, the example's defaults)"
+		echo "passthrough_ll: libfuse $(pkg-config --modversion fuse3 2>/dev/null || echo '?') example from $PTLL_DOC, built into $PTLL, run as: passthrough_ll -f -o source=BACKING,$PTLL_OPTS MNT (multithreaded loop, writeback cache; cache=auto and timeout=1 s, the example's defaults), read_ahead_kb $PTLL_RA_KB"
 		echo "fio: $(fio --version 2>/dev/null)"
 		echo "libsodium: $(pkg-config --modversion libsodium 2>/dev/null || echo '?')"
 		echo "openssl (libcrypto, AES-GCM blocks): $(pkg-config --modversion libcrypto 2>/dev/null || echo '?')"
