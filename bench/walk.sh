@@ -11,6 +11,8 @@
 #   inherit (20,000 on these VMs), so most entries of the walk are parked
 #   and reopened.
 #
+# Every mount runs over /dev/fuse (fuse.io_uring = false).
+#
 # Usage (as root): bench/walk.sh [BUILD] [OUT]   (called by bench.sh)
 #   prints one line per run, and appends them to OUT when given.
 # Environment: WALK_FILES=N, WALK_RUNS="...", BENCH_DIR=DIR (default /var/tmp).
@@ -77,7 +79,9 @@ close_fuse() {
 	FUSE_MODE=""
 	exec 9>&-
 }
-: >"$WORK/scratchfs.conf"
+# Built-in defaults but over /dev/fuse, whatever enable_uring says, as the
+# bench measures by default.
+echo "fuse = { io_uring = false; };" >"$WORK/scratchfs.conf"
 chmod 644 "$WORK/scratchfs.conf"
 
 # as WHO CMD...: runs CMD as root or as the walk's user.
