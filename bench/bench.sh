@@ -14,8 +14,9 @@
 #   BENCH_TARGETS="..."   subset of: native ptll gocryptfs hbi1 hbi1uring hbi0
 #                         (default all but hbi0). ptll: passthrough_ll built
 #                         from libfuse3-dev's examples into BUILD/bench;
-#                         hbi1: scratchfs hbi=1 over /dev/fuse; hbi1uring: the
-#                         same over FUSE over io_uring
+#                         hbi1: scratchfs hbi=1, built-in defaults but
+#                         fuse.io_uring = false (/dev/fuse); hbi1uring: built-in
+#                         defaults, over FUSE over io_uring
 #   The kernel's FUSE over io_uring (fuse module parameter enable_uring) is
 #   off (N) for the run and on (Y) only while an hbi1uring session is
 #   mounted; the old value is put back on exit.
@@ -468,6 +469,10 @@ echo "run,size_mib,status,erase_ms,delete_ms,unmount_ms,total_ms,wall_s,files_de
 echo "rep,order,target,start,load1,other_busy_pct,waited_s,transport" >"$OUT/sessions.csv"
 CONF=$WORK/empty.conf	# built-in scratchfs defaults, whatever /etc says
 : >"$CONF"
+# The same over /dev/fuse even when someone else turns enable_uring on
+# meanwhile (the test suites of this machine do).
+CONF_DEV=$WORK/devfuse.conf
+echo "fuse = { io_uring = false; };" >"$CONF_DEV"
 PASSFILE=$WORK/gocryptfs.pass
 head -c 24 /dev/urandom | base64 >"$PASSFILE"
 chmod 600 "$PASSFILE"
@@ -530,13 +535,15 @@ COLD_BAD=0
 
 # mount_target T BACKING MNT LOG: mount T (nothing for native), set DPID.
 mount_target() {
-	local t=$1 bk=$2 mnt=$3 log=$4 i h
+	local t=$1 bk=$2 mnt=$3 log=$4 i
 	DPID=""
 	case $t in
 	native) return 0 ;;
-	hbi1 | hbi0 | hbi1uring)
-		h=${t#hbi}
-		"$SFS" -f -c "$CONF" -o "hbi=${h%uring}" "$bk" "$mnt" >>"$log" 2>&1 &
+	hbi1 | hbi0)
+		"$SFS" -f -c "$CONF_DEV" -o "hbi=${t#hbi}" "$bk" "$mnt" >>"$log" 2>&1 &
+		;;
+	hbi1uring)
+		"$SFS" -f -c "$CONF" -o hbi=1 "$bk" "$mnt" >>"$log" 2>&1 &
 		;;
 	ptll)
 		"$PTLL" -f -o "source=$bk,$PTLL_OPTS" "$mnt" >>"$log" 2>&1 &
@@ -792,7 +799,7 @@ write_meta() {
 		local dev
 		dev=$(findmnt -n -o SOURCE -T "$WORK" | sed 's|^/dev/||; s|[0-9]*$||')
 		[ -e "/sys/block/$dev" ] && echo "disk: $dev, $(sed 's/1/rotational (as reported)/; s/0/non-rotational/' "/sys/block/$dev/queue/rotational" 2>/dev/null), scheduler $(cat "/sys/block/$dev/queue/scheduler" 2>/dev/null)"
-		echo "scratchfs: $("$SFS" -V 2>&1 | head -1), built-in defaults (empty config), binary $SFS of $(date -r "$SFS" -Is)"
+		echo "scratchfs: $("$SFS" -V 2>&1 | head -1), built-in defaults (hbi1, hbi0: fuse.io_uring = false), binary $SFS of $(date -r "$SFS" -Is)"
 		echo "gocryptfs: $(gocryptfs -version 2>/dev/null | head -1)"
 		echo "passthrough_ll: libfuse $(pkg-config --modversion fuse3 2>/dev/null || echo '?') example from $PTLL_DOC, built into $PTLL, run as: passthrough_ll -f -o source=BACKING,$PTLL_OPTS MNT (multithreaded loop, writeback cache; cache=auto and timeout=1 s, the example's defaults), read_ahead_kb $PTLL_RA_KB"
 		echo "fio: $(fio --version 2>/dev/null)"
