@@ -108,7 +108,9 @@ summarize() {
 			if (NR_++ == 0 || q < LO) LO = q
 			if (NR_ == 1 || q > HI) HI = q
 		}
-		return higher[w] ? ma / mb : mb / ma
+		r = higher[w] ? ma / mb : mb / ma
+		if (NR_ == 0) { LO = r; HI = r }	# no repetition holds both
+		return r
 	}
 	# "1.23x (1.10-1.31)", with " ~" when the per-repetition range spans
 	# 1.0: no difference beyond the noise.
