@@ -1,27 +1,32 @@
 #!/bin/bash
-# bench.sh - `make bench`: scratchfs (hbi=1, hbi=0) against the plain disk and
-# gocryptfs on the same disk, same workloads, rotated order; prints a table.
+# bench.sh - `make bench`: scratchfs hbi=1 against the plain disk, libfuse's
+# low-level passthrough (passthrough_ll, the FUSE ceiling) and gocryptfs on
+# the same disk, same workloads, rotated order; prints tables and verdicts.
 #
 # Usage (as root, needs /dev/fuse):
-#   bench/bench.sh [BUILD]            full run (3 repetitions, ~22 min on 2 cores)
+#   bench/bench.sh [BUILD]            full run (5 repetitions)
 #   BENCH_QUICK=1 bench/bench.sh      smoke test (small sizes, 1 repetition)
 #   BENCH_PROFILE=1 bench/bench.sh    instead: perf profiles of scratchfs hbi=1, and
 #                                     the FUSE requests of each workload per target
 #   bench/bench.sh --summary DIR      reprint the tables of a saved run
 # Environment:
-#   BENCH_REPS=N          repetitions (default 3; quick: 1)
-#   BENCH_TARGETS="..."   subset of: native hbi1 hbi0 gocryptfs hbi1dev
-#                         (hbi1dev: hbi=1 with fuse.io_uring = false)
-#   BENCH_URING=Y|N       the kernel's FUSE over io_uring for the run (default
-#                         Y; the fuse module parameter enable_uring, put back
-#                         on exit), which scratchfs uses when offered
+#   BENCH_REPS=N          repetitions (default 5; quick: 1)
+#   BENCH_TARGETS="..."   subset of: native ptll gocryptfs hbi1 hbi1uring hbi0
+#                         (default all but hbi0). ptll: passthrough_ll built
+#                         from libfuse3-dev's examples into BUILD/bench;
+#                         hbi1: scratchfs hbi=1, built-in defaults but
+#                         fuse.io_uring = false (/dev/fuse); hbi1uring: built-in
+#                         defaults, over FUSE over io_uring
+#   The kernel's FUSE over io_uring (fuse module parameter enable_uring) is
+#   off (N) for the run and on (Y) only while an hbi1uring session is
+#   mounted; the old value is put back on exit.
 #   BENCH_DIR=DIR         where the scratch dir is made (default /var/tmp); all
 #                         backing dirs live in one mkdtemp dir there, so every
 #                         target sits on the same filesystem
 #   BENCH_RESULTS=DIR     where runs are saved (default bench/results)
-#   BENCH_NO_WIPE=1       skip the copy-in RSS and wipe timing rows
-#   BENCH_NO_WALK=1       skip the 300k-file walk as root and as a user
-#                         (bench/walk.sh: parking by handle against by path)
+#   BENCH_NO_WIPE=1       skip the wipe timing rows (the copy-in RSS row stays)
+#   BENCH_NO_WALK=1       skip the 300k-file walks (bench/walk.sh)
+#   BENCH_WALK_RUNS="..." which walks (default: root:hbi1 root:hbi0 user:hbi0)
 #   BENCH_QUIET_WAIT=S    before each mount session wait up to S seconds
 #                         (default 30) for the machine to be <= 25% busy
 # Results: BENCH_RESULTS/<timestamp>/ holds raw.csv (one line per
@@ -46,8 +51,9 @@ export LC_ALL=C
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
 
-TARGETS_ALL="native hbi1 hbi0 gocryptfs hbi1dev"
-WORKLOADS="seqwrite seqread randread randwrite untar lsR stat rmrf creates"
+TARGETS_ALL="native ptll gocryptfs hbi1 hbi1uring hbi0"
+TARGETS_DEFAULT="native ptll gocryptfs hbi1 hbi1uring"
+WORKLOADS="seqwrite seqread randread randread0 randwrite untar lsR stat rmrf creates"
 
 die() {
 	echo "bench: $*" >&2
@@ -61,7 +67,7 @@ note() { echo "bench: $*" >&2; }
 summarize() {
 	local dir=$1
 	[ -f "$dir/raw.csv" ] || die "$dir/raw.csv: no such file"
-	awk -F, -v wipefile="$dir/wipe.csv" '
+	awk -F, -v wipefile="$dir/wipe.csv" -v workloads="$WORKLOADS" -v targets="$TARGETS_ALL" '
 	function fmt(v, u) {
 		if (v == "") return "-"
 		if (u == "s") return sprintf("%.2f", v)
@@ -85,30 +91,62 @@ summarize() {
 		MED = (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
 		return n
 	}
-	# speed of target a relative to b for workload w (>1: a is faster)
-	function ratio(w, a, b,    ma, mb) {
+	# Speed of target a relative to b for workload w (>1: a is faster):
+	# returns the ratio of the medians and sets LO and HI to the smallest
+	# and largest ratio within one repetition (the spread), NR_ to their
+	# number.
+	function ratio(w, a, b,    ma, mb, r, x, y, q) {
+		LO = ""; HI = ""; NR_ = 0
 		stats(w SUBSEP a); ma = MED
 		stats(w SUBSEP b); mb = MED
 		if (ma == "" || mb == "" || ma == 0 || mb == 0) return ""
-		return (higher[w]) ? ma / mb : mb / ma
+		for (r in reps) {
+			if (!((w, a, r) in vr) || !((w, b, r) in vr)) continue
+			x = vr[w, a, r]; y = vr[w, b, r]
+			if (x == 0 || y == 0) continue
+			q = higher[w] ? x / y : y / x
+			if (NR_++ == 0 || q < LO) LO = q
+			if (NR_ == 1 || q > HI) HI = q
+		}
+		r = higher[w] ? ma / mb : mb / ma
+		if (NR_ == 0) { LO = r; HI = r }	# no repetition holds both
+		return r
 	}
-	function rfmt(r) { return (r == "") ? "-" : sprintf("%.2fx", r) }
-	function verdict(r, goal) {
+	# "1.23x (1.10-1.31)", with " ~" when the per-repetition range spans
+	# 1.0: no difference beyond the noise.
+	function rcell(w, a, b,    r) {
+		r = ratio(w, a, b)
+		if (r == "") return "-"
+		if (NR_ < 2) return sprintf("%.2fx", r)
+		return sprintf("%.2fx (%.2f-%.2f)%s", r, LO, HI, (LO < 1 && HI > 1) ? " ~" : "")
+	}
+	# met: every repetition reached the goal; NOT MET: none did; within
+	# noise: the goal lies inside the spread of the repetitions.
+	function verdict(w, a, b, goal,    r) {
+		r = ratio(w, a, b)
 		if (r == "") return "n/a"
-		return (r >= goal) ? "PASS" : "SHORT"
+		if (LO >= goal) return "met"
+		if (HI < goal) return "**NOT MET**"
+		return "within noise"
 	}
 	BEGIN {
-		nw = split("seqwrite seqread randread randwrite untar lsR stat rmrf creates", W, " ")
-		nt = split("native hbi1 hbi0 gocryptfs hbi1dev", T, " ")
-		tname["native"] = "native"; tname["hbi1"] = "scratchfs hbi=1"
-		tname["hbi0"] = "scratchfs hbi=0"; tname["gocryptfs"] = "gocryptfs"
-		tname["hbi1dev"] = "hbi=1, /dev/fuse"
+		nw = split(workloads, W, " ")
+		nt = split(targets, T, " ")
+		tname["native"] = "native"; tname["ptll"] = "passthrough_ll"
+		tname["gocryptfs"] = "gocryptfs"
+		tname["hbi1"] = "scratchfs hbi=1 /dev/fuse"
+		tname["hbi1uring"] = "scratchfs hbi=1 io_uring"
+		tname["hbi0"] = "scratchfs hbi=0 /dev/fuse"
 		for (i = 1; i <= nw; i++) higher[W[i]] = 0
 		higher["seqwrite"] = higher["seqread"] = 1
-		higher["randread"] = higher["randwrite"] = 1
-		goal["seqwrite"] = 2; goal["seqread"] = 2; goal["randwrite"] = 5
-		goal["randread"] = 1; goal["untar"] = 1.5; goal["rmrf"] = 1.5
-		goal["creates"] = 1.5; goal["lsR"] = 2; goal["stat"] = 2
+		higher["randread"] = higher["randread0"] = higher["randwrite"] = 1
+		# The targets of issue 22: against passthrough_ll (gp) and
+		# gocryptfs (gg).
+		gp["seqwrite"] = gp["seqread"] = 0.9; gg["seqwrite"] = gg["seqread"] = 2
+		gp["randread"] = gp["randread0"] = 1; gg["randread"] = gg["randread0"] = 1
+		gg["randwrite"] = 5
+		split("untar lsR stat rmrf creates", M, " ")
+		for (i in M) { gp[M[i]] = 1; gg[M[i]] = 1.5 }
 	}
 	NR == 1 { next }	# header
 	{
@@ -117,20 +155,20 @@ summarize() {
 		t = $4; w = $5
 		seen[t] = 1
 		if ($13 != "" && $13 + 0 > hwm[t]) hwm[t] = $13 + 0
-		if ($6 != "ok") { fails[t] = fails[t] " " w; next }
-		if (!(w in label)) label[w] = ""
+		if ($6 != "ok") { fails[t] = fails[t] " " w " (rep " $2 ": " $6 ")"; next }
 		unit[w] = $11
 		k = w SUBSEP t
 		val[k, ++cnt[k]] = $10 + 0
+		vr[w, t, $2] = $10 + 0
 		if ($12 != "" && $8 > 0) {
 			kc = w SUBSEP t SUBSEP "cpu"
 			val[kc, ++cnt[kc]] = $12 / ($8 / 1073741824)
 		}
-		if (w == "randread" || w == "randwrite") opsdesc[w] = "IOPS"
 		if (w == "untar" || w == "lsR" || w == "stat" || w == "rmrf" || w == "creates") files[w] = $9
 		if (w == "seqwrite") seqmb = $8 / 1048576
+		if (w == "randread") rrmb = $14 + 0
 		if (w == "copyin") { copy_hwm = $13 + 0; copy_mib = $8 / 1048576; copy_rate = $10 }
-		reps[$2] = 1
+		if (w != "copyin") reps[$2] = 1
 	}
 	END {
 		# Only the targets that ran get a column.
@@ -139,8 +177,9 @@ summarize() {
 		nt = n
 		desc["seqwrite"] = sprintf("seq write %d MiB, dd bs=1M conv=fsync (MiB/s)", seqmb)
 		desc["seqread"] = sprintf("seq read %d MiB cold, dd bs=1M (MiB/s)", seqmb)
-		desc["randread"] = "fio 4 KiB rand read cold, psync QD1 (IOPS)"
-		desc["randwrite"] = "fio 4 KiB rand write + end fsync (IOPS)"
+		desc["randread"] = sprintf("4 KiB rand read cold, QD1, %s MiB file, fadvise_hint=1 (IOPS)", rrmb ? rrmb : "?")
+		desc["randread0"] = sprintf("4 KiB rand read cold, QD1, %s MiB file, fadvise_hint=0 (IOPS)", rrmb ? rrmb : "?")
+		desc["randwrite"] = "4 KiB rand write + end fsync (IOPS)"
 		desc["untar"] = sprintf("untar %d entries (s)", files["untar"])
 		desc["lsR"] = "ls -lR cold (s)"
 		desc["stat"] = "find \\| xargs stat cold (s)"
@@ -167,44 +206,55 @@ summarize() {
 			printf "\n"
 		}
 
-		printf "\n### Speed ratios of medians (>1 = faster)\n\n"
-		nx = ("hbi1dev" in seen)
-		printf "| workload | hbi=1 / native | hbi=0 / native | gocryptfs / native | hbi=1 / gocryptfs | hbi=0 / gocryptfs | hbi=1 / hbi=0 |%s\n",
-		    nx ? " hbi=1 /dev/fuse / gocryptfs |" : ""
-		printf "|---|---:|---:|---:|---:|---:|---:|%s\n", nx ? "---:|" : ""
+		# Ratio columns: each scratchfs target against passthrough_ll
+		# and gocryptfs, the peers against native, io_uring against
+		# /dev/fuse.
+		nc = 0
+		for (j = 1; j <= nt; j++) if (T[j] ~ /^hbi/) {
+			if ("ptll" in seen) { CA[++nc] = T[j]; CB[nc] = "ptll" }
+			if ("gocryptfs" in seen) { CA[++nc] = T[j]; CB[nc] = "gocryptfs" }
+		}
+		if (("hbi1uring" in seen) && ("hbi1" in seen)) { CA[++nc] = "hbi1uring"; CB[nc] = "hbi1" }
+		if ("native" in seen) for (j = 1; j <= nt; j++) if (T[j] == "ptll" || T[j] == "gocryptfs") {
+			CA[++nc] = T[j]; CB[nc] = "native"
+		}
+		printf "\n### Speed ratios (>1 = faster)\n\n"
+		printf "Ratio of the medians, then the smallest and largest ratio within one\n"
+		printf "repetition; `~`: that range spans 1.0, no difference beyond the noise.\n\n"
+		printf "| workload |"
+		for (c = 1; c <= nc; c++) printf " %s / %s |", tname[CA[c]], tname[CB[c]]
+		printf "\n|---|"
+		for (c = 1; c <= nc; c++) printf "---:|"
+		printf "\n"
 		for (i = 1; i <= nw; i++) {
 			w = W[i]
-			printf "| %s | %s | %s | %s | %s | %s | %s |%s\n", w,
-			    rfmt(ratio(w, "hbi1", "native")), rfmt(ratio(w, "hbi0", "native")),
-			    rfmt(ratio(w, "gocryptfs", "native")), rfmt(ratio(w, "hbi1", "gocryptfs")),
-			    rfmt(ratio(w, "hbi0", "gocryptfs")), rfmt(ratio(w, "hbi1", "hbi0")),
-			    nx ? " " rfmt(ratio(w, "hbi1dev", "gocryptfs")) " |" : ""
+			printf "| %s |", w
+			for (c = 1; c <= nc; c++) printf " %s |", rcell(w, CA[c], CB[c])
+			printf "\n"
 		}
 
-		printf "\n### Targets (issue 5): scratchfs hbi=1 (built-in defaults) against gocryptfs\n\n"
-		printf "| target | hbi=1 | goal | verdict | (hbi=0) |%s\n|---|---:|---:|---|---:|%s\n",
-		    nx ? " (hbi=1, /dev/fuse) |" : "", nx ? "---:|" : ""
+		printf "\n### Targets (issue 22): scratchfs hbi=1 on /dev/fuse\n\n"
+		printf "met: every repetition reached the goal; NOT MET: none did; within\n"
+		printf "noise: the goal lies inside the per-repetition range.\n\n"
+		ux = ("hbi1uring" in seen)
+		printf "| target | goal | hbi=1 /dev/fuse | verdict |%s\n", ux ? " hbi=1 io_uring | verdict |" : ""
+		printf "|---|---:|---:|---|%s\n", ux ? "---:|---|" : ""
 		for (i = 1; i <= nw; i++) {
-			w = W[i]; r = ratio(w, "hbi1", "gocryptfs")
-			printf "| %s vs gocryptfs | %s | >= %gx | %s | %s |%s\n", w, rfmt(r), goal[w],
-			    verdict(r, goal[w]), rfmt(ratio(w, "hbi0", "gocryptfs")),
-			    nx ? " " rfmt(ratio(w, "hbi1dev", "gocryptfs")) " |" : ""
-		}
-		split("seqwrite seqread", S, " ")
-		for (i = 1; i <= 2; i++) {
-			r = ratio(S[i], "hbi1", "hbi0")
-			printf "| %s hbi=1 / hbi=0 | %s | >= 0.8x | %s | |\n", S[i], rfmt(r), verdict(r, 0.8)
-		}
-		m = 0; any = 0
-		for (t in hwm) if (t ~ /^hbi/) { any = 1; if (hwm[t] > m) m = hwm[t] }
-		if (copy_hwm > m) m = copy_hwm
-		if (any || copy_hwm) {
-			printf "| scratchfs daemon peak RSS, all runs | %.1f MiB | < 64 MiB | %s | |\n",
-			    m / 1024, (m < 65536) ? "PASS" : "SHORT"
+			w = W[i]
+			for (p = 1; p <= 2; p++) {
+				b = (p == 1) ? "ptll" : "gocryptfs"
+				g = (p == 1) ? gp[w] : gg[w]
+				if (g == "" || !(b in seen)) continue
+				printf "| %s vs %s | >= %gx | %s | %s |", w, tname[b], g,
+				    rcell(w, "hbi1", b), verdict(w, "hbi1", b, g)
+				if (ux) printf " %s | %s |", rcell(w, "hbi1uring", b), verdict(w, "hbi1uring", b, g)
+				printf "\n"
+			}
 		}
 		if (copy_hwm)
-			printf "| %d MiB copy-in, hbi=1 daemon VmHWM | %.1f MiB | < 64 MiB | %s | |\n",
-			    copy_mib, copy_hwm / 1024, (copy_hwm < 65536) ? "PASS" : "SHORT"
+			printf "| %d MiB copy-in, hbi=1 daemon VmHWM | < 64 MiB | %.1f MiB | %s |%s\n",
+			    copy_mib, copy_hwm / 1024, (copy_hwm < 65536) ? "met (1 run)" : "**NOT MET** (1 run)",
+			    ux ? " | |" : ""
 
 		printf "\n### FUSE daemons: peak RSS and CPU\n\n"
 		printf "| target | peak RSS (VmHWM, max) | CPU s/GiB seq write | CPU s/GiB seq read |\n|---|---:|---:|---:|\n"
@@ -217,7 +267,7 @@ summarize() {
 			    (cw == "") ? "-" : sprintf("%.2f", cw), (cr == "") ? "-" : sprintf("%.2f", cr)
 		}
 		if (copy_hwm)
-			printf "\n%d MiB copy-in (cp) into scratchfs hbi=1: %.0f MiB/s, daemon VmHWM %.1f MiB.\n",
+			printf "\n%d MiB copy-in (cp) into scratchfs hbi=1 over /dev/fuse: %.0f MiB/s, daemon VmHWM %.1f MiB.\n",
 			    copy_mib, copy_rate, copy_hwm / 1024
 
 		nf = 0
@@ -234,9 +284,9 @@ summarize() {
 				printf "| data | erase ms | delete ms | unmount ms | total ms | wall s | files | method | verified | erase < 50 ms |\n"
 				printf "|---:|---:|---:|---:|---:|---:|---:|---|---|---|\n"
 			}
-			if (f[3] != "ok") { printf "| %d MiB | failed: %s | | | | | | | | SHORT |\n", f[2], f[3]; continue }
+			if (f[3] != "ok") { printf "| %d MiB | failed: %s | | | | | | | | no |\n", f[2], f[3]; continue }
 			printf "| %d MiB | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", f[2], f[4], f[5], f[6],
-			    f[7], f[8], f[9], f[10], f[11], (f[4] != "" && f[4] + 0 < 50) ? "PASS" : "SHORT"
+			    f[7], f[8], f[9], f[10], f[11], (f[4] != "" && f[4] + 0 < 50) ? "yes" : "no"
 		}
 	}' "$dir/raw.csv"
 }
@@ -263,31 +313,40 @@ PROFILE=${BENCH_PROFILE:-0}
 if [ "$QUICK" = 1 ]; then
 	REPS=${BENCH_REPS:-1}
 	SEQ_MB=128		# sequential file size
-	RR_IO=16 RR_T=5		# fio rand read: MiB cap, seconds cap
+	RR_MB=32 RR_T=5		# fio rand read: file size, seconds cap
 	RW_IO=16 RW_T=5		# fio rand write: MiB cap, seconds cap
 	TREE_SRC="usr/include/linux"
 	NCREATE=1000
 	COPY_MB=256
 	WIPE_SIZES="64 128 256"
 else
-	REPS=${BENCH_REPS:-3}
+	REPS=${BENCH_REPS:-5}
 	SEQ_MB=1024
-	RR_IO=256 RR_T=12
+	RR_MB=256 RR_T=12
 	RW_IO=256 RW_T=15
 	TREE_SRC="usr/include usr/share/perl"
 	NCREATE=10000
 	COPY_MB=2048
 	WIPE_SIZES="256 2048 8192"
 fi
-TARGETS=${BENCH_TARGETS:-$TARGETS_ALL}
+TARGETS=${BENCH_TARGETS:-$TARGETS_DEFAULT}
 for t in $TARGETS; do
 	case " $TARGETS_ALL " in *" $t "*) ;; *) die "unknown target '$t' (known: $TARGETS_ALL)" ;; esac
 done
 case "$REPS" in '' | *[!0-9]* | 0) die "BENCH_REPS must be a positive integer" ;; esac
 
-# Tools: gocryptfs and fio from Debian; perf only for profiles.
+# Tools: gocryptfs and fio from Debian; perf only for profiles;
+# passthrough_ll's source from libfuse3-dev, and a compiler for it.
+PTLL_DOC=/usr/share/doc/libfuse3-dev/examples
 need=""
 command -v fio >/dev/null || need="$need fio"
+case " $TARGETS " in *" ptll "*)
+	[ -e "$PTLL_DOC/passthrough_ll.c" ] || [ -e "$PTLL_DOC/passthrough_ll.c.gz" ] ||
+		need="$need libfuse3-dev"
+	command -v cc >/dev/null || need="$need gcc"
+	command -v pkg-config >/dev/null || need="$need pkg-config"
+	;;
+esac
 case " $TARGETS " in *" gocryptfs "*) command -v gocryptfs >/dev/null || need="$need gocryptfs" ;; esac
 [ "$PROFILE" = 1 ] && ! command -v perf >/dev/null && need="$need linux-perf"
 command -v fincore >/dev/null || need="$need util-linux"
@@ -299,6 +358,34 @@ if [ -n "$need" ]; then
 		{ apt-get update -q >/dev/null && apt-get install -y -q $need >/dev/null; } ||
 		die "apt-get install$need failed"
 fi
+
+# passthrough_ll, libfuse's low-level passthrough example, as the FUSE
+# ceiling: built from the installed libfuse's own example source into
+# BUILD/bench (Debian may ship the files gzipped). It runs with its
+# multithreaded loop (fuse_session_loop_mt, the default without -s) and
+# the writeback cache (-o writeback), and its mount's readahead raised to
+# scratchfs's (PTLL_RA_KB); both are recorded in meta.txt.
+PTLL=$BUILD/bench/passthrough_ll
+PTLL_OPTS="writeback"
+PTLL_RA_KB=4096	# its mount's read_ahead_kb: what scratchfs sets for its own
+build_ptll() {
+	local d=$BUILD/bench/ptll-src f
+	mkdir -p "$d"
+	for f in passthrough_ll.c passthrough_helpers.h; do
+		if [ -e "$PTLL_DOC/$f" ]; then
+			cp "$PTLL_DOC/$f" "$d/$f"
+		elif [ -e "$PTLL_DOC/$f.gz" ]; then
+			gzip -dc "$PTLL_DOC/$f.gz" >"$d/$f"
+		else
+			die "$PTLL_DOC/$f: missing (libfuse3-dev's examples)"
+		fi
+	done
+	# shellcheck disable=SC2046 # pkg-config's flags are words
+	cc -O2 -Wall -o "$PTLL.tmp" "$d/passthrough_ll.c" $(pkg-config fuse3 --cflags --libs) ||
+		die "could not build passthrough_ll from $PTLL_DOC"
+	mv "$PTLL.tmp" "$PTLL"
+}
+case " $TARGETS " in *" ptll "*) build_ptll ;; esac
 
 PARENT=${BENCH_DIR:-/var/tmp}
 [ -d "$PARENT" ] || die "$PARENT: not a directory"
@@ -344,18 +431,26 @@ cleanup() {
 		rm -rf --one-file-system -- "$d"
 	done
 }
-# FUSE over io_uring is a kernel switch (off by default): on for the run,
-# as an operator would set it, so scratchfs can use it; gocryptfs's go-fuse
-# does not ask for it either way. cleanup() puts it back.
+# FUSE over io_uring is a kernel switch (off by default, and absent before
+# 6.14). The run keeps it off, the transport most nodes have, and turns it
+# on only while an hbi1uring session is mounted (the kernel also checks it
+# on every ring command). cleanup() puts the old value back.
 URING_PARAM=/sys/module/fuse/parameters/enable_uring
 URING_WAS=""
 URING_NOTE="not in this kernel"
+uring_set() { [ -z "$URING_WAS" ] || echo "$1" >"$URING_PARAM"; }
 trap cleanup EXIT
 trap 'note "interrupted"; exit 130' INT TERM HUP
 if [ -w "$URING_PARAM" ]; then
 	URING_WAS=$(cat "$URING_PARAM")
-	echo "${BENCH_URING:-Y}" >"$URING_PARAM"
-	URING_NOTE="$(cat "$URING_PARAM") for the run (was $URING_WAS)"
+	uring_set N
+	URING_NOTE="N for the run, Y during the hbi1uring sessions (was $URING_WAS)"
+else
+	case " $TARGETS " in *" hbi1uring "*)
+		note "no FUSE over io_uring in this kernel: no hbi1uring target"
+		TARGETS=$(echo " $TARGETS " | sed 's/ hbi1uring / /; s/^ *//; s/ *$//')
+		;;
+	esac
 fi
 
 WORK=$(mktemp -d "$PARENT/sfs-bench.XXXXXX")
@@ -370,13 +465,15 @@ mkdir -p "$OUT"
 ln -sfn "$stamp" "$RESULTS/latest"
 CSV=$OUT/raw.csv
 WCSV=$OUT/wipe.csv
-echo "run,rep,order,target,workload,status,seconds,bytes,ops,value,unit,cpu_s,hwm_kib" >"$CSV"
+echo "run,rep,order,target,workload,status,seconds,bytes,ops,value,unit,cpu_s,hwm_kib,file_mib" >"$CSV"
 echo "run,size_mib,status,erase_ms,delete_ms,unmount_ms,total_ms,wall_s,files_deleted,method,verified" >"$WCSV"
 
-echo "rep,order,target,start,load1,other_busy_pct,waited_s" >"$OUT/sessions.csv"
+echo "rep,order,target,start,load1,other_busy_pct,waited_s,transport" >"$OUT/sessions.csv"
 CONF=$WORK/empty.conf	# built-in scratchfs defaults, whatever /etc says
 : >"$CONF"
-CONF_DEV=$WORK/devfuse.conf	# the same without io_uring
+# The same over /dev/fuse even when someone else turns enable_uring on
+# meanwhile (the test suites of this machine do).
+CONF_DEV=$WORK/devfuse.conf
 echo "fuse = { io_uring = false; };" >"$CONF_DEV"
 PASSFILE=$WORK/gocryptfs.pass
 head -c 24 /dev/urandom | base64 >"$PASSFILE"
@@ -445,10 +542,13 @@ mount_target() {
 	case $t in
 	native) return 0 ;;
 	hbi1 | hbi0)
-		"$SFS" -f -c "$CONF" -o "hbi=${t#hbi}" "$bk" "$mnt" >>"$log" 2>&1 &
+		"$SFS" -f -c "$CONF_DEV" -o "hbi=${t#hbi}" "$bk" "$mnt" >>"$log" 2>&1 &
 		;;
-	hbi1dev)
-		"$SFS" -f -c "$CONF_DEV" -o hbi=1 "$bk" "$mnt" >>"$log" 2>&1 &
+	hbi1uring)
+		"$SFS" -f -c "$CONF" -o hbi=1 "$bk" "$mnt" >>"$log" 2>&1 &
+		;;
+	ptll)
+		"$PTLL" -f -o "source=$bk,$PTLL_OPTS" "$mnt" >>"$log" 2>&1 &
 		;;
 	gocryptfs)
 		gocryptfs -init -q -passfile "$PASSFILE" "$bk" >>"$log" 2>&1 ||
@@ -460,7 +560,13 @@ mount_target() {
 	PIDS="$PIDS $DPID"
 	MOUNTS="$MOUNTS $mnt"
 	for i in $(seq 200); do
-		mountpoint -q "$mnt" && return 0
+		if mountpoint -q "$mnt"; then
+			# The ceiling reads ahead as far as scratchfs does: it
+			# sets its own mount's read_ahead_kb (SFS_READ_AHEAD_KB).
+			[ "$t" = ptll ] &&
+				echo "$PTLL_RA_KB" >"/sys/class/bdi/$(mountpoint -d "$mnt")/read_ahead_kb"
+			return 0
+		fi
 		kill -0 "$DPID" 2>/dev/null || break
 		sleep 0.05
 	done
@@ -500,11 +606,24 @@ flush_mount() {
 wl_seqwrite() { dd if="$SHM/src.bin" of="$1/seq.bin" bs=1M count="$SEQ_MB" conv=fsync status=none; }
 wl_seqread() { dd if="$1/seq.bin" of=/dev/null bs=1M status=none; }
 fio_common() {
-	fio --name=bench --filename="$1/seq.bin" --size="${SEQ_MB}M" --bs=4k \
-		--ioengine=psync --iodepth=1 --invalidate=0 --randrepeat=1 "${@:2}"
+	fio --name=bench --bs=4k --ioengine=psync --iodepth=1 --invalidate=0 \
+		--randrepeat=1 "$@"
 }
-wl_randread() { fio_common "$1" --rw=randread --io_size="${RR_IO}M" --runtime="$RR_T"; }
-wl_randwrite() { fio_common "$1" --rw=randwrite --io_size="${RW_IO}M" --runtime="$RW_T" --end_fsync=1; }
+# Cold 4 KiB random reads, one at a time, over the whole RR_MB file (each
+# block once, or until RR_T seconds): with fio's default fadvise_hint=1
+# (POSIX_FADV_RANDOM: no readahead) and with fadvise_hint=0.
+wl_randread() {
+	fio_common --filename="$1/rr.bin" --size="${RR_MB}M" --rw=randread \
+		--runtime="$RR_T" --fadvise_hint=1
+}
+wl_randread0() {
+	fio_common --filename="$1/rr.bin" --size="${RR_MB}M" --rw=randread \
+		--runtime="$RR_T" --fadvise_hint=0
+}
+wl_randwrite() {
+	fio_common --filename="$1/seq.bin" --size="${SEQ_MB}M" --rw=randwrite \
+		--io_size="${RW_IO}M" --runtime="$RW_T" --end_fsync=1
+}
 wl_untar() {
 	tar -xf "$SHM/tree.tar" -C "$1/tree"
 	flush_mount "$1" "$2"
@@ -540,9 +659,14 @@ run_workload() {
 # Untimed preparation before each workload.
 prep() {
 	local w=$1 d=$2
+	# The random reads' file, written once per session.
+	if [ "$w" = randread ] || [ "$w" = randread0 ]; then
+		[ -e "$d/rr.bin" ] || dd if="$SHM/src.bin" of="$d/rr.bin" bs=1M \
+			count="$RR_MB" conv=fsync status=none
+	fi
 	case $w in
 	seqwrite | untar | creates) sync ;;
-	seqread | randread | randwrite | lsR | stat | rmrf) drop_caches ;;
+	seqread | randread | randread0 | randwrite | lsR | stat | rmrf) drop_caches ;;
 	esac
 	case $w in
 	untar) mkdir "$d/tree" ;;
@@ -554,7 +678,8 @@ prep() {
 # run_wl REP ORDER T W DIR BACKING: prepare, time W, append a CSV line.
 run_wl() {
 	local rep=$1 ord=$2 t=$3 w=$4 d=$5 bk=$6
-	local log=$OUT/out-r$rep-$t-$w.txt t0 t1 c0 c1 rc s bytes=0 ops=0 val unit cpu="" hwm
+	local log=$OUT/out-r$rep-$t-$w.txt t0 t1 c0 c1 rc s bytes=0 ops=0 val unit cpu="" hwm fmib
+	local status=${SESSION_STATUS:-ok}
 	prep "$w" "$d"
 	c0=$(cpu_of "$DPID")
 	t0=$(now)
@@ -568,7 +693,7 @@ run_wl() {
 	if [ $rc -ne 0 ]; then
 		note "FAILED: $t $w (rep $rep), exit $rc:"
 		tail -5 "$log" >&2
-		echo "$stamp,$rep,$ord,$t,$w,fail,$s,,,,,$cpu,$hwm" >>"$CSV"
+		echo "$stamp,$rep,$ord,$t,$w,fail,$s,,,,,$cpu,$hwm," >>"$CSV"
 		return 0
 	fi
 	case $w in
@@ -576,12 +701,12 @@ run_wl() {
 		bytes=$((SEQ_MB * 1048576)) ops=$SEQ_MB unit=MiB/s
 		val=$(awk -v m="$SEQ_MB" -v s="$s" 'BEGIN { printf "%.2f", m / s }')
 		;;
-	randread | randwrite)
+	randread | randread0 | randwrite)
 		# "issued rwts: total=READS,WRITES,TRIMS,0": what fio really did
 		# (it stops at the size or the time cap); the time includes the
 		# end fsync.
 		ops=$(sed -n 's/.*issued rwts: total=\([0-9]*\),\([0-9]*\),.*/\1 \2/p' "$log" |
-			awk -v w="$w" '{ print (w == "randread") ? $1 : $2; exit }')
+			awk -v w="$w" '{ print (w == "randwrite") ? $2 : $1; exit }')
 		[ -n "$ops" ] || die "$log: no fio totals"
 		bytes=$((ops * 4096)) unit=IOPS
 		val=$(awk -v o="$ops" -v s="$s" 'BEGIN { printf "%.1f", o / s }')
@@ -591,20 +716,46 @@ run_wl() {
 		[ "$w" = creates ] && ops=$NCREATE
 		;;
 	esac
-	echo "$stamp,$rep,$ord,$t,$w,ok,$s,$bytes,$ops,$val,$unit,$cpu,$hwm" >>"$CSV"
+	case $w in randread | randread0) fmib=$RR_MB ;; *) fmib="" ;; esac
+	echo "$stamp,$rep,$ord,$t,$w,$status,$s,$bytes,$ops,$val,$unit,$cpu,$hwm,$fmib" >>"$CSV"
 	printf '  %-9s %-10s %10.2f %-5s (%.2f s%s)\n' "$t" "$w" "$val" "$unit" "$s" \
 		"${cpu:+, daemon cpu ${cpu} s}" >&2
 }
 
+# transport_of MNT: what a scratchfs mount's daemon talks to the kernel
+# over (io_uring or dev_fuse, from its status document).
+transport_of() {
+	getfattr --only-values -n scratchfs.status "$1" 2>/dev/null |
+		sed -n 's/.*"transport":"\([a-z_]*\)".*/\1/p'
+}
+
 # session REP ORDER T: a fresh backing dir, mount, every workload, unmount.
+# A scratchfs session that did not get the transport its target names
+# (someone else switched enable_uring meanwhile) is measured but its rows
+# are marked, and the summary leaves them out.
+SESSION_STATUS=ok
 session() {
-	local rep=$1 ord=$2 t=$3 base bk mnt d res
+	local rep=$1 ord=$2 t=$3 base bk mnt d res tr want=""
 	base=$WORK/r$rep-$t
 	bk=$base/backing mnt=$base/mnt
 	mkdir -p "$bk" "$mnt"
 	wait_quiet
-	echo "$rep,$ord,$t,$(date +%T),$(cut -d' ' -f1 /proc/loadavg),$BUSY,$WAITED" >>"$OUT/sessions.csv"
+	[ "$t" = hbi1uring ] && uring_set Y
 	mount_target "$t" "$bk" "$mnt" "$OUT/daemon-r$rep-$t.log"
+	SESSION_STATUS=ok
+	tr=""
+	case $t in
+	hbi1uring) want=io_uring ;;
+	hbi*) want=dev_fuse ;;
+	esac
+	if [ -n "$want" ]; then
+		tr=$(transport_of "$mnt")
+		if [ "$tr" != "$want" ]; then
+			note "WARNING: $t got transport '${tr:-?}', not $want: its rows of rep $rep are left out"
+			SESSION_STATUS="transport ${tr:-unknown}"
+		fi
+	fi
+	echo "$rep,$ord,$t,$(date +%T),$(cut -d' ' -f1 /proc/loadavg),$BUSY,$WAITED,$tr" >>"$OUT/sessions.csv"
 	d=$mnt
 	[ "$t" = native ] && d=$bk
 	drop_caches
@@ -623,11 +774,13 @@ session() {
 			fi
 		fi
 		if [ "$w" = randwrite ]; then
-			rm -f "$d/seq.bin"
+			rm -f "$d/seq.bin" "$d/rr.bin"
 			sync
 		fi
 	done
 	unmount_target "$mnt"
+	[ "$t" = hbi1uring ] && uring_set N
+	SESSION_STATUS=ok
 	rm -rf --one-file-system -- "$base"
 }
 
@@ -637,7 +790,7 @@ write_meta() {
 	{
 		echo "date: $(date -Is)"
 		echo "mode: $([ "$QUICK" = 1 ] && echo quick || echo full), $REPS repetition(s), targets: $TARGETS"
-		echo "sizes: seq ${SEQ_MB} MiB; fio caps ${RR_IO} MiB/${RR_T} s read, ${RW_IO} MiB/${RW_T} s write; tree ${TREE_SRC} (${NTREE} entries, ${NFILES} files, ${TREE_MB} MiB); ${NCREATE} creates"
+		echo "sizes: seq ${SEQ_MB} MiB; fio rand read ${RR_MB} MiB file, cap ${RR_T} s; rand write cap ${RW_IO} MiB/${RW_T} s; tree ${TREE_SRC} (${NTREE} entries, ${NFILES} files, ${TREE_MB} MiB); ${NCREATE} creates"
 		echo "git: $(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$repo" diff --quiet HEAD 2>/dev/null || echo ' (+ uncommitted changes)')"
 		echo "cpu: $(nproc) x $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo); aes-ni: $(grep -qw aes /proc/cpuinfo && echo yes || echo no)"
 		echo "memory: $(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)"
@@ -648,8 +801,9 @@ write_meta() {
 		local dev
 		dev=$(findmnt -n -o SOURCE -T "$WORK" | sed 's|^/dev/||; s|[0-9]*$||')
 		[ -e "/sys/block/$dev" ] && echo "disk: $dev, $(sed 's/1/rotational (as reported)/; s/0/non-rotational/' "/sys/block/$dev/queue/rotational" 2>/dev/null), scheduler $(cat "/sys/block/$dev/queue/scheduler" 2>/dev/null)"
-		echo "scratchfs: $("$SFS" -V 2>&1 | head -1), built-in defaults (empty config), binary $SFS of $(date -r "$SFS" -Is)"
+		echo "scratchfs: $("$SFS" -V 2>&1 | head -1), built-in defaults (hbi1, hbi0: fuse.io_uring = false), binary $SFS of $(date -r "$SFS" -Is)"
 		echo "gocryptfs: $(gocryptfs -version 2>/dev/null | head -1)"
+		echo "passthrough_ll: libfuse $(pkg-config --modversion fuse3 2>/dev/null || echo '?') example from $PTLL_DOC, built into $PTLL, run as: passthrough_ll -f -o source=BACKING,$PTLL_OPTS MNT (multithreaded loop, writeback cache; cache=auto and timeout=1 s, the example's defaults), read_ahead_kb $PTLL_RA_KB"
 		echo "fio: $(fio --version 2>/dev/null)"
 		echo "libsodium: $(pkg-config --modversion libsodium 2>/dev/null || echo '?')"
 		echo "openssl (libcrypto, AES-GCM blocks): $(pkg-config --modversion libcrypto 2>/dev/null || echo '?')"
@@ -710,7 +864,7 @@ perf_summary() {
 
 # fuse_requests T: count the FUSE requests each workload sends to a fresh
 # mount of T (tracepoint fuse:fuse_request_send, that connection only).
-REQ_WORKLOADS="seqwrite seqread untar lsR stat rmrf creates"
+REQ_WORKLOADS="seqwrite seqread randread randread0 untar lsR stat rmrf creates"
 fuse_requests() {
 	local t=$1 base bk mnt conn w
 	base=$WORK/req-$t bk=$WORK/req-$t/backing mnt=$WORK/req-$t/mnt
@@ -733,6 +887,7 @@ fuse_requests() {
 			awk -v t="$t" -v w="$w" '{ print t "," w "," $2 "," $1 }' >>"$OUT/requests.csv"
 		rm -f "$OUT/req-$t-$w.data"
 		[ "$w" = seqread ] && rm -f "$mnt/seq.bin"
+		[ "$w" = randread0 ] && rm -f "$mnt/rr.bin"
 	done
 	unmount_target "$mnt"
 	rm -rf --one-file-system -- "$base"
@@ -754,26 +909,28 @@ requests_summary() {
 		if (++seen[k] <= 5) top[k] = top[k] sprintf("%s%s %d", (seen[k] > 1) ? ", " : "", substr($3, 6), $4)
 	}
 	END {
-		nw = split(order, W, " "); split("hbi1 hbi0 gocryptfs", T, " ")
-		name["hbi1"] = "scratchfs hbi=1"; name["hbi0"] = "scratchfs hbi=0"; name["gocryptfs"] = "gocryptfs"
-		for (i = 1; i <= nw; i++) for (j = 1; j <= 3; j++) {
+		nw = split(order, W, " "); nt = split("hbi1 hbi0 ptll gocryptfs", T, " ")
+		name["hbi1"] = "scratchfs hbi=1"; name["hbi0"] = "scratchfs hbi=0"
+		name["ptll"] = "passthrough_ll"; name["gocryptfs"] = "gocryptfs"
+		for (i = 1; i <= nw; i++) for (j = 1; j <= nt; j++) {
 			k = W[i] SUBSEP T[j]
 			if (k in tot) printf "| %s | %s | %d | %s |\n", W[i], name[T[j]], tot[k], top[k]
 		}
 	}'
 }
 
-if [ "$PROFILE" = 1 ]; then
-	# perf of scratchfs hbi=1 on seq write, seq read, untar, ls -lR and
-	# creates: the daemon's threads and the workload's processes, with
-	# kernel stacks, so the FUSE round trips on both sides show up next to
-	# the daemon's own code.
-	base=$WORK/prof bk=$WORK/prof/backing mnt=$WORK/prof/mnt
+# profile_target T: perf of T (BENCH_PROFILE_TARGETS, default hbi1) on the
+# data workloads, untar, ls -lR and creates: the daemon's threads and the
+# workload's processes, with kernel stacks, so the FUSE round trips on both
+# sides show up next to the daemon's own code.
+profile_target() {
+	local t=$1 base bk mnt w rc
+	base=$WORK/prof-$t bk=$WORK/prof-$t/backing mnt=$WORK/prof-$t/mnt
 	mkdir -p "$bk" "$mnt"
 	wait_quiet
-	mount_target hbi1 "$bk" "$mnt" "$OUT/daemon-profile.log"
-	note "cipher: $(cipher_of "$bk")"
-	for w in seqwrite seqread untar lsR creates; do
+	mount_target "$t" "$bk" "$mnt" "$OUT/daemon-profile-$t.log"
+	[ "$t" = hbi1 ] && note "cipher: $(cipher_of "$bk")"
+	for w in seqwrite seqread randread randread0 untar lsR creates; do
 		prep "$w" "$mnt"
 		# The workload waits a second so perf is attached to it (and
 		# follows its children) before it starts.
@@ -783,10 +940,10 @@ if [ "$PROFILE" = 1 ]; then
 			t0=$(now)
 			"wl_$w" "$mnt" "$bk"
 			secs "$t0" "$(now)" >"$OUT/time-$w"
-		) >"$OUT/out-profile-$w.txt" 2>&1 &
+		) >"$OUT/out-profile-$t-$w.txt" 2>&1 &
 		WLPID=$!
-		perf record -g -F 999 -p "$DPID,$WLPID" -o "$OUT/perf-$w.data" \
-			>/dev/null 2>"$OUT/perf-$w.err" &
+		perf record -g -F 999 -p "$DPID,$WLPID" -o "$OUT/perf-$t-$w.data" \
+			>/dev/null 2>"$OUT/perf-$t-$w.err" &
 		BGPIDS=$!
 		rc=0
 		wait "$WLPID" || rc=$?
@@ -794,20 +951,29 @@ if [ "$PROFILE" = 1 ]; then
 		kill -INT "$BGPIDS"
 		wait "$BGPIDS" || true
 		BGPIDS=""
-		[ $rc -eq 0 ] || note "$w failed: $(tail -3 "$OUT/out-profile-$w.txt")"
-		note "$w: $(cat "$OUT/time-$w" 2>/dev/null) s"
-		perf_summary "$OUT/perf-$w.data" "$w: $(cat "$OUT/time-$w" 2>/dev/null) s" "$DPID" \
-			>"$OUT/profile-$w.txt"
+		[ $rc -eq 0 ] || note "$t $w failed: $(tail -3 "$OUT/out-profile-$t-$w.txt")"
+		note "$t $w: $(cat "$OUT/time-$w" 2>/dev/null) s"
+		perf_summary "$OUT/perf-$t-$w.data" "$t $w: $(cat "$OUT/time-$w" 2>/dev/null) s" "$DPID" \
+			>"$OUT/profile-$t-$w.txt"
 		# As in the bench: the tree is gone before the creates (scratchfs
 		# holds an fd per inode the kernel knows).
 		[ "$w" = seqread ] && rm -f "$mnt/seq.bin"
+		[ "$w" = randread0 ] && rm -f "$mnt/rr.bin"
 		[ "$w" = lsR ] && rm -rf "$mnt/tree"
 	done
 	unmount_target "$mnt"
 	rm -rf --one-file-system -- "$base"
+}
+
+if [ "$PROFILE" = 1 ]; then
+	for t in ${BENCH_PROFILE_TARGETS:-hbi1}; do
+		case $t in ptll | hbi1 | hbi0 | gocryptfs) profile_target "$t" ;;
+		*) die "BENCH_PROFILE_TARGETS: '$t' cannot be profiled (ptll hbi1 hbi0 gocryptfs)" ;;
+		esac
+	done
 	note "profiles in $OUT/profile-*.txt (perf data: $OUT/perf-*.data)"
 	# FUSE round trips: the requests each workload sends, per target.
-	for t in hbi1 hbi0 gocryptfs; do
+	for t in hbi1 hbi0 ptll gocryptfs; do
 		case " $TARGETS " in *" $t "*) fuse_requests "$t" ;; esac
 	done
 	requests_summary "$OUT/requests.csv" >"$OUT/requests.md"
@@ -835,7 +1001,8 @@ for rep in $(seq 1 "$REPS"); do
 	done
 done
 
-# 2 GiB copy-in: the hbi=1 daemon's peak RSS while cp writes a big file;
+# 2 GiB copy-in: the hbi=1 daemon's peak RSS while cp writes a big file
+# (over /dev/fuse, as enable_uring is off outside hbi1uring sessions);
 # then the wipe timing rows on volumes of three sizes.
 copyin_and_wipe() {
 	local mb=$1 wipe=$2 bk mnt base t0 t1 s json rc=0 f n
@@ -849,7 +1016,7 @@ copyin_and_wipe() {
 		sync -f "$mnt"
 		t1=$(now)
 		s=$(secs "$t0" "$t1")
-		echo "$stamp,1,1,hbi1,copyin,ok,$s,$((mb * 1048576)),1,$(awk -v m="$mb" -v s="$s" 'BEGIN { printf "%.2f", m / s }'),MiB/s,$(cpu_of "$DPID"),$(hwm_of "$DPID")" >>"$CSV"
+		echo "$stamp,1,1,hbi1,copyin,ok,$s,$((mb * 1048576)),1,$(awk -v m="$mb" -v s="$s" 'BEGIN { printf "%.2f", m / s }'),MiB/s,$(cpu_of "$DPID"),$(hwm_of "$DPID")," >>"$CSV"
 		note "copy-in ${mb} MiB: $s s, daemon VmHWM $(hwm_of "$DPID") KiB"
 	else
 		# Fill with 1 GiB files (the last one shorter).
@@ -878,9 +1045,12 @@ copyin_and_wipe() {
 		MOUNTS=$(echo "$MOUNTS" | tr ' ' '\n' | grep -vx "$mnt" | tr '\n' ' ' || true)
 		DPID=""
 	fi
-	jnum() { printf '%s' "$json" | sed -n "s/.*\"$1\"[[:space:]]*:[[:space:]]*\([0-9.eE+-]*\).*/\1/p" | head -1; }
-	jstr() { printf '%s' "$json" | sed -n "s/.*\"$1\"[[:space:]]*:[[:space:]]*\"\([^\"]*\)\".*/\1/p" | head -1; }
-	jbool() { printf '%s' "$json" | sed -n "s/.*\"$1\"[[:space:]]*:[[:space:]]*\(true\|false\).*/\1/p" | head -1; }
+	# The first (top-level) occurrence of a key: the document also nests
+	# keys of the same names further on.
+	jfirst() { printf '%s' "$json" | grep -o "\"$1\"[[:space:]]*:[[:space:]]*$2" | head -1 | sed 's/^[^:]*:[[:space:]]*//; s/"//g'; }
+	jnum() { jfirst "$1" '[0-9.eE+-]*'; }
+	jstr() { jfirst "$1" '"[^"]*"'; }
+	jbool() { jfirst "$1" '\(true\|false\)'; }
 	if [ $rc -ne 0 ]; then
 		note "scratchfs-wipe failed ($rc) on the $mb MiB volume: $(tail -3 "$OUT/wipe-$mb.err")"
 		echo "$stamp,$mb,exit $rc,,,,,$(secs "$t0" "$t1"),,," >>"$WCSV"
@@ -891,14 +1061,14 @@ copyin_and_wipe() {
 	rm -rf --one-file-system -- "$base"
 }
 
-if [ "${BENCH_NO_WIPE:-0}" != 1 ]; then
-	if [ -x "$WIPE" ]; then
-		for mb in $WIPE_SIZES; do copyin_and_wipe "$mb" 1; done
-		case " $WIPE_SIZES " in *" $COPY_MB "*) ;; *) copyin_and_wipe "$COPY_MB" 0 ;; esac
-	else
-		note "$WIPE not built: no wipe rows"
-		copyin_and_wipe "$COPY_MB" 0
-	fi
+if [ "${BENCH_NO_WIPE:-0}" = 1 ]; then
+	copyin_and_wipe "$COPY_MB" 0
+elif [ -x "$WIPE" ]; then
+	for mb in $WIPE_SIZES; do copyin_and_wipe "$mb" 1; done
+	case " $WIPE_SIZES " in *" $COPY_MB "*) ;; *) copyin_and_wipe "$COPY_MB" 0 ;; esac
+else
+	note "$WIPE not built: no wipe rows"
+	copyin_and_wipe "$COPY_MB" 0
 fi
 
 # scratchfs-ctl selftest on the bench's disk: its wall time against the
@@ -915,12 +1085,14 @@ if [ -x "$CTL" ]; then
 	done
 fi
 
-# What parking by path costs: a cold walk of 300k files (20k quick)
-# mounted by root and by an ordinary user (bench/walk.sh).
+# A cold walk of 300k files (20k quick): the hbi=1 daemon's memory per
+# cached entry, and what parking by path costs (hbi=0 mounted by root and
+# by an ordinary user); bench/walk.sh, over /dev/fuse.
 if [ "${BENCH_NO_WALK:-0}" != 1 ]; then
 	walk_files=300000
 	[ "$QUICK" = 1 ] && walk_files=20000
-	WALK_FILES=$walk_files BENCH_DIR=$PARENT "$here/walk.sh" "$BUILD" "$OUT/walk.txt" ||
+	WALK_FILES=$walk_files BENCH_DIR=$PARENT WALK_RUNS=${BENCH_WALK_RUNS:-} \
+		"$here/walk.sh" "$BUILD" "$OUT/walk.txt" ||
 		note "walk.sh failed: no walk rows"
 fi
 

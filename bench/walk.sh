@@ -1,14 +1,21 @@
 #!/bin/bash
-# walk.sh - what parking by path costs: a cold walk (find | xargs stat) of
-# WALK_FILES files (default 300,000) through scratchfs hbi=0 mounted by root,
-# whose daemon reopens the descriptors it parked by file handle, and by an
-# ordinary user, whose daemon reopens them by path. Both daemons keep the
-# open-file limit they inherit (20,000 on these VMs), so most entries of the
-# walk are parked and reopened.
+# walk.sh - a cold walk (find | xargs stat) of WALK_FILES files (default
+# 300,000) through scratchfs, once per WALK_RUNS entry WHO:MODE (default
+# "root:hbi1 root:hbi0 user:hbi0"):
+# - root:hbi1: the daemon's memory for a tree that big, and per cached
+#   entry: its VmRSS after the walk (the kernel still holds every inode)
+#   less its VmRSS before, over the entries walked;
+# - root:hbi0 against user:hbi0: what parking by path costs. A daemon
+#   mounted by root reopens the descriptors it parked by file handle, one
+#   mounted by an ordinary user by path. Both keep the open-file limit they
+#   inherit (20,000 on these VMs), so most entries of the walk are parked
+#   and reopened.
+#
+# Every mount runs over /dev/fuse (fuse.io_uring = false).
 #
 # Usage (as root): bench/walk.sh [BUILD] [OUT]   (called by bench.sh)
-#   prints one line per mounter, and appends them to OUT when given.
-# Environment: WALK_FILES=N, BENCH_DIR=DIR (default /var/tmp).
+#   prints one line per run, and appends them to OUT when given.
+# Environment: WALK_FILES=N, WALK_RUNS="...", BENCH_DIR=DIR (default /var/tmp).
 #
 # It makes a user of its own (useradd) and removes it on exit; /dev/fuse is
 # opened to others while the user mounts when it is not already (libfuse
@@ -23,6 +30,7 @@ BUILD=$(cd "${1:-$here/../build}" && pwd)
 OUTF=${2:-}
 SFS=$BUILD/scratchfs
 FILES=${WALK_FILES:-300000}
+RUNS=${WALK_RUNS:-root:hbi1 root:hbi0 user:hbi0}
 PER_DIR=1000
 TCK=$(getconf CLK_TCK)
 
@@ -53,8 +61,11 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM HUP
 
-useradd -M -N -g users -d /nonexistent -s /usr/sbin/nologin "$USER_NAME"
-USER_MADE=1
+case " $RUNS " in *" user:"*)
+	useradd -M -N -g users -d /nonexistent -s /usr/sbin/nologin "$USER_NAME"
+	USER_MADE=1
+	;;
+esac
 
 open_fuse() {
 	local mode
@@ -68,7 +79,9 @@ close_fuse() {
 	FUSE_MODE=""
 	exec 9>&-
 }
-: >"$WORK/scratchfs.conf"
+# Built-in defaults but over /dev/fuse, whatever enable_uring says, as the
+# bench measures by default.
+echo "fuse = { io_uring = false; };" >"$WORK/scratchfs.conf"
 chmod 644 "$WORK/scratchfs.conf"
 
 # as WHO CMD...: runs CMD as root or as the walk's user.
@@ -83,11 +96,15 @@ as() {
 }
 
 mount_as() {
-	local who=$1 bk=$2 mnt=$3
+	local who=$1 bk=$2 mnt=$3 mode=$4
 	local run=()
 	[ "$who" = root ] || { run=(setpriv --reuid="$USER_NAME" --regid=users --clear-groups --); open_fuse; }
-	"${run[@]}" "$SFS" -f -c "$WORK/scratchfs.conf" -o hbi=0 "$bk" "$mnt" \
-		>>"$WORK/daemon-$who.log" 2>&1 &
+	local opts="hbi=${mode#hbi}"
+	# hbi=1 is mounted twice (the tree is made through the first mount):
+	# its volume key is wrapped under a node key file of the walk's own.
+	[ "$mode" = hbi1 ] && opts="$opts,key=keyfile:$WORK/node-$who.key"
+	"${run[@]}" "$SFS" -f -c "$WORK/scratchfs.conf" -o "$opts" "$bk" "$mnt" \
+		>>"$WORK/daemon-$who-$mode.log" 2>&1 &
 	DPID=$!
 	MNT=$mnt
 	for _ in $(seq 200); do
@@ -96,7 +113,7 @@ mount_as() {
 		sleep 0.05
 	done
 	close_fuse
-	cat "$WORK/daemon-$who.log" >&2
+	cat "$WORK/daemon-$who-$mode.log" >&2
 	die "$who could not mount $mnt"
 }
 
@@ -106,39 +123,54 @@ unmount() {
 	DPID="" MNT=""
 }
 
-for who in root user; do
-	base=$WORK/$who
-	mkdir -p "$base/backing" "$base/mnt"
-	[ "$who" = root ] || chown -R "$USER_NAME:users" "$base"
-	# The first mount makes the volume; the tree is then made in the
-	# backing directory directly (hbi=0 stores names as they are).
-	mount_as "$who" "$base/backing" "$base/mnt"
-	unmount
-	as "$who" /usr/bin/python3 -c '
+# make_tree WHO TOP: WALK_FILES empty files in directories of 1000.
+make_tree() {
+	as "$1" /usr/bin/python3 -c '
 import os, sys
 top, n, per = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 os.mkdir(top)
 for d in range((n + per - 1) // per):
     os.mkdir(f"{top}/d{d:04d}")
 for i in range(n):
-    open(f"{top}/d{i // per:04d}/f{i:07d}", "w").close()
-' "$base/backing/tree" "$FILES" "$PER_DIR"
-	mount_as "$who" "$base/backing" "$base/mnt"
+    os.close(os.open(f"{top}/d{i // per:04d}/f{i:07d}", os.O_CREAT | os.O_WRONLY, 0o644))
+' "$2" "$FILES" "$PER_DIR"
+}
+rss_of() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+
+for run in $RUNS; do
+	who=${run%%:*} mode=${run#*:}
+	case $who:$mode in root:hbi0 | root:hbi1 | user:hbi0 | user:hbi1) ;;
+	*) die "WALK_RUNS: '$run' is not WHO:MODE (root or user, hbi0 or hbi1)" ;; esac
+	base=$WORK/$who-$mode
+	mkdir -p "$base/backing" "$base/mnt"
+	head -c 32 /dev/urandom >"$WORK/node-$who.key"
+	chmod 600 "$WORK/node-$who.key"
+	[ "$who" = root ] || chown -R "$USER_NAME:users" "$base" "$WORK/node-$who.key"
+	# The first mount makes the volume. hbi=0 stores names as they are,
+	# so its tree is made in the backing directory directly; an hbi=1
+	# tree is made through this first mount.
+	mount_as "$who" "$base/backing" "$base/mnt" "$mode"
+	[ "$mode" = hbi1 ] && make_tree "$who" "$base/mnt/tree"
+	unmount
+	[ "$mode" = hbi0 ] && make_tree "$who" "$base/backing/tree"
+	mount_as "$who" "$base/backing" "$base/mnt" "$mode"
 	sync
 	echo 3 >/proc/sys/vm/drop_caches
+	rss0=$(rss_of "$DPID")
 	t0=$(date +%s.%N)
 	# shellcheck disable=SC2016 # $1 is the inner shell's
 	as "$who" sh -c 'find "$1/tree" -print0 | xargs -0 stat -c "%i %s %Y" | wc -l' \
 		sh "$base/mnt" >"$WORK/count"
 	t1=$(date +%s.%N)
+	rss1=$(rss_of "$DPID")
 	cpu=$(sed 's/.*) //' "/proc/$DPID/stat" | awk -v t="$TCK" '{ printf "%.1f", ($12 + $13) / t }')
 	hwm=$(awk '/^VmHWM:/ { print $2 }' "/proc/$DPID/status")
 	lim=$(awk '/^Max open files/ { print $4 }' "/proc/$DPID/limits")
-	reopen=$(grep -o 'reopened by [a-z]*' "$WORK/daemon-$who.log" | head -1 || true)
+	reopen=$(grep -o 'reopened by [a-z]*' "$WORK/daemon-$who-$mode.log" | head -1 || true)
 	unmount
-	line=$(awk -v w="$who" -v a="$t0" -v b="$t1" -v n="$(cat "$WORK/count")" \
-		-v c="$cpu" -v h="$hwm" -v l="$lim" -v r="${reopen:-no parking}" \
-		'BEGIN { printf "walk %-4s %d entries: %.1f s, daemon CPU %s s, VmHWM %d KiB, open-file limit %s, %s\n", w, n, b - a, c, h, l, r }')
+	line=$(awk -v w="$who" -v m="$mode" -v a="$t0" -v b="$t1" -v n="$(cat "$WORK/count")" \
+		-v c="$cpu" -v h="$hwm" -v l="$lim" -v r="${reopen:-no parking}" -v r0="$rss0" -v r1="$rss1" \
+		'BEGIN { printf "walk %-4s %s %d entries: %.1f s, daemon CPU %s s, VmHWM %d KiB, VmRSS %d -> %d KiB (%.0f bytes per entry), open-file limit %s, %s\n", w, m, n, b - a, c, h, r0, r1, (n > 0) ? (r1 - r0) * 1024 / n : 0, l, r }')
 	echo "$line"
 	[ -z "$OUTF" ] || echo "$line" >>"$OUTF"
 	rm -rf --one-file-system -- "$base"

@@ -145,16 +145,24 @@ ssize_t sfs_blocks_read(const struct sfs_layout *l, int fd, int dfd,
 		plan_span(l, first, len - done, &s);
 		if (!s.first_meta) {
 			size_t sl = (size_t)s.nb[0] * l->slot_bytes;
+			off_t so = (off_t)sfs_slot_off(l, first);
 
-			/* Two disk reads, not one after the other: the data
+			/* Slots the page cache holds (the usual case) are
+			 * read at once, and the data read that follows gets
+			 * the kernel's readahead like any other read. Else
+			 * two disk reads, not one after the other: the data
 			 * pages are on their way while the slots are read
 			 * (a cold 4 KiB read otherwise waits twice). */
-			if (!direct)
-				(void)posix_fadvise(
-				    fd, (off_t)sfs_data_off(l, first),
-				    (off_t)s.len[0], POSIX_FADV_WILLNEED);
-			got = sfs_pread_full(fd, slots, sl,
-					     (off_t)sfs_slot_off(l, first));
+			got = direct ? -EAGAIN
+				     : sfs_pread_cached(fd, slots, sl, so);
+			if (got == -EAGAIN) {
+				if (!direct)
+					(void)posix_fadvise(
+					    fd, (off_t)sfs_data_off(l, first),
+					    (off_t)s.len[0],
+					    POSIX_FADV_WILLNEED);
+				got = sfs_pread_full(fd, slots, sl, so);
+			}
 			if (got < 0)
 				return got;
 			if ((size_t)got < sl)

@@ -102,6 +102,19 @@ ssize_t sfs_preadv_full(int fd, struct iovec *iov, int count, off_t off)
 	return (ssize_t)done;
 }
 
+ssize_t sfs_pread_cached(int fd, void *buf, size_t len, off_t off)
+{
+	struct iovec iov = {buf, len};
+	ssize_t n;
+
+	do {
+		n = preadv2(fd, &iov, 1, off, RWF_NOWAIT);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return errno == EOPNOTSUPP ? -EAGAIN : -errno;
+	return (size_t)n == len ? n : -EAGAIN;
+}
+
 ssize_t sfs_pread_full(int fd, void *buf, size_t len, off_t off)
 {
 	struct iovec iov = {buf, len};

@@ -16,6 +16,10 @@ ssize_t sfs_pread_full(int fd, void *buf, size_t len, off_t off);
 /* The same over an iovec array, which it consumes (iov is changed). */
 struct iovec;
 ssize_t sfs_preadv_full(int fd, struct iovec *iov, int count, off_t off);
+/* Reads all len bytes at off only if the page cache holds them
+ * (RWF_NOWAIT): len, or -EAGAIN when any of them would wait for the disk
+ * (or the file ends first), or -errno. */
+ssize_t sfs_pread_cached(int fd, void *buf, size_t len, off_t off);
 /* Lets the reads above on this thread, when the page cache does not hold
  * the data yet, poll for it up to ns nanoseconds (yielding the CPU between
  * tries) before they sleep; 0 (the default) never polls. For a thread

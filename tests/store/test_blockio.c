@@ -165,6 +165,15 @@ Test(blockio, direct_runs_xchacha)
 	sweep(40, true, false);
 }
 
+/* Reads from a cold page cache on a thread that does not poll (/dev/fuse
+ * workers): slots the page cache does not hold are read after the data
+ * pages were asked for, the others at once; the same bytes either way. */
+Test(blockio, cold_reads_without_polling)
+{
+	sweep(28, false, true);
+	sweep(40, false, true);
+}
+
 /* Reads on a thread that polls the page cache before it sleeps (io_uring
  * queue threads do), from a cold page cache: the polled, partly cached and
  * direct reads must give the same bytes. */
