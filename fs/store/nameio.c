@@ -82,8 +82,9 @@ static int dir_iv(struct sfs_fs *fs, struct sfs_inode *dir,
 		return 0;
 	}
 	pthread_mutex_unlock(&dir->meta_lock);
-	fd = open_in(fs, dir, SFS_DIRIV_NAME, O_RDONLY | O_NOFOLLOW | O_CLOEXEC,
-		     0);
+	/* Non-blocking: a FIFO planted there must not hold the request. */
+	fd = open_in(fs, dir, SFS_DIRIV_NAME,
+		     O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0);
 	/* The directory is gone, or we are short: no damage. */
 	if (fd == -ESTALE || sfs_out_of_resources(fd))
 		return fd;
@@ -201,7 +202,8 @@ static int read_sidecar(struct sfs_fs *fs, struct sfs_inode *dir,
 	int fd;
 
 	sfs_name_sidecar(backing, sidecar);
-	fd = open_in(fs, dir, sidecar, O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0);
+	fd = open_in(fs, dir, sidecar,
+		     O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0);
 	if (fd < 0)
 		return sfs_out_of_resources(fd) ? fd : -EIO;
 	n = sfs_pread_full(fd, full, size - 1, 0);
@@ -347,7 +349,8 @@ static int take_iv(int fd, struct sfs_replaced *r)
 	rc = for_each_entry(fd, rmdir_scan, NULL);
 	if (rc < 0)
 		return rc;
-	ivfd = openat(fd, SFS_DIRIV_NAME, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	ivfd = openat(fd, SFS_DIRIV_NAME,
+		      O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (ivfd < 0)
 		return errno == ENOENT ? 0 : -errno;
 	n = sfs_pread_full(ivfd, r->iv, sizeof(r->iv), 0);

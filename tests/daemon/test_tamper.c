@@ -529,7 +529,9 @@ ParameterizedTest(int *ci, tamper, file_header, .init = sfs_fx_init_setup,
 /* ---- names, symlinks, xattrs ---------------------------------------- */
 
 struct name_case {
-	int how; /* 0 short name, 1 long name sidecar, 2 dir IV */
+	/* 0 short name, 1 long name sidecar, 2 dir IV, 3 and 4: a FIFO in
+	 * place of the sidecar and of the IV (must not block the daemon) */
+	int how;
 	const char *what;
 	const char *reported; /* the audit record's "what" */
 };
@@ -538,6 +540,8 @@ static const struct name_case names_cases[] = {
     {0, "a short encrypted name", "entry name does not authenticate"},
     {1, "a long name's sidecar", "entry name does not authenticate"},
     {2, "the directory IV", "entry name does not authenticate"},
+    {3, "a FIFO as a long name's sidecar", "long name sidecar unreadable"},
+    {4, "a FIFO as the directory IV", "directory IV unreadable"},
 };
 
 SFS_CASE_PARAMS(tamper, names, names_cases)
@@ -555,6 +559,7 @@ ParameterizedTest(int *ci, tamper, names, .init = sfs_fx_init_setup,
 		  .fini = sfs_fx_fini, .timeout = 60)
 {
 	const struct name_case *c = &names_cases[*ci];
+	bool bad_iv = c->how == 2 || c->how == 4;
 	struct sfs_mount *m = &sfs_fx;
 	const char *keep[] = {"keep1", "keep2"};
 	char longname[201], target[PATH_MAX], bdir[PATH_MAX];
@@ -566,7 +571,7 @@ ParameterizedTest(int *ci, tamper, names, .init = sfs_fx_init_setup,
 
 	memset(longname, 'L', 200);
 	longname[200] = '\0';
-	victim = c->how == 1 ? longname : "target";
+	victim = c->how == 1 || c->how == 3 ? longname : "target";
 
 	sfs_mount_write_audit_conf(m, NULL);
 	mount_volume(m);
@@ -589,7 +594,7 @@ ParameterizedTest(int *ci, tamper, names, .init = sfs_fx_init_setup,
 		flip_b64_char(base);
 		cr_assert(rename(target, newpath) == 0, "rename: %s",
 			  strerror(errno));
-	} else if (c->how == 1) {
+	} else if (c->how == 1 || c->how == 3) {
 		char *side;
 		size_t len;
 
@@ -608,17 +613,25 @@ ParameterizedTest(int *ci, tamper, names, .init = sfs_fx_init_setup,
 		side = sfs_read_file(target, &len);
 		cr_assert(side && len > 8);
 		flip_b64_char(side);
-		cr_assert_eq(sfs_write_file(target, side, len), 0);
+		if (c->how == 1)
+			cr_assert_eq(sfs_write_file(target, side, len), 0);
+		else
+			cr_assert(unlink(target) == 0 &&
+				  mkfifo(target, 0600) == 0);
 		free(side);
 	} else {
 		join(target, bdir, ".sfs.diriv");
-		flip_byte(target, 3);
+		if (c->how == 2)
+			flip_byte(target, 3);
+		else
+			cr_assert(unlink(target) == 0 &&
+				  mkfifo(target, 0600) == 0);
 	}
 
 	mount_volume(m);
 	d = opendir(sfs_mpath(m, "d"));
 	/* A bad IV may refuse the whole directory; one bad name must not. */
-	cr_assert(d || (c->how == 2 && errno == EIO),
+	cr_assert(d || (bad_iv && errno == EIO),
 		  "opendir d: %s (the directory must still list)",
 		  strerror(errno));
 	errno = 0;
@@ -638,11 +651,11 @@ ParameterizedTest(int *ci, tamper, names, .init = sfs_fx_init_setup,
 	}
 	/* A bad IV spoils every name in the directory; otherwise only the
 	 * tampered one is hidden. */
-	cr_assert(errno == 0 || (c->how == 2 && errno == EIO), "readdir: %s",
+	cr_assert(errno == 0 || (bad_iv && errno == EIO), "readdir: %s",
 		  strerror(errno));
 	if (d)
 		closedir(d);
-	if (c->how != 2) {
+	if (!bad_iv) {
 		cr_assert_eq(seen_keep, 2,
 			     "the untouched names are not listed");
 		check_blocks(m, "d/keep1", 100, 11, NULL, 0);

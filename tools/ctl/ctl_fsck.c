@@ -612,7 +612,9 @@ static void walk(struct fsck *f, int dfd, const char *brel, int depth,
 	int fd;
 
 	f->dirs++;
-	fd = openat(dfd, SFS_DIRIV_NAME, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	/* Non-blocking: a FIFO planted there must not hang the check. */
+	fd = openat(dfd, SFS_DIRIV_NAME,
+		    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd >= 0) {
 		have_iv = sfs_pread_full(fd, iv, sizeof(iv), 0) ==
 			  (ssize_t)sizeof(iv);

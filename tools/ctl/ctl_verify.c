@@ -280,7 +280,9 @@ static void check_sidecar(struct verify *v, int dfd, const char *side,
 		offend(v, rel, "long-name sidecar is not a regular file");
 		return;
 	}
-	fd = openat(dfd, side, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	/* Non-blocking: swapped for a FIFO since the check, it must not
+	 * hang. */
+	fd = openat(dfd, side, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0) {
 		io_fail(v, rel, "open sidecar", errno);
 		return;
