@@ -2,7 +2,9 @@
  * own munged, slurmctld and slurmd (private SLURM_CONF, state, spool and
  * ports under a temp dir) with the plugin built by make and the scratchfs
  * daemon of this build, runs batch jobs through them and stops every
- * daemon again, also when it fails.
+ * daemon again, also when it fails. The three run in the foreground as
+ * children of the test process and die with it, also when Criterion kills
+ * a test that timed out.
  *
  * Only in the plain build: the plugin is always built without sanitizers
  * (slurmd cannot dlopen a sanitized object), and these tests take minutes
@@ -23,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -61,6 +64,8 @@ static struct {
 	char audit[512];
 	char flags[512]; /* jobs and the test signal each other here */
 	char out[512];	 /* job output */
+	/* The daemons, children of the test process (0: none). */
+	pid_t munged, slurmctld, slurmd;
 	bool up;
 } cl;
 
@@ -168,16 +173,7 @@ static int free_port_pair(void)
 	return 0;
 }
 
-static pid_t pid_from(const char *file)
-{
-	char *s = sfs_slurp(file);
-	pid_t pid = (pid_t)atoi(s);
-
-	free(s);
-	return pid;
-}
-
-/* Gone or a zombie (PID 1 here does not reap). */
+/* Gone or a zombie (not reaped yet). */
 static bool dead(pid_t pid)
 {
 	char buf[256];
@@ -185,54 +181,72 @@ static bool dead(pid_t pid)
 	return pid <= 0 || !sfs_proc_stat(pid, buf, sizeof(buf));
 }
 
-static void stop_pid(pid_t pid)
+/* Stops our child *pid (SIGTERM, SIGKILL after 10 s) and reaps it. */
+static void stop_child(pid_t *pid)
 {
 	double end = sfs_now_s() + 10;
 
-	if (dead(pid))
+	if (*pid <= 0)
 		return;
-	kill(pid, SIGTERM);
-	while (!dead(pid) && sfs_now_s() < end)
+	kill(*pid, SIGTERM);
+	while (!dead(*pid) && sfs_now_s() < end)
 		sfs_sleep_ms(50);
-	if (!dead(pid))
-		kill(pid, SIGKILL);
+	if (!dead(*pid))
+		kill(*pid, SIGKILL);
+	waitpid(*pid, NULL, 0);
+	*pid = 0;
 }
 
-/* Runs argv to completion (a daemon that forks into the background). */
-static void run_daemon(const char *const argv[])
+/* Starts the daemon argv in the foreground as a child of the test process,
+ * its output in log/NAME.out: the kernel kills it when the test process
+ * dies, also when Criterion kills a test that timed out (no .fini runs
+ * then). A daemon that forked into the background would outlive it. */
+static pid_t start_daemon(const char *const argv[])
 {
-	int status;
-	pid_t pid;
+	const char *log = fmt_path("%s/log/%s.out", cl.dir, argv[0]);
+	pid_t parent = getpid(), pid;
+	sigset_t none;
 
 	fflush(NULL);
 	pid = fork();
 	cr_assert(pid >= 0);
 	if (pid == 0) {
-		int fd = open("/dev/null", O_RDWR);
+		int in = open("/dev/null", O_RDONLY),
+		    out = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
 
-		dup2(fd, 0);
-		dup2(fd, 1);
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) || getppid() != parent ||
+		    in < 0 || out < 0)
+			_exit(127);
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		dup2(in, 0);
+		dup2(out, 1);
+		dup2(out, 2);
+		/* Not the test runner's pipes. */
+		close_range(3, ~0U, 0);
 		execvp(argv[0], (char *const *)argv);
 		_exit(127);
 	}
-	cr_assert_eq(waitpid(pid, &status, 0), pid);
-	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-		  "%s failed (status %d)", argv[0], status);
+	return pid;
 }
 
 static void start_slurmd(void)
 {
-	const char *argv[] = {"slurmd", NULL};
+	const char *argv[] = {"slurmd", "-D", NULL};
 	double end = sfs_now_s() + 30;
 	char *st = NULL;
 
-	run_daemon(argv);
+	cl.slurmd = start_daemon(argv);
 	for (;;) {
 		free(st);
 		st = sh(NULL, "sinfo -h -N -o %%t");
 		if (strstr(st, "idle") || strstr(st, "mix") ||
 		    strstr(st, "alloc"))
 			break;
+		cr_assert(!dead(cl.slurmctld), "slurmctld exited (see %s/log)",
+			  cl.dir);
+		cr_assert(!dead(cl.slurmd), "slurmd exited (see %s/log)",
+			  cl.dir);
 		cr_assert(sfs_now_s() < end, "the node did not come up: %s",
 			  st);
 		sfs_sleep_ms(200);
@@ -244,7 +258,7 @@ static void start_slurmd(void)
 static void cluster_start(const char *extra)
 {
 	char host[64], buf[8192], *h;
-	const char *munged[8];
+	const char *munged[8], *sock;
 	unsigned char key[1024];
 	int port, fd;
 
@@ -274,15 +288,19 @@ static void cluster_start(const char *extra)
 	close(fd);
 	snprintf(buf, sizeof(buf), "%s/munge", cl.dir);
 	munged[0] = "munged";
-	munged[1] = strdup(fmt_path("--key-file=%s/key", buf));
-	munged[2] = strdup(fmt_path("--socket=%s/sock", buf));
-	munged[3] = strdup(fmt_path("--pid-file=%s/pid", buf));
-	munged[4] = strdup(fmt_path("--log-file=%s/log", buf));
-	munged[5] = strdup(fmt_path("--seed-file=%s/seed", buf));
-	munged[6] = NULL;
-	run_daemon(munged);
-	for (int i = 1; i < 6; i++)
+	munged[1] = "--foreground";
+	munged[2] = strdup(fmt_path("--key-file=%s/key", buf));
+	munged[3] = strdup(fmt_path("--socket=%s/sock", buf));
+	munged[4] = strdup(fmt_path("--pid-file=%s/pid", buf));
+	munged[5] = strdup(fmt_path("--log-file=%s/log", buf));
+	munged[6] = strdup(fmt_path("--seed-file=%s/seed", buf));
+	munged[7] = NULL;
+	cl.munged = start_daemon(munged);
+	for (int i = 2; i < 7; i++)
 		free((void *)munged[i]);
+	sock = fmt_path("%s/sock", buf);
+	cr_assert(wait_path(sock, 10), "munged did not start (see %s/log)",
+		  cl.dir);
 
 	{
 		size_t len;
@@ -334,9 +352,9 @@ static void cluster_start(const char *extra)
 	put_file(cl.conf, buf, 0644);
 	setenv("SLURM_CONF", cl.conf, 1);
 	{
-		const char *ctld[] = {"slurmctld", "-c", NULL};
+		const char *ctld[] = {"slurmctld", "-D", "-c", NULL};
 
-		run_daemon(ctld);
+		cl.slurmctld = start_daemon(ctld);
 	}
 	start_slurmd();
 }
@@ -431,10 +449,10 @@ static void cluster_stop(void)
 			break;
 		sfs_sleep_ms(100);
 	}
-	stop_pid(pid_from(fmt_path("%s/slurmd.pid", cl.dir)));
-	stop_pid(pid_from(fmt_path("%s/slurmctld.pid", cl.dir)));
+	stop_child(&cl.slurmd);
+	stop_child(&cl.slurmctld);
 	kill_matching(fmt_path("%s/spool/", cl.dir), true);
-	stop_pid(pid_from(fmt_path("%s/munge/pid", cl.dir)));
+	stop_child(&cl.munged);
 	/* A test that failed may leave volumes: wipe them. */
 	r = malloc(sizeof(*r));
 	n = our_mounts(mnts, types, 32);
@@ -897,18 +915,15 @@ Test(slurm, slurmstepd_killed, .fini = fini_cluster)
 	json_decref(assert_wiped(id, "root", "crypto-erase"));
 }
 
-/* kill -9 slurmd; its pid file goes too (the killed slurmd stays a zombie
- * here, which a new slurmd would wait for). */
+/* kill -9 slurmd, reaped, and its pid file gone (a new slurmd would wait
+ * for the pid in it). */
 static void crash_slurmd(void)
 {
-	const char *pidfile = fmt_path("%s/slurmd.pid", cl.dir);
-	pid_t pid = pid_from(pidfile);
-
-	cr_assert(pid > 0);
-	cr_assert_eq(kill(pid, SIGKILL), 0);
-	while (!dead(pid))
-		sfs_sleep_ms(20);
-	unlink(pidfile);
+	cr_assert(cl.slurmd > 0);
+	cr_assert_eq(kill(cl.slurmd, SIGKILL), 0);
+	cr_assert_eq(waitpid(cl.slurmd, NULL, 0), cl.slurmd);
+	cl.slurmd = 0;
+	unlink(fmt_path("%s/slurmd.pid", cl.dir));
 }
 
 /* kill -9 slurmd: a job that still runs keeps its volume across the
