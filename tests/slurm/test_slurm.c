@@ -4,7 +4,8 @@
  * daemon of this build, runs batch jobs through them and stops every
  * daemon again, also when it fails. The three run in the foreground as
  * children of the test process and die with it, also when Criterion kills
- * a test that timed out.
+ * a test that timed out; a guard process then stops the jobs, wipes the
+ * volumes and removes the temp dir (no .fini runs).
  *
  * Only in the plain build: the plugin is always built without sanitizers
  * (slurmd cannot dlopen a sanitized object), and these tests take minutes
@@ -66,6 +67,9 @@ static struct {
 	char out[512];	 /* job output */
 	/* The daemons, children of the test process (0: none). */
 	pid_t munged, slurmctld, slurmd;
+	/* The guard (guard_start) and the pipe's end that keeps it waiting. */
+	pid_t guard;
+	int guard_fd;
 	bool up;
 } cl;
 
@@ -254,6 +258,8 @@ static void start_slurmd(void)
 	free(st);
 }
 
+static void guard_start(void);
+
 /* extra: more plugin arguments ("" none). */
 static void cluster_start(const char *extra)
 {
@@ -273,6 +279,7 @@ static void cluster_start(const char *extra)
 	snprintf(cl.audit, sizeof(cl.audit), "%s/audit/audit.log", cl.dir);
 	snprintf(cl.flags, sizeof(cl.flags), "%s/flags", cl.dir);
 	snprintf(cl.out, sizeof(cl.out), "%s/out", cl.dir);
+	guard_start();
 	for (const char *d = "munge\0state\0spool\0log\0flags\0out\0jobs\0"; *d;
 	     d += strlen(d) + 1)
 		cr_assert_eq(mkdir(fmt_path("%s/%s", cl.dir, d), 0755), 0);
@@ -425,12 +432,78 @@ static int our_mounts(char mnts[][PATH_MAX], char types[][64], int max)
 	return n;
 }
 
-static void cluster_stop(void)
+/* What outlives the daemons: the jobs' processes and slurmstepd (by our
+ * spool and SLURM_CONF), the volumes (wiped) and the seals under our dir,
+ * the dir. No Criterion call: the guard runs it too. */
+static void remove_leftovers(void)
 {
 	char mnts[32][PATH_MAX], types[32][64];
 	struct sfs_wipe_opts o = {.lazy = true};
 	struct sfs_wipe_report *r;
-	char err[512], *s;
+	char err[512];
+	int n;
+
+	kill_matching(fmt_path("%s/spool/", cl.dir), true);
+	/* A test that failed may leave volumes: wipe them. */
+	r = malloc(sizeof(*r));
+	n = our_mounts(mnts, types, 32);
+	for (int i = n - 1; i >= 0; i--) {
+		if (!strcmp(types[i], "fuse.scratchfs") && r &&
+		    sfs_wipe_volume(mnts[i], &o, r, err, sizeof(err)) == 0)
+			continue;
+		umount2(mnts[i], MNT_DETACH);
+	}
+	free(r);
+	sfs_tmpdir_remove(cl.dir);
+}
+
+/* A process that cleans up after the test process if that dies with the
+ * cluster up: Criterion kills a test that timed out and runs no .fini. It
+ * waits for the end of a pipe only the test process holds; a byte first
+ * means cluster_stop ran. In a session of its own, a signal to the test's
+ * process group spares it. (The daemons die with the test process by
+ * themselves: start_daemon.) */
+static void guard_start(void)
+{
+	int p[2];
+	ssize_t n;
+	char c;
+
+	cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
+	fflush(NULL);
+	cl.guard = fork();
+	cr_assert(cl.guard >= 0);
+	if (cl.guard == 0) {
+		setsid();
+		dup2(p[0], 3);
+		/* The write end, and not the test runner's pipes. */
+		close_range(4, ~0U, 0);
+		while ((n = read(3, &c, 1)) < 0 && errno == EINTR)
+			;
+		if (n != 1) {
+			sfs_sleep_ms(1000); /* the daemons' SIGKILL lands */
+			remove_leftovers();
+		}
+		_exit(0);
+	}
+	close(p[0]);
+	cl.guard_fd = p[1];
+}
+
+static void guard_release(void)
+{
+	if (cl.guard <= 0)
+		return;
+	if (write(cl.guard_fd, "", 1) != 1)
+		fprintf(stderr, "guard: %s\n", strerror(errno));
+	close(cl.guard_fd);
+	waitpid(cl.guard, NULL, 0);
+	cl.guard = 0;
+}
+
+static void cluster_stop(void)
+{
+	char *s;
 	int n;
 
 	if (!cl.up)
@@ -451,20 +524,10 @@ static void cluster_stop(void)
 	}
 	stop_child(&cl.slurmd);
 	stop_child(&cl.slurmctld);
-	kill_matching(fmt_path("%s/spool/", cl.dir), true);
 	stop_child(&cl.munged);
-	/* A test that failed may leave volumes: wipe them. */
-	r = malloc(sizeof(*r));
-	n = our_mounts(mnts, types, 32);
-	for (int i = n - 1; i >= 0; i--) {
-		if (!strcmp(types[i], "fuse.scratchfs") && r &&
-		    sfs_wipe_volume(mnts[i], &o, r, err, sizeof(err)) == 0)
-			continue;
-		umount2(mnts[i], MNT_DETACH);
-	}
-	free(r);
+	remove_leftovers();
 	unsetenv("SLURM_CONF");
-	sfs_tmpdir_remove(cl.dir);
+	guard_release();
 	cl.up = false;
 }
 
