@@ -722,7 +722,7 @@ int main(int argc, char *argv[])
 	struct fuse_lowlevel_ops ops;
 	struct sfs_volume_header hdr;
 	struct sfs_config cfg;
-	struct sfs_fs fs = {0};
+	struct sfs_fs fs = {.handles_lock = PTHREAD_MUTEX_INITIALIZER};
 	struct cli cli = {0};
 	char backing[PATH_MAX];
 	struct stat root_st;
@@ -839,6 +839,8 @@ int main(int argc, char *argv[])
 	sfs_uring_stop();
 	sfs_prefetch_stop(fs.prefetch);
 	fs.prefetch = NULL;
+	/* No request runs now: nothing the kernel held outlives the session. */
+	sfs_ops_close_handles(&fs);
 	hup_stop(&hup);
 	fuse_session_unmount(se);
 out_handlers:

@@ -28,21 +28,53 @@ SFS_TEST_RUN_ID="run-$$-$(date +%s%N)"
 export SFS_TEST_RUN_ID
 
 logdir=$(mktemp -d /tmp/sfs-run.XXXXXX) || exit 2
-trap 'rm -rf "$logdir"' EXIT
 
 # SFS_TEST_URING=Y or N: run the suite with the kernel's FUSE over io_uring
-# switched on or off (a fuse module parameter, put back afterwards), so that
-# both transports get every test. Unset: whatever the machine has.
+# switched on or off, so that both transports get every test. It is a fuse
+# module parameter, machine-wide: the value found is put back on every exit
+# (the end, a failure, an interrupt). Unset: whatever the machine has.
 uring_param=/sys/module/fuse/parameters/enable_uring
+uring_was=""
+
+# (The linter takes functions called only from traps for unreachable.)
+# shellcheck disable=SC2317
+finish() {
+	if [ -n "$uring_was" ] && ! echo "$uring_was" >"$uring_param"; then
+		echo "run-tests.sh: could not put $uring_param back to" \
+			"$uring_was" >&2
+	fi
+	rm -rf "$logdir"
+}
+trap finish EXIT
+
 if [ -n "${SFS_TEST_URING:-}" ]; then
 	if [ -w "$uring_param" ]; then
 		uring_was=$(cat "$uring_param")
-		trap 'echo "$uring_was" >"$uring_param"; rm -rf "$logdir"' EXIT
 		echo "$SFS_TEST_URING" >"$uring_param"
 	fi
 	echo "FUSE over io_uring: $(cat "$uring_param" 2>/dev/null ||
 		echo "not in this kernel")"
 fi
+
+# Ctrl-C, SIGTERM or SIGHUP stop the test binary running and skip the
+# rest; the sweep below still runs. Each binary runs in the background and
+# is waited for: bash runs no trap until a foreground command ends, and
+# timeout puts the binary in a process group of its own, which a Ctrl-C at
+# the terminal never reaches.
+running=""
+interrupted=0
+# shellcheck disable=SC2317
+interrupt() {
+	trap - INT TERM HUP
+	interrupted=1
+	echo "run-tests.sh: interrupted; stopping" >&2
+	if [ -n "$running" ]; then
+		kill -TERM -- "-$running" 2>/dev/null ||
+			kill -TERM "$running" 2>/dev/null
+	fi
+}
+trap interrupt INT TERM HUP
+
 # Criterion's runner itself leaks 48 bytes when tests run in parallel (seen
 # under ASan); that is not ours. Everything else LeakSanitizer finds fails.
 printf 'leak:libcriterion.so\n' >"$logdir/lsan.supp"
@@ -90,9 +122,24 @@ for bin in "$build"/tests/test_*; do
 	nbins=$((nbins + 1))
 	name=${bin##*/}
 	out="$logdir/$name.log"
-	timeout -k 10 "$bin_timeout" "$bin" --verbose --color=never \
-		--jobs "$jobs" >"$out" 2>&1
+	# (An asynchronous command would ignore SIGINT: the tests' own
+	# children get the default back.)
+	(
+		trap - INT QUIT
+		exec timeout -k 10 "$bin_timeout" "$bin" --verbose \
+			--color=never --jobs "$jobs"
+	) >"$out" 2>&1 &
+	running=$!
+	wait "$running"
 	rc=$?
+	# An interrupt ends the wait early: wait for the binary to go.
+	[ "$interrupted" -eq 1 ] && { wait "$running"; rc=$?; }
+	running=""
+	if [ "$interrupted" -eq 1 ]; then
+		echo "$name: interrupted"
+		failed=$((failed + 1))
+		break
+	fi
 	read -r tested passing extra < <(summarise "$out")
 	if [ "$tested" -lt 0 ]; then
 		# No synthesis: the runner itself died (or timed out).
@@ -211,6 +258,7 @@ for root in /tmp/sfs-test.??????; do
 done
 
 echo "$passed passed, $failed failed"
+[ "$interrupted" -eq 1 ] && exit 130
 if [ "$failed" -ne 0 ] || [ "$leaked" -ne 0 ]; then
 	[ "$leaked" -ne 0 ] && echo "FAIL: the tests leaked mounts, daemons or scratch roots"
 	exit 1

@@ -39,7 +39,22 @@
 _Static_assert(sizeof(fuse_ino_t) >= sizeof(uintptr_t),
 	       "fuse_ino_t must hold a pointer");
 
+/* An open file or directory, in its mount's list (fs->handles) from its
+ * open until its release: what the kernel never releases (its RELEASE was
+ * still queued when the mount went away) sfs_ops_close_handles() closes. */
+struct sfs_handle {
+	struct sfs_handle *next, **pprev;
+	bool dir;
+};
+
+/* What a file handle (fi->fh) points at. */
+struct open_file {
+	struct sfs_handle h; /* first: the list's entries are these */
+	struct sfs_file f;
+};
+
 struct sfs_dirh {
+	struct sfs_handle h; /* first: the list's entries are these */
 	DIR *dp;
 	off_t offset;	      /* position of `entry` */
 	struct dirent *entry; /* read but not yet returned */
@@ -77,7 +92,28 @@ static fuse_ino_t ino_of(struct sfs_fs *fs, struct sfs_inode *inode)
 
 static struct sfs_file *file_of(struct fuse_file_info *fi)
 {
-	return (struct sfs_file *)(uintptr_t)fi->fh;
+	return &((struct open_file *)(uintptr_t)fi->fh)->f;
+}
+
+static void handle_add(struct sfs_fs *fs, struct sfs_handle *h, bool dir)
+{
+	h->dir = dir;
+	pthread_mutex_lock(&fs->handles_lock);
+	h->next = fs->handles;
+	h->pprev = &fs->handles;
+	if (h->next)
+		h->next->pprev = &h->next;
+	fs->handles = h;
+	pthread_mutex_unlock(&fs->handles_lock);
+}
+
+static void handle_remove(struct sfs_fs *fs, struct sfs_handle *h)
+{
+	pthread_mutex_lock(&fs->handles_lock);
+	*h->pprev = h->next;
+	if (h->next)
+		h->next->pprev = h->pprev;
+	pthread_mutex_unlock(&fs->handles_lock);
 }
 
 static void reply_rc(fuse_req_t req, int rc)
@@ -631,33 +667,41 @@ out:
 static int new_file(struct sfs_fs *fs, int fd, struct sfs_inode *inode,
 		    struct fuse_file_info *fi)
 {
-	struct sfs_file *f = malloc(sizeof(*f));
+	struct open_file *of = malloc(sizeof(*of));
 
-	if (!f)
+	if (!of)
 		return -ENOMEM;
 	atomic_fetch_add(&fs->open_files, 1);
 	atomic_fetch_add(&inode->open_files, 1);
 	sfs_itable_other_fds(fs->inodes, 1);
-	f->fd = fd;
-	atomic_init(&f->dfd, SFS_DFD_UNOPENED);
-	f->inode = inode;
-	fi->fh = (uintptr_t)f;
+	of->f.fd = fd;
+	atomic_init(&of->f.dfd, SFS_DFD_UNOPENED);
+	of->f.inode = inode;
+	handle_add(fs, &of->h, false);
+	fi->fh = (uintptr_t)of;
 	/* The mount is exclusive: cached pages stay valid across opens. */
 	fi->keep_cache = 1;
 	return 0;
 }
 
-/* Closes what new_file() made: on release, or when the open's reply found
- * its caller gone. */
-static void drop_file(struct sfs_fs *fs, struct fuse_file_info *fi)
+/* Closes and frees what new_file() made, once out of the list. */
+static void close_file(struct sfs_fs *fs, struct open_file *of)
 {
-	struct sfs_file *f = file_of(fi);
-
-	atomic_fetch_sub(&f->inode->open_files, 1);
-	sfs_file_close(fs, f);
-	free(f);
+	atomic_fetch_sub(&of->f.inode->open_files, 1);
+	sfs_file_close(fs, &of->f);
+	free(of);
 	atomic_fetch_sub(&fs->open_files, 1);
 	sfs_itable_other_fds(fs->inodes, -1);
+}
+
+/* Closes a file handle: on release, or when the open's reply found its
+ * caller gone. */
+static void drop_file(struct sfs_fs *fs, struct fuse_file_info *fi)
+{
+	struct open_file *of = (struct open_file *)(uintptr_t)fi->fh;
+
+	handle_remove(fs, &of->h);
+	close_file(fs, of);
 }
 
 /* O_TRUNC of an existing file: truncation, and for a caller without
@@ -932,13 +976,21 @@ static int open_stream(struct sfs_fs *fs, struct sfs_inode *dir,
 	return rc;
 }
 
-/* Closes a directory stream of sfs_opendir: on release, or when the
- * open's reply found its caller gone. */
-static void drop_dir(struct sfs_fs *fs, struct sfs_dirh *d)
+/* Closes and frees a directory handle of sfs_opendir, once out of the
+ * list. */
+static void close_dir(struct sfs_fs *fs, struct sfs_dirh *d)
 {
 	closedir(d->dp);
 	free(d);
 	sfs_itable_other_fds(fs->inodes, -1);
+}
+
+/* Closes a directory handle: on release, or when the open's reply found
+ * its caller gone. */
+static void drop_dir(struct sfs_fs *fs, struct sfs_dirh *d)
+{
+	handle_remove(fs, &d->h);
+	close_dir(fs, d);
 }
 
 static void sfs_opendir(fuse_req_t req, fuse_ino_t ino,
@@ -961,6 +1013,7 @@ static void sfs_opendir(fuse_req_t req, fuse_ino_t ino,
 		reply_rc(req, rc);
 		return;
 	}
+	handle_add(fs, &d->h, true);
 	fi->fh = (uintptr_t)d;
 	/* The mount is exclusive: the kernel may keep directory listings, and
 	 * drops them itself when we change the directory. */
@@ -1403,4 +1456,30 @@ void sfs_ops_fill(struct fuse_lowlevel_ops *ops, bool xattrs)
 		ops->listxattr = NULL;
 		ops->removexattr = NULL;
 	}
+}
+
+void sfs_ops_close_handles(struct sfs_fs *fs)
+{
+	struct sfs_handle *h, *next;
+	size_t files = 0, dirs = 0;
+
+	pthread_mutex_lock(&fs->handles_lock);
+	h = fs->handles;
+	fs->handles = NULL;
+	pthread_mutex_unlock(&fs->handles_lock);
+	for (; h; h = next) {
+		next = h->next;
+		if (h->dir) {
+			close_dir(fs, (struct sfs_dirh *)h);
+			dirs++;
+		} else {
+			close_file(fs, (struct open_file *)h);
+			files++;
+		}
+	}
+	if (files || dirs)
+		sfs_log(LOG_INFO,
+			"closed %zu file and %zu directory handles the kernel "
+			"never released",
+			files, dirs);
 }

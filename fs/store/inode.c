@@ -832,6 +832,21 @@ void sfs_inode_fd_put(struct sfs_inode_table *t, struct sfs_inode *inode)
 		inode_free(t, inode);
 }
 
+int sfs_inode_at(struct sfs_inode_table *t, struct sfs_inode *dir,
+		 const char *name,
+		 int (*call)(int dfd, const char *name, void *arg), void *arg)
+{
+	int dfd = sfs_inode_fd_get(t, dir), rc;
+
+	if (dfd < 0)
+		return dfd;
+	rc = call(dfd, name, arg);
+	if (rc < 0)
+		rc = -errno;
+	sfs_inode_fd_put(t, dir);
+	return rc;
+}
+
 /* Makes the object at `at`, if it is the held, parked n, n's fd again;
  * with keep_name, records that name for it (by path). */
 static void reopen_at(struct sfs_inode_table *t, struct sfs_inode *n,

@@ -19,18 +19,17 @@
 
 #define ID_NAME(ref) ((ref) + sizeof(SFS_SYMLINK_REF_PREFIX) - 1)
 
+static int symlink_at(int dfd, const char *name, void *target)
+{
+	return symlinkat(target, dfd, name);
+}
+
 /* symlinkat() relative to the inode dir; -errno. */
 static int symlink_in(struct sfs_fs *fs, struct sfs_inode *dir,
 		      const char *stored, const char *backing)
 {
-	int dfd = sfs_inode_fd_get(fs->inodes, dir), rc = 0;
-
-	if (dfd < 0)
-		return dfd;
-	if (symlinkat(stored, dfd, backing) < 0)
-		rc = -errno;
-	sfs_inode_fd_put(fs->inodes, dir);
-	return rc;
+	return sfs_inode_at(fs->inodes, dir, backing, symlink_at,
+			    (void *)stored);
 }
 
 /* The target store, opened for *at() calls (made first when make and

@@ -24,47 +24,49 @@ static bool is_root(struct sfs_fs *fs, struct sfs_inode *dir)
 	return dir == sfs_itable_root(fs->inodes);
 }
 
-/* openat() relative to the inode dir; -errno. */
+struct open_args {
+	int flags;
+	mode_t mode;
+};
+
+static int open_at(int dfd, const char *name, void *arg)
+{
+	const struct open_args *a = arg;
+
+	return openat(dfd, name, a->flags, a->mode);
+}
+
+/* openat() relative to the inode dir; the fd or -errno. */
 static int open_in(struct sfs_fs *fs, struct sfs_inode *dir, const char *name,
 		   int flags, mode_t mode)
 {
-	int dfd = sfs_inode_fd_get(fs->inodes, dir), fd;
+	struct open_args a = {flags, mode};
 
-	if (dfd < 0)
-		return dfd;
-	fd = openat(dfd, name, flags, mode);
-	if (fd < 0)
-		fd = -errno;
-	sfs_inode_fd_put(fs->inodes, dir);
-	return fd;
+	return sfs_inode_at(fs->inodes, dir, name, open_at, &a);
+}
+
+static int stat_at(int dfd, const char *name, void *st)
+{
+	return fstatat(dfd, name, st, AT_SYMLINK_NOFOLLOW);
 }
 
 /* fstatat() (not following symlinks) relative to the inode dir; -errno. */
 static int stat_in(struct sfs_fs *fs, struct sfs_inode *dir, const char *name,
 		   struct stat *st)
 {
-	int dfd = sfs_inode_fd_get(fs->inodes, dir), rc = 0;
+	return sfs_inode_at(fs->inodes, dir, name, stat_at, st);
+}
 
-	if (dfd < 0)
-		return dfd;
-	if (fstatat(dfd, name, st, AT_SYMLINK_NOFOLLOW) < 0)
-		rc = -errno;
-	sfs_inode_fd_put(fs->inodes, dir);
-	return rc;
+static int unlink_at(int dfd, const char *name, void *flags)
+{
+	return unlinkat(dfd, name, *(const int *)flags);
 }
 
 /* unlinkat() relative to the inode dir; -errno. */
 static int unlink_in(struct sfs_fs *fs, struct sfs_inode *dir, const char *name,
 		     int flags)
 {
-	int dfd = sfs_inode_fd_get(fs->inodes, dir), rc = 0;
-
-	if (dfd < 0)
-		return dfd;
-	if (unlinkat(dfd, name, flags) < 0)
-		rc = -errno;
-	sfs_inode_fd_put(fs->inodes, dir);
-	return rc;
+	return sfs_inode_at(fs->inodes, dir, name, unlink_at, &flags);
 }
 
 /* The IV of directory dir, from the cache or its IV file. A missing or

@@ -298,6 +298,16 @@ int sfs_volume_decode(const uint8_t *in, size_t len,
 	return check_fields(h, err, err_len);
 }
 
+/* The backing directory's .scratchfs, opened for *at() calls (never
+ * through a symlink); -errno. */
+static int open_meta_dir(int backing_fd)
+{
+	int dfd = openat(backing_fd, META_DIR,
+			 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+	return dfd < 0 ? -errno : dfd;
+}
+
 int sfs_volume_read(int backing_fd, struct sfs_volume_header *h, char *err,
 		    size_t err_len)
 {
@@ -306,10 +316,9 @@ int sfs_volume_read(int backing_fd, struct sfs_volume_header *h, char *err,
 	ssize_t n;
 	int dfd, fd, rc;
 
-	dfd = openat(backing_fd, META_DIR,
-		     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	dfd = open_meta_dir(backing_fd);
 	if (dfd < 0) {
-		rc = -errno;
+		rc = dfd;
 		if (rc == -ENOENT)
 			sfs_set_err(err, err_len, "no volume header (no %s)",
 				    META_DIR);
@@ -381,10 +390,9 @@ int sfs_volume_write(int backing_fd, const struct sfs_volume_header *h,
 			    strerror(-rc));
 		return rc;
 	}
-	dfd = openat(backing_fd, META_DIR,
-		     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	dfd = open_meta_dir(backing_fd);
 	if (dfd < 0) {
-		rc = -errno;
+		rc = dfd;
 		sfs_set_err(err, err_len, "cannot open %s: %s", META_DIR,
 			    rc == -ELOOP || rc == -ENOTDIR ? "not a directory"
 							   : strerror(-rc));
@@ -440,12 +448,10 @@ fail:
 
 int sfs_volume_lock(int backing_fd)
 {
-	int dfd = openat(backing_fd, META_DIR,
-			 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	int fd, rc;
+	int dfd = open_meta_dir(backing_fd), fd, rc;
 
 	if (dfd < 0)
-		return -errno;
+		return dfd;
 	fd = openat(dfd, SFS_VOLUME_FILE, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	rc = fd < 0 ? -errno : 0;
 	close(dfd);
@@ -458,12 +464,10 @@ int sfs_volume_lock(int backing_fd)
 
 int sfs_volume_discard(int backing_fd)
 {
-	int dfd = openat(backing_fd, META_DIR,
-			 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	int rc = 0;
+	int dfd = open_meta_dir(backing_fd), rc = 0;
 
 	if (dfd < 0)
-		return errno == ENOENT ? 0 : -errno;
+		return dfd == -ENOENT ? 0 : dfd;
 	if (unlinkat(dfd, SFS_VOLUME_FILE, 0) != 0 && errno != ENOENT)
 		rc = -errno;
 	if (unlinkat(dfd, TMP_FILE, 0) != 0 && errno != ENOENT && !rc)
@@ -582,10 +586,9 @@ static int backing_is_fresh(int backing_fd, bool *fresh)
 		*fresh = false;
 		return 0;
 	}
-	dfd = openat(backing_fd, META_DIR,
-		     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	dfd = open_meta_dir(backing_fd);
 	if (dfd < 0)
-		return -errno;
+		return dfd;
 	rc = dir_holds_only(dfd, meta, fresh);
 	close(dfd);
 	return rc;

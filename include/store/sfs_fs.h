@@ -3,6 +3,7 @@
 #ifndef SFS_FS_H
 #define SFS_FS_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -12,6 +13,7 @@
 #include "sfs_content.h"
 
 struct sfs_crypto;
+struct sfs_handle;
 struct sfs_inode_table;
 struct sfs_prefetch;
 struct sfs_volume_header;
@@ -43,6 +45,11 @@ struct sfs_fs {
 	/* The mounted volume's header (main.c), for status reports. */
 	const struct sfs_volume_header *volume;
 	const char *mountpoint;
+	/* The open file and directory handles the kernel holds (ops.c), so
+	 * that those it never releases (the mount went away first) are
+	 * closed when the session ends; the lock guards the list. */
+	pthread_mutex_t handles_lock;
+	struct sfs_handle *handles;
 	/* The kernel resets a mount's readahead when it answers INIT; the
 	 * first request after that raises it (ops.c). */
 	atomic_bool readahead_raised;

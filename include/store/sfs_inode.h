@@ -146,6 +146,14 @@ void sfs_itable_forget(struct sfs_inode_table *t, struct sfs_inode *inode,
 int sfs_inode_fd_get(struct sfs_inode_table *t, struct sfs_inode *inode);
 void sfs_inode_fd_put(struct sfs_inode_table *t, struct sfs_inode *inode);
 
+/* An *at() call on name in the directory dir, its fd held for the call:
+ * returns call(fd, name, arg) (a syscall's result: -1 with errno on
+ * failure) with -1 turned into -errno, or the error of
+ * sfs_inode_fd_get(). */
+int sfs_inode_at(struct sfs_inode_table *t, struct sfs_inode *dir,
+		 const char *name,
+		 int (*call)(int dfd, const char *name, void *arg), void *arg);
+
 /* An entry: its directory (held) with the directory's fd, a backing
  * name. */
 struct sfs_iname {

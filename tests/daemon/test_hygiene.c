@@ -1,12 +1,15 @@
 /* test_hygiene.c - the daemon's process hygiene: SIGHUP reopens the audit
- * log (and does not unmount), no core dumps. */
+ * log (and does not unmount), no core dumps, no handle outlives the
+ * session. */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "mount_util.h"
@@ -108,5 +111,43 @@ Test(hygiene, no_core_dumps)
 	}
 	fclose(f);
 	cr_assert(seen, "no core file size line in %s", path);
+	sfs_mount_stop(&sfs_fx);
+}
+
+/* Stopped while a file is open, the daemon never gets its RELEASE (as when
+ * the mount goes away with the RELEASE still queued): it closes and frees
+ * the handle itself, and says so. Under ASan a leaked one would be a leak
+ * report in the log (its exit status is 1 either way: libfuse reports the
+ * signal, and ASan's exitcode is 1 too). */
+Test(hygiene, stop_with_file_open_closes_handle)
+{
+	int fd, i, status = 0;
+	pid_t pid;
+
+	sfs_mount_start(&sfs_fx, "hbi=1");
+	fd = open(sfs_mpath(&sfs_fx, "f"), O_RDWR | O_CREAT, 0644);
+	cr_assert_geq(fd, 0, "open: %s", strerror(errno));
+	cr_assert_eq(write(fd, "x", 1), 1);
+	cr_assert_eq(kill(sfs_fx.pid, SIGTERM), 0);
+	/* Reaped here: sfs_mount_stop would call a status of 1 unclean. */
+	for (i = 0; i < 100 * SFS_STOP_WAIT_S; i++) {
+		pid = waitpid(sfs_fx.pid, &status, WNOHANG);
+		if (pid != 0)
+			break;
+		usleep(10000);
+	}
+	cr_assert_eq(pid, sfs_fx.pid, "the daemon did not exit on SIGTERM");
+	sfs_fx.pid = -1;
+	close(fd);
+	if (!sfs_log_contains(&sfs_fx,
+			      "closed 1 file and 0 directory handles") ||
+	    sfs_log_contains(&sfs_fx, "LeakSanitizer"))
+		sfs_log_dump(&sfs_fx);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 1,
+		  "daemon status 0x%x", status);
+	cr_assert(sfs_log_contains(&sfs_fx,
+				   "closed 1 file and 0 directory "
+				   "handles the kernel never released"));
+	/* The daemon detached the mount itself. */
 	sfs_mount_stop(&sfs_fx);
 }

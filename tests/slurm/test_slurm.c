@@ -2,7 +2,10 @@
  * own munged, slurmctld and slurmd (private SLURM_CONF, state, spool and
  * ports under a temp dir) with the plugin built by make and the scratchfs
  * daemon of this build, runs batch jobs through them and stops every
- * daemon again, also when it fails.
+ * daemon again, also when it fails. The three run in the foreground as
+ * children of the test process and die with it, also when Criterion kills
+ * a test that timed out; a guard process then stops the jobs, wipes the
+ * volumes and removes the temp dir (no .fini runs).
  *
  * Only in the plain build: the plugin is always built without sanitizers
  * (slurmd cannot dlopen a sanitized object), and these tests take minutes
@@ -23,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -61,6 +65,11 @@ static struct {
 	char audit[512];
 	char flags[512]; /* jobs and the test signal each other here */
 	char out[512];	 /* job output */
+	/* The daemons, children of the test process (0: none). */
+	pid_t munged, slurmctld, slurmd;
+	/* The guard (guard_start) and the pipe's end that keeps it waiting. */
+	pid_t guard;
+	int guard_fd;
 	bool up;
 } cl;
 
@@ -168,16 +177,7 @@ static int free_port_pair(void)
 	return 0;
 }
 
-static pid_t pid_from(const char *file)
-{
-	char *s = sfs_slurp(file);
-	pid_t pid = (pid_t)atoi(s);
-
-	free(s);
-	return pid;
-}
-
-/* Gone or a zombie (PID 1 here does not reap). */
+/* Gone or a zombie (not reaped yet). */
 static bool dead(pid_t pid)
 {
 	char buf[256];
@@ -185,54 +185,72 @@ static bool dead(pid_t pid)
 	return pid <= 0 || !sfs_proc_stat(pid, buf, sizeof(buf));
 }
 
-static void stop_pid(pid_t pid)
+/* Stops our child *pid (SIGTERM, SIGKILL after 10 s) and reaps it. */
+static void stop_child(pid_t *pid)
 {
 	double end = sfs_now_s() + 10;
 
-	if (dead(pid))
+	if (*pid <= 0)
 		return;
-	kill(pid, SIGTERM);
-	while (!dead(pid) && sfs_now_s() < end)
+	kill(*pid, SIGTERM);
+	while (!dead(*pid) && sfs_now_s() < end)
 		sfs_sleep_ms(50);
-	if (!dead(pid))
-		kill(pid, SIGKILL);
+	if (!dead(*pid))
+		kill(*pid, SIGKILL);
+	waitpid(*pid, NULL, 0);
+	*pid = 0;
 }
 
-/* Runs argv to completion (a daemon that forks into the background). */
-static void run_daemon(const char *const argv[])
+/* Starts the daemon argv in the foreground as a child of the test process,
+ * its output in log/NAME.out: the kernel kills it when the test process
+ * dies, also when Criterion kills a test that timed out (no .fini runs
+ * then). A daemon that forked into the background would outlive it. */
+static pid_t start_daemon(const char *const argv[])
 {
-	int status;
-	pid_t pid;
+	const char *log = fmt_path("%s/log/%s.out", cl.dir, argv[0]);
+	pid_t parent = getpid(), pid;
+	sigset_t none;
 
 	fflush(NULL);
 	pid = fork();
 	cr_assert(pid >= 0);
 	if (pid == 0) {
-		int fd = open("/dev/null", O_RDWR);
+		int in = open("/dev/null", O_RDONLY),
+		    out = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
 
-		dup2(fd, 0);
-		dup2(fd, 1);
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) || getppid() != parent ||
+		    in < 0 || out < 0)
+			_exit(127);
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		dup2(in, 0);
+		dup2(out, 1);
+		dup2(out, 2);
+		/* Not the test runner's pipes. */
+		close_range(3, ~0U, 0);
 		execvp(argv[0], (char *const *)argv);
 		_exit(127);
 	}
-	cr_assert_eq(waitpid(pid, &status, 0), pid);
-	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-		  "%s failed (status %d)", argv[0], status);
+	return pid;
 }
 
 static void start_slurmd(void)
 {
-	const char *argv[] = {"slurmd", NULL};
+	const char *argv[] = {"slurmd", "-D", NULL};
 	double end = sfs_now_s() + 30;
 	char *st = NULL;
 
-	run_daemon(argv);
+	cl.slurmd = start_daemon(argv);
 	for (;;) {
 		free(st);
 		st = sh(NULL, "sinfo -h -N -o %%t");
 		if (strstr(st, "idle") || strstr(st, "mix") ||
 		    strstr(st, "alloc"))
 			break;
+		cr_assert(!dead(cl.slurmctld), "slurmctld exited (see %s/log)",
+			  cl.dir);
+		cr_assert(!dead(cl.slurmd), "slurmd exited (see %s/log)",
+			  cl.dir);
 		cr_assert(sfs_now_s() < end, "the node did not come up: %s",
 			  st);
 		sfs_sleep_ms(200);
@@ -240,11 +258,13 @@ static void start_slurmd(void)
 	free(st);
 }
 
+static void guard_start(void);
+
 /* extra: more plugin arguments ("" none). */
 static void cluster_start(const char *extra)
 {
 	char host[64], buf[8192], *h;
-	const char *munged[8];
+	const char *munged[8], *sock;
 	unsigned char key[1024];
 	int port, fd;
 
@@ -259,6 +279,7 @@ static void cluster_start(const char *extra)
 	snprintf(cl.audit, sizeof(cl.audit), "%s/audit/audit.log", cl.dir);
 	snprintf(cl.flags, sizeof(cl.flags), "%s/flags", cl.dir);
 	snprintf(cl.out, sizeof(cl.out), "%s/out", cl.dir);
+	guard_start();
 	for (const char *d = "munge\0state\0spool\0log\0flags\0out\0jobs\0"; *d;
 	     d += strlen(d) + 1)
 		cr_assert_eq(mkdir(fmt_path("%s/%s", cl.dir, d), 0755), 0);
@@ -274,15 +295,19 @@ static void cluster_start(const char *extra)
 	close(fd);
 	snprintf(buf, sizeof(buf), "%s/munge", cl.dir);
 	munged[0] = "munged";
-	munged[1] = strdup(fmt_path("--key-file=%s/key", buf));
-	munged[2] = strdup(fmt_path("--socket=%s/sock", buf));
-	munged[3] = strdup(fmt_path("--pid-file=%s/pid", buf));
-	munged[4] = strdup(fmt_path("--log-file=%s/log", buf));
-	munged[5] = strdup(fmt_path("--seed-file=%s/seed", buf));
-	munged[6] = NULL;
-	run_daemon(munged);
-	for (int i = 1; i < 6; i++)
+	munged[1] = "--foreground";
+	munged[2] = strdup(fmt_path("--key-file=%s/key", buf));
+	munged[3] = strdup(fmt_path("--socket=%s/sock", buf));
+	munged[4] = strdup(fmt_path("--pid-file=%s/pid", buf));
+	munged[5] = strdup(fmt_path("--log-file=%s/log", buf));
+	munged[6] = strdup(fmt_path("--seed-file=%s/seed", buf));
+	munged[7] = NULL;
+	cl.munged = start_daemon(munged);
+	for (int i = 2; i < 7; i++)
 		free((void *)munged[i]);
+	sock = fmt_path("%s/sock", buf);
+	cr_assert(wait_path(sock, 10), "munged did not start (see %s/log)",
+		  cl.dir);
 
 	{
 		size_t len;
@@ -334,9 +359,9 @@ static void cluster_start(const char *extra)
 	put_file(cl.conf, buf, 0644);
 	setenv("SLURM_CONF", cl.conf, 1);
 	{
-		const char *ctld[] = {"slurmctld", "-c", NULL};
+		const char *ctld[] = {"slurmctld", "-D", "-c", NULL};
 
-		run_daemon(ctld);
+		cl.slurmctld = start_daemon(ctld);
 	}
 	start_slurmd();
 }
@@ -407,12 +432,78 @@ static int our_mounts(char mnts[][PATH_MAX], char types[][64], int max)
 	return n;
 }
 
-static void cluster_stop(void)
+/* What outlives the daemons: the jobs' processes and slurmstepd (by our
+ * spool and SLURM_CONF), the volumes (wiped) and the seals under our dir,
+ * the dir. No Criterion call: the guard runs it too. */
+static void remove_leftovers(void)
 {
 	char mnts[32][PATH_MAX], types[32][64];
 	struct sfs_wipe_opts o = {.lazy = true};
 	struct sfs_wipe_report *r;
-	char err[512], *s;
+	char err[512];
+	int n;
+
+	kill_matching(fmt_path("%s/spool/", cl.dir), true);
+	/* A test that failed may leave volumes: wipe them. */
+	r = malloc(sizeof(*r));
+	n = our_mounts(mnts, types, 32);
+	for (int i = n - 1; i >= 0; i--) {
+		if (!strcmp(types[i], "fuse.scratchfs") && r &&
+		    sfs_wipe_volume(mnts[i], &o, r, err, sizeof(err)) == 0)
+			continue;
+		umount2(mnts[i], MNT_DETACH);
+	}
+	free(r);
+	sfs_tmpdir_remove(cl.dir);
+}
+
+/* A process that cleans up after the test process if that dies with the
+ * cluster up: Criterion kills a test that timed out and runs no .fini. It
+ * waits for the end of a pipe only the test process holds; a byte first
+ * means cluster_stop ran. In a session of its own, a signal to the test's
+ * process group spares it. (The daemons die with the test process by
+ * themselves: start_daemon.) */
+static void guard_start(void)
+{
+	int p[2];
+	ssize_t n;
+	char c;
+
+	cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
+	fflush(NULL);
+	cl.guard = fork();
+	cr_assert(cl.guard >= 0);
+	if (cl.guard == 0) {
+		setsid();
+		dup2(p[0], 3);
+		/* The write end, and not the test runner's pipes. */
+		close_range(4, ~0U, 0);
+		while ((n = read(3, &c, 1)) < 0 && errno == EINTR)
+			;
+		if (n != 1) {
+			sfs_sleep_ms(1000); /* the daemons' SIGKILL lands */
+			remove_leftovers();
+		}
+		_exit(0);
+	}
+	close(p[0]);
+	cl.guard_fd = p[1];
+}
+
+static void guard_release(void)
+{
+	if (cl.guard <= 0)
+		return;
+	if (write(cl.guard_fd, "", 1) != 1)
+		fprintf(stderr, "guard: %s\n", strerror(errno));
+	close(cl.guard_fd);
+	waitpid(cl.guard, NULL, 0);
+	cl.guard = 0;
+}
+
+static void cluster_stop(void)
+{
+	char *s;
 	int n;
 
 	if (!cl.up)
@@ -431,22 +522,12 @@ static void cluster_stop(void)
 			break;
 		sfs_sleep_ms(100);
 	}
-	stop_pid(pid_from(fmt_path("%s/slurmd.pid", cl.dir)));
-	stop_pid(pid_from(fmt_path("%s/slurmctld.pid", cl.dir)));
-	kill_matching(fmt_path("%s/spool/", cl.dir), true);
-	stop_pid(pid_from(fmt_path("%s/munge/pid", cl.dir)));
-	/* A test that failed may leave volumes: wipe them. */
-	r = malloc(sizeof(*r));
-	n = our_mounts(mnts, types, 32);
-	for (int i = n - 1; i >= 0; i--) {
-		if (!strcmp(types[i], "fuse.scratchfs") && r &&
-		    sfs_wipe_volume(mnts[i], &o, r, err, sizeof(err)) == 0)
-			continue;
-		umount2(mnts[i], MNT_DETACH);
-	}
-	free(r);
+	stop_child(&cl.slurmd);
+	stop_child(&cl.slurmctld);
+	stop_child(&cl.munged);
+	remove_leftovers();
 	unsetenv("SLURM_CONF");
-	sfs_tmpdir_remove(cl.dir);
+	guard_release();
 	cl.up = false;
 }
 
@@ -897,18 +978,15 @@ Test(slurm, slurmstepd_killed, .fini = fini_cluster)
 	json_decref(assert_wiped(id, "root", "crypto-erase"));
 }
 
-/* kill -9 slurmd; its pid file goes too (the killed slurmd stays a zombie
- * here, which a new slurmd would wait for). */
+/* kill -9 slurmd, reaped, and its pid file gone (a new slurmd would wait
+ * for the pid in it). */
 static void crash_slurmd(void)
 {
-	const char *pidfile = fmt_path("%s/slurmd.pid", cl.dir);
-	pid_t pid = pid_from(pidfile);
-
-	cr_assert(pid > 0);
-	cr_assert_eq(kill(pid, SIGKILL), 0);
-	while (!dead(pid))
-		sfs_sleep_ms(20);
-	unlink(pidfile);
+	cr_assert(cl.slurmd > 0);
+	cr_assert_eq(kill(cl.slurmd, SIGKILL), 0);
+	cr_assert_eq(waitpid(cl.slurmd, NULL, 0), cl.slurmd);
+	cl.slurmd = 0;
+	unlink(fmt_path("%s/slurmd.pid", cl.dir));
 }
 
 /* kill -9 slurmd: a job that still runs keeps its volume across the

@@ -1,8 +1,9 @@
 /* test_inode.c - the inode table alone (fs/store/inode.c) on a scratch
  * directory: the fd budget, the clock's choice of what to park, reopening
  * by handle and by path, never closing a held fd, objects without a name,
- * forget while held; by path: renames and removals recorded, objects
- * swapped behind the table's back refused, renames racing reopens. */
+ * forget while held, *at() calls in a held directory; by path: renames and
+ * removals recorded, objects swapped behind the table's back refused,
+ * renames racing reopens. */
 #include <criterion/criterion.h>
 
 #include <dirent.h>
@@ -391,6 +392,39 @@ Test(inode, no_handles_parks_by_path, .fini = teardown)
 	for (int i = 0; i < 3 * BUDGET; i++)
 		use(i);
 	cr_assert_leq(stats().open, BUDGET);
+}
+
+static int mkdir_at(int dfd, const char *name, void *mode)
+{
+	return mkdirat(dfd, name, *(const mode_t *)mode);
+}
+
+/* sfs_inode_at(): the call runs in the directory, a failure comes back as
+ * -errno, and the directory's fd is put back (forgotten, the inode goes
+ * with its fd). */
+Test(inode, at_calls_in_directory, .init = setup, .fini = teardown)
+{
+	char path[PATH_MAX + 16];
+	struct sfs_inode *d;
+	mode_t mode = 0700;
+	struct stat st;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/d", dir);
+	cr_assert_eq(mkdir(path, 0700), 0);
+	fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(fstat(fd, &st), 0);
+	d = sfs_itable_get(table, fd, &st, sfs_itable_root(table), "d");
+	cr_assert_not_null(d);
+	cr_assert_eq(stats().open, 1);
+	cr_assert_eq(sfs_inode_at(table, d, "x", mkdir_at, &mode), 0);
+	snprintf(path, sizeof(path), "%s/d/x", dir);
+	cr_assert_eq(stat(path, &st), 0);
+	cr_assert(S_ISDIR(st.st_mode));
+	cr_assert_eq(sfs_inode_at(table, d, "x", mkdir_at, &mode), -EEXIST);
+	sfs_itable_forget(table, d, 1);
+	cr_assert_eq(stats().open, 0, "the directory's fd is still held");
 }
 
 #define NTHREADS 4

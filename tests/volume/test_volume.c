@@ -1,5 +1,6 @@
-/* test_volume.c - volume header format, strict parsing, atomic write, key
- * wrapping and opening/creating volumes. */
+/* test_volume.c - volume header format, strict parsing, atomic write, the
+ * volume lock, discarding a new volume, key wrapping and opening/creating
+ * volumes. */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -602,6 +603,90 @@ Test(volume, read_refuses_odd_files)
 	cr_assert_eq(sfs_volume_read(backing_fd, &d, err, sizeof(err)),
 		     -ENOTDIR);
 	cr_assert_str_eq(err, ".scratchfs: not a directory");
+}
+
+/*
+ * The volume lock and discarding a volume never mounted.
+ */
+
+/* dir/.scratchfs made a symlink to the .scratchfs of a directory outside
+ * (target) that holds a header. */
+static void plant_meta_symlink(const char *dir, char *target, size_t len)
+{
+	struct sfs_volume_header h;
+	char err[512] = "", path[PATH_MAX + 64];
+	int fd;
+
+	snprintf(target, len, "%s/elsewhere", tmpdir);
+	cr_assert_eq(mkdir(target, 0700), 0);
+	fd = open(target, O_RDONLY | O_DIRECTORY);
+	cr_assert_geq(fd, 0);
+	make_hdr(&h, SFS_MODE_PLAIN, SFS_KEY_NONE);
+	cr_assert_eq(sfs_volume_write(fd, &h, err, sizeof(err)), 0, "%s", err);
+	close(fd);
+	snprintf(target + strlen(target), len - strlen(target), "/.scratchfs");
+	snprintf(path, sizeof(path), "%s/.scratchfs", dir);
+	cr_assert_eq(symlink(target, path), 0);
+}
+
+Test(volume, lock_is_exclusive_and_needs_a_header)
+{
+	struct sfs_volume_header h;
+	char err[512] = "", target[PATH_MAX], other[PATH_MAX];
+	int fd, ofd;
+
+	cr_assert_eq(sfs_volume_lock(backing_fd), -ENOENT);
+	make_hdr(&h, SFS_MODE_PLAIN, SFS_KEY_NONE);
+	cr_assert_eq(sfs_volume_write(backing_fd, &h, err, sizeof(err)), 0,
+		     "%s", err);
+	fd = sfs_volume_lock(backing_fd);
+	cr_assert_geq(fd, 0, "%s", strerror(-fd));
+	cr_assert_eq(sfs_volume_lock(backing_fd), -EWOULDBLOCK);
+	close(fd);
+	fd = sfs_volume_lock(backing_fd);
+	cr_assert_geq(fd, 0, "%s", strerror(-fd));
+	close(fd);
+
+	/* Never through a symlinked .scratchfs. */
+	snprintf(other, sizeof(other), "%s/other", tmpdir);
+	cr_assert_eq(mkdir(other, 0700), 0);
+	plant_meta_symlink(other, target, sizeof(target));
+	ofd = open(other, O_RDONLY | O_DIRECTORY);
+	cr_assert_geq(ofd, 0);
+	fd = sfs_volume_lock(ofd);
+	close(ofd);
+	cr_assert_eq(fd, -ENOTDIR, "%d", fd);
+}
+
+Test(volume, discard_removes_header_temp_and_meta_dir)
+{
+	struct sfs_volume_header h;
+	char err[512] = "", path[PATH_MAX + 64];
+
+	cr_assert_eq(sfs_volume_discard(backing_fd), 0, "no volume: nothing");
+	make_hdr(&h, SFS_MODE_PLAIN, SFS_KEY_NONE);
+	cr_assert_eq(sfs_volume_write(backing_fd, &h, err, sizeof(err)), 0,
+		     "%s", err);
+	path_in_backing(path, sizeof(path), ".scratchfs/volume.tmp");
+	write_file(path, "junk", 4, 0600);
+	cr_assert_eq(sfs_volume_discard(backing_fd), 0);
+	path_in_backing(path, sizeof(path), ".scratchfs");
+	cr_assert_eq(access(path, F_OK), -1, ".scratchfs left behind");
+	cr_assert_eq(errno, ENOENT);
+}
+
+Test(volume, discard_refuses_a_symlinked_meta_dir)
+{
+	char target[PATH_MAX], path[PATH_MAX + 64];
+	struct stat st;
+
+	plant_meta_symlink(backing, target, sizeof(target));
+	cr_assert_eq(sfs_volume_discard(backing_fd), -ENOTDIR);
+	snprintf(path, sizeof(path), "%s/volume", target);
+	cr_assert_eq(stat(path, &st), 0, "removed through a symlink");
+	path_in_backing(path, sizeof(path), ".scratchfs");
+	cr_assert_eq(lstat(path, &st), 0);
+	cr_assert(S_ISLNK(st.st_mode));
 }
 
 /*
