@@ -95,6 +95,32 @@ void sfs_file_fix_attr(const struct sfs_fs *fs, struct stat *st)
 	st->st_size = (off_t)plain;
 }
 
+/* The content lock held exclusively: by writers, truncation and
+ * fallocate, the only changers of a backing file's size. Releasing it
+ * forgets the size readers cached (read_sizes). */
+static void content_write_lock(struct sfs_inode *inode)
+{
+	pthread_rwlock_wrlock(&inode->content);
+}
+
+static void content_write_unlock(struct sfs_inode *inode)
+{
+	atomic_store(&inode->backing_size, SFS_SIZE_UNKNOWN);
+	pthread_rwlock_unlock(&inode->content);
+}
+
+/* Cipher and plaintext sizes of a backing file of csize bytes. */
+static int sizes_of(struct sfs_fs *fs, struct sfs_inode *inode,
+		    uint64_t csize, uint64_t *psize)
+{
+	if (sfs_plain_size(&fs->layout, csize, psize) < 0) {
+		sfs_report_integrity(fs, inode->ino, SFS_NO_BLOCK,
+				     "impossible file size");
+		return -EIO;
+	}
+	return 0;
+}
+
 /* Current cipher and plaintext sizes of the backing file. */
 static int file_sizes(struct sfs_fs *fs, struct sfs_inode *inode, int fd,
 		      uint64_t *csize, uint64_t *psize)
@@ -104,12 +130,26 @@ static int file_sizes(struct sfs_fs *fs, struct sfs_inode *inode, int fd,
 	if (fstat(fd, &st) < 0)
 		return -errno;
 	*csize = (uint64_t)st.st_size;
-	if (sfs_plain_size(&fs->layout, *csize, psize) < 0) {
-		sfs_report_integrity(fs, inode->ino, SFS_NO_BLOCK,
-				     "impossible file size");
-		return -EIO;
+	return sizes_of(fs, inode, *csize, psize);
+}
+
+/* file_sizes for a holder of the content lock in shared mode: no size
+ * changes while it is held, so the first reader's fstat serves the ones
+ * after it (one system call less per READ) until a writer forgets it. */
+static int read_sizes(struct sfs_fs *fs, struct sfs_inode *inode, int fd,
+		      uint64_t *csize, uint64_t *psize)
+{
+	uint64_t known = atomic_load(&inode->backing_size);
+	int rc;
+
+	if (known != SFS_SIZE_UNKNOWN) {
+		*csize = known;
+		return sizes_of(fs, inode, known, psize);
 	}
-	return 0;
+	rc = file_sizes(fs, inode, fd, csize, psize);
+	if (rc == 0)
+		atomic_store(&inode->backing_size, *csize);
+	return rc;
 }
 
 static void id_forget(struct sfs_inode *inode)
@@ -344,7 +384,7 @@ ssize_t sfs_file_read(struct sfs_fs *fs, struct sfs_file *f, size_t len,
 	if (!fs->encrypted)
 		return plain_read(f, len, off, dst, cap, data);
 	pthread_rwlock_rdlock(&inode->content);
-	rc = file_sizes(fs, inode, f->fd, &csize, &psize);
+	rc = read_sizes(fs, inode, f->fd, &csize, &psize);
 	if (rc < 0 || uoff >= psize || len == 0) {
 		rc = rc < 0 ? rc : 0;
 		goto out;
@@ -470,7 +510,7 @@ ssize_t sfs_file_write(struct sfs_fs *fs, struct sfs_file *f,
 	if (len == 0)
 		return 0;
 	seal_early(fs, inode, buf, len, uoff, &s);
-	pthread_rwlock_wrlock(&inode->content);
+	content_write_lock(inode);
 	rc = file_sizes(fs, inode, f->fd, &csize, &psize);
 	if (rc < 0)
 		goto out;
@@ -497,7 +537,7 @@ ssize_t sfs_file_write(struct sfs_fs *fs, struct sfs_file *f,
 out:
 	if (rc < 0 && created)
 		undo_create(inode, f->fd);
-	pthread_rwlock_unlock(&inode->content);
+	content_write_unlock(inode);
 	sfs_wipe(id, sizeof(id));
 	sfs_wipe(s.id, sizeof(s.id));
 	return rc;
@@ -572,9 +612,9 @@ int sfs_file_truncate(struct sfs_fs *fs, struct sfs_inode *inode, int fd,
 		return -EINVAL;
 	if (!fs->encrypted)
 		return ftruncate(fd, size) < 0 ? -errno : 0;
-	pthread_rwlock_wrlock(&inode->content);
+	content_write_lock(inode);
 	rc = truncate_locked(fs, inode, fd, (uint64_t)size);
-	pthread_rwlock_unlock(&inode->content);
+	content_write_unlock(inode);
 	return rc;
 }
 
@@ -644,7 +684,7 @@ int sfs_file_fallocate(struct sfs_fs *fs, struct sfs_file *f, int mode,
 	    ((mode & FALLOC_FL_PUNCH_HOLE) && !(mode & FALLOC_FL_KEEP_SIZE)))
 		return -EOPNOTSUPP;
 	end = (uint64_t)off + (uint64_t)len;
-	pthread_rwlock_wrlock(&inode->content);
+	content_write_lock(inode);
 	rc = 0;
 	if (mode & zero)
 		rc = punch_locked(fs, inode, f->fd, (uint64_t)off, end);
@@ -656,7 +696,7 @@ int sfs_file_fallocate(struct sfs_fs *fs, struct sfs_file *f, int mode,
 		if (rc == 0 && end > psize)
 			rc = truncate_locked(fs, inode, f->fd, end);
 	}
-	pthread_rwlock_unlock(&inode->content);
+	content_write_unlock(inode);
 	return rc;
 }
 
@@ -678,7 +718,7 @@ static off_t lseek_locked(struct sfs_fs *fs, struct sfs_file *f, off_t off,
 			  int whence)
 {
 	uint64_t csize, psize, block, uoff = (uint64_t)off;
-	int rc = file_sizes(fs, f->inode, f->fd, &csize, &psize);
+	int rc = read_sizes(fs, f->inode, f->fd, &csize, &psize);
 
 	if (rc < 0)
 		return rc;

@@ -89,6 +89,7 @@ static void inode_init(struct sfs_inode *inode, int fd, const struct stat *st)
 	inode->type = st->st_mode & S_IFMT;
 	pthread_mutex_init(&inode->fd_lock, NULL);
 	pthread_rwlock_init(&inode->content, NULL);
+	atomic_init(&inode->backing_size, SFS_SIZE_UNKNOWN);
 	pthread_mutex_init(&inode->meta_lock, NULL);
 	pthread_mutex_init(&inode->xattr_lock, NULL);
 }

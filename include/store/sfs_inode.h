@@ -46,6 +46,9 @@
 #include "sfs_content.h"
 #include "sfs_names.h"
 
+/* struct sfs_inode.backing_size while no reader has seen it. */
+#define SFS_SIZE_UNKNOWN UINT64_MAX
+
 struct file_handle;
 
 struct sfs_inode {
@@ -89,6 +92,10 @@ struct sfs_inode {
 	/* Readers of file content share it; writers and truncation hold it
 	 * exclusively, so a read-modify-write of a block is atomic. */
 	pthread_rwlock_t content;
+	/* The backing file's size as a reader last saw it, or
+	 * SFS_SIZE_UNKNOWN: every change of the size is made under the
+	 * content lock held exclusively, and forgets it (fileio.c). */
+	_Atomic uint64_t backing_size;
 
 	/* Cached per-file / per-directory secrets derived from disk; each
 	 * protected by meta_lock. */
