@@ -109,9 +109,10 @@ static void content_write_unlock(struct sfs_inode *inode)
 	pthread_rwlock_unlock(&inode->content);
 }
 
-/* Cipher and plaintext sizes of a backing file of csize bytes. */
-static int sizes_of(struct sfs_fs *fs, struct sfs_inode *inode,
-		    uint64_t csize, uint64_t *psize)
+/* The plaintext size of a backing file of csize bytes; -EIO, reported,
+ * when no plaintext has that size. */
+static int plain_size_of(struct sfs_fs *fs, struct sfs_inode *inode,
+			 uint64_t csize, uint64_t *psize)
 {
 	if (sfs_plain_size(&fs->layout, csize, psize) < 0) {
 		sfs_report_integrity(fs, inode->ino, SFS_NO_BLOCK,
@@ -130,7 +131,7 @@ static int file_sizes(struct sfs_fs *fs, struct sfs_inode *inode, int fd,
 	if (fstat(fd, &st) < 0)
 		return -errno;
 	*csize = (uint64_t)st.st_size;
-	return sizes_of(fs, inode, *csize, psize);
+	return plain_size_of(fs, inode, *csize, psize);
 }
 
 /* file_sizes for a holder of the content lock in shared mode: no size
@@ -144,7 +145,7 @@ static int read_sizes(struct sfs_fs *fs, struct sfs_inode *inode, int fd,
 
 	if (known != SFS_SIZE_UNKNOWN) {
 		*csize = known;
-		return sizes_of(fs, inode, known, psize);
+		return plain_size_of(fs, inode, known, psize);
 	}
 	rc = file_sizes(fs, inode, fd, csize, psize);
 	if (rc == 0)
